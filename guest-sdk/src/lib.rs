@@ -1,0 +1,232 @@
+//! Write [witplug] plugins in Rust: implement a trait, call one macro.
+//!
+//! A plugin is a `cdylib` crate that depends on `witplug-sdk` alone.
+//! `cargo xtask build-plugins` compiles it for `wasm32-wasip1` and turns it
+//! into a WebAssembly component that any witplug host can load.
+//!
+//! # A complete plugin
+//!
+//! The default world, `plugin`, exports `init`, `handle`, `on-message` and
+//! `shutdown`. The SDK keeps one value of your type per instance, so state
+//! lives in `&mut self`:
+//!
+//! ```
+//! use witplug_sdk::{Error, Plugin, log};
+//!
+//! #[derive(Default)]
+//! struct Counter {
+//!     calls: u64,
+//! }
+//!
+//! impl Plugin for Counter {
+//!     fn init(&mut self) -> Result<(), Error> {
+//!         if let Some(start) = witplug_sdk::config("start") {
+//!             self.calls = start.parse().map_err(|_| Error::invalid_input("start is not a number"))?;
+//!         }
+//!         log::info!("counter starts at {}", self.calls);
+//!         Ok(())
+//!     }
+//!
+//!     fn handle(&mut self, _input: &str) -> Result<String, Error> {
+//!         self.calls += 1;
+//!         Ok(self.calls.to_string())
+//!     }
+//! }
+//!
+//! witplug_sdk::export_plugin!(Counter);
+//! ```
+//!
+//! The plugin's name, version and description (its `info` export) come from
+//! its `Cargo.toml`.
+//!
+//! # Other worlds
+//!
+//! A host may define its own world on top of the framework's imports. The
+//! `greeter` world exports `language` and `greet`:
+//!
+//! ```
+//! #[derive(Default)]
+//! struct French;
+//!
+//! impl witplug_sdk::Greeter for French {
+//!     fn language(&mut self) -> String {
+//!         "French".into()
+//!     }
+//!
+//!     fn greet(&mut self, name: &str) -> String {
+//!         format!("Bonjour, {name}!")
+//!     }
+//! }
+//!
+//! witplug_sdk::export_greeter!(French);
+//! ```
+//!
+//! Each export macro embeds its own world in the module, so the xtask needs
+//! no configuration to know which world a plugin targets.
+//!
+//! # Talking to the host
+//!
+//! - `log::info!` and the other `log` macros reach the host's `log` import,
+//!   tagged with the plugin's name. A panic's message is logged too.
+//! - [`config`] reads the plugin's configuration.
+//! - [`send_message`] publishes on the host's message bus.
+//! - [`call_tool`] calls a tool the host registered.
+//!
+//! Failures the host reports come back as [`Error`] values for the plugin to
+//! handle; nothing here traps.
+//!
+//! [witplug]: https://example.invalid/witplug
+
+#![deny(missing_docs)]
+
+extern crate self as witplug_sdk;
+
+mod bindings;
+mod error;
+mod host;
+mod instance;
+mod logger;
+
+pub use bindings::plugin::witplug::plugin::types::{Error, Level, PluginInfo};
+pub use host::{call_tool, config, log as host_log, send_message};
+pub use log;
+
+/// A plugin of the default `plugin` world.
+///
+/// The SDK creates the value with [`Default`] when the host calls `init` (or
+/// at the first call, if the host calls nothing first) and keeps it until
+/// `shutdown`. Export it with [`export_plugin!`].
+pub trait Plugin: Default + 'static {
+    /// Prepares the plugin; configuration is readable with [`config`].
+    ///
+    /// # Errors
+    ///
+    /// An error marks the plugin as failed in the host.
+    fn init(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Handles one request and returns the answer.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the plugin decides its callers should see.
+    fn handle(&mut self, input: &str) -> Result<String, Error>;
+
+    /// Receives a message published on a topic the plugin subscribed to.
+    ///
+    /// # Errors
+    ///
+    /// An error is reported to the host; the plugin keeps running.
+    fn on_message(&mut self, topic: &str, payload: &[u8]) -> Result<(), Error> {
+        let _ = (topic, payload);
+        Ok(())
+    }
+
+    /// Releases what the plugin holds; the value is dropped afterwards.
+    fn shutdown(&mut self) {}
+}
+
+/// A plugin of the `greeter` world: greets people in one human language.
+///
+/// Export it with [`export_greeter!`].
+pub trait Greeter: Default + 'static {
+    /// The language this greeter speaks, e.g. `English`.
+    fn language(&mut self) -> String;
+
+    /// A greeting for `name` in that language.
+    fn greet(&mut self, name: &str) -> String;
+}
+
+/// Exports a [`Plugin`] type as the component's `guest` interface.
+///
+/// Use it once per plugin crate, at the top level.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            struct WitplugExport;
+
+            impl $crate::__private::GuestExport for WitplugExport {
+                fn info() -> $crate::PluginInfo {
+                    $crate::PluginInfo {
+                        name: ::core::env!("CARGO_PKG_NAME").into(),
+                        version: ::core::env!("CARGO_PKG_VERSION").into(),
+                        description: ::core::env!("CARGO_PKG_DESCRIPTION").into(),
+                    }
+                }
+                fn init() -> ::core::result::Result<(), $crate::Error> {
+                    $crate::__private::init::<$plugin>()
+                }
+                fn handle(
+                    input: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::__private::String, $crate::Error> {
+                    $crate::__private::with::<$plugin, _>(|p| $crate::Plugin::handle(p, &input))
+                }
+                fn on_message(
+                    topic: $crate::__private::String,
+                    payload: $crate::__private::Vec<u8>,
+                ) -> ::core::result::Result<(), $crate::Error> {
+                    $crate::__private::with::<$plugin, _>(|p| {
+                        $crate::Plugin::on_message(p, &topic, &payload)
+                    })
+                }
+                fn shutdown() {
+                    $crate::__private::shutdown::<$plugin>()
+                }
+            }
+
+            $crate::__private::plugin::__export_plugin_world!(WitplugExport with_types_in $crate::__private::plugin);
+        };
+    };
+}
+
+/// Exports a [`Greeter`] type as the `greeter` world's functions.
+///
+/// Use it once per plugin crate, at the top level.
+#[macro_export]
+macro_rules! export_greeter {
+    ($greeter:ty) => {
+        const _: () = {
+            struct WitplugExport;
+
+            impl $crate::__private::GreeterExport for WitplugExport {
+                fn language() -> $crate::__private::String {
+                    $crate::__private::with::<$greeter, _>(|g| $crate::Greeter::language(g))
+                }
+                fn greet(name: $crate::__private::String) -> $crate::__private::String {
+                    $crate::__private::with::<$greeter, _>(|g| $crate::Greeter::greet(g, &name))
+                }
+            }
+
+            $crate::__private::greeter::__export_greeter_world!(WitplugExport with_types_in $crate::__private::greeter);
+        };
+    };
+}
+
+/// What the export macros expand to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bindings::greeter::Guest as GreeterExport;
+    pub use crate::bindings::plugin::exports::witplug::plugin::guest::Guest as GuestExport;
+    pub use crate::bindings::{greeter, plugin};
+    pub use std::string::String;
+    pub use std::vec::Vec;
+    pub use wit_bindgen;
+
+    use crate::{Error, Plugin, instance};
+
+    pub use instance::with;
+
+    /// Starts a fresh plugin value and runs its `init`.
+    pub fn init<T: Plugin>() -> Result<(), Error> {
+        instance::reset::<T>();
+        instance::with::<T, _>(T::init)
+    }
+
+    /// Runs the plugin's `shutdown` and drops the value.
+    pub fn shutdown<T: Plugin>() {
+        instance::with::<T, _>(T::shutdown);
+        instance::clear();
+    }
+}

@@ -1,0 +1,40 @@
+//! `witplug call`: one call of one export, in WAVE.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use witplug_host::{Error, Host};
+
+use crate::PluginsDir;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    plugins: PluginsDir,
+    /// The plugin: its file name in the folder, without `.wasm`.
+    plugin: String,
+    /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.1.0#handle`.
+    export: String,
+    /// The arguments, each a WAVE value: `'"text"'`, `42`, `'[1, 2]'`.
+    args: Vec<String>,
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let host = Host::builder().build()?;
+    let path = args.plugins.dir.join(format!("{}.wasm", args.plugin));
+    if !path.is_file() {
+        // Say which plugins there are, without compiling them all.
+        let mut available: Vec<String> = std::fs::read_dir(&args.plugins.dir)
+            .map_err(|source| Error::Io { path: args.plugins.dir.clone(), source })?
+            .filter_map(|entry| entry.ok()?.path().file_stem()?.to_str().map(str::to_owned))
+            .filter(|name| args.plugins.dir.join(format!("{name}.wasm")).is_file())
+            .collect();
+        available.sort();
+        return Err(Error::NoSuchPlugin { name: args.plugin, available }.into());
+    }
+    let plugin = host.load_file(&path).await?;
+    for value in plugin.call_wave(&args.export, &args.args).await? {
+        println!("{value}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

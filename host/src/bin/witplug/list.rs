@@ -1,0 +1,42 @@
+//! `witplug list`: what is in the plugins folder.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use witplug_host::Host;
+
+use crate::PluginsDir;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    plugins: PluginsDir,
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let host = Host::builder().build()?;
+    let report = host.load_dir(&args.plugins.dir).await?;
+    if !report.loaded.is_empty() {
+        println!("{:<16} {:<8} {:>9}  {:<28} DESCRIPTION", "NAME", "VERSION", "SIZE", "FILE");
+    }
+    for plugin in &report.loaded {
+        let info = plugin.info();
+        println!(
+            "{:<16} {:<8} {:>9}  {:<28} {}",
+            plugin.name(),
+            dash_if_empty(&info.version),
+            format!("{:.1} KiB", plugin.size() as f64 / 1024.0),
+            plugin.path().display(),
+            dash_if_empty(&info.description),
+        );
+    }
+    for error in &report.failed {
+        println!("failed: {error}");
+    }
+    println!("{} loaded, {} failed", report.loaded.len(), report.failed.len());
+    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn dash_if_empty(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
+}

@@ -1,0 +1,206 @@
+//! The one error type of the host library.
+
+use std::path::PathBuf;
+
+use crate::bindings::witplug::plugin::types::Error as WitError;
+
+/// What can go wrong loading or calling plugins.
+///
+/// Every message is one line naming the plugin or file concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+
+    /// The file is not WebAssembly at all.
+    #[error("{}: not a WebAssembly file", path.display())]
+    NotWasm {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The file is a core wasm module where a component was expected.
+    #[error(
+        "{}: a core wasm module, not a component (build plugins with `cargo xtask build-plugins`)",
+        path.display()
+    )]
+    CoreModule {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// The component is malformed or fails to compile.
+    #[error("{}: invalid component: {reason}", path.display())]
+    InvalidComponent {
+        /// The file.
+        path: PathBuf,
+        /// What the validator or compiler said.
+        reason: String,
+    },
+
+    /// The component imports something this host does not provide.
+    #[error("{}: imports `{import}`, which this host does not provide ({reason})", path.display())]
+    MissingImport {
+        /// The file.
+        path: PathBuf,
+        /// The import's name, e.g. `wasi:http/types@0.2.0`.
+        import: String,
+        /// Why the host's version does not match, as wasmtime says it.
+        reason: String,
+    },
+
+    /// A plugin manifest (`<name>.toml`) is malformed.
+    #[error("{}: {reason}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        reason: String,
+    },
+
+    /// Two files give plugins of the same name.
+    #[error("{}: a plugin named `{name}` is already loaded", path.display())]
+    DuplicatePlugin {
+        /// The plugin name.
+        name: String,
+        /// The second file.
+        path: PathBuf,
+    },
+
+    /// No plugin of that name is loaded.
+    #[error("no plugin named `{name}` (loaded: {})", list(available))]
+    NoSuchPlugin {
+        /// The name asked for.
+        name: String,
+        /// The plugins that are loaded.
+        available: Vec<String>,
+    },
+
+    /// The plugin has no export of that name.
+    #[error("plugin `{plugin}` has no export `{export}` (exports: {})", list(available))]
+    NoSuchExport {
+        /// The plugin.
+        plugin: String,
+        /// The export asked for.
+        export: String,
+        /// The functions the plugin does export, with their signatures.
+        available: Vec<String>,
+    },
+
+    /// A typed call needs a world the plugin does not target.
+    #[error("plugin `{plugin}` does not export the `{world}` world's functions")]
+    WrongWorld {
+        /// The plugin.
+        plugin: String,
+        /// The world the call needs, e.g. `plugin`.
+        world: &'static str,
+    },
+
+    /// The arguments of a dynamic call do not fit the export's parameters.
+    #[error("plugin `{plugin}`, export `{export}`: {reason}")]
+    BadArguments {
+        /// The plugin.
+        plugin: String,
+        /// The export.
+        export: String,
+        /// What does not fit.
+        reason: String,
+    },
+
+    /// The plugin's `init` returned an error; it receives no calls.
+    #[error("plugin `{plugin}` failed to initialise: {}", describe(error))]
+    InitFailed {
+        /// The plugin.
+        plugin: String,
+        /// The error it returned.
+        error: WitError,
+    },
+
+    /// The plugin returned an error value: it handled the failure itself.
+    #[error("plugin `{plugin}` returned an error: {}", describe(error))]
+    Plugin {
+        /// The plugin.
+        plugin: String,
+        /// The error it returned.
+        error: WitError,
+    },
+
+    /// The plugin trapped; its instance was dropped and the next call starts
+    /// a fresh one.
+    #[error("plugin `{plugin}` trapped: {message}")]
+    Trap {
+        /// The plugin.
+        plugin: String,
+        /// What wasmtime reported.
+        message: String,
+    },
+
+    /// The host itself could not be set up.
+    #[error("setting up the host: {0}")]
+    Setup(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One line for a WIT error: its kind, then its message.
+pub fn describe(error: &WitError) -> String {
+    let (kind, message) = match error {
+        WitError::InvalidInput(m) => ("invalid input", m),
+        WitError::Denied(m) => ("denied", m),
+        WitError::NotFound(m) => ("not found", m),
+        WitError::LimitExceeded(m) => ("limit exceeded", m),
+        WitError::Failed(m) => ("failed", m),
+    };
+    format!("{kind}: {message}")
+}
+
+/// Joins names for a message; `none` for an empty list.
+fn list(names: &[String]) -> String {
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+}
+
+/// Flattens a wasmtime error and its causes into one line.
+pub(crate) fn one_line(err: &wasmtime::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_what_failed() {
+        let err = Error::NoSuchExport {
+            plugin: "echo".into(),
+            export: "nope".into(),
+            available: vec!["handle".into(), "info".into()],
+        };
+        assert_eq!(err.to_string(), "plugin `echo` has no export `nope` (exports: handle, info)");
+        let err = Error::Plugin { plugin: "echo".into(), error: WitError::Denied("tool:x".into()) };
+        assert_eq!(err.to_string(), "plugin `echo` returned an error: denied: tool:x");
+    }
+
+    #[test]
+    fn one_line_joins_the_chain_without_repeats() {
+        let err = wasmtime::format_err!("inner\nproblem").context("outer");
+        assert_eq!(one_line(&err), "outer: inner problem");
+    }
+}

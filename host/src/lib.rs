@@ -1,0 +1,73 @@
+//! Load WebAssembly component plugins from a folder and call them.
+//!
+//! A [`Host`] holds one wasmtime engine and the imports every plugin gets:
+//! `log`, `get-config`, `send-message` and `call-tool` from `wit/host.wit`,
+//! and WASI with nothing granted. [`Host::load_dir`] loads every `*.wasm` in
+//! a folder as a [`Plugin`], each with its own instance and `Store`; files
+//! that are not valid plugins are reported, never fatal.
+//!
+//! # A host in ten lines
+//!
+//! ```no_run
+//! # async fn run() -> witplug_host::Result<()> {
+//! use witplug_host::Host;
+//!
+//! let host = Host::builder().tool("upper", |input| Ok(input.to_uppercase())).build()?;
+//! let report = host.load_dir("plugins").await?;
+//! for error in &report.failed {
+//!     eprintln!("skipped: {error}");
+//! }
+//! let counter = host.plugin("counter")?;
+//! println!("{}", counter.handle("tick").await?); // typed, through `bindgen!`
+//! let greeting = host.plugin("greeter-fr")?.call_wave("greet", &["\"JP\""]).await?;
+//! println!("{}", greeting[0]); // "Bonjour, JP!"
+//! # Ok(()) }
+//! ```
+//!
+//! # Calls
+//!
+//! - Typed: plugins of the default `plugin` world have [`Plugin::handle`],
+//!   [`Plugin::on_message`] and [`Plugin::shutdown`].
+//! - Dynamic: [`Plugin::call`] with [`Val`]s, or [`Plugin::call_wave`] with
+//!   WAVE text, reaches any export of any world by name.
+//! - Your own world: generate it with `wasmtime::component::bindgen!`,
+//!   reusing [`bindings`] for the host interface through `with`, and
+//!   instantiate [`Plugin::instance_pre`] in a [`Plugin::new_store`]; see
+//!   `examples/i18n_greeter.rs`.
+//!
+//! # Messages and tools
+//!
+//! `send-message` publishes on the host's [`Bus`]; host code subscribes with
+//! [`Host::subscribe`]. `call-tool` calls the closures registered with
+//! [`HostBuilder::tool`] and [`HostBuilder::tool_async`].
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`], whose variants a caller can match
+//! and whose messages are one line naming the plugin or file.
+
+#![deny(missing_docs)]
+
+pub mod bindings;
+mod bus;
+mod error;
+mod host;
+mod imports;
+mod inspect;
+mod load;
+mod manifest;
+mod plugin;
+mod state;
+mod tools;
+
+pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
+pub use bus::{Bus, DEFAULT_QUEUE, Message, Subscription};
+pub use error::{Error, Result, describe};
+pub use host::{Host, HostBuilder};
+pub use inspect::component_wit;
+pub use load::LoadReport;
+pub use manifest::{ConfigValue, Manifest};
+pub use plugin::{Export, Plugin, PluginInfo};
+pub use state::PluginState;
+pub use tools::{ToolFuture, ToolResult, Tools};
+pub use wasmtime::component::Val;

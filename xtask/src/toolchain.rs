@@ -1,0 +1,51 @@
+//! Makes sure the Rust target that plugins compile to is installed.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The target every plugin is compiled for before it becomes a component.
+pub const WASM_TARGET: &str = "wasm32-wasip1";
+
+/// Installs the `wasm32-wasip1` target with rustup when it is missing.
+///
+/// # Errors
+///
+/// When the target is missing and cannot be installed; the message says
+/// what to run.
+pub fn ensure_wasm_target() -> Result<()> {
+    if target_installed()? {
+        return Ok(());
+    }
+    let has_rustup = Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !has_rustup {
+        bail!(
+            "the {WASM_TARGET} target is not installed and rustup was not found: \
+             install the {WASM_TARGET} standard library for your Rust toolchain \
+             (with rustup: `rustup target add {WASM_TARGET}`)"
+        );
+    }
+    eprintln!("installing the {WASM_TARGET} target: rustup target add {WASM_TARGET}");
+    let status = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .context("running rustup")?;
+    if !status.success() || !target_installed()? {
+        bail!("could not install the {WASM_TARGET} target: run `rustup target add {WASM_TARGET}`");
+    }
+    Ok(())
+}
+
+fn target_installed() -> Result<bool> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .context("running `rustc --print sysroot`: is Rust installed?")?;
+    if !output.status.success() {
+        bail!("`rustc --print sysroot` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+    }
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    Ok(sysroot.join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir())
+}
