@@ -15,9 +15,8 @@ pub fn with<T: Default + 'static, R>(f: impl FnOnce(&mut T) -> R) -> R {
     INSTANCE.with(|cell| {
         let mut slot = cell.borrow_mut();
         let value = slot.get_or_insert_with(|| Box::new(T::default()));
-        let plugin = value
-            .downcast_mut::<T>()
-            .expect("a component exports exactly one plugin type");
+        let plugin =
+            value.downcast_mut::<T>().expect("a component exports exactly one plugin type");
         f(plugin)
     })
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Once;
 
-use crate::bindings::plugin::witplug::plugin::host;
 use crate::Level;
+use crate::bindings::plugin::witplug::plugin::host;
 
 /// Installs the logger and the panic hook, once per instance.
 ///

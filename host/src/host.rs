@@ -155,8 +155,7 @@ impl Host {
         }
         let context =
             Arc::new(PluginContext { name: name.clone(), config, services: self.services.clone() });
-        let plugin =
-            Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?);
+        let plugin = Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?);
 
         let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
         if plugins.contains_key(&name) {

@@ -40,7 +40,7 @@ impl Host for PluginState {
         input: String,
     ) -> wasmtime::Result<Result<String, WitError>> {
         let Some(call) = self.plugin.services.tools.call(&name, input) else {
-            return Ok(Err(WitError::NotFound(format!("no tool named `{name}`"))));
+            return Ok(Err(WitError::NotFound(name)));
         };
         Ok(call.await.map_err(WitError::Failed))
     }

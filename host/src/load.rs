@@ -36,13 +36,12 @@ pub(crate) fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// The plugin name a file gives: its name without `.wasm`.
 pub(crate) fn plugin_name(path: &Path) -> Result<String> {
-    path.file_stem()
-        .and_then(|stem| stem.to_str())
-        .map(str::to_owned)
-        .ok_or_else(|| Error::InvalidComponent {
+    path.file_stem().and_then(|stem| stem.to_str()).map(str::to_owned).ok_or_else(|| {
+        Error::InvalidComponent {
             path: path.to_owned(),
             reason: "the file name is not valid UTF-8".to_owned(),
-        })
+        }
+    })
 }
 
 /// Reads and compiles a component, and links it against the host.
@@ -51,12 +50,11 @@ pub(crate) fn compile(
     linker: &Linker<PluginState>,
     path: &Path,
 ) -> Result<(u64, Component, InstancePre<PluginState>)> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
     check_header(path, &bytes)?;
-    let component = Component::new(engine, &bytes).map_err(|err| Error::InvalidComponent {
-        path: path.to_owned(),
-        reason: one_line(&err),
-    })?;
+    let component = Component::new(engine, &bytes)
+        .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
     let pre = linker.instantiate_pre(&component).map_err(|err| missing_import(path, &err))?;
     Ok((bytes.len() as u64, component, pre))
 }

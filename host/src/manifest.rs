@@ -61,10 +61,9 @@ impl Manifest {
     /// not a valid manifest.
     pub fn load(path: &Path) -> Result<Option<Self>> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text).map(Some).map_err(|reason| Error::Manifest {
-                path: path.to_owned(),
-                reason,
-            }),
+            Ok(text) => Self::parse(&text)
+                .map(Some)
+                .map_err(|reason| Error::Manifest { path: path.to_owned(), reason }),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(Error::Io { path: path.to_owned(), source }),
         }
@@ -100,7 +99,8 @@ mod tests {
 
     #[test]
     fn reads_config_values_as_text() {
-        let manifest = Manifest::parse("[config]\ngreeting = \"Salut\"\nn = 3\nok = true\n").unwrap();
+        let manifest =
+            Manifest::parse("[config]\ngreeting = \"Salut\"\nn = 3\nok = true\n").unwrap();
         let config = manifest.config_strings();
         assert_eq!(config["greeting"], "Salut");
         assert_eq!(config["n"], "3");

@@ -209,10 +209,22 @@ impl Plugin {
     /// [`Error::BadArguments`] when `args` do not fit, [`Error::Trap`].
     pub async fn call(&self, export: &str, args: &[Val]) -> Result<Vec<Val>> {
         let export = self.export(export)?;
-        let expected = export.ty.params().len();
-        if args.len() != expected {
+        if args.len() != export.ty.params().len() {
             return Err(self.bad_arguments(export, arity_message(export, args.len())));
         }
+        for ((name, ty), arg) in export.ty.params().zip(args) {
+            if !fits(arg, &ty) {
+                let expected = DisplayType(&ty);
+                return Err(
+                    self.bad_arguments(export, format!("argument `{name}` is not a {expected}"))
+                );
+            }
+        }
+        self.call_checked(export, args).await
+    }
+
+    /// Calls `export` with arguments already checked against its type.
+    async fn call_checked(&self, export: &Export, args: &[Val]) -> Result<Vec<Val>> {
         let mut results = vec![Val::Bool(false); export.ty.results().len()];
         let mut slot = self.live.lock().await;
         let live = self.live_instance(&mut slot).await?;
@@ -238,12 +250,11 @@ impl Plugin {
         }
         let mut values = Vec::with_capacity(args.len());
         for ((name, ty), arg) in found.ty.params().zip(args) {
-            let value = wasm_wave::from_str::<Val>(&ty, arg.as_ref()).map_err(|err| {
-                self.bad_arguments(found, format!("argument `{name}`: {err}"))
-            })?;
+            let value = wasm_wave::from_str::<Val>(&ty, arg.as_ref())
+                .map_err(|err| self.bad_arguments(found, format!("argument `{name}`: {err}")))?;
             values.push(value);
         }
-        let results = self.call(&found.name, &values).await?;
+        let results = self.call_checked(found, &values).await?;
         results
             .iter()
             .map(|value| {
@@ -341,11 +352,7 @@ impl Plugin {
     }
 
     fn bad_arguments(&self, export: &Export, reason: String) -> Error {
-        Error::BadArguments {
-            plugin: self.name().to_owned(),
-            export: export.name.clone(),
-            reason,
-        }
+        Error::BadArguments { plugin: self.name().to_owned(), export: export.name.clone(), reason }
     }
 }
 
@@ -408,6 +415,15 @@ fn export_matches(full: &str, wanted: &str) -> bool {
     let short = interface.rsplit('/').next().unwrap_or(interface);
     let short = short.split('@').next().unwrap_or(short);
     wanted.split_once('#').is_some_and(|(i, f)| f == func && (i == short || i == interface))
+}
+
+/// Whether `value` is a value of type `ty`: it is when its WAVE text parses
+/// as that type. Values WAVE cannot print (resources) are left to wasmtime.
+fn fits(value: &Val, ty: &wasmtime::component::Type) -> bool {
+    match wasm_wave::to_string(value) {
+        Ok(text) => wasm_wave::from_str::<Val>(ty, &text).is_ok(),
+        Err(_) => true,
+    }
 }
 
 fn arity_message(export: &Export, got: usize) -> String {

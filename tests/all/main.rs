@@ -1,1 +1,8 @@
+//! Integration tests across real plugin components built by
+//! `cargo xtask build-plugins`, one module per concept.
 
+mod support;
+
+mod calls;
+mod imports;
+mod loading;

@@ -156,7 +156,9 @@ fn is_up_to_date(plugin: &PluginCrate, output: &Path, shared: SystemTime) -> Res
 fn newest_mtime(path: &Path) -> Result<SystemTime> {
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(SystemTime::UNIX_EPOCH),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(SystemTime::UNIX_EPOCH);
+        }
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     };
     let mut newest = metadata.modified()?;
@@ -235,8 +237,10 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        let args: Vec<String> =
-            ["-p", "counter", "--out", "/tmp/x", "-p", "echo"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["-p", "counter", "--out", "/tmp/x", "-p", "echo"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let options = Options::parse(&args).unwrap();
         assert_eq!(options.only, ["counter", "echo"]);
         assert_eq!(options.out, PathBuf::from("/tmp/x"));

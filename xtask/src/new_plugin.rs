@@ -43,7 +43,9 @@ impl Options {
             }
         }
         let Some(name) = name else {
-            bail!("new-plugin needs a name: cargo xtask new-plugin NAME [--world plugin|greeter] [--dir DIR]");
+            bail!(
+                "new-plugin needs a name: cargo xtask new-plugin NAME [--world plugin|greeter] [--dir DIR]"
+            );
         };
         check_name(&name)?;
         Ok(Self { name, world, dir })
@@ -58,10 +60,8 @@ pub fn run(options: &Options) -> Result<()> {
     }
     std::fs::create_dir_all(crate_dir.join("src"))
         .with_context(|| format!("creating {}", crate_dir.display()))?;
-    let in_workspace = options
-        .dir
-        .canonicalize()
-        .is_ok_and(|dir| dir == workspace_root().join("example-plugins"));
+    let in_workspace =
+        options.dir.canonicalize().is_ok_and(|dir| dir == workspace_root().join("example-plugins"));
     std::fs::write(crate_dir.join("Cargo.toml"), manifest(options, in_workspace)?)?;
     std::fs::write(crate_dir.join("src/lib.rs"), source(options))?;
     println!("created {}", crate_dir.display());
@@ -78,7 +78,9 @@ fn check_name(name: &str) -> Result<()> {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !name.ends_with('-');
     if !valid {
-        bail!("plugin name `{name}` must be kebab-case: lowercase letters, digits and `-`, starting with a letter");
+        bail!(
+            "plugin name `{name}` must be kebab-case: lowercase letters, digits and `-`, starting with a letter"
+        );
     }
     Ok(())
 }
@@ -113,7 +115,12 @@ fn source(options: &Options) -> String {
         .split('-')
         .map(|part| {
             let mut chars = part.chars();
-            chars.next().map(|c| c.to_ascii_uppercase()).into_iter().chain(chars).collect::<String>()
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase())
+                .into_iter()
+                .chain(chars)
+                .collect::<String>()
         })
         .collect();
     match options.world {

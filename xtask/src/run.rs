@@ -3,6 +3,7 @@
 use anyhow::{Context, Result, bail};
 
 use crate::build_plugins::{self, Options};
+use crate::new_plugin::{self, World};
 use crate::{cargo, workspace_root};
 
 /// Builds the plugins and runs the demo host over `plugins/`.
@@ -17,12 +18,36 @@ pub fn demo(args: &[String]) -> Result<()> {
     run_step("the demo", command)
 }
 
-/// Builds the plugins and runs every test of the workspace's host side.
+/// Builds the plugins, checks that `new-plugin` crates build as they stand,
+/// and runs every test of the workspace's host side.
 pub fn test(args: &[String]) -> Result<()> {
     build_plugins::run(&Options::all())?;
+    check_new_plugin_templates()?;
     let mut command = cargo();
     command.arg("test").args(args);
     run_step("the tests", command)
+}
+
+/// Creates one plugin of each world with `new-plugin` outside the workspace
+/// and builds both into components, as a plugin author would.
+fn check_new_plugin_templates() -> Result<()> {
+    let dir = workspace_root().join("target/xtask-new-plugin");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+    }
+    for (name, world) in [("scaffold-plugin", World::Plugin), ("scaffold-greeter", World::Greeter)]
+    {
+        new_plugin::run(&new_plugin::Options { name: name.to_owned(), world, dir: dir.clone() })?;
+    }
+    let out = dir.join("components");
+    build_plugins::run(&Options { only: Vec::new(), out: out.clone(), dir: dir.clone() })?;
+    for name in ["scaffold-plugin", "scaffold-greeter"] {
+        let component = out.join(format!("{name}.wasm"));
+        if !component.is_file() {
+            bail!("new-plugin's `{name}` did not build into {}", component.display());
+        }
+    }
+    Ok(())
 }
 
 fn run_step(what: &str, mut command: std::process::Command) -> Result<()> {

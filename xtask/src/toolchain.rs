@@ -18,7 +18,8 @@ pub fn ensure_wasm_target() -> Result<()> {
     if target_installed()? {
         return Ok(());
     }
-    let has_rustup = Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success());
+    let has_rustup =
+        Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success());
     if !has_rustup {
         bail!(
             "the {WASM_TARGET} target is not installed and rustup was not found: \

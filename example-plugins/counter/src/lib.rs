@@ -11,9 +11,9 @@ impl Plugin for Counter {
     fn init(&mut self) -> Result<(), Error> {
         // An optional starting value from the plugin's configuration.
         if let Some(start) = witplug_sdk::config("start") {
-            self.count = start
-                .parse()
-                .map_err(|_| Error::invalid_input(format!("config `start` is not a number: {start}")))?;
+            self.count = start.parse().map_err(|_| {
+                Error::invalid_input(format!("config `start` is not a number: {start}"))
+            })?;
         }
         Ok(())
     }

@@ -31,7 +31,12 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct PluginsDir {
     /// The plugins folder.
-    #[arg(long = "plugins", value_name = "DIR", default_value = "plugins", env = "WITPLUG_PLUGINS")]
+    #[arg(
+        long = "plugins",
+        value_name = "DIR",
+        default_value = "plugins",
+        env = "WITPLUG_PLUGINS"
+    )]
     dir: PathBuf,
 }
 

@@ -1,0 +1,103 @@
+//! The demo that `cargo xtask demo` runs: every example plugin in one host.
+//!
+//! ```text
+//! cargo run -p witplug-host --example demo -- plugins [NAME]
+//! ```
+
+use anyhow::{Context, Result, bail};
+use witplug_host::{Host, Val};
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .without_time()
+        .init();
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().unwrap_or_else(|| "plugins".to_owned());
+    let name = args.next().unwrap_or_else(|| "JP".to_owned());
+
+    let host = Host::builder()
+        .tool("upper", |input| Ok(input.to_uppercase()))
+        .tool_async("reverse", |input: String| async move { Ok(input.chars().rev().collect()) })
+        .tool("fail", |_| Err("this tool always fails".to_owned()))
+        .build()?;
+    let report = host.load_dir(&dir).await.with_context(|| format!("loading {dir}"))?;
+    println!("== Loaded {} plugins from {dir}", report.loaded.len());
+    for error in &report.failed {
+        println!("   failed: {error}");
+    }
+    let mut calls = 0;
+
+    println!("\n== Greeters (world `greeter`, called dynamically)");
+    for plugin in host.plugins() {
+        if !plugin.exports().iter().any(|e| e.name == "greet") {
+            continue;
+        }
+        let language = one_string(plugin.call("language", &[]).await?)?;
+        let greeting = one_string(plugin.call("greet", &[Val::String(name.clone())]).await?)?;
+        println!("Language: {language}\nGreeting: {greeting}");
+        calls += 2;
+    }
+
+    println!("\n== counter: state kept across calls");
+    let counter = host.plugin("counter")?;
+    for _ in 0..3 {
+        println!("counter -> {}", counter.handle("tick").await?);
+        calls += 1;
+    }
+
+    println!("\n== echo: logging through the host");
+    let echo = host.plugin("echo")?;
+    println!("echo -> {}", echo.handle("hello from the host").await?);
+    println!("echo -> {}", outcome(echo.handle("").await));
+    calls += 2;
+
+    println!("\n== tool-user: calling host tools");
+    let tool_user = host.plugin("tool-user")?;
+    for input in ["upper:hello", "reverse:stressed", "translate:hi", "fail:now"] {
+        println!("tool-user {input:?} -> {}", outcome(tool_user.handle(input).await));
+        calls += 1;
+    }
+
+    println!("\n== messenger: messages from a plugin to the host");
+    let mut inbox = host.subscribe("greetings");
+    let messenger = host.plugin("messenger")?;
+    println!("messenger -> {}", messenger.handle(&format!("hello, {name}")).await?);
+    calls += 1;
+    let mut received = 0;
+    while let Some(message) = inbox.try_recv() {
+        let from = message.from.as_deref().unwrap_or("host");
+        let text = String::from_utf8_lossy(&message.payload);
+        println!("host received on {}: {text:?} (from {from})", message.topic);
+        received += 1;
+    }
+    if received == 0 {
+        bail!("the host received no message from messenger");
+    }
+
+    println!(
+        "\n== Summary: {} plugins loaded, {} failed, {calls} calls, {received} message(s) received",
+        report.loaded.len(),
+        report.failed.len()
+    );
+    Ok(())
+}
+
+fn one_string(values: Vec<Val>) -> Result<String> {
+    match values.as_slice() {
+        [Val::String(text)] => Ok(text.clone()),
+        other => bail!("expected one string, got {other:?}"),
+    }
+}
+
+fn outcome(result: witplug_host::Result<String>) -> String {
+    match result {
+        Ok(output) => output,
+        Err(err) => format!("error: {err}"),
+    }
+}

@@ -1,0 +1,123 @@
+//! The `witplug` binary, run as a user would, on the example plugins.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn plugins_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins");
+    assert!(
+        dir.join("greeter-fr.wasm").is_file(),
+        "the example plugins are missing: run `cargo xtask build-plugins`"
+    );
+    dir
+}
+
+fn witplug(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_witplug"))
+        .args(args)
+        .env_remove("WITPLUG_PLUGINS")
+        .output()
+        .expect("running witplug")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Fails unless the command failed with exactly one line on stderr.
+fn assert_one_line_error(output: &Output) -> String {
+    assert!(!output.status.success(), "succeeded: {}", stdout(output));
+    let err = stderr(output);
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err.trim_end().to_owned()
+}
+
+#[test]
+fn call_prints_the_result_in_wave() {
+    let dir = plugins_dir();
+    let output =
+        witplug(&["call", "--plugins", dir.to_str().unwrap(), "greeter-fr", "greet", "\"JP\""]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "\"Bonjour, JP!\"\n");
+}
+
+#[test]
+fn call_reaches_interface_exports_by_short_name() {
+    let dir = plugins_dir();
+    let output =
+        witplug(&["call", "--plugins", dir.to_str().unwrap(), "counter", "handle", "\"tick\""]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ok(\"1\")\n");
+}
+
+#[test]
+fn a_wrong_export_lists_the_exports() {
+    let dir = plugins_dir();
+    let output = witplug(&["call", "--plugins", dir.to_str().unwrap(), "greeter-en", "hello"]);
+    let err = assert_one_line_error(&output);
+    assert_eq!(err, "error: plugin `greeter-en` has no export `hello` (exports: language, greet)");
+}
+
+#[test]
+fn bad_arguments_are_one_line() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let err =
+        assert_one_line_error(&witplug(&["call", "--plugins", dir, "greeter-en", "greet", "JP"]));
+    assert!(
+        err.starts_with("error: plugin `greeter-en`, export `greet`: argument `name`:"),
+        "{err}"
+    );
+    let err = assert_one_line_error(&witplug(&["call", "--plugins", dir, "greeter-en", "greet"]));
+    assert!(err.contains("expects 1 argument"), "{err}");
+    let err = assert_one_line_error(&witplug(&["call", "--plugins", dir, "nope", "greet"]));
+    assert!(err.starts_with("error: no plugin named `nope` (loaded: counter, echo,"), "{err}");
+    let err = assert_one_line_error(&witplug(&["call", "--plugins", "/nonexistent", "x", "y"]));
+    assert!(err.starts_with("error: /nonexistent: "), "{err}");
+    let err = assert_one_line_error(&witplug(&["frobnicate"]));
+    assert!(err.contains("frobnicate"), "{err}");
+    assert_eq!(witplug(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn inspect_shows_the_host_import_and_the_exports() {
+    let path = plugins_dir().join("greeter-en.wasm");
+    let output = witplug(&["inspect", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let wit = stdout(&output);
+    assert!(wit.contains("import witplug:plugin/host@0.1.0;"), "{wit}");
+    assert!(wit.contains("export greet: func(name: string) -> string;"), "{wit}");
+    let err = assert_one_line_error(&witplug(&["inspect", "Cargo.toml"]));
+    assert_eq!(err, "error: Cargo.toml: not a WebAssembly file");
+}
+
+#[test]
+fn list_shows_every_plugin_and_fails_on_bad_files() {
+    let dir = plugins_dir();
+    let output = witplug(&["list", "--plugins", dir.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing = stdout(&output);
+    for name in
+        ["counter", "echo", "greeter-en", "greeter-es", "greeter-fr", "messenger", "tool-user"]
+    {
+        assert!(listing.lines().any(|line| line.starts_with(name)), "{name} missing: {listing}");
+    }
+    assert!(listing.contains("Counts its calls"), "{listing}");
+
+    let scratch = std::env::temp_dir().join(format!("witplug-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::copy(dir.join("echo.wasm"), scratch.join("echo.wasm")).unwrap();
+    std::fs::write(scratch.join("broken.wasm"), "not wasm").unwrap();
+    let output = witplug(&["list", "--plugins", scratch.to_str().unwrap()]);
+    let listing = stdout(&output);
+    std::fs::remove_dir_all(&scratch).unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(listing.contains("echo"), "{listing}");
+    assert!(listing.contains("broken.wasm: not a WebAssembly file"), "{listing}");
+    assert!(listing.ends_with("1 loaded, 1 failed\n"), "{listing}");
+}

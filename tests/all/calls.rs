@@ -1,0 +1,103 @@
+//! Typed calls of the `plugin` world and dynamic calls of any export.
+
+use witplug_host::{Error, Host, Val};
+
+use crate::support::fixture;
+
+async fn load(name: &str) -> std::sync::Arc<witplug_host::Plugin> {
+    let host = Host::builder().build().unwrap();
+    host.load_file(fixture(name)).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_plugin_keeps_state_across_calls_until_shutdown() {
+    let counter = load("counter").await;
+    assert_eq!(counter.handle("tick").await.unwrap(), "1");
+    assert_eq!(counter.handle("tick").await.unwrap(), "2");
+    assert_eq!(counter.handle("get").await.unwrap(), "2");
+    counter.shutdown().await.unwrap();
+    assert_eq!(counter.handle("get").await.unwrap(), "0");
+
+    let greeter = load("greeter-es").await;
+    assert_eq!(greeter.call_wave("greet", &["\"Ana\""]).await.unwrap(), ["\"¡Hola, Ana!\""]);
+    assert_eq!(
+        greeter.call_wave("greet", &["\"Ana\""]).await.unwrap(),
+        ["\"¡Hola otra vez, Ana!\""]
+    );
+}
+
+#[tokio::test]
+async fn dynamic_calls_take_and_give_wave() {
+    let greeter = load("greeter-en").await;
+    assert_eq!(greeter.call_wave("language", &[] as &[&str]).await.unwrap(), ["\"English\""]);
+    assert_eq!(greeter.call_wave("greet", &["\"JP\""]).await.unwrap(), ["\"Hello, JP!\""]);
+
+    let counter = load("counter").await;
+    assert_eq!(counter.call_wave("handle", &["\"tick\""]).await.unwrap(), ["ok(\"1\")"]);
+    assert_eq!(counter.call_wave("guest#handle", &["\"tick\""]).await.unwrap(), ["ok(\"2\")"]);
+    let full = "witplug:plugin/guest@0.1.0#handle";
+    assert_eq!(counter.call_wave(full, &["\"tick\""]).await.unwrap(), ["ok(\"3\")"]);
+    let echo = load("echo").await;
+    assert_eq!(
+        echo.call_wave("handle", &["\"\""]).await.unwrap(),
+        ["err(invalid-input(\"nothing to echo\"))"]
+    );
+}
+
+#[tokio::test]
+async fn dynamic_calls_take_values() {
+    let greeter = load("greeter-fr").await;
+    let result = greeter.call("greet", &[Val::String("JP".into())]).await.unwrap();
+    assert_eq!(result, [Val::String("Bonjour, JP!".into())]);
+}
+
+#[tokio::test]
+async fn a_wrong_export_lists_the_exports_that_exist() {
+    let greeter = load("greeter-en").await;
+    let err = greeter.call_wave("great", &["\"JP\""]).await.unwrap_err();
+    let Error::NoSuchExport { plugin, export, available } = &err else { panic!("{err}") };
+    assert_eq!((plugin.as_str(), export.as_str()), ("greeter-en", "great"));
+    assert_eq!(available, &["language", "greet"]);
+    assert_eq!(
+        err.to_string(),
+        "plugin `greeter-en` has no export `great` (exports: language, greet)"
+    );
+}
+
+#[tokio::test]
+async fn bad_arguments_name_the_export_and_the_problem() {
+    let greeter = load("greeter-en").await;
+    let err = greeter.call_wave("greet", &["JP"]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::BadArguments { export, reason, .. } if export == "greet" && reason.starts_with("argument `name`:")),
+        "{err}"
+    );
+    let err = greeter.call_wave("greet", &[] as &[&str]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `greeter-en`, export `greet`: expects 1 argument func(name: string) -> string, got 0"
+    );
+    let err = greeter.call("greet", &[Val::U32(7)]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `greeter-en`, export `greet`: argument `name` is not a string"
+    );
+    // A bad call leaves the plugin working.
+    assert_eq!(greeter.call_wave("greet", &["\"JP\""]).await.unwrap(), ["\"Hello, JP!\""]);
+}
+
+#[tokio::test]
+async fn typed_calls_need_the_plugin_world() {
+    let greeter = load("greeter-en").await;
+    let err = greeter.handle("hi").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin `greeter-en` does not export the `plugin` world's functions"
+    );
+}
+
+#[tokio::test]
+async fn on_message_is_a_typed_call() {
+    let echo = load("echo").await;
+    echo.on_message("news", b"payload").await.unwrap();
+}

@@ -1,0 +1,142 @@
+//! Loading plugins from a folder, and every kind of bad file in it.
+
+use witplug_host::{Error, Host};
+
+use crate::support::{EXAMPLES, Scratch, fixture, plugins_dir};
+
+#[tokio::test]
+async fn every_example_plugin_loads_from_the_plugins_folder() {
+    let host = Host::builder().build().unwrap();
+    let report = host.load_dir(plugins_dir()).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    for name in EXAMPLES {
+        let plugin = host.plugin(name).unwrap();
+        assert_eq!(plugin.name(), name);
+        assert!(plugin.size() > 0);
+    }
+}
+
+#[tokio::test]
+async fn plugins_of_the_default_world_describe_themselves() {
+    let host = Host::builder().build().unwrap();
+    let counter = host.load_file(fixture("counter")).await.unwrap();
+    assert!(counter.is_guest());
+    assert_eq!(counter.info().name, "counter");
+    assert_eq!(counter.info().version, "0.1.0");
+    assert_eq!(
+        counter.info().description,
+        "Counts its calls: state kept across calls in &mut self"
+    );
+    let greeter = host.load_file(fixture("greeter-en")).await.unwrap();
+    assert!(!greeter.is_guest());
+    assert_eq!(greeter.info().version, "");
+}
+
+#[tokio::test]
+async fn bad_files_are_reported_by_name_and_do_not_stop_the_others() {
+    let dir = Scratch::new();
+    dir.copy_fixture("counter");
+    let text = dir.write("notes.wasm", "these are not the bytes you are looking for");
+    let core = dir.write("core.wasm", wat::parse_str("(module (func (export \"f\")))").unwrap());
+    let component = std::fs::read(fixture("echo")).unwrap();
+    let truncated = dir.write("truncated.wasm", &component[..component.len() / 2]);
+    let foreign = dir.write(
+        "foreign.wasm",
+        wat::parse_str(
+            r#"(component
+                 (import "acme:payments/api@1.0.0" (instance (export "charge" (func))))
+               )"#,
+        )
+        .unwrap(),
+    );
+    dir.write("readme.txt", "not a .wasm file, so not a plugin");
+
+    let host = Host::builder().build().unwrap();
+    let report = host.load_dir(dir.path()).await.unwrap();
+
+    let loaded: Vec<&str> = report.loaded.iter().map(|p| p.name()).collect();
+    assert_eq!(loaded, ["counter"]);
+    assert_eq!(report.failed.len(), 4, "{:?}", report.failed);
+    for err in &report.failed {
+        let message = err.to_string();
+        assert!(!message.contains('\n'), "not one line: {message}");
+        match err {
+            Error::NotWasm { path } => {
+                assert_eq!(path, &text);
+                assert_eq!(message, format!("{}: not a WebAssembly file", text.display()));
+            }
+            Error::CoreModule { path } => {
+                assert_eq!(path, &core);
+                assert!(message.contains("a core wasm module, not a component"), "{message}");
+            }
+            Error::InvalidComponent { path, reason } => {
+                assert_eq!(path, &truncated);
+                assert!(!reason.is_empty());
+            }
+            Error::MissingImport { path, import, .. } => {
+                assert_eq!(path, &foreign);
+                assert_eq!(import, "acme:payments/api@1.0.0");
+                assert!(
+                    message.contains(
+                        "imports `acme:payments/api@1.0.0`, which this host does not provide"
+                    ),
+                    "{message}"
+                );
+            }
+            other => panic!("unexpected error: {other}"),
+        }
+    }
+    // The plugin that loaded works.
+    assert_eq!(host.plugin("counter").unwrap().handle("tick").await.unwrap(), "1");
+}
+
+#[tokio::test]
+async fn a_host_interface_of_the_wrong_shape_is_a_missing_import() {
+    let dir = Scratch::new();
+    let path = dir.write(
+        "impostor.wasm",
+        wat::parse_str(
+            r#"(component
+                 (import "witplug:plugin/host@0.1.0" (instance (export "log" (func (param "x" u32)))))
+               )"#,
+        )
+        .unwrap(),
+    );
+    let host = Host::builder().build().unwrap();
+    let err = host.load_file(&path).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::MissingImport { import, .. } if import == "witplug:plugin/host@0.1.0"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_plugin_name_is_loaded_once() {
+    let host = Host::builder().build().unwrap();
+    host.load_file(fixture("echo")).await.unwrap();
+    let err = host.load_file(fixture("echo")).await.unwrap_err();
+    assert!(matches!(&err, Error::DuplicatePlugin { name, .. } if name == "echo"), "{err}");
+}
+
+#[tokio::test]
+async fn unknown_plugins_and_folders_are_named_in_the_error() {
+    let host = Host::builder().build().unwrap();
+    host.load_file(fixture("echo")).await.unwrap();
+    let err = host.plugin("nope").unwrap_err();
+    assert_eq!(err.to_string(), "no plugin named `nope` (loaded: echo)");
+    let err = host.load_dir("/nonexistent/plugins").await.unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    assert!(err.to_string().starts_with("/nonexistent/plugins: "), "{err}");
+}
+
+#[tokio::test]
+async fn a_malformed_manifest_names_the_file_and_the_key() {
+    let dir = Scratch::new();
+    let wasm = dir.copy_fixture("counter");
+    dir.write("counter.toml", "[config]\nstart = 1\n[limitz]\nmemory = 1\n");
+    let host = Host::builder().build().unwrap();
+    let err = host.load_file(&wasm).await.unwrap_err();
+    let Error::Manifest { path, reason } = &err else { panic!("unexpected error: {err}") };
+    assert!(path.ends_with("counter.toml"));
+    assert!(reason.starts_with("line 3: unknown field `limitz`"), "{reason}");
+}

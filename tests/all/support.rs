@@ -1,0 +1,129 @@
+//! Finding fixtures, scratch folders, and capturing plugin logs.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use witplug_host::Host;
+
+/// The folder `cargo xtask build-plugins` writes components to.
+pub fn plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins")
+}
+
+/// The component of the example plugin `name`.
+pub fn fixture(name: &str) -> PathBuf {
+    let path = plugins_dir().join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build-plugins` (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// A host with the example plugins loaded; fails the test if any fails.
+pub async fn host_with_examples(builder: &mut witplug_host::HostBuilder) -> Host {
+    let host = builder.build().expect("host builds");
+    for name in EXAMPLES {
+        host.load_file(fixture(name)).await.expect("example plugin loads");
+    }
+    host
+}
+
+/// Every example plugin, each of which must be built.
+pub const EXAMPLES: [&str; 7] =
+    ["counter", "echo", "greeter-en", "greeter-es", "greeter-fr", "messenger", "tool-user"];
+
+/// A fresh folder, removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new() -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("witplug-tests-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("creating a scratch folder");
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `bytes` to `name` in the folder and returns its path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).expect("writing a scratch file");
+        path
+    }
+
+    /// Copies the example plugin `name` into the folder.
+    pub fn copy_fixture(&self, name: &str) -> PathBuf {
+        self.write(&format!("{name}.wasm"), std::fs::read(fixture(name)).unwrap())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One log line a plugin wrote through the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: tracing::Level,
+    pub plugin: String,
+    pub message: String,
+}
+
+/// Collects the host's plugin log events while the guard lives, on this
+/// thread (tests run on a current-thread runtime, so calls stay here).
+pub fn capture_logs() -> (Arc<Mutex<Vec<LogLine>>>, tracing::subscriber::DefaultGuard) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry().with(Capture(lines.clone()));
+    (lines, tracing::subscriber::set_default(subscriber))
+}
+
+struct Capture(Arc<Mutex<Vec<LogLine>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() != "witplug::plugin" {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        self.0.lock().unwrap().push(LogLine {
+            level: *event.metadata().level(),
+            plugin: fields.plugin,
+            message: fields.message,
+        });
+    }
+}
+
+#[derive(Default)]
+struct Fields {
+    plugin: String,
+    message: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "plugin" {
+            self.plugin = value.to_owned();
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "plugin" => self.plugin = format!("{value:?}").trim_matches('"').to_owned(),
+            _ => {}
+        }
+    }
+}
