@@ -67,6 +67,8 @@ pub fn run(options: &Options) -> Result<()> {
     for plugin in &selected {
         let output = options.out.join(format!("{}.wasm", plugin.name));
         if is_up_to_date(plugin, &output, shared)? {
+            let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+            println!("  {:<16} {:>9}  up to date", plugin.name, human_size(size as usize));
             fresh += 1;
             continue;
         }
