@@ -17,7 +17,15 @@ pub(crate) fn install() {
             log::set_max_level(log::LevelFilter::Trace);
         }
         std::panic::set_hook(Box::new(|info| {
-            host::log(Level::Error, &format!("plugin panicked: {info}"));
+            // One line: the message, then where. The host attaches it to the
+            // trap that follows.
+            let message = info.payload_as_str().unwrap_or("a non-string panic payload");
+            let location = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let line = format!("plugin panicked: {message}{location}").replace('\n', " ");
+            host::log(Level::Error, &line);
         }));
     });
 }

@@ -25,6 +25,7 @@ async fn main() -> Result<()> {
         .tool("upper", |input| Ok(input.to_uppercase()))
         .tool_async("reverse", |input: String| async move { Ok(input.chars().rev().collect()) })
         .tool("fail", |_| Err("this tool always fails".to_owned()))
+        .tool("secret", |_| Ok("no plugin was granted this".to_owned()))
         .build()?;
     let report = host.load_dir(&dir).await.with_context(|| format!("loading {dir}"))?;
     println!("== Loaded {} plugins from {dir}", report.loaded.len());
@@ -57,9 +58,9 @@ async fn main() -> Result<()> {
     println!("echo -> {}", outcome(echo.handle("").await));
     calls += 2;
 
-    println!("\n== tool-user: calling host tools");
+    println!("\n== tool-user: calling host tools (plugins/tool-user.toml grants them)");
     let tool_user = host.plugin("tool-user")?;
-    for input in ["upper:hello", "reverse:stressed", "translate:hi", "fail:now"] {
+    for input in ["upper:hello", "reverse:stressed", "translate:hi", "secret:x", "fail:now"] {
         println!("tool-user {input:?} -> {}", outcome(tool_user.handle(input).await));
         calls += 1;
     }
@@ -80,8 +81,29 @@ async fn main() -> Result<()> {
         bail!("the host received no message from messenger");
     }
 
+    println!("\n== Sandbox: hostile plugins are stopped; the others never notice");
+    // The log flood would print a thousand lines: no logs in this part.
+    let quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
+    let mut stopped = 0;
+    for plugin in host.plugins() {
+        if !plugin.name().starts_with("hostile-") {
+            continue;
+        }
+        let input = if plugin.name() == "hostile-overreach" { "tool" } else { "file:/etc/passwd" };
+        match plugin.handle(input).await {
+            Ok(output) => bail!("{} was not stopped: {output:.60}", plugin.name()),
+            Err(err) => println!("{err}"),
+        }
+        stopped += 1;
+        calls += 1;
+    }
+    drop(quiet);
+    println!("counter -> {} (still counting)", counter.handle("tick").await?);
+    calls += 1;
+
     println!(
-        "\n== Summary: {} plugins loaded, {} failed, {calls} calls, {received} message(s) received",
+        "\n== Summary: {} plugins loaded, {} failed, {calls} calls, {received} message(s) \
+         received, {stopped} hostile plugins stopped",
         report.loaded.len(),
         report.failed.len()
     );

@@ -1,8 +1,10 @@
 //! The one error type of the host library.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::bindings::witplug::plugin::types::Error as WitError;
+use crate::units::format_size;
 
 /// What can go wrong loading or calling plugins.
 ///
@@ -140,6 +142,104 @@ pub enum Error {
         plugin: String,
         /// What wasmtime reported.
         message: String,
+    },
+
+    /// A call ran past its wall-clock deadline and was stopped.
+    #[error("plugin `{plugin}` timed out: the call ran past its {deadline:?} deadline")]
+    Timeout {
+        /// The plugin.
+        plugin: String,
+        /// The deadline it ran past.
+        deadline: Duration,
+    },
+
+    /// A call burned all the fuel it was given.
+    #[error("plugin `{plugin}` ran out of fuel: the call burned all {fuel} units it was given")]
+    FuelExhausted {
+        /// The plugin.
+        plugin: String,
+        /// The fuel per call.
+        fuel: u64,
+    },
+
+    /// The plugin wanted more linear memory than its limit, and trapped.
+    #[error("plugin `{plugin}` hit its memory limit of {}", format_size(*limit))]
+    MemoryLimit {
+        /// The plugin.
+        plugin: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
+    /// The plugin wanted a table larger than its limit, and trapped.
+    #[error("plugin `{plugin}` hit its limit of {limit} table elements")]
+    TableLimit {
+        /// The plugin.
+        plugin: String,
+        /// The limit, in elements.
+        limit: u64,
+    },
+
+    /// Instantiating the plugin needed more instances than its limit.
+    #[error("plugin `{plugin}` hit its limit of {limit} instances")]
+    InstanceLimit {
+        /// The plugin.
+        plugin: String,
+        /// The limit.
+        limit: u64,
+    },
+
+    /// The plugin recursed past its wasm stack.
+    #[error("plugin `{plugin}` overflowed its {} wasm stack", format_size(*limit))]
+    StackOverflow {
+        /// The plugin.
+        plugin: String,
+        /// The stack size, in bytes.
+        limit: u64,
+    },
+
+    /// The plugin returned more data than the host accepts.
+    #[error(
+        "plugin `{plugin}` returned {} of output, over its limit of {}",
+        format_size(*size),
+        format_size(*limit)
+    )]
+    OutputTooLarge {
+        /// The plugin.
+        plugin: String,
+        /// How much it returned, in bytes.
+        size: u64,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+
+    /// The plugin wrote more log lines in one call than allowed.
+    #[error("plugin `{plugin}` wrote more than {limit} log lines in one call")]
+    LogLimit {
+        /// The plugin.
+        plugin: String,
+        /// Log lines allowed per call.
+        limit: u64,
+    },
+
+    /// The host refused a capability the plugin was not granted.
+    #[error("plugin `{plugin}` was denied `{capability}`: it was not granted")]
+    Denied {
+        /// The plugin.
+        plugin: String,
+        /// The capability, e.g. `subscribe:orders.new`.
+        capability: String,
+    },
+
+    /// The file does not have the SHA-256 its manifest names.
+    #[error("{}: sha256 is {actual}, but its manifest expects {expected}", path.display())]
+    HashMismatch {
+        /// The component file.
+        path: PathBuf,
+        /// The hash in the manifest.
+        expected: String,
+        /// The file's hash.
+        actual: String,
     },
 
     /// The host itself could not be set up.

@@ -5,39 +5,60 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::Engine;
 
 use crate::bus::{Bus, Message, Subscription};
+use crate::engine::{EngineKey, Engines};
+use crate::grants::Grants;
+use crate::limits::Limits;
 use crate::load::{self, LoadReport};
 use crate::manifest::Manifest;
-use crate::state::{PluginContext, PluginState, Services};
+use crate::state::{PluginContext, Services};
 use crate::tools::{ToolResult, Tools};
 use crate::{Error, Plugin, Result};
 
 /// Loads plugins and runs them with what it grants them.
 ///
-/// One host holds one wasmtime `Engine` and one `Linker` with the
-/// `witplug:plugin/host` imports and WASI (granting nothing) defined once;
-/// every plugin is pre-linked against it when it loads.
+/// A host holds a wasmtime `Engine` and a `Linker` with the
+/// `witplug:plugin/host` imports and WASI defined once; every plugin is
+/// pre-linked against it when it loads. (A plugin whose limits need another
+/// wasm stack size or fuel metering gets an engine of its own.)
 pub struct Host {
-    engine: Engine,
-    linker: Linker<PluginState>,
+    engines: Engines,
+    default_engine: Engine,
     services: Arc<Services>,
-    config: HashMap<String, BTreeMap<String, String>>,
+    settings: HostBuilder,
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
 }
 
 /// Configures a [`Host`].
 ///
 /// Defaults:
-/// - no tools: every `call-tool` is `error::not-found`;
+/// - no tools registered;
 /// - no configuration beyond each plugin's `<name>.toml`;
-/// - WASI with nothing granted: no files, environment, network or stdio.
-#[derive(Debug, Default)]
+/// - nothing granted beyond each plugin's manifest: no tools, no topics, no
+///   files, no environment variables, no stdio, and never the network;
+/// - [`Limits::default`] for every plugin, and [`Limits::default_ceilings`]
+///   as the most a manifest may ask for.
+#[derive(Debug, Clone)]
 pub struct HostBuilder {
     tools: Tools,
     config: HashMap<String, BTreeMap<String, String>>,
+    grants: HashMap<String, Grants>,
+    limits: Limits,
+    ceilings: Limits,
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        Self {
+            tools: Tools::default(),
+            config: HashMap::new(),
+            grants: HashMap::new(),
+            limits: Limits::default(),
+            ceilings: Limits::default_ceilings(),
+        }
+    }
 }
 
 impl HostBuilder {
@@ -78,30 +99,48 @@ impl HostBuilder {
         self
     }
 
+    /// Grants `plugin` what `grants` lists, on top of its manifest's grants.
+    ///
+    /// ```
+    /// use witplug_host::{Grants, Host};
+    ///
+    /// let mut builder = Host::builder();
+    /// builder.grants("tool-user", Grants::new().tool("upper").publish("news.*"));
+    /// ```
+    pub fn grants(&mut self, plugin: impl Into<String>, grants: Grants) -> &mut Self {
+        self.grants.entry(plugin.into()).or_default().extend(grants);
+        self
+    }
+
+    /// The limits of every plugin whose manifest does not choose its own.
+    pub fn limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The most any manifest may ask for; a manifest over a ceiling is an
+    /// error naming the key.
+    pub fn ceilings(&mut self, ceilings: Limits) -> &mut Self {
+        self.ceilings = ceilings;
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
     ///
-    /// [`Error::Setup`] when wasmtime cannot be configured on this machine.
+    /// [`Error::Setup`] when the default limits pass the ceilings, or when
+    /// wasmtime cannot be configured on this machine.
     pub fn build(&self) -> Result<Host> {
-        let setup = |err: wasmtime::Error| Error::Setup(crate::error::one_line(&err));
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        // No plugin world uses component-model async; without it a call is
-        // cheaper.
-        config.concurrency_support(false);
-        let engine = Engine::new(&config).map_err(setup)?;
-
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
-        crate::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            .map_err(setup)?;
-
+        let defaults = Limits::resolve(&self.limits, &self.ceilings, &Default::default())
+            .map_err(|reason| Error::Setup(format!("the default limits: {reason}")))?;
+        let engines = Engines::default();
+        let default_engine = engines.get(EngineKey::for_limits(&defaults))?.engine.clone();
         Ok(Host {
-            engine,
-            linker,
+            engines,
+            default_engine,
             services: Arc::new(Services { tools: self.tools.clone(), bus: Bus::default() }),
-            config: self.config.clone(),
+            settings: self.clone(),
             plugins: RwLock::default(),
         })
     }
@@ -146,15 +185,35 @@ impl Host {
         if self.plugins_read().contains_key(&name) {
             return Err(Error::DuplicatePlugin { name, path: path.to_owned() });
         }
-        let manifest = Manifest::load(&path.with_extension("toml"))?.unwrap_or_default();
-        let (size, component, pre) = load::compile(&self.engine, &self.linker, path)?;
+        let manifest_path = path.with_extension("toml");
+        let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
+        let manifest_error =
+            |reason: String| Error::Manifest { path: manifest_path.clone(), reason };
+        let limits =
+            Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
+                .map_err(manifest_error)?;
+        let mut grants = manifest.grants.clone();
+        grants.anchor(path.parent().unwrap_or(Path::new("."))).map_err(manifest_error)?;
+        if let Some(extra) = self.settings.grants.get(&name) {
+            grants.extend(extra.clone());
+        }
+
+        let bytes = load::read(path, manifest.sha256.as_deref())?;
+        let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
+        let (component, pre) = load::compile(&runtime.engine, &runtime.linker, path, &bytes)?;
 
         let mut config = manifest.config_strings();
-        if let Some(overrides) = self.config.get(&name) {
+        if let Some(overrides) = self.settings.config.get(&name) {
             config.extend(overrides.clone());
         }
-        let context =
-            Arc::new(PluginContext { name: name.clone(), config, services: self.services.clone() });
+        let context = Arc::new(PluginContext {
+            name: name.clone(),
+            config,
+            grants,
+            limits,
+            services: self.services.clone(),
+        });
+        let size = bytes.len() as u64;
         let plugin = Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?);
 
         let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
@@ -204,9 +263,9 @@ impl Host {
         &self.services.bus
     }
 
-    /// The wasmtime engine every plugin runs on.
+    /// The wasmtime engine of plugins under the default limits.
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        &self.default_engine
     }
 
     fn plugins_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Plugin>>> {
@@ -219,6 +278,7 @@ impl std::fmt::Debug for Host {
         f.debug_struct("Host")
             .field("plugins", &self.plugins_read().keys().collect::<Vec<_>>())
             .field("tools", &self.services.tools)
+            .field("limits", &self.settings.limits)
             .finish_non_exhaustive()
     }
 }

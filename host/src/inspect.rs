@@ -6,18 +6,28 @@ use wit_component::{DecodedWasm, WitPrinter};
 
 use crate::{Error, Result};
 
-/// The imports and exports of the component in `bytes`, as a WIT world.
+/// What [`inspect`] finds in a component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The component's world as WIT: every import and export.
+    pub wit: String,
+    /// The names of its imports, e.g. `witplug:plugin/host@0.1.0`.
+    pub imports: Vec<String>,
+}
+
+/// Decodes the component in `bytes` into its WIT world.
 ///
 /// # Errors
 ///
 /// [`Error::NotWasm`], [`Error::CoreModule`] or [`Error::InvalidComponent`]
 /// naming `path` when `bytes` is not a component.
-pub fn component_wit(path: &Path, bytes: &[u8]) -> Result<String> {
+pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Inspection> {
     let invalid = |reason: String| Error::InvalidComponent { path: path.to_owned(), reason };
     if !bytes.starts_with(b"\0asm") {
         return Err(Error::NotWasm { path: path.to_owned() });
     }
-    if wasmparser_is_core(bytes) {
+    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
         return Err(Error::CoreModule { path: path.to_owned() });
     }
     let decoded = wit_component::decode(bytes).map_err(|err| invalid(format!("{err:#}")))?;
@@ -30,9 +40,7 @@ pub fn component_wit(path: &Path, bytes: &[u8]) -> Result<String> {
     let mut printer = WitPrinter::default();
     printer.emit_docs(false);
     printer.print(&resolve, package, &[]).map_err(|err| invalid(format!("{err:#}")))?;
-    Ok(printer.output.to_string())
-}
-
-fn wasmparser_is_core(bytes: &[u8]) -> bool {
-    bytes.get(4..8) == Some(&[1, 0, 0, 0])
+    let imports =
+        resolve.worlds[world].imports.keys().map(|key| resolve.name_world_key(key)).collect();
+    Ok(Inspection { wit: printer.output.to_string(), imports })
 }

@@ -50,22 +50,28 @@
 
 pub mod bindings;
 mod bus;
+mod engine;
 mod error;
+mod grants;
 mod host;
 mod imports;
 mod inspect;
+mod limits;
 mod load;
 mod manifest;
 mod plugin;
 mod state;
 mod tools;
+pub mod units;
 
 pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
 pub use bus::{Bus, DEFAULT_QUEUE, Message, Subscription};
 pub use error::{Error, Result, describe};
+pub use grants::{DirGrant, DirMode, Grants};
 pub use host::{Host, HostBuilder};
-pub use inspect::component_wit;
-pub use load::LoadReport;
+pub use inspect::{Inspection, inspect};
+pub use limits::{Limits, LimitsSpec};
+pub use load::{LoadReport, hex_sha256};
 pub use manifest::{ConfigValue, Manifest};
 pub use plugin::{Export, Plugin, PluginInfo};
 pub use state::PluginState;

@@ -44,19 +44,55 @@ pub(crate) fn plugin_name(path: &Path) -> Result<String> {
     })
 }
 
-/// Reads and compiles a component, and links it against the host.
+/// Reads a plugin file, checking it against the hash its manifest names.
+pub(crate) fn read(path: &Path, sha256: Option<&str>) -> Result<Vec<u8>> {
+    let bytes =
+        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+    if let Some(expected) = sha256 {
+        let actual = hex_sha256(&bytes);
+        if !actual.eq_ignore_ascii_case(expected) {
+            return Err(Error::HashMismatch {
+                path: path.to_owned(),
+                expected: expected.to_owned(),
+                actual,
+            });
+        }
+    }
+    Ok(bytes)
+}
+
+/// Compiles a component and links it against the host's imports.
 pub(crate) fn compile(
     engine: &Engine,
     linker: &Linker<PluginState>,
     path: &Path,
-) -> Result<(u64, Component, InstancePre<PluginState>)> {
-    let bytes =
-        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
-    check_header(path, &bytes)?;
-    let component = Component::new(engine, &bytes)
+    bytes: &[u8],
+) -> Result<(Component, InstancePre<PluginState>)> {
+    check_header(path, bytes)?;
+    let component = Component::new(engine, bytes)
         .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
+    for (name, _) in component.component_type().imports(engine) {
+        if let Some(reason) = switched_off(name) {
+            return Err(Error::MissingImport {
+                path: path.to_owned(),
+                import: name.to_owned(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
     let pre = linker.instantiate_pre(&component).map_err(|err| missing_import(path, &err))?;
-    Ok((bytes.len() as u64, component, pre))
+    Ok((component, pre))
+}
+
+/// Why the host refuses an interface that wasmtime-wasi could provide.
+pub(crate) fn switched_off(import: &str) -> Option<&'static str> {
+    import.starts_with("wasi:sockets/").then_some("network access is switched off in witplug hosts")
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex, as a manifest's `sha256` names it.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tells apart non-wasm files, core modules and components by their header.
@@ -96,6 +132,20 @@ fn missing_import(path: &Path, err: &wasmtime::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hashes_are_lowercase_hex() {
+        assert_eq!(
+            hex_sha256(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn sockets_are_switched_off() {
+        assert!(switched_off("wasi:sockets/tcp@0.2.12").is_some());
+        assert!(switched_off("wasi:filesystem/types@0.2.12").is_none());
+    }
 
     #[test]
     fn headers_tell_files_apart() {

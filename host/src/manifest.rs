@@ -1,20 +1,31 @@
 //! Plugin manifests: the optional `<name>.toml` beside `<name>.wasm`.
 //!
 //! ```toml
-//! [config]
+//! sha256 = "9f86d08...b0f00a08"  # optional: refuse any other file
+//!
+//! [config]                       # what `get-config` returns
 //! greeting = "Salut"
 //! retries = 3
+//!
+//! [grants]                       # what it may reach; see `Grants`
+//! tools = ["upper"]
+//!
+//! [limits]                       # what it may take; see `Limits`
+//! memory = "16 MiB"
+//! deadline = "500 ms"
 //! ```
 //!
-//! `[config]` holds the values `get-config` returns; numbers and booleans
-//! are given to the plugin as their text. Unknown keys are errors, so a typo
-//! never passes silently.
+//! Numbers and booleans under `[config]` are given to the plugin as their
+//! text. Unknown keys, wrong types and impossible values are errors naming
+//! the line and the key, so a typo never passes silently.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::grants::Grants;
+use crate::limits::LimitsSpec;
 use crate::{Error, Result};
 
 /// A parsed plugin manifest.
@@ -22,14 +33,24 @@ use crate::{Error, Result};
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Manifest {
+    /// The SHA-256 of the component file, in hex; a file that does not
+    /// match is refused.
+    #[serde(default)]
+    pub sha256: Option<String>,
     /// The plugin's configuration, as `get-config` returns it.
     #[serde(default)]
     pub config: BTreeMap<String, ConfigValue>,
+    /// What the plugin may reach.
+    #[serde(default)]
+    pub grants: Grants,
+    /// What the plugin may take, within the host's ceilings.
+    #[serde(default)]
+    pub limits: LimitsSpec,
 }
 
 /// A configuration value; plugins read it as text.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a string, a number or a boolean")]
 pub enum ConfigValue {
     /// A string, given as it is.
     String(String),
@@ -75,16 +96,26 @@ impl Manifest {
     ///
     /// A message saying what is wrong and where.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|err| {
+        let manifest: Self = toml::from_str(text).map_err(|err| {
             let message = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
-            match err.span() {
-                Some(span) => {
-                    let line = text[..span.start.min(text.len())].lines().count().max(1);
-                    format!("line {line}: {message}")
+            let Some(span) = err.span() else { return message };
+            let start = span.start.min(text.len());
+            let line = text[..start].matches('\n').count() + 1;
+            // Name the key when the error points into a `key = value` line.
+            let line_text = text[..start].rsplit('\n').next().unwrap_or("");
+            match line_text.split_once('=') {
+                Some((key, _)) if !message.starts_with("unknown field") => {
+                    format!("line {line}, `{}`: {message}", key.trim())
                 }
-                None => message,
+                _ => format!("line {line}: {message}"),
             }
-        })
+        })?;
+        if let Some(hash) = &manifest.sha256
+            && (hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(format!("`sha256`: `{hash}` is not 64 hex digits"));
+        }
+        Ok(manifest)
     }
 
     /// The configuration as the strings `get-config` returns.
@@ -112,8 +143,22 @@ mod tests {
         let err = Manifest::parse("[confg]\nx = 1\n").unwrap_err();
         assert!(err.starts_with("line 1: unknown field `confg`"), "{err}");
         let err = Manifest::parse("[config]\nx = [1, 2]\n").unwrap_err();
-        assert!(err.starts_with("line 2:"), "{err}");
+        assert_eq!(err, "line 2, `x`: a string, a number or a boolean");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn bad_limits_name_the_line_and_the_key() {
+        let err = Manifest::parse("[limits]\nmemory = \"-1\"\n").unwrap_err();
+        assert_eq!(err, "line 2, `memory`: `-1` is negative; a size is at least 0");
+        let err = Manifest::parse("[limits]\ndeadline = 5\n").unwrap_err();
+        assert_eq!(err, "line 2, `deadline`: `5` needs a unit: write \"5 ms\" or \"5 s\"");
+        let err = Manifest::parse("[grants]\ntools = \"upper\"\n").unwrap_err();
+        assert!(err.starts_with("line 2, `tools`: invalid type"), "{err}");
+        let err = Manifest::parse("[grants]\nnetwork = true\n").unwrap_err();
+        assert!(err.starts_with("line 2: unknown field `network`"), "{err}");
+        let err = Manifest::parse("sha256 = \"abc\"\n").unwrap_err();
+        assert_eq!(err, "`sha256`: `abc` is not 64 hex digits");
     }
 
     #[test]

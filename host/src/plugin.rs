@@ -1,8 +1,11 @@
 //! A loaded plugin: its compiled component, its live instance, and calls
 //! into it, typed or dynamic.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use tokio::sync::Mutex;
 use wasmtime::component::wasm_wave::{self, wasm::DisplayType};
@@ -10,11 +13,13 @@ use wasmtime::component::{
     Component, ComponentExportIndex, Instance, InstancePre, Val, types::ComponentFunc,
     types::ComponentItem,
 };
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
 use crate::bindings::{Plugin as GuestBindings, PluginIndices};
+use crate::engine::TICK;
 use crate::error::one_line;
+use crate::limits::LimitHit;
 use crate::state::{PluginContext, PluginState};
 use crate::{Error, Result};
 
@@ -47,8 +52,10 @@ pub struct Export {
 ///
 /// Each plugin has one instance, created on first use and kept between
 /// calls, so the plugin's state persists. Calls into one plugin run one at a
-/// time. A trap drops the instance: the next call gets a fresh one, and the
-/// error of the call that trapped says so.
+/// time, each within the plugin's [`Limits`](crate::Limits). A trap or a
+/// limit drops the instance: the call that failed returns the reason, the
+/// next call gets a fresh instance built from the pre-linked component, and
+/// [`Plugin::restarts`] counts it.
 pub struct Plugin {
     context: Arc<PluginContext>,
     path: PathBuf,
@@ -60,6 +67,7 @@ pub struct Plugin {
     guest: Option<PluginIndices>,
     exports: Vec<Export>,
     live: Mutex<Option<Live>>,
+    restarts: AtomicU64,
 }
 
 /// A running instance and the Store that owns it.
@@ -95,6 +103,7 @@ impl Plugin {
             guest,
             exports,
             live: Mutex::new(None),
+            restarts: AtomicU64::new(0),
         };
         if plugin.guest.is_some() {
             plugin.info = plugin.read_info().await?;
@@ -128,6 +137,21 @@ impl Plugin {
         self.guest.is_some()
     }
 
+    /// How many times its instance was thrown away after a trap or a limit.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> &crate::Limits {
+        &self.context.limits
+    }
+
+    /// What it was granted.
+    pub fn grants(&self) -> &crate::Grants {
+        &self.context.grants
+    }
+
     /// Every function the plugin exports, for dynamic calls.
     pub fn exports(&self) -> &[Export] {
         &self.exports
@@ -146,10 +170,34 @@ impl Plugin {
         &self.pre
     }
 
-    /// A new `Store` for one instance of this plugin, granting nothing but
-    /// what the host gave it.
+    /// A new `Store` for one instance of this plugin, granting only what
+    /// the plugin was granted and enforcing its limits.
+    ///
+    /// The deadline of the first call counts from here; call
+    /// [`Plugin::begin_call`] before each later call.
     pub fn new_store(&self) -> Store<PluginState> {
-        Store::new(&self.engine, PluginState::new(self.context.clone()))
+        let mut store = Store::new(&self.engine, PluginState::new(self.context.clone()));
+        store.limiter(|state| &mut state.limiter);
+        store.epoch_deadline_callback(|store| {
+            if Instant::now() >= store.data().call.deadline {
+                return Err(wasmtime::Error::new(LimitHit::Deadline));
+            }
+            // Still in time: let other tasks run, then check again next tick.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        self.begin_call(&mut store);
+        store
+    }
+
+    /// Starts the deadline, fuel and log accounting of one call in `store`.
+    pub fn begin_call(&self, store: &mut Store<PluginState>) {
+        store.data_mut().begin_call();
+        store.set_epoch_deadline(1);
+        if let Some(fuel) = self.context.limits.fuel {
+            // Fails only when the engine does not meter fuel, which the
+            // engine key rules out.
+            let _ = store.set_fuel(fuel);
+        }
     }
 
     /// Calls the plugin's `handle` export with `input`.
@@ -164,8 +212,12 @@ impl Plugin {
         let mut slot = self.live.lock().await;
         let live = self.live_instance(&mut slot).await?;
         let guest = live.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        let result = guest.witplug_plugin_guest().call_handle(&mut live.store, input).await;
-        self.settle(&mut slot, result)?.map_err(|error| self.returned(error))
+        self.begin_call(&mut live.store);
+        let call = guest.witplug_plugin_guest().call_handle(&mut live.store, input);
+        let result = self.within_deadline(call).await;
+        let output = self.settle(&mut slot, result)?.map_err(|error| self.returned(error))?;
+        self.check_output(output.len())?;
+        Ok(output)
     }
 
     /// Delivers a message to the plugin's `on-message` export.
@@ -174,11 +226,18 @@ impl Plugin {
     ///
     /// As for [`Plugin::handle`].
     pub async fn on_message(&self, topic: &str, payload: &[u8]) -> Result<()> {
+        if !self.context.grants.may_receive(topic) {
+            return Err(Error::Denied {
+                plugin: self.name().to_owned(),
+                capability: format!("subscribe:{topic}"),
+            });
+        }
         let mut slot = self.live.lock().await;
         let live = self.live_instance(&mut slot).await?;
         let guest = live.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        let result =
-            guest.witplug_plugin_guest().call_on_message(&mut live.store, topic, payload).await;
+        self.begin_call(&mut live.store);
+        let call = guest.witplug_plugin_guest().call_on_message(&mut live.store, topic, payload);
+        let result = self.within_deadline(call).await;
         self.settle(&mut slot, result)?.map_err(|error| self.returned(error))
     }
 
@@ -191,14 +250,11 @@ impl Plugin {
     pub async fn shutdown(&self) -> Result<()> {
         let mut slot = self.live.lock().await;
         let Some(mut live) = slot.take() else { return Ok(()) };
-        match &live.guest {
-            Some(guest) => guest
-                .witplug_plugin_guest()
-                .call_shutdown(&mut live.store)
-                .await
-                .map_err(|err| self.trap(&err)),
-            None => Ok(()),
-        }
+        let Some(guest) = live.guest.take() else { return Ok(()) };
+        self.begin_call(&mut live.store);
+        let result =
+            self.within_deadline(guest.witplug_plugin_guest().call_shutdown(&mut live.store)).await;
+        result.map_err(|err| self.classify(&err, Some(live.store.data())))
     }
 
     /// Calls any export by name with component-model values.
@@ -231,8 +287,11 @@ impl Plugin {
         let Some(func) = live.instance.get_func(&mut live.store, export.index) else {
             return Err(self.no_such_export(&export.name));
         };
-        let result = func.call_async(&mut live.store, args, &mut results).await;
+        self.begin_call(&mut live.store);
+        let result =
+            self.within_deadline(func.call_async(&mut live.store, args, &mut results)).await;
         self.settle(&mut slot, result)?;
+        self.check_output(results.iter().map(value_size).sum())?;
         Ok(results)
     }
 
@@ -245,21 +304,38 @@ impl Plugin {
     /// parameter's type is [`Error::BadArguments`] naming it.
     pub async fn call_wave(&self, export: &str, args: &[impl AsRef<str>]) -> Result<Vec<String>> {
         let found = self.export(export)?;
-        if args.len() != found.ty.params().len() {
-            return Err(self.bad_arguments(found, arity_message(found, args.len())));
-        }
-        let mut values = Vec::with_capacity(args.len());
-        for ((name, ty), arg) in found.ty.params().zip(args) {
-            let value = wasm_wave::from_str::<Val>(&ty, arg.as_ref())
-                .map_err(|err| self.bad_arguments(found, format!("argument `{name}`: {err}")))?;
-            values.push(value);
-        }
+        let values = self.parse_args(found, args)?;
         let results = self.call_checked(found, &values).await?;
         results
             .iter()
             .map(|value| {
                 wasm_wave::to_string(value)
                     .map_err(|err| self.bad_arguments(found, format!("printing the result: {err}")))
+            })
+            .collect()
+    }
+
+    /// Parses WAVE arguments for `export` into values for [`Plugin::call`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchExport`], or [`Error::BadArguments`] naming the
+    /// argument that does not parse as its parameter's type.
+    pub fn parse_wave_args(&self, export: &str, args: &[impl AsRef<str>]) -> Result<Vec<Val>> {
+        self.parse_args(self.export(export)?, args)
+    }
+
+    fn parse_args(&self, export: &Export, args: &[impl AsRef<str>]) -> Result<Vec<Val>> {
+        if args.len() != export.ty.params().len() {
+            return Err(self.bad_arguments(export, arity_message(export, args.len())));
+        }
+        export
+            .ty
+            .params()
+            .zip(args)
+            .map(|((name, ty), arg)| {
+                wasm_wave::from_str::<Val>(&ty, arg.as_ref())
+                    .map_err(|err| self.bad_arguments(export, format!("argument `{name}`: {err}")))
             })
             .collect()
     }
@@ -286,53 +362,133 @@ impl Plugin {
         Ok(slot.as_mut().expect("the slot was just filled"))
     }
 
+    /// A fresh instance, initialised: instantiation and `init` run within
+    /// one call's limits.
     async fn instantiate(&self) -> Result<Live> {
         let mut store = self.new_store();
-        let instance = self.pre.instantiate_async(&mut store).await.map_err(|e| self.trap(&e))?;
+        let instance = self.instantiate_pre(&mut store).await?;
         let guest = match &self.guest {
-            Some(indices) => Some(indices.load(&mut store, &instance).map_err(|e| self.trap(&e))?),
+            Some(indices) => Some(
+                indices
+                    .load(&mut store, &instance)
+                    .map_err(|err| self.classify(&err, Some(store.data())))?,
+            ),
             None => None,
         };
         if let Some(guest) = &guest {
-            guest
-                .witplug_plugin_guest()
-                .call_init(&mut store)
+            let init = guest.witplug_plugin_guest().call_init(&mut store);
+            self.within_deadline(init)
                 .await
-                .map_err(|e| self.trap(&e))?
+                .map_err(|err| self.classify(&err, Some(store.data())))?
                 .map_err(|error| Error::InitFailed { plugin: self.name().to_owned(), error })?;
         }
         Ok(Live { store, instance, guest })
+    }
+
+    async fn instantiate_pre(&self, store: &mut Store<PluginState>) -> Result<Instance> {
+        let result = self.within_deadline(self.pre.instantiate_async(&mut *store)).await;
+        result.map_err(|err| self.classify(&err, Some(store.data())))
     }
 
     /// Calls `info` on a throwaway instance: it must not need `init`.
     async fn read_info(&self) -> Result<PluginInfo> {
         let mut store = self.new_store();
         let indices = self.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        let guest = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .and_then(|instance| indices.load(&mut store, &instance))
-            .map_err(|e| self.trap(&e))?;
+        let instance = self.instantiate_pre(&mut store).await?;
+        let info = match indices.load(&mut store, &instance) {
+            Ok(guest) => {
+                self.begin_call(&mut store);
+                let call = guest.witplug_plugin_guest().call_info(&mut store);
+                self.within_deadline(call).await
+            }
+            Err(err) => Err(err),
+        };
         let WitInfo { name, version, description } =
-            guest.witplug_plugin_guest().call_info(&mut store).await.map_err(|e| self.trap(&e))?;
+            info.map_err(|err| self.classify(&err, Some(store.data())))?;
         Ok(PluginInfo { name, version, description })
     }
 
-    /// Passes a call's result through; on a trap, drops the instance.
+    /// Runs `call` with the plugin's deadline as a backstop: epoch
+    /// interruption stops wasm that runs too long, and this stops a call
+    /// stuck in the host (an async tool that never answers).
+    async fn within_deadline<T>(
+        &self,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        let backstop = self.context.limits.deadline + 2 * TICK;
+        match tokio::time::timeout(backstop, call).await {
+            Ok(result) => result,
+            Err(_) => Err(wasmtime::Error::new(LimitHit::Deadline)),
+        }
+    }
+
+    /// Passes a call's result through; on a trap or a limit, throws the
+    /// instance away (the next call builds a fresh one) and says why.
     fn settle<T>(&self, slot: &mut Option<Live>, result: wasmtime::Result<T>) -> Result<T> {
         result.map_err(|err| {
-            *slot = None;
-            self.trap(&err)
+            let live = slot.take();
+            self.restarts.fetch_add(1, Ordering::Relaxed);
+            let error = self.classify(&err, live.as_ref().map(|live| live.store.data()));
+            tracing::warn!(target: "witplug::host", plugin = self.name(), "instance dropped: {error}");
+            error
         })
     }
 
-    fn trap(&self, err: &wasmtime::Error) -> Error {
-        let message = match err.downcast_ref::<Trap>() {
+    /// Turns a failed call into the error that says which limit was hit, or
+    /// which trap happened.
+    fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
+        let plugin = self.name().to_owned();
+        let limits = &self.context.limits;
+        match err.downcast_ref::<LimitHit>() {
+            Some(LimitHit::Deadline) => {
+                return Error::Timeout { plugin, deadline: limits.deadline };
+            }
+            Some(LimitHit::LogLines) => return Error::LogLimit { plugin, limit: limits.log_lines },
+            None => {}
+        }
+        let trap = err.downcast_ref::<Trap>();
+        match trap {
+            Some(Trap::StackOverflow) => {
+                return Error::StackOverflow { plugin, limit: limits.stack };
+            }
+            Some(Trap::OutOfFuel) => {
+                return Error::FuelExhausted { plugin, fuel: limits.fuel.unwrap_or(0) };
+            }
+            Some(Trap::Interrupt) => return Error::Timeout { plugin, deadline: limits.deadline },
+            _ => {}
+        }
+        if let Some(state) = state {
+            if state.limiter.memory_refused {
+                return Error::MemoryLimit { plugin, limit: limits.memory };
+            }
+            if state.limiter.table_refused {
+                return Error::TableLimit { plugin, limit: limits.table_elements };
+            }
+            if let Some(panic) = &state.call.panic {
+                let panic = panic.split_whitespace().collect::<Vec<_>>().join(" ");
+                return Error::Trap { plugin, message: format!("panicked: {panic}") };
+            }
+        }
+        let message = match trap {
             Some(trap) => trap.to_string(),
             None => one_line(err),
         };
-        Error::Trap { plugin: self.name().to_owned(), message }
+        if message.contains("instance count too high") {
+            return Error::InstanceLimit { plugin, limit: limits.instances };
+        }
+        Error::Trap { plugin, message }
+    }
+
+    fn check_output(&self, size: usize) -> Result<()> {
+        let limit = self.context.limits.max_output;
+        if size as u64 > limit {
+            return Err(Error::OutputTooLarge {
+                plugin: self.name().to_owned(),
+                size: size as u64,
+                limit,
+            });
+        }
+        Ok(())
     }
 
     fn returned(&self, error: crate::PluginError) -> Error {
@@ -415,6 +571,19 @@ fn export_matches(full: &str, wanted: &str) -> bool {
     let short = interface.rsplit('/').next().unwrap_or(interface);
     let short = short.split('@').next().unwrap_or(short);
     wanted.split_once('#').is_some_and(|(i, f)| f == func && (i == short || i == interface))
+}
+
+/// Roughly how many bytes `value` holds: what strings and lists carry.
+fn value_size(value: &Val) -> usize {
+    match value {
+        Val::String(s) => s.len(),
+        Val::List(items) | Val::Tuple(items) => items.iter().map(value_size).sum(),
+        Val::Record(fields) => fields.iter().map(|(_, v)| value_size(v)).sum(),
+        Val::Variant(_, Some(v))
+        | Val::Option(Some(v))
+        | Val::Result(Ok(Some(v)) | Err(Some(v))) => value_size(v),
+        _ => 8,
+    }
 }
 
 /// Whether `value` is a value of type `ty`: it is when its WAVE text parses

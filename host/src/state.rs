@@ -1,13 +1,16 @@
-//! What a plugin's `Store` holds: its identity, its WASI context and the
-//! host services its imports reach.
+//! What a plugin's `Store` holds: its identity, grants and limits, its WASI
+//! context, and the host services its imports reach.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bus::Bus;
+use crate::grants::Grants;
+use crate::limits::{Limiter, Limits};
 use crate::tools::Tools;
 
 /// The data of one plugin instance's `Store`.
@@ -16,6 +19,8 @@ use crate::tools::Tools;
 /// instantiates a plugin through its own `bindgen!` world uses it as `T`.
 pub struct PluginState {
     pub(crate) plugin: Arc<PluginContext>,
+    pub(crate) limiter: Limiter,
+    pub(crate) call: CallState,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -25,6 +30,8 @@ pub struct PluginState {
 pub(crate) struct PluginContext {
     pub name: String,
     pub config: BTreeMap<String, String>,
+    pub grants: Grants,
+    pub limits: Limits,
     pub services: Arc<Services>,
 }
 
@@ -35,16 +42,41 @@ pub(crate) struct Services {
     pub bus: Bus,
 }
 
+/// What the host tracks during one call.
+#[derive(Debug)]
+pub(crate) struct CallState {
+    /// When the call must have finished.
+    pub deadline: Instant,
+    /// Log lines written so far.
+    pub log_lines: u64,
+    /// The message of a Rust panic, as the guest SDK reported it.
+    pub panic: Option<String>,
+}
+
 impl PluginState {
     pub(crate) fn new(plugin: Arc<PluginContext>) -> Self {
-        // Nothing is granted: no files, no environment, no arguments, no
-        // network, stdin closed, stdout and stderr discarded.
-        let wasi = WasiCtx::builder()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        Self { plugin, wasi, table: ResourceTable::new() }
+        Self {
+            limiter: Limiter::new(&plugin.limits),
+            call: CallState {
+                deadline: Instant::now() + plugin.limits.deadline,
+                log_lines: 0,
+                panic: None,
+            },
+            wasi: plugin.grants.wasi(),
+            table: ResourceTable::new(),
+            plugin,
+        }
+    }
+
+    /// Starts the accounting of a new call.
+    pub(crate) fn begin_call(&mut self) {
+        self.call = CallState {
+            deadline: Instant::now() + self.plugin.limits.deadline,
+            log_lines: 0,
+            panic: None,
+        };
+        self.limiter.memory_refused = false;
+        self.limiter.table_refused = false;
     }
 
     /// The name of the plugin this instance belongs to.

@@ -16,6 +16,17 @@ fn witplug(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_witplug"))
         .args(args)
         .env_remove("WITPLUG_PLUGINS")
+        .env_remove("WITPLUG_LOG")
+        .output()
+        .expect("running witplug")
+}
+
+/// Runs witplug with plugin logs switched off, so stderr holds only errors.
+fn witplug_quiet(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_witplug"))
+        .args(args)
+        .env_remove("WITPLUG_PLUGINS")
+        .env("WITPLUG_LOG", "off")
         .output()
         .expect("running witplug")
 }
@@ -33,7 +44,7 @@ fn assert_one_line_error(output: &Output) -> String {
     assert!(!output.status.success(), "succeeded: {}", stdout(output));
     let err = stderr(output);
     assert_eq!(err.lines().count(), 1, "not one line: {err}");
-    assert!(!err.contains("panicked"), "{err}");
+    assert!(!err.contains("thread '"), "the CLI itself panicked: {err}");
     err.trim_end().to_owned()
 }
 
@@ -120,4 +131,106 @@ fn list_shows_every_plugin_and_fails_on_bad_files() {
     assert!(listing.contains("echo"), "{listing}");
     assert!(listing.contains("broken.wasm: not a WebAssembly file"), "{listing}");
     assert!(listing.ends_with("1 loaded, 1 failed\n"), "{listing}");
+}
+
+#[test]
+fn each_hostile_plugin_fails_with_its_own_error_on_one_line() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let cases = [
+        (
+            "hostile-loop",
+            "\"\"",
+            "error: plugin `hostile-loop` timed out: the call ran past its 1s deadline",
+        ),
+        ("hostile-memory", "\"\"", "error: plugin `hostile-memory` hit its memory limit of 64 MiB"),
+        (
+            "hostile-recursion",
+            "\"\"",
+            "error: plugin `hostile-recursion` overflowed its 512 KiB wasm stack",
+        ),
+        (
+            "hostile-panic",
+            "\"x\"",
+            "error: plugin `hostile-panic` trapped: panicked: cannot handle \"x\"",
+        ),
+        (
+            "hostile-log-flood",
+            "\"\"",
+            "error: plugin `hostile-log-flood` wrote more than 1000 log lines in one call",
+        ),
+        (
+            "hostile-output",
+            "\"\"",
+            "error: plugin `hostile-output` returned 100 MiB of output, over its limit of 16 MiB",
+        ),
+        (
+            "hostile-overreach",
+            "\"tool\"",
+            "error: plugin `hostile-overreach` returned err(denied(\"tool:shell\"))",
+        ),
+        (
+            "hostile-snoop",
+            "\"file:/etc/passwd\"",
+            "error: plugin `hostile-snoop` returned err(failed(\"cannot read /etc/passwd:",
+        ),
+    ];
+    for (plugin, arg, expected) in cases {
+        let output = witplug_quiet(&["call", "--plugins", dir, plugin, "handle", arg]);
+        let err = assert_one_line_error(&output);
+        assert_eq!(output.status.code(), Some(1), "{plugin}");
+        assert!(err.starts_with(expected), "{plugin}: {err}");
+    }
+}
+
+#[test]
+fn operator_limits_come_from_flags() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let output = witplug_quiet(&[
+        "call",
+        "--plugins",
+        dir,
+        "--deadline",
+        "100ms",
+        "hostile-loop",
+        "handle",
+        "\"\"",
+    ]);
+    assert_eq!(
+        assert_one_line_error(&output),
+        "error: plugin `hostile-loop` timed out: the call ran past its 100ms deadline"
+    );
+    let output = witplug_quiet(&[
+        "call",
+        "--plugins",
+        dir,
+        "--fuel",
+        "1000",
+        "hostile-loop",
+        "handle",
+        "\"\"",
+    ]);
+    assert!(assert_one_line_error(&output).contains("ran out of fuel"));
+    let output =
+        witplug(&["call", "--plugins", dir, "--memory", "lots", "counter", "handle", "\"\""]);
+    assert!(assert_one_line_error(&output).contains("invalid value 'lots' for '--memory <SIZE>'"));
+}
+
+#[test]
+fn inspect_shows_what_each_import_was_granted() {
+    let path = plugins_dir().join("tool-user.wasm");
+    let output = witplug(&["inspect", path.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("tools: upper, reverse, fail, translate"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("wasi:filesystem/preopens") && l.ends_with("folders: none")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("wasi:cli/stdout") && l.ends_with("discarded")),
+        "{text}"
+    );
 }

@@ -5,7 +5,8 @@ use witplug_host::{Error, Host, Val};
 use crate::support::fixture;
 
 async fn load(name: &str) -> std::sync::Arc<witplug_host::Plugin> {
-    let host = Host::builder().build().unwrap();
+    let host =
+        Host::builder().grants("echo", witplug_host::Grants::new().subscribe("*")).build().unwrap();
     host.load_file(fixture(name)).await.unwrap()
 }
 

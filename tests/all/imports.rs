@@ -1,7 +1,7 @@
 //! The host imports, as real plugins use them: log, get-config,
 //! send-message and call-tool.
 
-use witplug_host::{Error, Host, PluginError};
+use witplug_host::{Error, Grants, Host, PluginError};
 
 use crate::support::{Scratch, capture_logs, fixture, host_with_examples};
 
@@ -74,6 +74,7 @@ async fn a_failing_init_is_reported_with_the_plugins_error() {
 
 #[tokio::test]
 async fn messages_a_plugin_sends_reach_host_subscribers() {
+    // plugins/messenger.toml grants publishing on `news.*`.
     let host = host_with_examples(Host::builder().config("messenger", "topic", "news.local")).await;
     let mut news = host.subscribe("news.*");
     let mut everything = host.subscribe("*");
@@ -103,7 +104,10 @@ async fn plugins_call_host_tools_and_see_their_errors() {
             .tool_async("slow-echo", |input: String| async move {
                 tokio::task::yield_now().await;
                 Ok(input)
-            }),
+            })
+            .tool("secret", |_| Ok("never".into()))
+            // plugins/tool-user.toml grants upper, fail and translate.
+            .grants("tool-user", Grants::new().tool("slow-echo")),
     )
     .await;
     let tool_user = host.plugin("tool-user").unwrap();
@@ -118,6 +122,8 @@ async fn plugins_call_host_tools_and_see_their_errors() {
         matches!(&err, Error::Plugin { error: PluginError::Failed(m), .. } if m == "tool fail failed: cannot handle x"),
         "{err}"
     );
+    // A registered tool that was not granted is denied.
+    assert_eq!(tool_user.handle("secret:x").await.unwrap(), "not allowed: tool:secret");
     // None of this trapped: the plugin keeps its instance and keeps working.
     assert_eq!(tool_user.handle("upper:ok").await.unwrap(), "upper says: OK");
 }

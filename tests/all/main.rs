@@ -4,5 +4,8 @@
 mod support;
 
 mod calls;
+mod fuzz;
+mod grants;
 mod imports;
+mod limits;
 mod loading;

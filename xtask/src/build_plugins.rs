@@ -68,7 +68,7 @@ pub fn run(options: &Options) -> Result<()> {
         let output = options.out.join(format!("{}.wasm", plugin.name));
         if is_up_to_date(plugin, &output, shared)? {
             let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
-            println!("  {:<16} {:>9}  up to date", plugin.name, human_size(size as usize));
+            println!("  {:<18} {:>9}  up to date", plugin.name, human_size(size as usize));
             fresh += 1;
             continue;
         }
@@ -77,7 +77,7 @@ pub fn run(options: &Options) -> Result<()> {
         let component = componentize(&plugin.name, &module)?;
         write_atomically(&output, &component)?;
         println!(
-            "  {:<16} {:>9}  {:>6.1}s  {}",
+            "  {:<18} {:>9}  {:>6.1}s  {}",
             plugin.name,
             human_size(component.len()),
             start.elapsed().as_secs_f64(),

@@ -17,6 +17,7 @@ impl Plugin for ToolUser {
                 log::warn!("the host has no tool `{name}`");
                 Ok(format!("no tool named {name}"))
             }
+            Err(Error::Denied(capability)) => Ok(format!("not allowed: {capability}")),
             Err(other) => Err(Error::failed(format!("tool {tool} failed: {}", other.message()))),
         }
     }

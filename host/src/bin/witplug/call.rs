@@ -3,14 +3,15 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use witplug_host::{Error, Host};
+use wasmtime::component::wasm_wave;
+use witplug_host::{Error, Val};
 
-use crate::PluginsDir;
+use crate::HostArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    plugins: PluginsDir,
+    plugins: HostArgs,
     /// The plugin: its file name in the folder, without `.wasm`.
     plugin: String,
     /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.1.0#handle`.
@@ -20,7 +21,7 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let host = Host::builder().build()?;
+    let host = args.plugins.host()?;
     let path = args.plugins.dir.join(format!("{}.wasm", args.plugin));
     if !path.is_file() {
         // Say which plugins there are, without compiling them all.
@@ -33,7 +34,16 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         return Err(Error::NoSuchPlugin { name: args.plugin, available }.into());
     }
     let plugin = host.load_file(&path).await?;
-    for value in plugin.call_wave(&args.export, &args.args).await? {
+    let values = plugin.parse_wave_args(&args.export, &args.args)?;
+    let results = plugin.call(&args.export, &values).await?;
+    let printed = results.iter().map(wasm_wave::to_string).collect::<Result<Vec<_>, _>>()?;
+    // A plugin that returns `err(...)` handled its failure, but the call
+    // still failed: say so on stderr and exit non-zero, as for a trap.
+    if let ([Val::Result(Err(_))], [text]) = (results.as_slice(), printed.as_slice()) {
+        eprintln!("error: plugin `{}` returned {text}", plugin.name());
+        return Ok(ExitCode::FAILURE);
+    }
+    for value in printed {
         println!("{value}");
     }
     Ok(ExitCode::SUCCESS)

@@ -1,20 +1,34 @@
-//! `witplug inspect`: a component's imports and exports as WIT.
+//! `witplug inspect`: a component's imports and exports as WIT, and what
+//! each import gives it under its manifest.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use witplug_host::Error;
+use witplug_host::{Error, Manifest};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The component file.
+    /// The component file; its manifest, if any, is the `.toml` beside it.
     file: PathBuf,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .map_err(|source| Error::Io { path: args.file.clone(), source })?;
-    println!("{}", witplug_host::component_wit(&args.file, &bytes)?.trim_end());
+    let inspection = witplug_host::inspect(&args.file, &bytes)?;
+    let manifest_path = args.file.with_extension("toml");
+    let manifest = Manifest::load(&manifest_path)?;
+    println!("{}", inspection.wit.trim_end());
+    println!();
+    match &manifest {
+        Some(_) => println!("// What each import gives it, under {}:", manifest_path.display()),
+        None => println!("// What each import gives it (no manifest: nothing granted):"),
+    }
+    let grants = manifest.map(|m| m.grants).unwrap_or_default();
+    let width = inspection.imports.iter().map(String::len).max().unwrap_or(0);
+    for import in &inspection.imports {
+        println!("//   {import:<width$}  {}", grants.describe(import));
+    }
     Ok(ExitCode::SUCCESS)
 }

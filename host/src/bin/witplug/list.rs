@@ -3,18 +3,17 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use witplug_host::Host;
 
-use crate::PluginsDir;
+use crate::HostArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    plugins: PluginsDir,
+    plugins: HostArgs,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let host = Host::builder().build()?;
+    let host = args.plugins.host()?;
     let report = host.load_dir(&args.plugins.dir).await?;
     if !report.loaded.is_empty() {
         println!("{:<16} {:<8} {:>9}  {:<28} DESCRIPTION", "NAME", "VERSION", "SIZE", "FILE");

@@ -4,10 +4,13 @@ mod call;
 mod inspect;
 mod list;
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use witplug_host::{Host, Limits, units};
 
 /// Load WebAssembly component plugins from a folder and call them.
 #[derive(Debug, Parser)]
@@ -27,9 +30,9 @@ enum Command {
     Inspect(inspect::Args),
 }
 
-/// The folder plugins are loaded from.
+/// The plugins folder, and the limits the host operator sets.
 #[derive(Debug, clap::Args)]
-struct PluginsDir {
+struct HostArgs {
     /// The plugins folder.
     #[arg(
         long = "plugins",
@@ -38,6 +41,34 @@ struct PluginsDir {
         env = "WITPLUG_PLUGINS"
     )]
     dir: PathBuf,
+    /// Wall-clock time per call, e.g. `500ms` or `2s` (default 1s).
+    #[arg(long, value_name = "DURATION", value_parser = units::parse_duration)]
+    deadline: Option<Duration>,
+    /// Linear memory per plugin, e.g. `16MiB` (default 64 MiB).
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    memory: Option<u64>,
+    /// Fuel per call; turns on fuel metering (default: off).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+}
+
+impl HostArgs {
+    /// A host whose default limits are the ones given, raising the
+    /// ceilings to them where they pass.
+    fn host(&self) -> witplug_host::Result<Host> {
+        let mut limits = Limits::default();
+        let mut ceilings = Limits::default_ceilings();
+        if let Some(deadline) = self.deadline {
+            limits.deadline = deadline;
+            ceilings.deadline = ceilings.deadline.max(deadline);
+        }
+        if let Some(memory) = self.memory {
+            limits.memory = memory;
+            ceilings.memory = ceilings.memory.max(memory);
+        }
+        limits.fuel = self.fuel;
+        Host::builder().limits(limits).ceilings(ceilings).build()
+    }
 }
 
 fn main() -> ExitCode {
@@ -55,13 +86,17 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Plugin logs at info and above; the host's own warnings repeat the
+    // error this command prints, so only its errors show by default.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,witplug::plugin=info,witplug::host=error")
+    });
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
+        .without_time()
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,

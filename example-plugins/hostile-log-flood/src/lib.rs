@@ -1,0 +1,17 @@
+//! Hostile fixture: logs without end; the host must cut it off.
+
+use witplug_sdk::{Error, Plugin, log};
+
+#[derive(Default)]
+struct Flood;
+
+impl Plugin for Flood {
+    fn handle(&mut self, _input: &str) -> Result<String, Error> {
+        for line in 0u64.. {
+            log::info!("flood line {line}");
+        }
+        Ok(String::new())
+    }
+}
+
+witplug_sdk::export_plugin!(Flood);

@@ -1,0 +1,96 @@
+//! Engines: one per distinct engine-wide setting (wasm stack size, fuel
+//! metering), each with its linker and its epoch ticker.
+//!
+//! Most hosts need a single engine: plugins only get another one when their
+//! manifest asks for a stack size or fuel metering that wasmtime configures
+//! per engine rather than per store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine};
+
+use crate::error::one_line;
+use crate::limits::Limits;
+use crate::state::PluginState;
+use crate::{Error, Result};
+
+/// How often each engine's epoch advances: the granularity of deadlines, and
+/// how often a long-running plugin yields to the async runtime.
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+
+/// The engine-wide settings a plugin's limits imply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EngineKey {
+    stack: u64,
+    fuel: bool,
+}
+
+impl EngineKey {
+    pub fn for_limits(limits: &Limits) -> Self {
+        Self { stack: limits.stack, fuel: limits.fuel.is_some() }
+    }
+}
+
+/// An engine and the linker holding every import a plugin may use.
+pub(crate) struct Runtime {
+    pub engine: Engine,
+    pub linker: Linker<PluginState>,
+}
+
+/// The engines of one host, created on first use.
+#[derive(Default)]
+pub(crate) struct Engines {
+    runtimes: Mutex<HashMap<EngineKey, Arc<Runtime>>>,
+}
+
+impl Engines {
+    /// The runtime for `key`, created with its ticker when first asked for.
+    pub fn get(&self, key: EngineKey) -> Result<Arc<Runtime>> {
+        let mut runtimes = self.runtimes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(runtime) = runtimes.get(&key) {
+            return Ok(runtime.clone());
+        }
+        let runtime = Arc::new(build(key).map_err(|err| Error::Setup(one_line(&err)))?);
+        runtimes.insert(key, runtime.clone());
+        Ok(runtime)
+    }
+}
+
+fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    // No plugin world uses component-model async; without it a call is
+    // cheaper.
+    config.concurrency_support(false);
+    config.epoch_interruption(true);
+    config.consume_fuel(key.fuel);
+    let stack = usize::try_from(key.stack)?;
+    config.max_wasm_stack(stack);
+    // Host calls run on the same fiber stack as wasm: leave them room.
+    config.async_stack_size(stack + (1 << 20));
+    let engine = Engine::new(&config)?;
+    start_ticker(&engine)?;
+
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    crate::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+    Ok(Runtime { engine, linker })
+}
+
+/// Advances `engine`'s epoch every [`TICK`] until the engine is dropped.
+fn start_ticker(engine: &Engine) -> wasmtime::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new().name("witplug-epoch".to_owned()).spawn(move || {
+        loop {
+            std::thread::sleep(TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    })?;
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! Capability grants: what a plugin may reach. No grant means no access.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use crate::bus;
+
+/// The `[grants]` table of a manifest.
+///
+/// ```toml
+/// [grants]
+/// tools = ["upper", "search.*"]   # tools it may call
+/// publish = ["orders.*"]          # topics it may publish to
+/// subscribe = ["payments.done"]   # topics it may receive
+/// env = ["LANG"]                  # host environment variables it sees
+/// stdout = true                   # its stdout goes to the host's
+/// stderr = true                   # its stderr goes to the host's
+///
+/// [[grants.dirs]]
+/// host = "data"                   # relative to the manifest's folder
+/// guest = "/data"
+/// mode = "read-only"              # or "read-write"
+/// ```
+///
+/// Names and topics are matched as bus patterns: exact, a prefix ending in
+/// `.*`, or `*` for all.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Grants {
+    /// Tools the plugin may call.
+    #[serde(default)]
+    pub tools: Vec<String>,
+    /// Topics the plugin may publish to.
+    #[serde(default)]
+    pub publish: Vec<String>,
+    /// Topics the plugin may receive messages on.
+    #[serde(default)]
+    pub subscribe: Vec<String>,
+    /// Host environment variables the plugin sees, by name.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Host folders the plugin sees.
+    #[serde(default)]
+    pub dirs: Vec<DirGrant>,
+    /// Whether the plugin's stdout goes to the host's stdout.
+    #[serde(default)]
+    pub stdout: bool,
+    /// Whether the plugin's stderr goes to the host's stderr.
+    #[serde(default)]
+    pub stderr: bool,
+}
+
+/// A host folder mapped into the plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DirGrant {
+    /// The folder on the host; relative paths start at the manifest's folder.
+    pub host: PathBuf,
+    /// Where the plugin sees it, e.g. `/data`.
+    pub guest: String,
+    /// Whether the plugin may write.
+    #[serde(default)]
+    pub mode: DirMode,
+}
+
+/// What a plugin may do in a granted folder.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirMode {
+    /// Read files and list folders.
+    #[default]
+    ReadOnly,
+    /// Also create, write and remove.
+    ReadWrite,
+}
+
+impl Grants {
+    /// No grants at all: the default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also grants calling the tools `pattern` matches.
+    pub fn tool(mut self, pattern: impl Into<String>) -> Self {
+        self.tools.push(pattern.into());
+        self
+    }
+
+    /// Also grants publishing on the topics `pattern` matches.
+    pub fn publish(mut self, pattern: impl Into<String>) -> Self {
+        self.publish.push(pattern.into());
+        self
+    }
+
+    /// Also grants receiving messages on the topics `pattern` matches.
+    pub fn subscribe(mut self, pattern: impl Into<String>) -> Self {
+        self.subscribe.push(pattern.into());
+        self
+    }
+
+    /// Also grants seeing the host's environment variable `name`.
+    pub fn env(mut self, name: impl Into<String>) -> Self {
+        self.env.push(name.into());
+        self
+    }
+
+    /// Also grants the host folder `host` at `guest` in the plugin.
+    pub fn dir(
+        mut self,
+        host: impl Into<PathBuf>,
+        guest: impl Into<String>,
+        mode: DirMode,
+    ) -> Self {
+        self.dirs.push(DirGrant { host: host.into(), guest: guest.into(), mode });
+        self
+    }
+
+    /// Sets whether the plugin's stdout and stderr reach the host's.
+    pub fn stdio(mut self, forward: bool) -> Self {
+        self.stdout = forward;
+        self.stderr = forward;
+        self
+    }
+
+    /// Adds everything `other` grants.
+    pub fn extend(&mut self, other: Grants) {
+        self.tools.extend(other.tools);
+        self.publish.extend(other.publish);
+        self.subscribe.extend(other.subscribe);
+        self.env.extend(other.env);
+        self.dirs.extend(other.dirs);
+        self.stdout |= other.stdout;
+        self.stderr |= other.stderr;
+    }
+
+    /// Whether the plugin may call the tool `name`.
+    pub fn may_call(&self, name: &str) -> bool {
+        self.tools.iter().any(|pattern| bus::matches(pattern, name))
+    }
+
+    /// Whether the plugin may publish on `topic`.
+    pub fn may_publish(&self, topic: &str) -> bool {
+        self.publish.iter().any(|pattern| bus::matches(pattern, topic))
+    }
+
+    /// Whether the plugin may receive messages on `topic`.
+    pub fn may_receive(&self, topic: &str) -> bool {
+        self.subscribe.iter().any(|pattern| bus::matches(pattern, topic))
+    }
+
+    /// Makes relative host folders relative to `base` (the manifest's
+    /// folder) and checks that each exists.
+    pub(crate) fn anchor(&mut self, base: &Path) -> Result<(), String> {
+        for dir in &mut self.dirs {
+            if dir.host.is_relative() {
+                dir.host = base.join(&dir.host);
+            }
+            if !dir.host.is_dir() {
+                return Err(format!("grants.dirs: {} is not a folder", dir.host.display()));
+            }
+        }
+        Ok(())
+    }
+
+    /// A WASI context holding exactly what these grants give: the granted
+    /// folders and environment variables, stdout and stderr when granted,
+    /// and nothing else (no arguments, closed stdin, no network).
+    pub(crate) fn wasi(&self) -> WasiCtx {
+        let mut builder = WasiCtxBuilder::new();
+        builder.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        for name in &self.env {
+            if let Ok(value) = std::env::var(name) {
+                builder.env(name, value);
+            }
+        }
+        for dir in &self.dirs {
+            let perms = match dir.mode {
+                DirMode::ReadOnly => FsPerms::ReadOnly,
+                DirMode::ReadWrite => FsPerms::ReadWrite,
+            };
+            if let Err(err) = builder.preopened_dir(&dir.host, &dir.guest, perms) {
+                // Checked at load; a folder removed since then is not granted.
+                tracing::warn!(target: "witplug::host", folder = %dir.host.display(), "not granted: {err}");
+            }
+        }
+        if self.stdout {
+            builder.inherit_stdout();
+        }
+        if self.stderr {
+            builder.inherit_stderr();
+        }
+        builder.build()
+    }
+
+    /// One line per WASI or host interface saying what these grants give
+    /// through it, for `witplug inspect`.
+    pub fn describe(&self, import: &str) -> String {
+        let interface = import.split('@').next().unwrap_or(import);
+        let list = |items: &[String]| {
+            if items.is_empty() { "none".to_owned() } else { items.join(", ") }
+        };
+        match interface {
+            "witplug:plugin/host" => format!(
+                "log, get-config; tools: {}; publish: {}; subscribe: {}",
+                list(&self.tools),
+                list(&self.publish),
+                list(&self.subscribe)
+            ),
+            "wasi:filesystem/preopens" | "wasi:filesystem/types" => {
+                let dirs: Vec<String> = self
+                    .dirs
+                    .iter()
+                    .map(|d| {
+                        let mode = match d.mode {
+                            DirMode::ReadOnly => "read-only",
+                            DirMode::ReadWrite => "read-write",
+                        };
+                        format!("{} -> {} ({mode})", d.host.display(), d.guest)
+                    })
+                    .collect();
+                format!("folders: {}", list(&dirs))
+            }
+            "wasi:cli/environment" => format!("variables: {}; no arguments", list(&self.env)),
+            "wasi:cli/stdin" => "closed".to_owned(),
+            "wasi:cli/stdout" => forwarded(self.stdout),
+            "wasi:cli/stderr" => forwarded(self.stderr),
+            i if i.starts_with("wasi:sockets/") => "switched off".to_owned(),
+            i if i.starts_with("wasi:") => "provided".to_owned(),
+            "witplug:plugin/types" => "types only".to_owned(),
+            _ => "not provided".to_owned(),
+        }
+    }
+}
+
+fn forwarded(granted: bool) -> String {
+    if granted { "forwarded to the host".to_owned() } else { "discarded".to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_is_granted_by_default() {
+        let grants = Grants::default();
+        assert!(!grants.may_call("upper"));
+        assert!(!grants.may_publish("news"));
+        assert!(!grants.may_receive("news"));
+    }
+
+    #[test]
+    fn grants_match_as_patterns() {
+        let grants: Grants =
+            toml::from_str("tools = [\"search.*\", \"upper\"]\npublish = [\"*\"]\n").unwrap();
+        assert!(grants.may_call("upper"));
+        assert!(grants.may_call("search.web"));
+        assert!(!grants.may_call("uppercase"));
+        assert!(grants.may_publish("anything"));
+    }
+
+    #[test]
+    fn dirs_are_anchored_and_must_exist() {
+        let mut grants: Grants =
+            toml::from_str("[[dirs]]\nhost = \"src\"\nguest = \"/src\"\n").unwrap();
+        grants.anchor(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert!(grants.dirs[0].host.ends_with("host/src"));
+        assert_eq!(grants.dirs[0].mode, DirMode::ReadOnly);
+        let mut missing: Grants =
+            toml::from_str("[[dirs]]\nhost = \"nope\"\nguest = \"/x\"\nmode = \"read-write\"\n")
+                .unwrap();
+        assert!(missing.anchor(Path::new("/nonexistent")).unwrap_err().contains("not a folder"));
+    }
+}

@@ -1,0 +1,387 @@
+//! Resource limits: what one plugin may take, and how each is enforced.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::units::{self, format_size};
+
+/// The limits one plugin runs under.
+///
+/// The host operator sets defaults and ceilings with
+/// [`HostBuilder::limits`](crate::HostBuilder::limits) and
+/// [`HostBuilder::ceilings`](crate::HostBuilder::ceilings); a plugin's
+/// manifest may choose other values up to the ceilings, never past them.
+///
+/// Defaults ([`Limits::default`]):
+/// - `memory`: 64 MiB of linear memory, all memories together;
+/// - `table_elements`: 20,000 elements per table;
+/// - `instances`: 20 core instances (a Rust plugin needs about 5);
+/// - `deadline`: 1 s of wall-clock time per call;
+/// - `fuel`: none (the deadline bounds time; fuel makes it deterministic);
+/// - `stack`: 512 KiB of wasm stack;
+/// - `max_input`: 1 MiB passed to the host by one host call (a log line, a
+///   message payload, a tool input);
+/// - `max_output`: 16 MiB in the result of one call;
+/// - `log_lines`: 1,000 log lines per call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Bytes of linear memory, all of the instance's memories together.
+    pub memory: u64,
+    /// Elements in any one table.
+    pub table_elements: u64,
+    /// Core wasm instances (and as many memories and tables).
+    pub instances: u64,
+    /// Wall-clock time one call may run, host calls included.
+    pub deadline: Duration,
+    /// Fuel (roughly, wasm instructions) one call may burn; `None` for no
+    /// fuel metering.
+    pub fuel: Option<u64>,
+    /// Bytes of wasm stack, which bounds recursion.
+    pub stack: u64,
+    /// Bytes one host call may receive from the plugin.
+    pub max_input: u64,
+    /// Bytes a call's result may hold.
+    pub max_output: u64,
+    /// Log lines one call may write.
+    pub log_lines: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: 64 << 20,
+            table_elements: 20_000,
+            instances: 20,
+            deadline: Duration::from_secs(1),
+            fuel: None,
+            stack: 512 << 10,
+            max_input: 1 << 20,
+            max_output: 16 << 20,
+            log_lines: 1_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The default ceilings: how far a manifest may raise each limit.
+    ///
+    /// - `memory`: 1 GiB; `table_elements`: 1,000,000; `instances`: 100;
+    /// - `deadline`: 60 s; `fuel`: any; `stack`: 8 MiB;
+    /// - `max_input`: 64 MiB; `max_output`: 256 MiB; `log_lines`: 100,000.
+    pub fn default_ceilings() -> Self {
+        Self {
+            memory: 1 << 30,
+            table_elements: 1_000_000,
+            instances: 100,
+            deadline: Duration::from_secs(60),
+            fuel: Some(u64::MAX),
+            stack: 8 << 20,
+            max_input: 64 << 20,
+            max_output: 256 << 20,
+            log_lines: 100_000,
+        }
+    }
+
+    /// `defaults` with the values `spec` sets, each checked against
+    /// `ceilings`.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the key, its value and the ceiling it passes, or
+    /// the impossible value (a zero deadline, no memory at all).
+    pub fn resolve(defaults: &Self, ceilings: &Self, spec: &LimitsSpec) -> Result<Self, String> {
+        fn pick<T: PartialOrd + Copy>(
+            key: &str,
+            wanted: Option<T>,
+            default: T,
+            ceiling: T,
+            show: impl Fn(T) -> String,
+        ) -> Result<T, String> {
+            let value = wanted.unwrap_or(default);
+            if value > ceiling {
+                return Err(format!(
+                    "limits.{key} = {} is over the host's ceiling of {}",
+                    show(value),
+                    show(ceiling)
+                ));
+            }
+            Ok(value)
+        }
+        let count = |n: u64| n.to_string();
+        let size = format_size;
+        let limits = Self {
+            memory: pick("memory", spec.memory, defaults.memory, ceilings.memory, size)?,
+            table_elements: pick(
+                "table-elements",
+                spec.table_elements,
+                defaults.table_elements,
+                ceilings.table_elements,
+                count,
+            )?,
+            instances: pick(
+                "instances",
+                spec.instances,
+                defaults.instances,
+                ceilings.instances,
+                count,
+            )?,
+            deadline: pick("deadline", spec.deadline, defaults.deadline, ceilings.deadline, |d| {
+                format!("{d:?}")
+            })?,
+            fuel: match (spec.fuel.or(defaults.fuel), ceilings.fuel) {
+                (Some(fuel), Some(ceiling)) if fuel > ceiling => {
+                    return Err(format!(
+                        "limits.fuel = {fuel} is over the host's ceiling of {ceiling}"
+                    ));
+                }
+                (Some(_), None) => {
+                    return Err("limits.fuel is set, but this host does not meter fuel".to_owned());
+                }
+                (fuel, _) => fuel,
+            },
+            stack: pick("stack", spec.stack, defaults.stack, ceilings.stack, size)?,
+            max_input: pick(
+                "max-input",
+                spec.max_input,
+                defaults.max_input,
+                ceilings.max_input,
+                size,
+            )?,
+            max_output: pick(
+                "max-output",
+                spec.max_output,
+                defaults.max_output,
+                ceilings.max_output,
+                size,
+            )?,
+            log_lines: pick(
+                "log-lines",
+                spec.log_lines,
+                defaults.log_lines,
+                ceilings.log_lines,
+                count,
+            )?,
+        };
+        limits.check()?;
+        Ok(limits)
+    }
+
+    /// Refuses values no plugin could run under.
+    fn check(&self) -> Result<(), String> {
+        if self.memory < 64 << 10 {
+            return Err(format!(
+                "limits.memory = {} is less than one wasm page (64 KiB)",
+                format_size(self.memory)
+            ));
+        }
+        if self.deadline.is_zero() {
+            return Err("limits.deadline must be more than 0".to_owned());
+        }
+        if self.instances == 0 {
+            return Err("limits.instances must be at least 1".to_owned());
+        }
+        if self.stack < 16 << 10 {
+            return Err(format!("limits.stack = {} is less than 16 KiB", format_size(self.stack)));
+        }
+        Ok(())
+    }
+}
+
+/// The `[limits]` table of a manifest: each key optional.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct LimitsSpec {
+    /// `memory = "16 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub memory: Option<u64>,
+    /// `table-elements = 10000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub table_elements: Option<u64>,
+    /// `instances = 10`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub instances: Option<u64>,
+    /// `deadline = "500 ms"`.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub deadline: Option<Duration>,
+    /// `fuel = 1000000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub fuel: Option<u64>,
+    /// `stack = "256 KiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub stack: Option<u64>,
+    /// `max-input = "64 KiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub max_input: Option<u64>,
+    /// `max-output = "1 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub max_output: Option<u64>,
+    /// `log-lines = 100`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub log_lines: Option<u64>,
+}
+
+/// Which limit a plugin ran into, raised as the error of a trap so the host
+/// can tell it apart from other traps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitHit {
+    /// The call ran past its deadline.
+    Deadline,
+    /// The call wrote more log lines than allowed.
+    LogLines,
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Deadline => f.write_str("the call ran past its deadline"),
+            Self::LogLines => f.write_str("the call wrote too many log lines"),
+        }
+    }
+}
+
+impl std::error::Error for LimitHit {}
+
+/// Enforces memory, table and instance limits for one `Store`, and
+/// remembers when it refused, so a trap that follows is reported as the
+/// limit it is.
+#[derive(Debug)]
+pub(crate) struct Limiter {
+    memory: u64,
+    table_elements: u64,
+    instances: u64,
+    used_memory: u64,
+    /// The most linear memory the instance has held.
+    pub peak_memory: u64,
+    /// Set when a memory growth was refused during the current call.
+    pub memory_refused: bool,
+    /// Set when a table growth was refused during the current call.
+    pub table_refused: bool,
+}
+
+impl Limiter {
+    pub fn new(limits: &Limits) -> Self {
+        Self {
+            memory: limits.memory,
+            table_elements: limits.table_elements,
+            instances: limits.instances,
+            used_memory: 0,
+            peak_memory: 0,
+            memory_refused: false,
+            table_refused: false,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current) as u64;
+        if self.used_memory.saturating_add(growth) > self.memory {
+            // Refuse rather than trap: `memory.grow` returns -1 and a plugin
+            // that checks its allocations may recover.
+            self.memory_refused = true;
+            return Ok(false);
+        }
+        self.used_memory += growth;
+        self.peak_memory = self.peak_memory.max(self.used_memory);
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.table_elements {
+            self.table_refused = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances as usize
+    }
+
+    fn tables(&self) -> usize {
+        self.instances as usize
+    }
+
+    fn memories(&self) -> usize {
+        self.instances as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ResourceLimiter;
+
+    fn spec(toml: &str) -> LimitsSpec {
+        toml::from_str(toml).unwrap()
+    }
+
+    #[test]
+    fn a_spec_chooses_values_up_to_the_ceilings() {
+        let defaults = Limits::default();
+        let ceilings = Limits::default_ceilings();
+        let limits = Limits::resolve(
+            &defaults,
+            &ceilings,
+            &spec("memory = \"16 MiB\"\ndeadline = \"250 ms\"\n"),
+        )
+        .unwrap();
+        assert_eq!(limits.memory, 16 << 20);
+        assert_eq!(limits.deadline, Duration::from_millis(250));
+        assert_eq!(limits.log_lines, defaults.log_lines);
+
+        let raised =
+            Limits::resolve(&defaults, &ceilings, &spec("memory = \"256 MiB\"\n")).unwrap();
+        assert_eq!(raised.memory, 256 << 20);
+        let err = Limits::resolve(&defaults, &ceilings, &spec("memory = \"2 GiB\"\n")).unwrap_err();
+        assert_eq!(err, "limits.memory = 2 GiB is over the host's ceiling of 1 GiB");
+    }
+
+    #[test]
+    fn impossible_values_are_refused() {
+        let (d, c) = (Limits::default(), Limits::default_ceilings());
+        assert!(Limits::resolve(&d, &c, &spec("deadline = \"0 s\"\n")).is_err());
+        assert!(Limits::resolve(&d, &c, &spec("memory = 1\n")).is_err());
+        assert!(Limits::resolve(&d, &c, &spec("instances = 0\n")).is_err());
+        let err = toml::from_str::<LimitsSpec>("memory = \"-1\"\n").unwrap_err();
+        assert!(err.message().contains("negative"), "{err}");
+        let mut no_fuel = Limits::default_ceilings();
+        no_fuel.fuel = None;
+        let err = Limits::resolve(&d, &no_fuel, &spec("fuel = 10\n")).unwrap_err();
+        assert!(err.contains("does not meter fuel"), "{err}");
+    }
+
+    #[test]
+    fn the_limiter_refuses_memory_past_the_total() {
+        let limits = Limits { memory: 1 << 20, ..Limits::default() };
+        let mut limiter = Limiter::new(&limits);
+        assert!(limiter.memory_growing(0, 512 << 10, None).unwrap());
+        assert!(limiter.memory_growing(512 << 10, 1 << 20, None).unwrap());
+        assert!(!limiter.memory_growing(1 << 20, (1 << 20) + 65536, None).unwrap());
+        assert!(limiter.memory_refused);
+        assert_eq!(limiter.peak_memory, 1 << 20);
+    }
+
+    #[test]
+    fn the_limiter_refuses_tables_past_the_limit() {
+        let limits = Limits { table_elements: 100, ..Limits::default() };
+        let mut limiter = Limiter::new(&limits);
+        assert!(limiter.table_growing(0, 100, None).unwrap());
+        assert!(!limiter.table_growing(100, 101, None).unwrap());
+        assert!(limiter.table_refused);
+    }
+}
