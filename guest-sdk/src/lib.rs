@@ -123,6 +123,18 @@ pub trait Plugin: Default + 'static {
         Ok(())
     }
 
+    /// Runs the tool `name` that this plugin provides to other plugins;
+    /// the host routes their `call_tool(name, ..)` here when the plugin's
+    /// manifest lists `name` under `[provides] tools`.
+    ///
+    /// # Errors
+    ///
+    /// By default every tool is [`Error::NotFound`].
+    fn run_tool(&mut self, name: &str, input: &str) -> Result<String, Error> {
+        let _ = input;
+        Err(Error::NotFound(name.to_owned()))
+    }
+
     /// Releases what the plugin holds; the value is dropped afterwards.
     fn shutdown(&mut self) {}
 }
@@ -169,6 +181,14 @@ macro_rules! export_plugin {
                 ) -> ::core::result::Result<(), $crate::Error> {
                     $crate::__private::with::<$plugin, _>(|p| {
                         $crate::Plugin::on_message(p, &topic, &payload)
+                    })
+                }
+                fn run_tool(
+                    name: $crate::__private::String,
+                    input: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::__private::String, $crate::Error> {
+                    $crate::__private::with::<$plugin, _>(|p| {
+                        $crate::Plugin::run_tool(p, &name, &input)
                     })
                 }
                 fn shutdown() {

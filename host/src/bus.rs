@@ -11,6 +11,11 @@ use tokio::sync::mpsc;
 /// dropped (and counted) instead of blocking the publisher.
 pub const DEFAULT_QUEUE: usize = 1024;
 
+/// The most plugins a message may pass through: a message that a plugin
+/// publishes while handling one that has already been passed on this many
+/// times is refused, which cuts loops between plugins.
+pub const MAX_HOPS: u32 = 8;
+
 /// One message on the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -20,23 +25,48 @@ pub struct Message {
     pub payload: Vec<u8>,
     /// The plugin that published it, or `None` for host code.
     pub from: Option<String>,
+    /// How many plugins published it in a chain: 0 from host code, 1 from a
+    /// plugin called by the host, 2 from a plugin handling that message...
+    pub hops: u32,
+}
+
+impl Message {
+    /// A message from host code.
+    pub fn new(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
+        Self { topic: topic.into(), payload: payload.into(), from: None, hops: 0 }
+    }
+}
+
+/// A message bus: what the host and its plugins publish and subscribe on.
+///
+/// [`Bus`], in-process, is the default; another implementation (say, over
+/// the network) can be given to [`HostBuilder::bus`](crate::HostBuilder::bus)
+/// without changing any plugin.
+pub trait MessageBus: Send + Sync + fmt::Debug {
+    /// Queues `message` for every subscriber with a matching pattern, and
+    /// returns how many queued it. It never waits for a subscriber.
+    fn publish(&self, message: Message) -> usize;
+
+    /// Subscribes to every topic matching any of `patterns`, with a queue of
+    /// `queue` messages.
+    fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription;
 }
 
 /// Topic-based publish and subscribe within one process.
 ///
 /// A pattern is a topic (`orders.created`), a prefix ending in `.*`
 /// (`orders.*` matches `orders.created` and `orders.eu.created`), or `*` for
-/// every topic. Each subscriber has its own bounded queue, so a slow
-/// subscriber never blocks a publisher: when its queue is full, the message
-/// is dropped for that subscriber and counted in
-/// [`Subscription::dropped`].
+/// every topic. Each subscriber has its own bounded queue and receives the
+/// messages of a topic in the order they were published. A slow subscriber
+/// never blocks a publisher: when its queue is full, the message is dropped
+/// for that subscriber and counted in [`Subscription::dropped`].
 #[derive(Default)]
 pub struct Bus {
     subscribers: Mutex<Vec<Subscriber>>,
 }
 
 struct Subscriber {
-    pattern: String,
+    patterns: Vec<String>,
     sender: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
 }
@@ -44,23 +74,25 @@ struct Subscriber {
 impl Bus {
     /// Subscribes to `pattern` with a queue of [`DEFAULT_QUEUE`] messages.
     pub fn subscribe(&self, pattern: impl Into<String>) -> Subscription {
-        self.subscribe_with_queue(pattern, DEFAULT_QUEUE)
+        self.subscribe_many(vec![pattern.into()], DEFAULT_QUEUE)
     }
 
     /// Subscribes to `pattern` with a queue of `queue` messages (at least 1).
     pub fn subscribe_with_queue(&self, pattern: impl Into<String>, queue: usize) -> Subscription {
-        let (sender, receiver) = mpsc::channel(queue.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        self.lock().push(Subscriber { pattern: pattern.into(), sender, dropped: dropped.clone() });
-        Subscription { receiver, dropped }
+        self.subscribe_many(vec![pattern.into()], queue)
     }
 
-    /// Delivers `message` to every matching subscriber and returns how many
-    /// queued it. Subscribers that were dropped are forgotten.
-    pub fn publish(&self, message: Message) -> usize {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
+        // The list stays consistent even if a holder panicked: recover it.
+        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl MessageBus for Bus {
+    fn publish(&self, message: Message) -> usize {
         let mut delivered = 0;
         self.lock().retain(|subscriber| {
-            if !matches(&subscriber.pattern, &message.topic) {
+            if !subscriber.patterns.iter().any(|p| matches(p, &message.topic)) {
                 return !subscriber.sender.is_closed();
             }
             match subscriber.sender.try_send(message.clone()) {
@@ -78,9 +110,11 @@ impl Bus {
         delivered
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
-        // The list stays consistent even if a holder panicked: recover it.
-        self.subscribers.lock().unwrap_or_else(PoisonError::into_inner)
+    fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription {
+        let (sender, receiver) = mpsc::channel(queue.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        self.lock().push(Subscriber { patterns, sender, dropped: dropped.clone() });
+        Subscription { receiver, dropped }
     }
 }
 
@@ -128,7 +162,7 @@ mod tests {
     use super::*;
 
     fn message(topic: &str) -> Message {
-        Message { topic: topic.into(), payload: b"x".to_vec(), from: None }
+        Message::new(topic, b"x".to_vec())
     }
 
     #[test]
@@ -165,6 +199,15 @@ mod tests {
         assert!(slow.try_recv().is_some());
         assert!(slow.try_recv().is_some());
         assert!(slow.try_recv().is_none());
+    }
+
+    #[test]
+    fn one_subscription_can_match_several_patterns_once() {
+        let bus = Bus::default();
+        let mut both = bus.subscribe_many(vec!["a.*".into(), "*".into()], 8);
+        assert_eq!(bus.publish(message("a.x")), 1);
+        assert!(both.try_recv().is_some());
+        assert!(both.try_recv().is_none());
     }
 
     #[test]

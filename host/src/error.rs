@@ -242,9 +242,53 @@ pub enum Error {
         actual: String,
     },
 
+    /// Every instance of the plugin stayed busy, or too many callers were
+    /// already waiting.
+    #[error("plugin `{plugin}` is busy: {reason}")]
+    Busy {
+        /// The plugin.
+        plugin: String,
+        /// Which bound was reached.
+        reason: String,
+    },
+
+    /// The plugin is stopped; it takes calls again after `init`.
+    #[error("plugin `{plugin}` is stopped")]
+    Stopped {
+        /// The plugin.
+        plugin: String,
+    },
+
+    /// A plugin of that name, or a tool it provides, is already there.
+    #[error("{}: {reason}", path.display())]
+    Conflict {
+        /// The plugin file.
+        path: PathBuf,
+        /// What it conflicts with.
+        reason: String,
+    },
+
     /// The host itself could not be set up.
     #[error("setting up the host: {0}")]
     Setup(String),
+}
+
+impl Error {
+    /// Whether the plugin trapped or hit a limit (its instance was thrown
+    /// away), rather than returning an error or being refused a call.
+    pub fn is_trap(&self) -> bool {
+        matches!(
+            self,
+            Self::Trap { .. }
+                | Self::Timeout { .. }
+                | Self::FuelExhausted { .. }
+                | Self::MemoryLimit { .. }
+                | Self::TableLimit { .. }
+                | Self::InstanceLimit { .. }
+                | Self::StackOverflow { .. }
+                | Self::LogLimit { .. }
+        )
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -2,17 +2,22 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::path::Path;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
 
+use tokio::sync::broadcast;
+use tokio::task::{AbortHandle, JoinHandle};
 use wasmtime::Engine;
 
-use crate::bus::{Bus, Message, Subscription};
+use crate::bus::{Bus, Message, MessageBus, Subscription};
 use crate::engine::{EngineKey, Engines};
+use crate::events::{Event, Events};
 use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::load::{self, LoadReport};
 use crate::manifest::Manifest;
+use crate::metrics::{self, Stats};
 use crate::state::{PluginContext, Services};
 use crate::tools::{ToolResult, Tools};
 use crate::{Error, Plugin, Result};
@@ -28,7 +33,40 @@ pub struct Host {
     default_engine: Engine,
     services: Arc<Services>,
     settings: HostBuilder,
-    plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
+    plugins: RwLock<BTreeMap<String, Entry>>,
+    /// Files that failed to load, with the stamp they had, so a watcher
+    /// does not retry them until they change.
+    failed: Mutex<HashMap<PathBuf, Stamp>>,
+}
+
+/// A loaded plugin and what the host runs for it.
+struct Entry {
+    plugin: Arc<Plugin>,
+    delivery: Option<AbortHandle>,
+    stamp: Stamp,
+}
+
+/// What a watcher compares to notice that a plugin's files changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    wasm: Option<(SystemTime, u64)>,
+    manifest: Option<(SystemTime, u64)>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Self {
+        let read =
+            |p: &Path| std::fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
+        Self { wasm: read(path), manifest: read(&path.with_extension("toml")) }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Some(delivery) = self.delivery.take() {
+            delivery.abort();
+        }
+    }
 }
 
 /// Configures a [`Host`].
@@ -40,13 +78,24 @@ pub struct Host {
 ///   files, no environment variables, no stdio, and never the network;
 /// - [`Limits::default`] for every plugin, and [`Limits::default_ceilings`]
 ///   as the most a manifest may ask for.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HostBuilder {
     tools: Tools,
     config: HashMap<String, BTreeMap<String, String>>,
     grants: HashMap<String, Grants>,
     limits: Limits,
     ceilings: Limits,
+    bus: Option<Arc<dyn MessageBus>>,
+}
+
+impl std::fmt::Debug for HostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBuilder")
+            .field("tools", &self.tools)
+            .field("limits", &self.limits)
+            .field("ceilings", &self.ceilings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HostBuilder {
@@ -57,6 +106,7 @@ impl Default for HostBuilder {
             grants: HashMap::new(),
             limits: Limits::default(),
             ceilings: Limits::default_ceilings(),
+            bus: None,
         }
     }
 }
@@ -125,6 +175,13 @@ impl HostBuilder {
         self
     }
 
+    /// The message bus plugins and host code share (default: an in-process
+    /// [`Bus`]).
+    pub fn bus(&mut self, bus: Arc<dyn MessageBus>) -> &mut Self {
+        self.bus = Some(bus);
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
@@ -139,9 +196,15 @@ impl HostBuilder {
         Ok(Host {
             engines,
             default_engine,
-            services: Arc::new(Services { tools: self.tools.clone(), bus: Bus::default() }),
+            services: Arc::new(Services {
+                tools: self.tools.clone(),
+                bus: self.bus.clone().unwrap_or_else(|| Arc::new(Bus::default())),
+                events: Events::default(),
+                providers: RwLock::default(),
+            }),
             settings: self.clone(),
             plugins: RwLock::default(),
+            failed: Mutex::default(),
         })
     }
 }
@@ -173,11 +236,15 @@ impl Host {
 
     /// Loads one component file as the plugin named by its file name.
     ///
+    /// A plugin whose manifest grants subscriptions starts receiving
+    /// messages on them; tools it provides become callable.
+    ///
     /// # Errors
     ///
     /// An error naming the file: [`Error::NotWasm`], [`Error::CoreModule`],
     /// [`Error::InvalidComponent`], [`Error::MissingImport`],
-    /// [`Error::Manifest`], [`Error::DuplicatePlugin`], or an error from the
+    /// [`Error::Manifest`], [`Error::HashMismatch`],
+    /// [`Error::DuplicatePlugin`], [`Error::Conflict`], or an error from the
     /// plugin's `info` export.
     pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<Arc<Plugin>> {
         let path = path.as_ref();
@@ -185,6 +252,15 @@ impl Host {
         if self.plugins_read().contains_key(&name) {
             return Err(Error::DuplicatePlugin { name, path: path.to_owned() });
         }
+        let stamp = Stamp::of(path);
+        let plugin = self.prepare(path, &name).await?;
+        self.install(plugin.clone(), stamp)?;
+        self.services.events.send(Event::Loaded { plugin: name });
+        Ok(plugin)
+    }
+
+    /// Compiles a plugin file into a plugin that is not installed yet.
+    async fn prepare(&self, path: &Path, name: &str) -> Result<Arc<Plugin>> {
         let manifest_path = path.with_extension("toml");
         let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
         let manifest_error =
@@ -192,9 +268,10 @@ impl Host {
         let limits =
             Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
                 .map_err(manifest_error)?;
+        let pool = manifest.pool.resolve().map_err(manifest_error)?;
         let mut grants = manifest.grants.clone();
         grants.anchor(path.parent().unwrap_or(Path::new("."))).map_err(manifest_error)?;
-        if let Some(extra) = self.settings.grants.get(&name) {
+        if let Some(extra) = self.settings.grants.get(name) {
             grants.extend(extra.clone());
         }
 
@@ -203,25 +280,86 @@ impl Host {
         let (component, pre) = load::compile(&runtime.engine, &runtime.linker, path, &bytes)?;
 
         let mut config = manifest.config_strings();
-        if let Some(overrides) = self.settings.config.get(&name) {
+        if let Some(overrides) = self.settings.config.get(name) {
             config.extend(overrides.clone());
         }
         let context = Arc::new(PluginContext {
-            name: name.clone(),
+            name: name.to_owned(),
             config,
             grants,
             limits,
+            pool,
+            provides: manifest.provides.tools.clone(),
             services: self.services.clone(),
         });
         let size = bytes.len() as u64;
-        let plugin = Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?);
+        Ok(Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?))
+    }
 
+    /// Makes a prepared plugin the one its name finds, replacing any older
+    /// version, and returns the version it replaced.
+    fn install(&self, plugin: Arc<Plugin>, stamp: Stamp) -> Result<Option<Arc<Plugin>>> {
+        let name = plugin.name().to_owned();
         let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
-        if plugins.contains_key(&name) {
-            return Err(Error::DuplicatePlugin { name, path: path.to_owned() });
+        {
+            let mut providers =
+                self.services.providers.write().unwrap_or_else(PoisonError::into_inner);
+            for tool in plugin.provides() {
+                let taken_by = providers
+                    .get(tool)
+                    .and_then(std::sync::Weak::upgrade)
+                    .filter(|other| other.name() != name)
+                    .map(|other| format!("plugin `{}`", other.name()));
+                let host_tool = self.services.tools.names().contains(&tool.as_str());
+                if let Some(owner) = taken_by.or(host_tool.then(|| "the host".to_owned())) {
+                    return Err(Error::Conflict {
+                        path: plugin.path().to_owned(),
+                        reason: format!("provides tool `{tool}`, which {owner} already provides"),
+                    });
+                }
+            }
+            providers.retain(|_, provider| provider.upgrade().is_some_and(|p| p.name() != name));
+            for tool in plugin.provides() {
+                providers.insert(tool.clone(), Arc::downgrade(&plugin));
+            }
         }
-        plugins.insert(name, plugin.clone());
-        Ok(plugin)
+        let delivery = self.start_delivery(&plugin);
+        let old = plugins.insert(name, Entry { plugin, delivery, stamp });
+        Ok(old.map(|entry| entry.plugin.clone()))
+    }
+
+    /// Delivers the messages a plugin subscribed to, one at a time, in the
+    /// order they were published.
+    fn start_delivery(&self, plugin: &Arc<Plugin>) -> Option<AbortHandle> {
+        let patterns = plugin.grants().subscribe.clone();
+        if patterns.is_empty() || !plugin.is_guest() {
+            return None;
+        }
+        let queue = usize::try_from(plugin.limits().message_queue).unwrap_or(usize::MAX);
+        let mut inbox = self.services.bus.subscribe_many(patterns, queue);
+        let weak = Arc::downgrade(plugin);
+        let events = self.services.events.clone();
+        let task = tokio::spawn(async move {
+            let mut dropped = 0;
+            while let Some(message) = inbox.recv().await {
+                let Some(plugin) = weak.upgrade() else { break };
+                let now_dropped = inbox.dropped();
+                if now_dropped > dropped {
+                    plugin.messages_dropped(now_dropped - dropped, &events);
+                    dropped = now_dropped;
+                }
+                // A plugin does not receive what it published itself.
+                if message.from.as_deref() == Some(plugin.name()) {
+                    continue;
+                }
+                if let Err(err) =
+                    plugin.deliver(&message.topic, &message.payload, message.hops).await
+                {
+                    tracing::warn!(target: "witplug::host", plugin = plugin.name(), "on-message: {err}");
+                }
+            }
+        });
+        Some(task.abort_handle())
     }
 
     /// The loaded plugin called `name`.
@@ -231,7 +369,7 @@ impl Host {
     /// [`Error::NoSuchPlugin`] listing the loaded plugins.
     pub fn plugin(&self, name: &str) -> Result<Arc<Plugin>> {
         let plugins = self.plugins_read();
-        plugins.get(name).cloned().ok_or_else(|| Error::NoSuchPlugin {
+        plugins.get(name).map(|entry| entry.plugin.clone()).ok_or_else(|| Error::NoSuchPlugin {
             name: name.to_owned(),
             available: plugins.keys().cloned().collect(),
         })
@@ -239,27 +377,199 @@ impl Host {
 
     /// Every loaded plugin, by name.
     pub fn plugins(&self) -> Vec<Arc<Plugin>> {
-        self.plugins_read().values().cloned().collect()
+        self.plugins_read().values().map(|entry| entry.plugin.clone()).collect()
+    }
+
+    /// Initialises every plugin of the `plugin` world; returns the errors of
+    /// those that failed (they are then [`Lifecycle::Failed`](crate::Lifecycle)).
+    pub async fn init_all(&self) -> Vec<Error> {
+        let mut failed = Vec::new();
+        for plugin in self.plugins().into_iter().filter(|p| p.is_guest()) {
+            if let Err(err) = plugin.init().await {
+                failed.push(err);
+            }
+        }
+        failed
+    }
+
+    /// Stops every plugin (see [`Plugin::stop`]); returns the errors of the
+    /// `shutdown`s that failed.
+    pub async fn stop_all(&self) -> Vec<Error> {
+        let mut failed = Vec::new();
+        for plugin in self.plugins() {
+            if let Err(err) = plugin.stop().await {
+                failed.push(err);
+            }
+        }
+        failed
+    }
+
+    /// Stops the plugin `name` and removes it from the host.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchPlugin`], or the error its `shutdown` hit (it is
+    /// removed anyway).
+    pub async fn unload(&self, name: &str) -> Result<()> {
+        let entry = self.plugins.write().unwrap_or_else(PoisonError::into_inner).remove(name);
+        let Some(entry) = entry else {
+            return Err(self.plugin(name).expect_err("the plugin was just removed"));
+        };
+        let plugin = entry.plugin.clone();
+        drop(entry);
+        let result = plugin.stop().await;
+        self.services.events.send(Event::Unloaded { plugin: name.to_owned() });
+        result
+    }
+
+    /// Loads the plugin `name` again from its file. Calls in flight finish
+    /// on the old version; new calls go to the new one. If the new version
+    /// fails to load, the old one keeps serving and the error says why.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchPlugin`], or why the new version did not load.
+    pub async fn reload(&self, name: &str) -> Result<Arc<Plugin>> {
+        let old = self.plugin(name)?;
+        let stamp = Stamp::of(old.path());
+        let prepared = match self.prepare(old.path(), name).await {
+            Ok(plugin) => plugin,
+            Err(err) => {
+                let reason = err.to_string();
+                self.services.events.send(Event::ReloadFailed { plugin: name.to_owned(), reason });
+                return Err(err);
+            }
+        };
+        if let Err(err) = self.install(prepared.clone(), stamp) {
+            let reason = err.to_string();
+            self.services.events.send(Event::ReloadFailed { plugin: name.to_owned(), reason });
+            return Err(err);
+        }
+        self.services.events.send(Event::Reloaded { plugin: name.to_owned() });
+        // The old version shuts down once its calls in flight are done.
+        tokio::spawn(async move {
+            let _ = old.stop().await;
+        });
+        Ok(prepared)
+    }
+
+    /// Brings the host in line with `dir` once: new files load, changed
+    /// files (the `.wasm` or its `.toml`) reload, removed files unload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when `dir` cannot be read; each plugin's failure is in
+    /// the report.
+    pub async fn sync_dir(&self, dir: impl AsRef<Path>) -> Result<SyncReport> {
+        let dir = dir.as_ref();
+        let mut report = SyncReport::default();
+        let files = load::wasm_files(dir)?;
+        for path in &files {
+            let Ok(name) = load::plugin_name(path) else { continue };
+            let stamp = Stamp::of(path);
+            let loaded = self.plugins_read().get(&name).map(|e| (e.stamp, e.plugin.path() == path));
+            match loaded {
+                Some((old, true)) if old == stamp => {}
+                Some((_, true)) => {
+                    if self.failed_before(path, stamp) {
+                        continue;
+                    }
+                    match self.reload(&name).await {
+                        Ok(_) => report.reloaded.push(name),
+                        Err(err) => self.record_failure(path, stamp, err, &mut report),
+                    }
+                }
+                Some((_, false)) => {}
+                None => {
+                    if self.failed_before(path, stamp) {
+                        continue;
+                    }
+                    match self.load_file(path).await {
+                        Ok(_) => report.loaded.push(name),
+                        Err(err) => self.record_failure(path, stamp, err, &mut report),
+                    }
+                }
+            }
+        }
+        let gone: Vec<String> = self
+            .plugins_read()
+            .iter()
+            .filter(|(_, e)| {
+                e.plugin.path().parent() == Some(dir)
+                    && !files.contains(&e.plugin.path().to_path_buf())
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in gone {
+            if let Err(err) = self.unload(&name).await {
+                report.failed.push(err);
+            }
+            report.unloaded.push(name);
+        }
+        Ok(report)
+    }
+
+    fn failed_before(&self, path: &Path, stamp: Stamp) -> bool {
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).get(path) == Some(&stamp)
+    }
+
+    fn record_failure(&self, path: &Path, stamp: Stamp, err: Error, report: &mut SyncReport) {
+        self.failed.lock().unwrap_or_else(PoisonError::into_inner).insert(path.to_owned(), stamp);
+        report.failed.push(err);
+    }
+
+    /// Watches `dir`, syncing the host with it every `every` (see
+    /// [`Host::sync_dir`]), until the returned [`Watcher`] is dropped.
+    /// What changes shows in [`Host::events`].
+    pub fn watch(self: &Arc<Self>, dir: impl Into<PathBuf>, every: Duration) -> Watcher {
+        let host = Arc::downgrade(self);
+        let dir = dir.into();
+        let task = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(host) = host.upgrade() else { break };
+                match host.sync_dir(&dir).await {
+                    Ok(report) => {
+                        for err in report.failed {
+                            tracing::warn!(target: "witplug::host", "watch: {err}");
+                        }
+                    }
+                    Err(err) => tracing::warn!(target: "witplug::host", "watch: {err}"),
+                }
+            }
+        });
+        Watcher { task }
+    }
+
+    /// A stream of what happens to plugins from now on.
+    pub fn events(&self) -> broadcast::Receiver<Event> {
+        self.services.events.subscribe()
+    }
+
+    /// Every plugin's metrics, and their totals.
+    pub fn stats(&self) -> Stats {
+        let parts: Vec<_> =
+            self.plugins().iter().map(|p| (p.name().to_owned(), p.metrics_samples())).collect();
+        let total = metrics::total(parts.iter().map(|(_, part)| part.clone()).collect());
+        Stats { plugins: parts.into_iter().map(|(name, (m, _))| (name, m)).collect(), total }
     }
 
     /// Subscribes host code to messages whose topic matches `pattern`
     /// (see [`Bus`] for patterns).
     pub fn subscribe(&self, pattern: impl Into<String>) -> Subscription {
-        self.services.bus.subscribe(pattern)
+        self.services.bus.subscribe_many(vec![pattern.into()], crate::bus::DEFAULT_QUEUE)
     }
 
     /// Publishes a message from host code; returns how many subscribers
     /// queued it.
     pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> usize {
-        self.services.bus.publish(Message {
-            topic: topic.into(),
-            payload: payload.into(),
-            from: None,
-        })
+        self.services.bus.publish(Message::new(topic, payload))
     }
 
     /// The host's message bus.
-    pub fn bus(&self) -> &Bus {
+    pub fn bus(&self) -> &Arc<dyn MessageBus> {
         &self.services.bus
     }
 
@@ -268,8 +578,34 @@ impl Host {
         &self.default_engine
     }
 
-    fn plugins_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Plugin>>> {
+    fn plugins_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>> {
         self.plugins.read().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What one [`Host::sync_dir`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct SyncReport {
+    /// Plugins loaded from new files.
+    pub loaded: Vec<String>,
+    /// Plugins replaced by a new version.
+    pub reloaded: Vec<String>,
+    /// Plugins whose file is gone.
+    pub unloaded: Vec<String>,
+    /// What failed; a plugin whose reload failed keeps its old version.
+    pub failed: Vec<Error>,
+}
+
+/// Watches a plugins folder while it lives; see [`Host::watch`].
+#[derive(Debug)]
+pub struct Watcher {
+    task: JoinHandle<()>,
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 

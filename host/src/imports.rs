@@ -3,9 +3,13 @@
 
 use crate::bindings::witplug::plugin::host::Host;
 use crate::bindings::witplug::plugin::types::{self, Error as WitError, Level};
-use crate::bus::Message;
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::bus::{MAX_HOPS, Message};
+use crate::events::Event;
 use crate::limits::LimitHit;
-use crate::state::PluginState;
+use crate::state::{CallContext, PluginState};
 
 /// How the guest SDK prefixes a panic's message when it logs it, so the
 /// host can attach the message to the trap that follows.
@@ -51,8 +55,18 @@ impl Host for PluginState {
         if let Err(err) = self.check_input("message payload", payload.len()) {
             return Ok(Err(err));
         }
+        let hops = self.call.context.hops + 1;
+        if hops > MAX_HOPS {
+            self.plugin.services.events.send(Event::MessageDropped {
+                plugin: self.plugin.name.clone(),
+                topic: topic.clone(),
+            });
+            return Ok(Err(WitError::LimitExceeded(format!(
+                "message loop cut: `{topic}` would be the message's hop {hops}, over {MAX_HOPS}"
+            ))));
+        }
         let from = Some(self.plugin.name.clone());
-        self.plugin.services.bus.publish(Message { topic, payload, from });
+        self.plugin.services.bus.publish(Message { topic, payload, from, hops });
         Ok(Ok(()))
     }
 
@@ -67,16 +81,39 @@ impl Host for PluginState {
         if let Err(err) = self.check_input("tool input", input.len()) {
             return Ok(Err(err));
         }
-        let Some(call) = self.plugin.services.tools.call(&name, input) else {
+        let services = &self.plugin.services;
+        if let Some(call) = services.tools.call(&name, input.clone()) {
+            return Ok(call.await.map_err(WitError::Failed));
+        }
+        let Some(provider) = services.provider(&name) else {
             return Ok(Err(WitError::NotFound(name)));
         };
-        Ok(call.await.map_err(WitError::Failed))
+        // The chain of plugins waiting on each other's tools: a plugin
+        // already in it would wait for itself, so the cycle is refused.
+        let mut chain = self.call.context.chain.clone();
+        chain.push(self.plugin.name.clone());
+        if chain.iter().any(|caller| caller == provider.name()) {
+            let cycle = format!("{} -> {}", chain.join(" -> "), provider.name());
+            return Ok(Err(WitError::Failed(format!("refused a tool cycle: {cycle}"))));
+        }
+        let call = CallContext { chain, hops: self.call.context.hops };
+        // Boxed: a tool call into another plugin can come back here.
+        let run: Pin<Box<dyn Future<Output = crate::Result<String>> + Send + '_>> =
+            Box::pin(async move { provider.run_tool(call, &name, &input).await });
+        Ok(match run.await {
+            Ok(output) => Ok(output),
+            Err(crate::Error::Plugin { error, .. }) => Err(error),
+            Err(other) => Err(WitError::Failed(other.to_string())),
+        })
     }
 }
 
 impl PluginState {
     fn deny(&self, capability: String) -> WitError {
-        tracing::warn!(target: "witplug::host", plugin = self.plugin.name.as_str(), "denied {capability}");
+        let plugin = self.plugin.name.clone();
+        tracing::warn!(target: "witplug::host", plugin, "denied {capability}");
+        let denied = Event::Denied { plugin, capability: capability.clone() };
+        self.plugin.services.events.send(denied);
         WitError::Denied(capability)
     }
 

@@ -24,7 +24,8 @@ use crate::units::{self, format_size};
 /// - `max_input`: 1 MiB passed to the host by one host call (a log line, a
 ///   message payload, a tool input);
 /// - `max_output`: 16 MiB in the result of one call;
-/// - `log_lines`: 1,000 log lines per call.
+/// - `log_lines`: 1,000 log lines per call;
+/// - `message_queue`: 1,024 messages waiting for the plugin's `on-message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -47,6 +48,9 @@ pub struct Limits {
     pub max_output: u64,
     /// Log lines one call may write.
     pub log_lines: u64,
+    /// Messages waiting for the plugin's `on-message`; past that, new ones
+    /// are dropped and counted.
+    pub message_queue: u64,
 }
 
 impl Default for Limits {
@@ -61,6 +65,7 @@ impl Default for Limits {
             max_input: 1 << 20,
             max_output: 16 << 20,
             log_lines: 1_000,
+            message_queue: 1_024,
         }
     }
 }
@@ -70,7 +75,8 @@ impl Limits {
     ///
     /// - `memory`: 1 GiB; `table_elements`: 1,000,000; `instances`: 100;
     /// - `deadline`: 60 s; `fuel`: any; `stack`: 8 MiB;
-    /// - `max_input`: 64 MiB; `max_output`: 256 MiB; `log_lines`: 100,000.
+    /// - `max_input`: 64 MiB; `max_output`: 256 MiB; `log_lines`: 100,000;
+    /// - `message_queue`: 1,000,000.
     pub fn default_ceilings() -> Self {
         Self {
             memory: 1 << 30,
@@ -82,6 +88,7 @@ impl Limits {
             max_input: 64 << 20,
             max_output: 256 << 20,
             log_lines: 100_000,
+            message_queue: 1_000_000,
         }
     }
 
@@ -164,6 +171,13 @@ impl Limits {
                 ceilings.log_lines,
                 count,
             )?,
+            message_queue: pick(
+                "message-queue",
+                spec.message_queue,
+                defaults.message_queue,
+                ceilings.message_queue,
+                count,
+            )?,
         };
         limits.check()?;
         Ok(limits)
@@ -222,6 +236,9 @@ pub struct LimitsSpec {
     /// `log-lines = 100`.
     #[serde(default, deserialize_with = "units::count")]
     pub log_lines: Option<u64>,
+    /// `message-queue = 10000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub message_queue: Option<u64>,
 }
 
 /// Which limit a plugin ran into, raised as the error of a trap so the host

@@ -26,6 +26,8 @@ use serde::Deserialize;
 
 use crate::grants::Grants;
 use crate::limits::LimitsSpec;
+use crate::plugin::PoolConfig;
+use crate::units;
 use crate::{Error, Result};
 
 /// A parsed plugin manifest.
@@ -46,6 +48,65 @@ pub struct Manifest {
     /// What the plugin may take, within the host's ceilings.
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// How many instances serve it, and how callers wait for one.
+    #[serde(default)]
+    pub pool: PoolSpec,
+    /// What it offers other plugins.
+    #[serde(default)]
+    pub provides: Provides,
+}
+
+/// The `[pool]` table of a manifest.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct PoolSpec {
+    /// `size = 4`: instances serving calls in parallel (default 1).
+    #[serde(default, deserialize_with = "units::count")]
+    pub size: Option<u64>,
+    /// `queue = 64`: callers that may wait for an instance.
+    #[serde(default, deserialize_with = "units::count")]
+    pub queue: Option<u64>,
+    /// `wait = "5 s"`: how long a caller waits before `Busy`.
+    #[serde(default, deserialize_with = "units::duration")]
+    pub wait: Option<std::time::Duration>,
+}
+
+impl PoolSpec {
+    /// The pool these keys describe, on top of the defaults.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the key when a value is impossible.
+    pub fn resolve(&self) -> Result<PoolConfig, String> {
+        let defaults = PoolConfig::default();
+        let mut pool = defaults;
+        if let Some(size) = self.size {
+            if !(1..=1024).contains(&size) {
+                return Err(format!("pool.size = {size} must be from 1 to 1024"));
+            }
+            pool.size = size as usize;
+        }
+        if let Some(queue) = self.queue {
+            pool.queue =
+                usize::try_from(queue).map_err(|_| format!("pool.queue = {queue} is too large"))?;
+        }
+        if let Some(wait) = self.wait {
+            pool.wait = wait;
+        }
+        Ok(pool)
+    }
+}
+
+/// The `[provides]` table of a manifest.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Provides {
+    /// `tools = ["word-count"]`: tools other plugins may call (when granted),
+    /// answered by this plugin's `run-tool` export.
+    #[serde(default)]
+    pub tools: Vec<String>,
 }
 
 /// A configuration value; plugins read it as text.

@@ -1,27 +1,28 @@
-//! A loaded plugin: its compiled component, its live instance, and calls
-//! into it, typed or dynamic.
+//! A loaded plugin: its compiled component, its instances, its lifecycle,
+//! and calls into it, typed or dynamic.
 
-use std::future::Future;
+mod exports;
+mod pool;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use tokio::sync::Mutex;
-use wasmtime::component::wasm_wave::{self, wasm::DisplayType};
-use wasmtime::component::{
-    Component, ComponentExportIndex, Instance, InstancePre, Val, types::ComponentFunc,
-    types::ComponentItem,
-};
-use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime::component::{Component, InstancePre, Val};
+use wasmtime::{Engine, Store, UpdateDeadline};
 
+use crate::bindings::PluginIndices;
 use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
-use crate::bindings::{Plugin as GuestBindings, PluginIndices};
-use crate::engine::TICK;
-use crate::error::one_line;
+use crate::events::{Event, Outcome};
 use crate::limits::LimitHit;
-use crate::state::{PluginContext, PluginState};
-use crate::{Error, Result};
+use crate::metrics::{Metrics, Recorder};
+use crate::state::{CallContext, PluginContext, PluginState};
+use crate::{Error, PluginError, Result};
+
+pub use exports::Export;
+pub use pool::PoolConfig;
+pub(crate) use pool::{Pool, Usage};
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,28 +35,48 @@ pub struct PluginInfo {
     pub description: String,
 }
 
-/// An exported function of a plugin, as a dynamic call names it.
-#[derive(Debug, Clone)]
-pub struct Export {
-    /// The name to call it by: `greet` for a function the world exports
-    /// directly, `witplug:plugin/guest@0.1.0#handle` for one in an
-    /// exported interface. A bare `handle` also finds the latter when only
-    /// one interface exports a `handle`.
-    pub name: String,
-    /// Its WIT signature, e.g. `func(name: string) -> string`.
-    pub signature: String,
-    ty: ComponentFunc,
-    index: ComponentExportIndex,
+/// Where a plugin is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lifecycle {
+    /// Compiled and linked; no instance yet.
+    Loaded,
+    /// An instance ran `init` with its configuration; no call yet.
+    Initialised,
+    /// Idle between calls.
+    Ready,
+    /// Serving at least one call now.
+    Running,
+    /// Stopped: `shutdown` ran on its instances; calls are refused until it
+    /// is initialised again.
+    Stopped,
+    /// `init` failed, for this reason; every call tries `init` again.
+    Failed {
+        /// The error, as one line.
+        reason: String,
+    },
+}
+
+/// The part of the lifecycle that calls in flight do not decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    Loaded,
+    Initialised,
+    Ready,
+    Stopped,
+    Failed(String),
 }
 
 /// A plugin loaded from a component file.
 ///
-/// Each plugin has one instance, created on first use and kept between
-/// calls, so the plugin's state persists. Calls into one plugin run one at a
-/// time, each within the plugin's [`Limits`](crate::Limits). A trap or a
-/// limit drops the instance: the call that failed returns the reason, the
-/// next call gets a fresh instance built from the pre-linked component, and
-/// [`Plugin::restarts`] counts it.
+/// A plugin serves calls from a pool of instances ([`PoolConfig`], one by
+/// default, so its state persists across calls and calls take turns). Every
+/// call runs within the plugin's [`Limits`](crate::Limits). A trap or a
+/// limit throws the instance away: the call that failed returns the reason,
+/// the next call gets a fresh instance built from the pre-linked component,
+/// and [`Plugin::restarts`] counts it.
+///
+/// All calls are `async` and need a tokio runtime with time enabled.
 pub struct Plugin {
     context: Arc<PluginContext>,
     path: PathBuf,
@@ -66,15 +87,10 @@ pub struct Plugin {
     pre: InstancePre<PluginState>,
     guest: Option<PluginIndices>,
     exports: Vec<Export>,
-    live: Mutex<Option<Live>>,
-    restarts: AtomicU64,
-}
-
-/// A running instance and the Store that owns it.
-struct Live {
-    store: Store<PluginState>,
-    instance: Instance,
-    guest: Option<GuestBindings>,
+    pool: Pool,
+    phase: Mutex<Phase>,
+    in_flight: AtomicUsize,
+    recorder: Mutex<Recorder>,
 }
 
 impl Plugin {
@@ -87,13 +103,14 @@ impl Plugin {
     ) -> Result<Self> {
         let engine = pre.engine().clone();
         let guest = PluginIndices::new(&pre).ok();
-        let exports = list_exports(&engine, &component);
+        let exports = exports::list_exports(&engine, &component);
         let mut plugin = Self {
             info: PluginInfo {
                 name: context.name.clone(),
                 version: String::new(),
                 description: String::new(),
             },
+            pool: Pool::new(&context.pool),
             context,
             path,
             size,
@@ -102,8 +119,9 @@ impl Plugin {
             pre,
             guest,
             exports,
-            live: Mutex::new(None),
-            restarts: AtomicU64::new(0),
+            phase: Mutex::new(Phase::Loaded),
+            in_flight: AtomicUsize::new(0),
+            recorder: Mutex::default(),
         };
         if plugin.guest.is_some() {
             plugin.info = plugin.read_info().await?;
@@ -137,9 +155,26 @@ impl Plugin {
         self.guest.is_some()
     }
 
-    /// How many times its instance was thrown away after a trap or a limit.
+    /// Where it is in its life.
+    pub fn lifecycle(&self) -> Lifecycle {
+        match &*self.phase() {
+            Phase::Stopped => Lifecycle::Stopped,
+            Phase::Failed(reason) => Lifecycle::Failed { reason: reason.clone() },
+            _ if self.in_flight.load(Ordering::Relaxed) > 0 => Lifecycle::Running,
+            Phase::Loaded => Lifecycle::Loaded,
+            Phase::Initialised => Lifecycle::Initialised,
+            Phase::Ready => Lifecycle::Ready,
+        }
+    }
+
+    /// How many times an instance was thrown away after a trap or a limit.
     pub fn restarts(&self) -> u64 {
-        self.restarts.load(Ordering::Relaxed)
+        self.recorder().snapshot().0.restarts
+    }
+
+    /// Its calls, outcomes and times since it was loaded.
+    pub fn metrics(&self) -> Metrics {
+        self.recorder().snapshot().0
     }
 
     /// The limits it runs under.
@@ -150,6 +185,11 @@ impl Plugin {
     /// What it was granted.
     pub fn grants(&self) -> &crate::Grants {
         &self.context.grants
+    }
+
+    /// The tools it provides to other plugins.
+    pub fn provides(&self) -> &[String] {
+        &self.context.provides
     }
 
     /// Every function the plugin exports, for dynamic calls.
@@ -191,7 +231,11 @@ impl Plugin {
 
     /// Starts the deadline, fuel and log accounting of one call in `store`.
     pub fn begin_call(&self, store: &mut Store<PluginState>) {
-        store.data_mut().begin_call();
+        store.data_mut().begin_call(CallContext::default());
+        self.arm(store);
+    }
+
+    fn arm(&self, store: &mut Store<PluginState>) {
         store.set_epoch_deadline(1);
         if let Some(fuel) = self.context.limits.fuel {
             // Fails only when the engine does not meter fuel, which the
@@ -206,25 +250,30 @@ impl Plugin {
     ///
     /// [`Error::Plugin`] when the plugin returns an error,
     /// [`Error::WrongWorld`] when it does not target the `plugin` world,
-    /// [`Error::Trap`] when it traps, and [`Error::InitFailed`] when a fresh
-    /// instance fails to initialise.
+    /// [`Error::Busy`] or [`Error::Stopped`] when it takes no call now, an
+    /// error naming the trap or limit when it fails, and
+    /// [`Error::InitFailed`] when a fresh instance fails to initialise.
     pub async fn handle(&self, input: &str) -> Result<String> {
-        let mut slot = self.live.lock().await;
-        let live = self.live_instance(&mut slot).await?;
-        let guest = live.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        self.begin_call(&mut live.store);
-        let call = guest.witplug_plugin_guest().call_handle(&mut live.store, input);
-        let result = self.within_deadline(call).await;
-        let output = self.settle(&mut slot, result)?.map_err(|error| self.returned(error))?;
-        self.check_output(output.len())?;
-        Ok(output)
+        self.require_guest()?;
+        let started = Instant::now();
+        let (result, usage) = self
+            .run(CallContext::default(), async |live| {
+                let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
+                guest.witplug_plugin_guest().call_handle(&mut live.store, input).await
+            })
+            .await;
+        let result = self.returned(result).and_then(|output| self.check_output(output));
+        self.finish("handle", started, &result, usage);
+        result
     }
 
-    /// Delivers a message to the plugin's `on-message` export.
+    /// Delivers a message to the plugin's `on-message` export, as if it came
+    /// from the bus.
     ///
     /// # Errors
     ///
-    /// As for [`Plugin::handle`].
+    /// [`Error::Denied`] when the plugin was not granted to receive `topic`;
+    /// otherwise as for [`Plugin::handle`].
     pub async fn on_message(&self, topic: &str, payload: &[u8]) -> Result<()> {
         if !self.context.grants.may_receive(topic) {
             return Err(Error::Denied {
@@ -232,29 +281,77 @@ impl Plugin {
                 capability: format!("subscribe:{topic}"),
             });
         }
-        let mut slot = self.live.lock().await;
-        let live = self.live_instance(&mut slot).await?;
-        let guest = live.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        self.begin_call(&mut live.store);
-        let call = guest.witplug_plugin_guest().call_on_message(&mut live.store, topic, payload);
-        let result = self.within_deadline(call).await;
-        self.settle(&mut slot, result)?.map_err(|error| self.returned(error))
+        self.deliver(topic, payload, 0).await
     }
 
-    /// Calls the plugin's `shutdown` export, if it has a live instance, and
-    /// drops the instance.
+    /// Delivers a bus message that has been published `hops` times.
+    pub(crate) async fn deliver(&self, topic: &str, payload: &[u8], hops: u32) -> Result<()> {
+        self.require_guest()?;
+        let started = Instant::now();
+        let call = CallContext { hops, ..CallContext::default() };
+        let (result, usage) = self
+            .run(call, async |live| {
+                let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
+                guest.witplug_plugin_guest().call_on_message(&mut live.store, topic, payload).await
+            })
+            .await;
+        let result = self.returned(result);
+        self.finish("on-message", started, &result, usage);
+        if result.is_ok() {
+            self.recorder().delivered();
+        }
+        result
+    }
+
+    /// Runs a tool this plugin provides, for another plugin's `call-tool`.
+    pub(crate) async fn run_tool(
+        &self,
+        call: CallContext,
+        name: &str,
+        input: &str,
+    ) -> Result<String> {
+        self.require_guest()?;
+        let started = Instant::now();
+        let (result, usage) = self
+            .run(call, async |live| {
+                let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
+                guest.witplug_plugin_guest().call_run_tool(&mut live.store, name, input).await
+            })
+            .await;
+        let result = self.returned(result).and_then(|output| self.check_output(output));
+        self.finish("run-tool", started, &result, usage);
+        result
+    }
+
+    /// Initialises the plugin: an instance runs `init` with the plugin's
+    /// configuration. A stopped plugin takes calls again afterwards.
     ///
     /// # Errors
     ///
-    /// [`Error::Trap`] when `shutdown` traps.
-    pub async fn shutdown(&self) -> Result<()> {
-        let mut slot = self.live.lock().await;
-        let Some(mut live) = slot.take() else { return Ok(()) };
-        let Some(guest) = live.guest.take() else { return Ok(()) };
-        self.begin_call(&mut live.store);
-        let result =
-            self.within_deadline(guest.witplug_plugin_guest().call_shutdown(&mut live.store)).await;
-        result.map_err(|err| self.classify(&err, Some(live.store.data())))
+    /// [`Error::InitFailed`] (the plugin is then [`Lifecycle::Failed`]), or
+    /// the trap or limit `init` hit.
+    pub async fn init(&self) -> Result<()> {
+        {
+            let mut phase = self.phase();
+            if *phase == Phase::Stopped {
+                *phase = Phase::Loaded;
+            }
+        }
+        self.warm_up().await
+    }
+
+    /// Stops the plugin: waits for the calls in flight, runs `shutdown` on
+    /// each instance and drops them. Calls are refused until
+    /// [`Plugin::init`]. A `shutdown` that hangs is stopped by the deadline.
+    ///
+    /// # Errors
+    ///
+    /// The trap or limit a `shutdown` hit; the plugin is stopped anyway.
+    pub async fn stop(&self) -> Result<()> {
+        self.set_phase(Phase::Stopped);
+        let result = self.drain().await;
+        self.context.services.events.send(Event::Stopped { plugin: self.name().to_owned() });
+        result
     }
 
     /// Calls any export by name with component-model values.
@@ -262,15 +359,16 @@ impl Plugin {
     /// # Errors
     ///
     /// [`Error::NoSuchExport`] listing what exists,
-    /// [`Error::BadArguments`] when `args` do not fit, [`Error::Trap`].
+    /// [`Error::BadArguments`] when `args` do not fit, or the trap or limit
+    /// the call hit.
     pub async fn call(&self, export: &str, args: &[Val]) -> Result<Vec<Val>> {
         let export = self.export(export)?;
         if args.len() != export.ty.params().len() {
-            return Err(self.bad_arguments(export, arity_message(export, args.len())));
+            return Err(self.bad_arguments(export, exports::arity_message(export, args.len())));
         }
         for ((name, ty), arg) in export.ty.params().zip(args) {
-            if !fits(arg, &ty) {
-                let expected = DisplayType(&ty);
+            if !exports::fits(arg, &ty) {
+                let expected = wasmtime::component::wasm_wave::wasm::DisplayType(&ty);
                 return Err(
                     self.bad_arguments(export, format!("argument `{name}` is not a {expected}"))
                 );
@@ -281,18 +379,25 @@ impl Plugin {
 
     /// Calls `export` with arguments already checked against its type.
     async fn call_checked(&self, export: &Export, args: &[Val]) -> Result<Vec<Val>> {
-        let mut results = vec![Val::Bool(false); export.ty.results().len()];
-        let mut slot = self.live.lock().await;
-        let live = self.live_instance(&mut slot).await?;
-        let Some(func) = live.instance.get_func(&mut live.store, export.index) else {
-            return Err(self.no_such_export(&export.name));
-        };
-        self.begin_call(&mut live.store);
-        let result =
-            self.within_deadline(func.call_async(&mut live.store, args, &mut results)).await;
-        self.settle(&mut slot, result)?;
-        self.check_output(results.iter().map(value_size).sum())?;
-        Ok(results)
+        let started = Instant::now();
+        let index = export.index;
+        let results = export.ty.results().len();
+        let (result, usage) = self
+            .run(CallContext::default(), async |live| {
+                let Some(func) = live.instance.get_func(&mut live.store, index) else {
+                    return Err(wasmtime::format_err!("the export is missing from the instance"));
+                };
+                let mut values = vec![Val::Bool(false); results];
+                func.call_async(&mut live.store, args, &mut values).await?;
+                Ok(values)
+            })
+            .await;
+        let result = result.and_then(|values| {
+            self.check_output(values.iter().map(exports::value_size).sum::<usize>())?;
+            Ok(values)
+        });
+        self.finish(&export.name, started, &result, usage);
+        result
     }
 
     /// Calls any export by name with arguments and results in WAVE, the
@@ -309,7 +414,7 @@ impl Plugin {
         results
             .iter()
             .map(|value| {
-                wasm_wave::to_string(value)
+                wasmtime::component::wasm_wave::to_string(value)
                     .map_err(|err| self.bad_arguments(found, format!("printing the result: {err}")))
             })
             .collect()
@@ -327,14 +432,14 @@ impl Plugin {
 
     fn parse_args(&self, export: &Export, args: &[impl AsRef<str>]) -> Result<Vec<Val>> {
         if args.len() != export.ty.params().len() {
-            return Err(self.bad_arguments(export, arity_message(export, args.len())));
+            return Err(self.bad_arguments(export, exports::arity_message(export, args.len())));
         }
         export
             .ty
             .params()
             .zip(args)
             .map(|((name, ty), arg)| {
-                wasm_wave::from_str::<Val>(&ty, arg.as_ref())
+                wasmtime::component::wasm_wave::from_str::<Val>(&ty, arg.as_ref())
                     .map_err(|err| self.bad_arguments(export, format!("argument `{name}`: {err}")))
             })
             .collect()
@@ -345,49 +450,13 @@ impl Plugin {
     fn export(&self, name: &str) -> Result<&Export> {
         let exact = self.exports.iter().find(|e| e.name == name);
         let by_suffix = || {
-            let mut found = self.exports.iter().filter(|e| export_matches(&e.name, name));
+            let mut found = self.exports.iter().filter(|e| exports::export_matches(&e.name, name));
             match (found.next(), found.next()) {
                 (Some(only), None) => Some(only),
                 _ => None,
             }
         };
         exact.or_else(by_suffix).ok_or_else(|| self.no_such_export(name))
-    }
-
-    /// The live instance, created (and initialised) when there is none.
-    async fn live_instance<'a>(&self, slot: &'a mut Option<Live>) -> Result<&'a mut Live> {
-        if slot.is_none() {
-            *slot = Some(self.instantiate().await?);
-        }
-        Ok(slot.as_mut().expect("the slot was just filled"))
-    }
-
-    /// A fresh instance, initialised: instantiation and `init` run within
-    /// one call's limits.
-    async fn instantiate(&self) -> Result<Live> {
-        let mut store = self.new_store();
-        let instance = self.instantiate_pre(&mut store).await?;
-        let guest = match &self.guest {
-            Some(indices) => Some(
-                indices
-                    .load(&mut store, &instance)
-                    .map_err(|err| self.classify(&err, Some(store.data())))?,
-            ),
-            None => None,
-        };
-        if let Some(guest) = &guest {
-            let init = guest.witplug_plugin_guest().call_init(&mut store);
-            self.within_deadline(init)
-                .await
-                .map_err(|err| self.classify(&err, Some(store.data())))?
-                .map_err(|error| Error::InitFailed { plugin: self.name().to_owned(), error })?;
-        }
-        Ok(Live { store, instance, guest })
-    }
-
-    async fn instantiate_pre(&self, store: &mut Store<PluginState>) -> Result<Instance> {
-        let result = self.within_deadline(self.pre.instantiate_async(&mut *store)).await;
-        result.map_err(|err| self.classify(&err, Some(store.data())))
     }
 
     /// Calls `info` on a throwaway instance: it must not need `init`.
@@ -408,91 +477,79 @@ impl Plugin {
         Ok(PluginInfo { name, version, description })
     }
 
-    /// Runs `call` with the plugin's deadline as a backstop: epoch
-    /// interruption stops wasm that runs too long, and this stops a call
-    /// stuck in the host (an async tool that never answers).
-    async fn within_deadline<T>(
-        &self,
-        call: impl Future<Output = wasmtime::Result<T>>,
-    ) -> wasmtime::Result<T> {
-        let backstop = self.context.limits.deadline + 2 * TICK;
-        match tokio::time::timeout(backstop, call).await {
-            Ok(result) => result,
-            Err(_) => Err(wasmtime::Error::new(LimitHit::Deadline)),
-        }
-    }
-
-    /// Passes a call's result through; on a trap or a limit, throws the
-    /// instance away (the next call builds a fresh one) and says why.
-    fn settle<T>(&self, slot: &mut Option<Live>, result: wasmtime::Result<T>) -> Result<T> {
-        result.map_err(|err| {
-            let live = slot.take();
-            self.restarts.fetch_add(1, Ordering::Relaxed);
-            let error = self.classify(&err, live.as_ref().map(|live| live.store.data()));
-            tracing::warn!(target: "witplug::host", plugin = self.name(), "instance dropped: {error}");
-            error
-        })
-    }
-
-    /// Turns a failed call into the error that says which limit was hit, or
-    /// which trap happened.
-    fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
-        let plugin = self.name().to_owned();
-        let limits = &self.context.limits;
-        match err.downcast_ref::<LimitHit>() {
-            Some(LimitHit::Deadline) => {
-                return Error::Timeout { plugin, deadline: limits.deadline };
-            }
-            Some(LimitHit::LogLines) => return Error::LogLimit { plugin, limit: limits.log_lines },
-            None => {}
-        }
-        let trap = err.downcast_ref::<Trap>();
-        match trap {
-            Some(Trap::StackOverflow) => {
-                return Error::StackOverflow { plugin, limit: limits.stack };
-            }
-            Some(Trap::OutOfFuel) => {
-                return Error::FuelExhausted { plugin, fuel: limits.fuel.unwrap_or(0) };
-            }
-            Some(Trap::Interrupt) => return Error::Timeout { plugin, deadline: limits.deadline },
-            _ => {}
-        }
-        if let Some(state) = state {
-            if state.limiter.memory_refused {
-                return Error::MemoryLimit { plugin, limit: limits.memory };
-            }
-            if state.limiter.table_refused {
-                return Error::TableLimit { plugin, limit: limits.table_elements };
-            }
-            if let Some(panic) = &state.call.panic {
-                let panic = panic.split_whitespace().collect::<Vec<_>>().join(" ");
-                return Error::Trap { plugin, message: format!("panicked: {panic}") };
-            }
-        }
-        let message = match trap {
-            Some(trap) => trap.to_string(),
-            None => one_line(err),
+    /// Records a finished call in the metrics and the event stream.
+    fn finish<T>(&self, export: &str, started: Instant, result: &Result<T>, usage: Usage) {
+        let duration = started.elapsed();
+        let outcome = match result {
+            Ok(_) => Outcome::Ok,
+            Err(err) if err.is_trap() => Outcome::Trap,
+            Err(_) => Outcome::Error,
         };
-        if message.contains("instance count too high") {
-            return Error::InstanceLimit { plugin, limit: limits.instances };
+        self.recorder().call(duration, outcome, usage.fuel, usage.memory);
+        if outcome == Outcome::Ok {
+            let mut phase = self.phase();
+            if *phase == Phase::Initialised {
+                *phase = Phase::Ready;
+            }
         }
-        Error::Trap { plugin, message }
+        self.context.services.events.send(Event::CallFinished {
+            plugin: self.name().to_owned(),
+            export: export.to_owned(),
+            duration,
+            outcome,
+        });
     }
 
-    fn check_output(&self, size: usize) -> Result<()> {
+    fn initialised(&self) {
+        let mut phase = self.phase();
+        if matches!(*phase, Phase::Loaded | Phase::Failed(_)) {
+            *phase = Phase::Initialised;
+            drop(phase);
+            self.context
+                .services
+                .events
+                .send(Event::Initialised { plugin: self.name().to_owned() });
+        }
+    }
+
+    fn phase(&self) -> MutexGuard<'_, Phase> {
+        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        *self.phase() = phase;
+    }
+
+    pub(crate) fn recorder(&self) -> MutexGuard<'_, Recorder> {
+        self.recorder.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn metrics_samples(&self) -> (Metrics, Vec<std::time::Duration>) {
+        self.recorder().snapshot()
+    }
+
+    /// Counts messages the bus dropped because this plugin's queue was full.
+    pub(crate) fn messages_dropped(&self, count: u64, events: &crate::events::Events) {
+        self.recorder().dropped(count);
+        events.send(Event::MessagesDropped { plugin: self.name().to_owned(), count });
+    }
+
+    fn require_guest(&self) -> Result<()> {
+        if self.guest.is_some() { Ok(()) } else { Err(self.wrong_world()) }
+    }
+
+    /// Turns the plugin's own error value into [`Error::Plugin`].
+    fn returned<T>(&self, result: Result<Result<T, PluginError>>) -> Result<T> {
+        result?.map_err(|error| Error::Plugin { plugin: self.name().to_owned(), error })
+    }
+
+    fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {
+        let size = output.output_size() as u64;
         let limit = self.context.limits.max_output;
-        if size as u64 > limit {
-            return Err(Error::OutputTooLarge {
-                plugin: self.name().to_owned(),
-                size: size as u64,
-                limit,
-            });
+        if size > limit {
+            return Err(Error::OutputTooLarge { plugin: self.name().to_owned(), size, limit });
         }
-        Ok(())
-    }
-
-    fn returned(&self, error: crate::PluginError) -> Error {
-        Error::Plugin { plugin: self.name().to_owned(), error }
+        Ok(output)
     }
 
     fn wrong_world(&self) -> Error {
@@ -512,107 +569,30 @@ impl Plugin {
     }
 }
 
+/// How many bytes a call's result carries, for the output limit.
+trait OutputSize {
+    fn output_size(&self) -> usize;
+}
+
+impl OutputSize for String {
+    fn output_size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl OutputSize for usize {
+    fn output_size(&self) -> usize {
+        *self
+    }
+}
+
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")
             .field("name", &self.name())
             .field("path", &self.path)
             .field("info", &self.info)
+            .field("lifecycle", &self.lifecycle())
             .finish_non_exhaustive()
-    }
-}
-
-/// Every function a component exports, directly or in an exported interface.
-fn list_exports(engine: &Engine, component: &Component) -> Vec<Export> {
-    let mut exports = Vec::new();
-    for (name, item) in component.component_type().exports(engine) {
-        match item.ty {
-            ComponentItem::ComponentFunc(ty) => {
-                if let Some(index) = component.get_export_index(None, name) {
-                    exports.push(Export::new(name.to_owned(), ty, index));
-                }
-            }
-            ComponentItem::ComponentInstance(instance) => {
-                let Some(parent) = component.get_export_index(None, name) else { continue };
-                for (func_name, func_item) in instance.exports(engine) {
-                    let ComponentItem::ComponentFunc(ty) = func_item.ty else { continue };
-                    if let Some(index) = component.get_export_index(Some(&parent), func_name) {
-                        exports.push(Export::new(format!("{name}#{func_name}"), ty, index));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    exports
-}
-
-impl Export {
-    fn new(name: String, ty: ComponentFunc, index: ComponentExportIndex) -> Self {
-        let params: Vec<String> =
-            ty.params().map(|(name, ty)| format!("{name}: {}", DisplayType(&ty))).collect();
-        let results: Vec<String> = ty.results().map(|ty| DisplayType(&ty).to_string()).collect();
-        let signature = match results.as_slice() {
-            [] => format!("func({})", params.join(", ")),
-            [one] => format!("func({}) -> {one}", params.join(", ")),
-            many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
-        };
-        Self { name, signature, ty, index }
-    }
-}
-
-/// Whether `wanted` names the export `full` (`ns:pkg/iface@1.0#func`) by
-/// its function (`func`) or by interface and function (`iface#func`).
-fn export_matches(full: &str, wanted: &str) -> bool {
-    let Some((interface, func)) = full.split_once('#') else { return false };
-    if wanted == func {
-        return true;
-    }
-    let short = interface.rsplit('/').next().unwrap_or(interface);
-    let short = short.split('@').next().unwrap_or(short);
-    wanted.split_once('#').is_some_and(|(i, f)| f == func && (i == short || i == interface))
-}
-
-/// Roughly how many bytes `value` holds: what strings and lists carry.
-fn value_size(value: &Val) -> usize {
-    match value {
-        Val::String(s) => s.len(),
-        Val::List(items) | Val::Tuple(items) => items.iter().map(value_size).sum(),
-        Val::Record(fields) => fields.iter().map(|(_, v)| value_size(v)).sum(),
-        Val::Variant(_, Some(v))
-        | Val::Option(Some(v))
-        | Val::Result(Ok(Some(v)) | Err(Some(v))) => value_size(v),
-        _ => 8,
-    }
-}
-
-/// Whether `value` is a value of type `ty`: it is when its WAVE text parses
-/// as that type. Values WAVE cannot print (resources) are left to wasmtime.
-fn fits(value: &Val, ty: &wasmtime::component::Type) -> bool {
-    match wasm_wave::to_string(value) {
-        Ok(text) => wasm_wave::from_str::<Val>(ty, &text).is_ok(),
-        Err(_) => true,
-    }
-}
-
-fn arity_message(export: &Export, got: usize) -> String {
-    let expected = export.ty.params().len();
-    let plural = if expected == 1 { "" } else { "s" };
-    format!("expects {expected} argument{plural} {}, got {got}", export.signature)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::export_matches;
-
-    #[test]
-    fn exports_are_found_by_short_names() {
-        let full = "witplug:plugin/guest@0.1.0#handle";
-        assert!(export_matches(full, "handle"));
-        assert!(export_matches(full, "guest#handle"));
-        assert!(export_matches(full, "witplug:plugin/guest@0.1.0#handle"));
-        assert!(!export_matches(full, "other#handle"));
-        assert!(!export_matches(full, "init"));
-        assert!(!export_matches("greet", "greet"));
     }
 }

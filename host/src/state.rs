@@ -1,16 +1,19 @@
 //! What a plugin's `Store` holds: its identity, grants and limits, its WASI
 //! context, and the host services its imports reach.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bus::Bus;
+use crate::Plugin;
+use crate::bus::MessageBus;
+use crate::events::Events;
 use crate::grants::Grants;
 use crate::limits::{Limiter, Limits};
+use crate::plugin::PoolConfig;
 use crate::tools::Tools;
 
 /// The data of one plugin instance's `Store`.
@@ -32,14 +35,34 @@ pub(crate) struct PluginContext {
     pub config: BTreeMap<String, String>,
     pub grants: Grants,
     pub limits: Limits,
+    pub pool: PoolConfig,
+    pub provides: Vec<String>,
     pub services: Arc<Services>,
 }
 
 /// What every plugin of one host shares.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Services {
     pub tools: Tools,
-    pub bus: Bus,
+    pub bus: Arc<dyn MessageBus>,
+    pub events: Events,
+    /// The tools plugins provide, by tool name.
+    pub providers: RwLock<HashMap<String, Weak<Plugin>>>,
+}
+
+impl Services {
+    /// The plugin that provides the tool `name`, if it is still loaded.
+    pub fn provider(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.providers.read().unwrap_or_else(PoisonError::into_inner).get(name)?.upgrade()
+    }
+}
+
+/// Where a call comes from: the chain of plugins whose tool calls led to
+/// it, and how many times the message it delivers was passed on.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallContext {
+    pub chain: Vec<String>,
+    pub hops: u32,
 }
 
 /// What the host tracks during one call.
@@ -51,6 +74,8 @@ pub(crate) struct CallState {
     pub log_lines: u64,
     /// The message of a Rust panic, as the guest SDK reported it.
     pub panic: Option<String>,
+    /// Where the call comes from.
+    pub context: CallContext,
 }
 
 impl PluginState {
@@ -61,6 +86,7 @@ impl PluginState {
                 deadline: Instant::now() + plugin.limits.deadline,
                 log_lines: 0,
                 panic: None,
+                context: CallContext::default(),
             },
             wasi: plugin.grants.wasi(),
             table: ResourceTable::new(),
@@ -69,11 +95,12 @@ impl PluginState {
     }
 
     /// Starts the accounting of a new call.
-    pub(crate) fn begin_call(&mut self) {
+    pub(crate) fn begin_call(&mut self, context: CallContext) {
         self.call = CallState {
             deadline: Instant::now() + self.plugin.limits.deadline,
             log_lines: 0,
             panic: None,
+            context,
         };
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;

@@ -16,7 +16,10 @@ async fn a_plugin_keeps_state_across_calls_until_shutdown() {
     assert_eq!(counter.handle("tick").await.unwrap(), "1");
     assert_eq!(counter.handle("tick").await.unwrap(), "2");
     assert_eq!(counter.handle("get").await.unwrap(), "2");
-    counter.shutdown().await.unwrap();
+    counter.stop().await.unwrap();
+    let err = counter.handle("get").await.unwrap_err();
+    assert!(matches!(err, Error::Stopped { .. }), "{err}");
+    counter.init().await.unwrap();
     assert_eq!(counter.handle("get").await.unwrap(), "0");
 
     let greeter = load("greeter-es").await;

@@ -9,3 +9,7 @@ mod grants;
 mod imports;
 mod limits;
 mod loading;
+mod manager;
+mod messaging;
+mod reload;
+mod tools;

@@ -1,0 +1,34 @@
+//! Shows plugins chaining: `handle` and the tool it provides pass the input
+//! on to the tool named by config `next`, and messages it receives go on to
+//! the topic named by config `forward-to`. Two relays pointing at each other
+//! make the tool cycle and the message loop the host cuts off.
+
+use witplug_sdk::{Error, Plugin};
+
+#[derive(Default)]
+struct Relay;
+
+fn pass_on(input: &str) -> Result<String, Error> {
+    let next =
+        witplug_sdk::config("next").ok_or_else(|| Error::failed("config `next` is not set"))?;
+    witplug_sdk::call_tool(&next, input)
+}
+
+impl Plugin for Relay {
+    fn handle(&mut self, input: &str) -> Result<String, Error> {
+        pass_on(input)
+    }
+
+    fn run_tool(&mut self, _name: &str, input: &str) -> Result<String, Error> {
+        pass_on(input)
+    }
+
+    fn on_message(&mut self, _topic: &str, payload: &[u8]) -> Result<(), Error> {
+        match witplug_sdk::config("forward-to") {
+            Some(topic) => witplug_sdk::send_message(&topic, payload),
+            None => Ok(()),
+        }
+    }
+}
+
+witplug_sdk::export_plugin!(Relay);

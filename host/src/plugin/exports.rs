@@ -1,0 +1,116 @@
+//! Exports as dynamic calls see them: names, signatures, WAVE arguments.
+
+use wasmtime::Engine;
+use wasmtime::component::wasm_wave::{self, wasm::DisplayType};
+use wasmtime::component::{
+    Component, ComponentExportIndex, Val, types::ComponentFunc, types::ComponentItem,
+};
+
+/// An exported function of a plugin, as a dynamic call names it.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// The name to call it by: `greet` for a function the world exports
+    /// directly, `witplug:plugin/guest@0.1.0#handle` for one in an
+    /// exported interface. A bare `handle` also finds the latter when only
+    /// one interface exports a `handle`.
+    pub name: String,
+    /// Its WIT signature, e.g. `func(name: string) -> string`.
+    pub signature: String,
+    pub(crate) ty: ComponentFunc,
+    pub(crate) index: ComponentExportIndex,
+}
+
+/// Every function a component exports, directly or in an exported interface.
+pub(crate) fn list_exports(engine: &Engine, component: &Component) -> Vec<Export> {
+    let mut exports = Vec::new();
+    for (name, item) in component.component_type().exports(engine) {
+        match item.ty {
+            ComponentItem::ComponentFunc(ty) => {
+                if let Some(index) = component.get_export_index(None, name) {
+                    exports.push(Export::new(name.to_owned(), ty, index));
+                }
+            }
+            ComponentItem::ComponentInstance(instance) => {
+                let Some(parent) = component.get_export_index(None, name) else { continue };
+                for (func_name, func_item) in instance.exports(engine) {
+                    let ComponentItem::ComponentFunc(ty) = func_item.ty else { continue };
+                    if let Some(index) = component.get_export_index(Some(&parent), func_name) {
+                        exports.push(Export::new(format!("{name}#{func_name}"), ty, index));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    exports
+}
+
+impl Export {
+    fn new(name: String, ty: ComponentFunc, index: ComponentExportIndex) -> Self {
+        let params: Vec<String> =
+            ty.params().map(|(name, ty)| format!("{name}: {}", DisplayType(&ty))).collect();
+        let results: Vec<String> = ty.results().map(|ty| DisplayType(&ty).to_string()).collect();
+        let signature = match results.as_slice() {
+            [] => format!("func({})", params.join(", ")),
+            [one] => format!("func({}) -> {one}", params.join(", ")),
+            many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
+        };
+        Self { name, signature, ty, index }
+    }
+}
+
+/// Whether `wanted` names the export `full` (`ns:pkg/iface@1.0#func`) by
+/// its function (`func`) or by interface and function (`iface#func`).
+pub(crate) fn export_matches(full: &str, wanted: &str) -> bool {
+    let Some((interface, func)) = full.split_once('#') else { return false };
+    if wanted == func {
+        return true;
+    }
+    let short = interface.rsplit('/').next().unwrap_or(interface);
+    let short = short.split('@').next().unwrap_or(short);
+    wanted.split_once('#').is_some_and(|(i, f)| f == func && (i == short || i == interface))
+}
+
+/// Roughly how many bytes `value` holds: what strings and lists carry.
+pub(crate) fn value_size(value: &Val) -> usize {
+    match value {
+        Val::String(s) => s.len(),
+        Val::List(items) | Val::Tuple(items) => items.iter().map(value_size).sum(),
+        Val::Record(fields) => fields.iter().map(|(_, v)| value_size(v)).sum(),
+        Val::Variant(_, Some(v))
+        | Val::Option(Some(v))
+        | Val::Result(Ok(Some(v)) | Err(Some(v))) => value_size(v),
+        _ => 8,
+    }
+}
+
+/// Whether `value` is a value of type `ty`: it is when its WAVE text parses
+/// as that type. Values WAVE cannot print (resources) are left to wasmtime.
+pub(crate) fn fits(value: &Val, ty: &wasmtime::component::Type) -> bool {
+    match wasm_wave::to_string(value) {
+        Ok(text) => wasm_wave::from_str::<Val>(ty, &text).is_ok(),
+        Err(_) => true,
+    }
+}
+
+pub(crate) fn arity_message(export: &Export, got: usize) -> String {
+    let expected = export.ty.params().len();
+    let plural = if expected == 1 { "" } else { "s" };
+    format!("expects {expected} argument{plural} {}, got {got}", export.signature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export_matches;
+
+    #[test]
+    fn exports_are_found_by_short_names() {
+        let full = "witplug:plugin/guest@0.1.0#handle";
+        assert!(export_matches(full, "handle"));
+        assert!(export_matches(full, "guest#handle"));
+        assert!(export_matches(full, "witplug:plugin/guest@0.1.0#handle"));
+        assert!(!export_matches(full, "other#handle"));
+        assert!(!export_matches(full, "init"));
+        assert!(!export_matches("greet", "greet"));
+    }
+}

@@ -1,0 +1,328 @@
+//! The instances of one plugin: a bounded pool, a bounded queue of callers
+//! waiting for it, and what happens to an instance that fails.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, SemaphorePermit};
+use wasmtime::component::Instance;
+use wasmtime::{Store, Trap};
+
+use super::{Phase, Plugin};
+use crate::bindings::Plugin as GuestBindings;
+use crate::engine::TICK;
+use crate::error::one_line;
+use crate::events::Event;
+use crate::limits::LimitHit;
+use crate::state::{CallContext, PluginState};
+use crate::{Error, Result};
+
+/// How many instances a plugin runs at once, and how callers wait for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Instances that serve calls in parallel (default 1: calls take turns
+    /// and the plugin's state is shared by all of them).
+    pub size: usize,
+    /// Callers that may wait for an instance (default 64); past that a call
+    /// is refused at once with [`Error::Busy`].
+    pub queue: usize,
+    /// How long a caller waits for an instance (default 5 s) before
+    /// [`Error::Busy`].
+    pub wait: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { size: 1, queue: 64, wait: Duration::from_secs(5) }
+    }
+}
+
+/// The idle instances and the permits that bound the busy ones.
+pub(crate) struct Pool {
+    idle: Mutex<Vec<Live>>,
+    permits: Semaphore,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl Pool {
+    pub fn new(config: &PoolConfig) -> Self {
+        Self {
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(config.size),
+            waiting: Default::default(),
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Live>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running instance and the `Store` that owns it.
+pub(crate) struct Live {
+    pub store: Store<PluginState>,
+    pub instance: Instance,
+    pub guest: Option<GuestBindings>,
+}
+
+/// What a call used, for the metrics.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Usage {
+    pub fuel: u64,
+    pub memory: u64,
+}
+
+/// An instance lent to one call, with the permit that bounds the pool.
+pub(crate) struct Checkout<'a> {
+    plugin: &'a Plugin,
+    live: Option<Live>,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Drop for Checkout<'_> {
+    fn drop(&mut self) {
+        // An instance still here was abandoned mid-call (the caller dropped
+        // the future): its state is unknown, so it is not reused.
+        self.live.take();
+        self.plugin.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Plugin {
+    /// Runs `body` on an instance from the pool, within the call's limits,
+    /// and settles the outcome: a trap or limit throws the instance away.
+    pub(crate) async fn run<T>(
+        &self,
+        call: CallContext,
+        body: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<T>,
+    ) -> (Result<T>, Usage) {
+        let mut checkout = match self.checkout(call).await {
+            Ok(checkout) => checkout,
+            Err(err) => return (Err(err), Usage::default()),
+        };
+        let live = checkout.live.as_mut().expect("a checkout holds an instance until settled");
+        let result = self.within_deadline(body(live)).await;
+        self.settle(checkout, result)
+    }
+
+    async fn checkout(&self, call: CallContext) -> Result<Checkout<'_>> {
+        if let Phase::Stopped = *self.phase() {
+            return Err(Error::Stopped { plugin: self.name().to_owned() });
+        }
+        let permit = self.acquire().await?;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut checkout = Checkout { plugin: self, live: None, _permit: permit };
+        let idle = self.pool.idle().pop();
+        let mut live = match idle {
+            Some(live) => live,
+            None => self.instantiate().await?,
+        };
+        live.store.data_mut().begin_call(call);
+        self.arm(&mut live.store);
+        checkout.live = Some(live);
+        Ok(checkout)
+    }
+
+    /// Waits for a free instance, within the pool's queue and wait bounds.
+    async fn acquire(&self) -> Result<SemaphorePermit<'_>> {
+        if let Ok(permit) = self.pool.permits.try_acquire() {
+            return Ok(permit);
+        }
+        let config = &self.context.pool;
+        let busy = |reason| Error::Busy { plugin: self.name().to_owned(), reason };
+        if self.pool.waiting.fetch_add(1, Ordering::SeqCst) >= config.queue {
+            self.pool.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(busy(format!("{} callers are already waiting", config.queue)));
+        }
+        let acquired = tokio::time::timeout(config.wait, self.pool.permits.acquire()).await;
+        self.pool.waiting.fetch_sub(1, Ordering::SeqCst);
+        match acquired {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_closed)) => Err(Error::Stopped { plugin: self.name().to_owned() }),
+            Err(_elapsed) => Err(busy(format!(
+                "all {} instances stayed busy for {:?}",
+                config.size, config.wait
+            ))),
+        }
+    }
+
+    /// Ends a call: a good instance goes back to the pool, a failed one is
+    /// thrown away and the failure is named.
+    fn settle<T>(
+        &self,
+        mut checkout: Checkout<'_>,
+        result: wasmtime::Result<T>,
+    ) -> (Result<T>, Usage) {
+        let live = checkout.live.take().expect("a checkout holds an instance until settled");
+        let usage = self.usage(&live.store);
+        match result {
+            Ok(value) => {
+                self.pool.idle().push(live);
+                (Ok(value), usage)
+            }
+            Err(err) => {
+                let error = self.classify(&err, Some(live.store.data()));
+                drop(live);
+                self.restarted(&error);
+                (Err(error), usage)
+            }
+        }
+    }
+
+    fn usage(&self, store: &Store<PluginState>) -> Usage {
+        let fuel = match self.context.limits.fuel {
+            Some(given) => given.saturating_sub(store.get_fuel().unwrap_or(given)),
+            None => 0,
+        };
+        Usage { fuel, memory: store.data().limiter.peak_memory }
+    }
+
+    fn restarted(&self, error: &Error) {
+        let plugin = self.name().to_owned();
+        self.recorder().restart();
+        tracing::warn!(target: "witplug::host", plugin, "instance dropped: {error}");
+        let events = &self.context.services.events;
+        events.send(Event::Trapped { plugin: plugin.clone(), reason: error.to_string() });
+        events.send(Event::Restarted { plugin });
+    }
+
+    /// Makes sure one instance is initialised and idle, and says whether
+    /// `init` succeeded.
+    pub(crate) async fn warm_up(&self) -> Result<()> {
+        if !self.pool.idle().is_empty() {
+            return Ok(());
+        }
+        let _permit = self.acquire().await?;
+        let live = self.instantiate().await?;
+        self.pool.idle().push(live);
+        Ok(())
+    }
+
+    /// Waits for calls in flight, then runs `shutdown` on every instance and
+    /// drops them. A `shutdown` that hangs is stopped by the deadline.
+    pub(crate) async fn drain(&self) -> Result<()> {
+        let size = u32::try_from(self.context.pool.size).unwrap_or(u32::MAX);
+        let waited = self.context.limits.deadline + self.context.pool.wait;
+        // Calls in flight end within their deadline; do not wait forever.
+        let _all = tokio::time::timeout(waited, self.pool.permits.acquire_many(size)).await;
+        let instances = std::mem::take(&mut *self.pool.idle());
+        let mut first_error = None;
+        for mut live in instances {
+            let Some(guest) = live.guest.take() else { continue };
+            live.store.data_mut().begin_call(CallContext::default());
+            self.arm(&mut live.store);
+            let call = guest.witplug_plugin_guest().call_shutdown(&mut live.store);
+            if let Err(err) = self.within_deadline(call).await {
+                let error = self.classify(&err, Some(live.store.data()));
+                tracing::warn!(target: "witplug::host", plugin = self.name(), "shutdown: {error}");
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// A fresh instance, initialised: instantiation and `init` run within
+    /// one call's limits.
+    pub(crate) async fn instantiate(&self) -> Result<Live> {
+        let mut store = self.new_store();
+        let instance = self.instantiate_pre(&mut store).await?;
+        let guest = match &self.guest {
+            Some(indices) => Some(
+                indices
+                    .load(&mut store, &instance)
+                    .map_err(|err| self.classify(&err, Some(store.data())))?,
+            ),
+            None => None,
+        };
+        if let Some(guest) = &guest {
+            let init = guest.witplug_plugin_guest().call_init(&mut store);
+            let outcome = self
+                .within_deadline(init)
+                .await
+                .map_err(|err| self.classify(&err, Some(store.data())))
+                .and_then(|result| {
+                    result.map_err(|error| Error::InitFailed {
+                        plugin: self.name().to_owned(),
+                        error,
+                    })
+                });
+            if let Err(err) = outcome {
+                self.set_phase(Phase::Failed(err.to_string()));
+                self.context.services.events.send(Event::InitFailed {
+                    plugin: self.name().to_owned(),
+                    reason: err.to_string(),
+                });
+                return Err(err);
+            }
+        }
+        self.initialised();
+        Ok(Live { store, instance, guest })
+    }
+
+    pub(crate) async fn instantiate_pre(&self, store: &mut Store<PluginState>) -> Result<Instance> {
+        let result = self.within_deadline(self.pre.instantiate_async(&mut *store)).await;
+        result.map_err(|err| self.classify(&err, Some(store.data())))
+    }
+
+    /// Runs `call` with the plugin's deadline as a backstop: epoch
+    /// interruption stops wasm that runs too long, and this stops a call
+    /// stuck in the host (an async tool that never answers).
+    pub(crate) async fn within_deadline<T>(
+        &self,
+        call: impl Future<Output = wasmtime::Result<T>>,
+    ) -> wasmtime::Result<T> {
+        let backstop = self.context.limits.deadline + 2 * TICK;
+        match tokio::time::timeout(backstop, call).await {
+            Ok(result) => result,
+            Err(_) => Err(wasmtime::Error::new(LimitHit::Deadline)),
+        }
+    }
+
+    /// Turns a failed call into the error that says which limit was hit, or
+    /// which trap happened.
+    pub(crate) fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
+        let plugin = self.name().to_owned();
+        let limits = &self.context.limits;
+        match err.downcast_ref::<LimitHit>() {
+            Some(LimitHit::Deadline) => {
+                return Error::Timeout { plugin, deadline: limits.deadline };
+            }
+            Some(LimitHit::LogLines) => return Error::LogLimit { plugin, limit: limits.log_lines },
+            None => {}
+        }
+        let trap = err.downcast_ref::<Trap>();
+        match trap {
+            Some(Trap::StackOverflow) => {
+                return Error::StackOverflow { plugin, limit: limits.stack };
+            }
+            Some(Trap::OutOfFuel) => {
+                return Error::FuelExhausted { plugin, fuel: limits.fuel.unwrap_or(0) };
+            }
+            Some(Trap::Interrupt) => return Error::Timeout { plugin, deadline: limits.deadline },
+            _ => {}
+        }
+        if let Some(state) = state {
+            if state.limiter.memory_refused {
+                return Error::MemoryLimit { plugin, limit: limits.memory };
+            }
+            if state.limiter.table_refused {
+                return Error::TableLimit { plugin, limit: limits.table_elements };
+            }
+            if let Some(panic) = &state.call.panic {
+                let panic = panic.split_whitespace().collect::<Vec<_>>().join(" ");
+                return Error::Trap { plugin, message: format!("panicked: {panic}") };
+            }
+        }
+        let message = match trap {
+            Some(trap) => trap.to_string(),
+            None => one_line(err),
+        };
+        if message.contains("instance count too high") {
+            return Error::InstanceLimit { plugin, limit: limits.instances };
+        }
+        Error::Trap { plugin, message }
+    }
+}

@@ -1,0 +1,142 @@
+//! Messages between plugins: subscriptions, order, bounded queues, loops.
+
+use std::time::Duration;
+
+use witplug_host::{Grants, Host, Message, Plugin};
+
+use crate::support::{Scratch, fixture};
+
+/// Asks `ledger` for its report until it has seen `orders`, or fails.
+async fn wait_for(ledger: &Plugin, orders: u64) -> String {
+    let expected = format!("orders={orders} ");
+    for _ in 0..500 {
+        let report = ledger.handle("report").await.unwrap();
+        if report.starts_with(&expected) {
+            return report;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{} never saw {orders} orders: {}", ledger.name(), ledger.handle("").await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_messages_reach_two_subscribers_in_order() {
+    let dir = Scratch::new();
+    dir.copy_fixture("order-desk");
+    dir.write("order-desk.toml", "[grants]\npublish = [\"orders.*\"]\n");
+    let ledger = std::fs::read(fixture("ledger")).unwrap();
+    for name in ["ledger-a", "ledger-b"] {
+        dir.write(&format!("{name}.wasm"), &ledger);
+        dir.write(
+            &format!("{name}.toml"),
+            "[grants]\nsubscribe = [\"orders.*\"]\n[limits]\nmessage-queue = 20000\n",
+        );
+    }
+    let host = Host::builder().build().unwrap();
+    let report = host.load_dir(dir.path()).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let desk = host.plugin("order-desk").unwrap();
+    for batch in 1..=10 {
+        let placed = desk.handle("1000").await.unwrap();
+        assert_eq!(placed, format!("placed 1000 orders, {} in all", batch * 1000));
+    }
+    // Amounts are seq % 100 + 1: each hundred orders add up to 5050.
+    let expected = "orders=10000 total=505000 out-of-order=0";
+    for name in ["ledger-a", "ledger-b"] {
+        let ledger = host.plugin(name).unwrap();
+        assert_eq!(wait_for(&ledger, 10_000).await, expected);
+        let metrics = ledger.metrics();
+        assert_eq!(metrics.messages_delivered, 10_000);
+        assert_eq!(metrics.messages_dropped, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_drops_and_counts_without_blocking_the_publisher() {
+    let dir = Scratch::new();
+    dir.copy_fixture("order-desk");
+    dir.write("order-desk.toml", "[grants]\npublish = [\"orders.*\"]\n");
+    dir.copy_fixture("ledger");
+    dir.write(
+        "ledger.toml",
+        "[grants]\nsubscribe = [\"orders.*\"]\n[limits]\nmessage-queue = 10\n",
+    );
+    // A current-thread runtime: the ledger gets no turn while the desk
+    // publishes 500 orders in one call, so its queue of 10 overflows.
+    let host = Host::builder().build().unwrap();
+    host.load_dir(dir.path()).await.unwrap();
+    host.plugin("order-desk").unwrap().handle("500").await.unwrap();
+    let ledger = host.plugin("ledger").unwrap();
+    let mut delivered = 0;
+    for _ in 0..200 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let metrics = ledger.metrics();
+        delivered = metrics.messages_delivered;
+        if delivered + metrics.messages_dropped == 500 {
+            break;
+        }
+    }
+    let metrics = ledger.metrics();
+    assert!((10..500).contains(&delivered), "delivered {delivered}");
+    assert_eq!(metrics.messages_delivered + metrics.messages_dropped, 500);
+}
+
+#[tokio::test]
+async fn host_code_and_plugins_share_the_bus() {
+    let host =
+        Host::builder().grants("ledger", Grants::new().subscribe("orders.*")).build().unwrap();
+    let ledger = host.load_file(fixture("ledger")).await.unwrap();
+    assert_eq!(host.publish("orders.manual", "1:40"), 1);
+    assert_eq!(host.bus().publish(Message::new("orders.manual", "2:2")), 1);
+    assert_eq!(wait_for(&ledger, 2).await, "orders=2 total=42 out-of-order=0");
+    // Not subscribed: not delivered.
+    assert_eq!(host.publish("invoices.new", "3:1"), 0);
+}
+
+#[tokio::test]
+async fn a_message_loop_between_plugins_is_cut_off() {
+    // Two relays that forward every message to each other's topic would
+    // loop forever; the hop count stops the loop.
+    let dir = Scratch::new();
+    let relay = std::fs::read(fixture("relay")).unwrap();
+    for (name, forward_to, listens) in
+        [("ping", "to-pong", "to-ping"), ("pong", "to-ping", "to-pong")]
+    {
+        dir.write(&format!("{name}.wasm"), &relay);
+        dir.write(
+            &format!("{name}.toml"),
+            format!(
+                "[config]\nforward-to = \"{forward_to}\"\n\
+                 [grants]\npublish = [\"{forward_to}\"]\nsubscribe = [\"{listens}\"]\n"
+            ),
+        );
+    }
+    let host = Host::builder().build().unwrap();
+    let mut events = host.events();
+    host.load_dir(dir.path()).await.unwrap();
+    host.publish("to-ping", "ball");
+
+    let mut dropped_by = None;
+    let mut deliveries = 0;
+    while dropped_by.is_none() {
+        let event = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+        match event.expect("the loop was cut within 5 s").unwrap() {
+            witplug_host::Event::MessageDropped { plugin, topic } => {
+                dropped_by = Some((plugin, topic))
+            }
+            witplug_host::Event::CallFinished { export, .. } if export == "on-message" => {
+                deliveries += 1
+            }
+            _ => {}
+        }
+    }
+    // Messages of hops 0 to MAX_HOPS - 1 were handled and passed on; the
+    // one of hop MAX_HOPS reached ping, whose publish was refused.
+    assert_eq!(deliveries, witplug_host::MAX_HOPS);
+    assert_eq!(dropped_by, Some(("ping".to_owned(), "to-pong".to_owned())));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let total = host.stats().total;
+    assert_eq!(total.calls, u64::from(witplug_host::MAX_HOPS) + 1);
+    assert_eq!(total.messages_delivered, u64::from(witplug_host::MAX_HOPS));
+    assert_eq!(total.errors, 1, "ping's last on-message returned the refusal");
+}
