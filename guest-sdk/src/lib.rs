@@ -101,7 +101,8 @@ pub trait Plugin: Default + 'static {
     ///
     /// # Errors
     ///
-    /// An error marks the plugin as failed in the host.
+    /// An error marks the plugin as failed in the host, and the call that
+    /// needed this instance fails with it.
     fn init(&mut self) -> Result<(), Error> {
         Ok(())
     }

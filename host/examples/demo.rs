@@ -8,7 +8,17 @@ use anyhow::{Context, Result, bail};
 use witplug_host::{Host, Val};
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG")
@@ -27,9 +37,9 @@ async fn main() -> Result<()> {
         .tool("fail", |_| Err("this tool always fails".to_owned()))
         .tool("secret", |_| Ok("no plugin was granted this".to_owned()))
         .build()?;
-    let report = host.load_dir(&dir).await.with_context(|| format!("loading {dir}"))?;
-    println!("== Loaded {} plugins from {dir}", report.loaded.len());
-    for error in &report.failed {
+    let loaded = host.load_dir(&dir).await.with_context(|| format!("loading {dir}"))?;
+    println!("== Loaded {} plugins from {dir}", loaded.loaded.len());
+    for error in &loaded.failed {
         println!("   failed: {error}");
     }
     let mut calls = 0;
@@ -60,7 +70,9 @@ async fn main() -> Result<()> {
 
     println!("\n== tool-user: calling host tools (plugins/tool-user.toml grants them)");
     let tool_user = host.plugin("tool-user")?;
-    for input in ["upper:hello", "reverse:stressed", "translate:hi", "secret:x", "fail:now"] {
+    let inputs =
+        ["upper:hello", "reverse:stressed", "count-words:to be or not to be", "translate:hi"];
+    for input in inputs.into_iter().chain(["secret:x", "fail:now"]) {
         println!("tool-user {input:?} -> {}", outcome(tool_user.handle(input).await));
         calls += 1;
     }
@@ -81,6 +93,35 @@ async fn main() -> Result<()> {
         bail!("the host received no message from messenger");
     }
 
+    println!("\n== Plugins talking to each other: order-desk publishes, ledger subscribes");
+    host.init_all().await;
+    let desk = host.plugin("order-desk")?;
+    let ledger = host.plugin("ledger")?;
+    for batch in ["3", "97"] {
+        println!("order-desk -> {}", desk.handle(batch).await?);
+        calls += 1;
+    }
+    // Delivery is asynchronous: wait until the ledger has seen all 100.
+    let mut report = String::new();
+    for _ in 0..200 {
+        report = ledger.handle("report").await?;
+        calls += 1;
+        if report.starts_with("orders=100 ") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    println!("ledger -> {report}");
+    if !report.starts_with("orders=100 ") {
+        bail!("the ledger did not receive every order: {report}");
+    }
+    let relay = host.plugin("relay")?;
+    println!(
+        "relay -> {} words (relay called word-count's tool)",
+        relay.handle("one two three").await?
+    );
+    calls += 1;
+
     println!("\n== Sandbox: hostile plugins are stopped; the others never notice");
     // The log flood would print a thousand lines: no logs in this part.
     let quiet = tracing::dispatcher::set_default(&tracing::Dispatch::none());
@@ -89,8 +130,13 @@ async fn main() -> Result<()> {
         if !plugin.name().starts_with("hostile-") {
             continue;
         }
-        let input = if plugin.name() == "hostile-overreach" { "tool" } else { "file:/etc/passwd" };
-        match plugin.handle(input).await {
+        let outcome = match plugin.name() {
+            // This one misbehaves on the way out: its shutdown never returns.
+            "hostile-shutdown" => plugin.stop().await.map(|()| "stopped".to_owned()),
+            "hostile-overreach" => plugin.handle("tool").await,
+            _ => plugin.handle("file:/etc/passwd").await,
+        };
+        match outcome {
             Ok(output) => bail!("{} was not stopped: {output:.60}", plugin.name()),
             Err(err) => println!("{err}"),
         }
@@ -101,11 +147,13 @@ async fn main() -> Result<()> {
     println!("counter -> {} (still counting)", counter.handle("tick").await?);
     calls += 1;
 
+    println!("\n== The manager's stats");
+    print!("{}", host.stats());
     println!(
-        "\n== Summary: {} plugins loaded, {} failed, {calls} calls, {received} message(s) \
-         received, {stopped} hostile plugins stopped",
-        report.loaded.len(),
-        report.failed.len()
+        "\n== Summary: {} plugins loaded, {} failed, {calls} calls from the demo, \
+         {received} message(s) received by the host, {stopped} hostile plugins stopped",
+        loaded.loaded.len(),
+        loaded.failed.len()
     );
     Ok(())
 }

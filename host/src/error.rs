@@ -92,7 +92,7 @@ pub enum Error {
         plugin: String,
         /// The export asked for.
         export: String,
-        /// The functions the plugin does export, with their signatures.
+        /// The names of the functions the plugin does export.
         available: Vec<String>,
     },
 
@@ -213,6 +213,16 @@ pub enum Error {
         limit: u64,
     },
 
+    /// The plugin passed the host more data in one call (arguments of a host
+    /// import, or a result) than wasmtime was allowed to copy.
+    #[error("plugin `{plugin}` passed the host more than {} in one call", format_size(*limit))]
+    DataLimit {
+        /// The plugin.
+        plugin: String,
+        /// The bytes wasmtime may copy out of the plugin per host call.
+        limit: u64,
+    },
+
     /// The plugin wrote more log lines in one call than allowed.
     #[error("plugin `{plugin}` wrote more than {limit} log lines in one call")]
     LogLimit {
@@ -287,6 +297,7 @@ impl Error {
                 | Self::InstanceLimit { .. }
                 | Self::StackOverflow { .. }
                 | Self::LogLimit { .. }
+                | Self::DataLimit { .. }
         )
     }
 }
@@ -303,7 +314,22 @@ pub fn describe(error: &WitError) -> String {
         WitError::LimitExceeded(m) => ("limit exceeded", m),
         WitError::Failed(m) => ("failed", m),
     };
-    format!("{kind}: {message}")
+    format!("{kind}: {}", one_line_text(message, 1024))
+}
+
+/// `text` on one line (control characters become spaces) and at most
+/// `limit` bytes, marked when cut.
+pub(crate) fn one_line_text(text: &str, limit: usize) -> String {
+    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if line.len() > limit {
+        let mut end = limit;
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.push_str(" [truncated]");
+    }
+    line
 }
 
 /// Joins names for a message; `none` for an empty list.
@@ -340,6 +366,14 @@ mod tests {
         assert_eq!(err.to_string(), "plugin `echo` has no export `nope` (exports: handle, info)");
         let err = Error::Plugin { plugin: "echo".into(), error: WitError::Denied("tool:x".into()) };
         assert_eq!(err.to_string(), "plugin `echo` returned an error: denied: tool:x");
+    }
+
+    #[test]
+    fn plugin_text_is_made_one_bounded_line() {
+        assert_eq!(one_line_text("a\nb\rc", 100), "a b c");
+        assert_eq!(one_line_text("héllo", 2), "h [truncated]");
+        let long = WitError::Failed("x\n".repeat(5000));
+        assert!(describe(&long).len() < 1100 && !describe(&long).contains('\n'));
     }
 
     #[test]

@@ -109,6 +109,40 @@ pub enum Outcome {
     Trap,
 }
 
+impl std::fmt::Display for Event {
+    /// One line per event, e.g. `counter: handle ok in 21.3µs`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Loaded { plugin } => write!(f, "{plugin}: loaded"),
+            Self::Initialised { plugin } => write!(f, "{plugin}: initialised"),
+            Self::InitFailed { plugin, reason } => write!(f, "{plugin}: init failed: {reason}"),
+            Self::CallFinished { plugin, export, duration, outcome } => {
+                let outcome = match outcome {
+                    Outcome::Ok => "ok",
+                    Outcome::Error => "error",
+                    Outcome::Trap => "trapped",
+                };
+                write!(f, "{plugin}: {export} {outcome} in {duration:.1?}")
+            }
+            Self::Trapped { plugin, reason } => write!(f, "{plugin}: trapped: {reason}"),
+            Self::Restarted { plugin } => write!(f, "{plugin}: instance restarted"),
+            Self::Denied { plugin, capability } => write!(f, "{plugin}: denied {capability}"),
+            Self::Stopped { plugin } => write!(f, "{plugin}: stopped"),
+            Self::Unloaded { plugin } => write!(f, "{plugin}: unloaded"),
+            Self::Reloaded { plugin } => write!(f, "{plugin}: reloaded"),
+            Self::ReloadFailed { plugin, reason } => {
+                write!(f, "{plugin}: reload failed, old version kept: {reason}")
+            }
+            Self::MessageDropped { plugin, topic } => {
+                write!(f, "{plugin}: message on {topic} dropped: too many hops")
+            }
+            Self::MessagesDropped { plugin, count } => {
+                write!(f, "{plugin}: {count} message(s) dropped: queue full")
+            }
+        }
+    }
+}
+
 /// Sends events; sending with nobody listening costs next to nothing.
 #[derive(Debug, Clone)]
 pub(crate) struct Events(broadcast::Sender<Event>);

@@ -228,10 +228,15 @@ impl Grants {
             "wasi:cli/stdin" => "closed".to_owned(),
             "wasi:cli/stdout" => forwarded(self.stdout),
             "wasi:cli/stderr" => forwarded(self.stderr),
-            i if i.starts_with("wasi:sockets/") => "switched off".to_owned(),
-            i if i.starts_with("wasi:") => "provided".to_owned(),
+            i if i.starts_with("wasi:sockets/") => "switched off: fails to load".to_owned(),
+            i if ["wasi:cli/", "wasi:clocks/", "wasi:io/", "wasi:random/"]
+                .iter()
+                .any(|p| i.starts_with(p)) =>
+            {
+                "provided".to_owned()
+            }
             "witplug:plugin/types" => "types only".to_owned(),
-            _ => "not provided".to_owned(),
+            _ => "not provided: fails to load".to_owned(),
         }
     }
 }

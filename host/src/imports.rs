@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::bus::{MAX_HOPS, Message};
+use crate::error::one_line_text;
 use crate::events::Event;
 use crate::limits::LimitHit;
 use crate::state::{CallContext, PluginState};
@@ -18,17 +19,19 @@ pub(crate) const PANIC_PREFIX: &str = "plugin panicked: ";
 impl types::Host for PluginState {}
 
 impl Host for PluginState {
-    async fn log(&mut self, level: Level, mut message: String) -> wasmtime::Result<()> {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let limit = usize::try_from(self.plugin.limits.max_input).unwrap_or(usize::MAX);
         if level == Level::Error
             && let Some(panic) = message.strip_prefix(PANIC_PREFIX)
         {
-            self.call.panic = Some(panic.to_owned());
+            self.call.panic = Some(one_line_text(panic, limit.min(4096)));
         }
         self.call.log_lines += 1;
         if self.call.log_lines > self.plugin.limits.log_lines {
             return Err(wasmtime::Error::new(LimitHit::LogLines));
         }
-        truncate(&mut message, self.plugin.limits.max_input);
+        // One line, so a plugin cannot forge other log lines.
+        let message = one_line_text(&message, limit);
         let plugin = self.plugin.name.as_str();
         match level {
             Level::Trace => tracing::trace!(target: "witplug::plugin", plugin, "{message}"),
@@ -49,11 +52,11 @@ impl Host for PluginState {
         topic: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
+        if let Err(err) = self.check_input("message", topic.len() + payload.len()) {
+            return Ok(Err(err));
+        }
         if !self.plugin.grants.may_publish(&topic) {
             return Ok(Err(self.deny(format!("publish:{topic}"))));
-        }
-        if let Err(err) = self.check_input("message payload", payload.len()) {
-            return Ok(Err(err));
         }
         let hops = self.call.context.hops + 1;
         if hops > MAX_HOPS {
@@ -75,11 +78,11 @@ impl Host for PluginState {
         name: String,
         input: String,
     ) -> wasmtime::Result<Result<String, WitError>> {
+        if let Err(err) = self.check_input("tool call", name.len() + input.len()) {
+            return Ok(Err(err));
+        }
         if !self.plugin.grants.may_call(&name) {
             return Ok(Err(self.deny(format!("tool:{name}"))));
-        }
-        if let Err(err) = self.check_input("tool input", input.len()) {
-            return Ok(Err(err));
         }
         let services = &self.plugin.services;
         if let Some(call) = services.tools.call(&name, input.clone()) {
@@ -125,33 +128,5 @@ impl PluginState {
             )));
         }
         Ok(())
-    }
-}
-
-/// Cuts `text` to at most `limit` bytes, on a character boundary, and says so.
-fn truncate(text: &mut String, limit: u64) {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if text.len() > limit {
-        let mut end = limit;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-        text.push_str(" [truncated]");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn truncation_keeps_whole_characters() {
-        let mut text = "héllo".to_owned();
-        truncate(&mut text, 2);
-        assert_eq!(text, "h [truncated]");
-        let mut short = "ok".to_owned();
-        truncate(&mut short, 10);
-        assert_eq!(short, "ok");
     }
 }

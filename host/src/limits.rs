@@ -7,6 +7,9 @@ use serde::Deserialize;
 
 use crate::units::{self, format_size};
 
+/// The longest deadline any call may have.
+const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The limits one plugin runs under.
 ///
 /// The host operator sets defaults and ceilings with
@@ -197,6 +200,15 @@ impl Limits {
         if self.instances == 0 {
             return Err("limits.instances must be at least 1".to_owned());
         }
+        if self.table_elements == 0 {
+            return Err("limits.table-elements must be at least 1".to_owned());
+        }
+        if self.fuel == Some(0) {
+            return Err("limits.fuel must be at least 1".to_owned());
+        }
+        if self.deadline > MAX_DEADLINE {
+            return Err(format!("limits.deadline = {:?} is more than 7 days", self.deadline));
+        }
         if self.stack < 16 << 10 {
             return Err(format!("limits.stack = {} is less than 16 KiB", format_size(self.stack)));
         }
@@ -271,6 +283,8 @@ pub(crate) struct Limiter {
     table_elements: u64,
     instances: u64,
     used_memory: u64,
+    /// The growth allowed last, undone if wasmtime then fails to grow.
+    pending: u64,
     /// The most linear memory the instance has held.
     pub peak_memory: u64,
     /// Set when a memory growth was refused during the current call.
@@ -286,6 +300,7 @@ impl Limiter {
             table_elements: limits.table_elements,
             instances: limits.instances,
             used_memory: 0,
+            pending: 0,
             peak_memory: 0,
             memory_refused: false,
             table_refused: false,
@@ -308,8 +323,15 @@ impl wasmtime::ResourceLimiter for Limiter {
             return Ok(false);
         }
         self.used_memory += growth;
+        self.pending = growth;
         self.peak_memory = self.peak_memory.max(self.used_memory);
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        // Growth past the memory's own maximum fails after we allowed it.
+        self.used_memory -= std::mem::take(&mut self.pending);
+        Ok(())
     }
 
     fn table_growing(
@@ -391,6 +413,15 @@ mod tests {
         assert!(!limiter.memory_growing(1 << 20, (1 << 20) + 65536, None).unwrap());
         assert!(limiter.memory_refused);
         assert_eq!(limiter.peak_memory, 1 << 20);
+    }
+
+    #[test]
+    fn a_growth_that_wasmtime_then_fails_is_given_back() {
+        let limits = Limits { memory: 1 << 20, ..Limits::default() };
+        let mut limiter = Limiter::new(&limits);
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
+        limiter.memory_grow_failed(wasmtime::format_err!("over the declared maximum")).unwrap();
+        assert!(limiter.memory_growing(0, 1 << 20, None).unwrap());
     }
 
     #[test]

@@ -218,6 +218,7 @@ impl Plugin {
     pub fn new_store(&self) -> Store<PluginState> {
         let mut store = Store::new(&self.engine, PluginState::new(self.context.clone()));
         store.limiter(|state| &mut state.limiter);
+        store.set_hostcall_fuel(self.hostcall_fuel());
         store.epoch_deadline_callback(|store| {
             if Instant::now() >= store.data().call.deadline {
                 return Err(wasmtime::Error::new(LimitHit::Deadline));
@@ -227,6 +228,15 @@ impl Plugin {
         });
         self.begin_call(&mut store);
         store
+    }
+
+    /// How many bytes wasmtime may copy out of the plugin in one host call
+    /// or result: enough to measure anything up to 8 times the plugin's
+    /// input and output limits, so the host can name the size it refuses.
+    fn hostcall_fuel(&self) -> usize {
+        let limits = &self.context.limits;
+        let bytes = limits.max_input.max(limits.max_output).saturating_mul(8);
+        usize::try_from(bytes).unwrap_or(usize::MAX)
     }
 
     /// Starts the deadline, fuel and log accounting of one call in `store`.
@@ -540,7 +550,14 @@ impl Plugin {
 
     /// Turns the plugin's own error value into [`Error::Plugin`].
     fn returned<T>(&self, result: Result<Result<T, PluginError>>) -> Result<T> {
-        result?.map_err(|error| Error::Plugin { plugin: self.name().to_owned(), error })
+        match result? {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                let message = crate::error::describe(&error);
+                self.check_output(message.len())?;
+                Err(Error::Plugin { plugin: self.name().to_owned(), error })
+            }
+        }
     }
 
     fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {

@@ -61,7 +61,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" => return Err(format!("`{text}` needs a unit: ms, s or min")),
         other => return Err(format!("`{other}` is not a duration unit (ms, s, min)")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+    let duration =
+        Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))?;
+    if duration > Duration::from_secs(365 * 24 * 3600) {
+        return Err(format!("`{text}` is more than a year"));
+    }
+    Ok(duration)
 }
 
 /// Writes a size in the largest binary unit that keeps it readable.
@@ -69,8 +74,8 @@ pub fn format_size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
         b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
         b => format!("{b} B"),
     }
 }
@@ -164,5 +169,6 @@ mod tests {
         assert_eq!(format_size(1 << 30), "1 GiB");
         assert_eq!(format_size(100), "100 B");
         assert_eq!(format_size((100 << 20) + 1), "100.0 MiB");
+        assert_eq!(format_size(64704 << 10), "63.2 MiB");
     }
 }

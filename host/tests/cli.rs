@@ -234,3 +234,47 @@ fn inspect_shows_what_each_import_was_granted() {
         "{text}"
     );
 }
+
+#[test]
+fn stats_runs_a_workload_and_prints_the_table() {
+    let dir = plugins_dir();
+    let output = witplug_quiet(&[
+        "stats",
+        "--plugins",
+        dir.to_str().unwrap(),
+        "--calls",
+        "5",
+        "counter",
+        "echo",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let table = stdout(&output);
+    assert!(table.starts_with("PLUGIN"), "{table}");
+    let row =
+        |name: &str| table.lines().find(|l| l.starts_with(&format!("{name} "))).unwrap().to_owned();
+    assert_eq!(row("counter").split_whitespace().nth(1), Some("5"), "{table}");
+    assert_eq!(row("TOTAL").split_whitespace().nth(1), Some("10"), "{table}");
+}
+
+#[test]
+fn run_prints_events_and_stops_on_ctrl_c() {
+    let dir = plugins_dir();
+    let child = Command::new(env!("CARGO_BIN_EXE_witplug"))
+        .args(["run", "--watch", "--plugins", dir.to_str().unwrap()])
+        .env("WITPLUG_LOG", "off")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let interrupted =
+        Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events = stdout(&output);
+    assert!(events.contains("counter: loaded"), "{events}");
+    assert!(events.contains("counter: initialised"), "{events}");
+    assert!(events.contains("counter: stopped"), "{events}");
+    assert!(stderr(&output).contains("watching for changes"), "{}", stderr(&output));
+}

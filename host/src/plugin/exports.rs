@@ -80,6 +80,9 @@ pub(crate) fn value_size(value: &Val) -> usize {
         Val::Variant(_, Some(v))
         | Val::Option(Some(v))
         | Val::Result(Ok(Some(v)) | Err(Some(v))) => value_size(v),
+        Val::Bool(_) | Val::U8(_) | Val::S8(_) => 1,
+        Val::U16(_) | Val::S16(_) => 2,
+        Val::U32(_) | Val::S32(_) | Val::Float32(_) | Val::Char(_) => 4,
         _ => 8,
     }
 }

@@ -320,8 +320,12 @@ impl Plugin {
             Some(trap) => trap.to_string(),
             None => one_line(err),
         };
-        if message.contains("instance count too high") {
+        // wasmtime reports these as plain errors; their text is all there is.
+        if message.contains("count too high") {
             return Error::InstanceLimit { plugin, limit: limits.instances };
+        }
+        if message.contains("fuel allocated for hostcalls has been exhausted") {
+            return Error::DataLimit { plugin, limit: self.hostcall_fuel() as u64 };
         }
         Error::Trap { plugin, message }
     }

@@ -3,6 +3,8 @@
 mod call;
 mod inspect;
 mod list;
+mod run;
+mod stats;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -28,6 +30,11 @@ enum Command {
     Call(call::Args),
     /// Show a component's imports and exports as WIT.
     Inspect(inspect::Args),
+    /// Load and initialise every plugin, print what happens, and with
+    /// `--watch` reload plugins as their files change, until Ctrl-C.
+    Run(run::Args),
+    /// Run a workload of calls and print each plugin's metrics.
+    Stats(stats::Args),
 }
 
 /// The plugins folder, and the limits the host operator sets.
@@ -110,6 +117,8 @@ fn main() -> ExitCode {
             Command::List(args) => list::run(args).await,
             Command::Call(args) => call::run(args).await,
             Command::Inspect(args) => inspect::run(&args),
+            Command::Run(args) => run::run(args).await,
+            Command::Stats(args) => stats::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,60 @@
+//! `witplug run [--watch]`: a long-running host over the plugins folder.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::broadcast::error::RecvError;
+use witplug_host::units;
+
+use crate::HostArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    plugins: HostArgs,
+    /// Reload a plugin when its `.wasm` or `.toml` changes; load added
+    /// files, unload removed ones.
+    #[arg(long)]
+    watch: bool,
+    /// How often to look at the folder with `--watch`.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = units::parse_duration)]
+    interval: Duration,
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let host = Arc::new(args.plugins.host()?);
+    let mut events = host.events();
+    let printer = tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(event) => println!("{event}"),
+                Err(RecvError::Lagged(missed)) => println!("({missed} events missed)"),
+                Err(RecvError::Closed) => break,
+            }
+        }
+    });
+    let report = host.load_dir(&args.plugins.dir).await?;
+    for error in &report.failed {
+        eprintln!("failed: {error}");
+    }
+    for error in host.init_all().await {
+        eprintln!("failed: {error}");
+    }
+    let _watcher = args.watch.then(|| host.watch(&args.plugins.dir, args.interval));
+    eprintln!(
+        "running {} plugins from {}{}; Ctrl-C stops",
+        host.plugins().len(),
+        args.plugins.dir.display(),
+        if args.watch { ", watching for changes" } else { "" }
+    );
+    tokio::signal::ctrl_c().await?;
+    for error in host.stop_all().await {
+        eprintln!("failed: {error}");
+    }
+    // Let the last events print.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    printer.abort();
+    Ok(ExitCode::SUCCESS)
+}
