@@ -147,14 +147,14 @@ async fn run() -> Result<()> {
     println!("counter -> {} (still counting)", counter.handle("tick").await?);
     calls += 1;
 
-    println!("\n== The manager's stats");
-    print!("{}", host.stats());
     println!(
         "\n== Summary: {} plugins loaded, {} failed, {calls} calls from the demo, \
          {received} message(s) received by the host, {stopped} hostile plugins stopped",
         loaded.loaded.len(),
         loaded.failed.len()
     );
+    println!("\n== The manager's stats");
+    print!("{}", host.stats());
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use tokio::task::{AbortHandle, JoinHandle};
 use wasmtime::Engine;
 
 use crate::bus::{Bus, Message, MessageBus, Subscription};
+use crate::cache::{Cache, CacheStats};
 use crate::engine::{EngineKey, Engines};
 use crate::events::{Event, Events};
 use crate::grants::Grants;
@@ -37,6 +38,7 @@ pub struct Host {
     /// Files that failed to load, with the stamp they had, so a watcher
     /// does not retry them until they change.
     failed: Mutex<HashMap<PathBuf, Stamp>>,
+    cache: Option<Cache>,
 }
 
 /// A loaded plugin and what the host runs for it.
@@ -86,6 +88,7 @@ pub struct HostBuilder {
     limits: Limits,
     ceilings: Limits,
     bus: Option<Arc<dyn MessageBus>>,
+    cache_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -107,6 +110,7 @@ impl Default for HostBuilder {
             limits: Limits::default(),
             ceilings: Limits::default_ceilings(),
             bus: None,
+            cache_dir: None,
         }
     }
 }
@@ -182,6 +186,14 @@ impl HostBuilder {
         self
     }
 
+    /// Keeps compiled plugins in `dir`, so that loading them again skips
+    /// compiling (default: no cache). The folder must be writable only by
+    /// the host operator: it holds native code.
+    pub fn cache_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
@@ -205,6 +217,7 @@ impl HostBuilder {
             settings: self.clone(),
             plugins: RwLock::default(),
             failed: Mutex::default(),
+            cache: self.cache_dir.clone().map(Cache::new),
         })
     }
 }
@@ -277,7 +290,8 @@ impl Host {
 
         let bytes = load::read(path, manifest.sha256.as_deref())?;
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-        let (component, pre) = load::compile(&runtime.engine, &runtime.linker, path, &bytes)?;
+        let (component, pre) =
+            load::compile(&runtime.engine, &runtime.linker, self.cache.as_ref(), path, &bytes)?;
 
         let mut config = manifest.config_strings();
         if let Some(overrides) = self.settings.config.get(name) {
@@ -422,6 +436,19 @@ impl Host {
         result
     }
 
+    /// Unloads every plugin (see [`Host::unload`]); returns the errors of
+    /// the `shutdown`s that failed.
+    pub async fn unload_all(&self) -> Vec<Error> {
+        let names: Vec<String> = self.plugins_read().keys().cloned().collect();
+        let mut failed = Vec::new();
+        for name in names {
+            if let Err(err) = self.unload(&name).await {
+                failed.push(err);
+            }
+        }
+        failed
+    }
+
     /// Loads the plugin `name` again from its file. Calls in flight finish
     /// on the old version; new calls go to the new one. If the new version
     /// fails to load, the old one keeps serving and the error says why.
@@ -541,6 +568,43 @@ impl Host {
             }
         });
         Watcher { task }
+    }
+
+    /// Compiles every `*.wasm` in `dir` into the cache without loading it,
+    /// so that later starts load them without compiling. Returns the files
+    /// compiled and the errors of those that are not valid components.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setup`] when the host has no cache folder, [`Error::Io`]
+    /// when `dir` cannot be read.
+    pub fn precompile(&self, dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<Error>)> {
+        let Some(cache) = &self.cache else {
+            return Err(Error::Setup("no cache folder is set (HostBuilder::cache_dir)".to_owned()));
+        };
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for path in load::wasm_files(dir.as_ref())? {
+            let compiled = load::read(&path, None).and_then(|bytes| {
+                load::check_header(&path, &bytes)?;
+                cache.component(&self.default_engine, &bytes).map_err(|err| {
+                    Error::InvalidComponent {
+                        path: path.clone(),
+                        reason: crate::error::one_line(&err),
+                    }
+                })
+            });
+            match compiled {
+                Ok(_) => done.push(path),
+                Err(err) => failed.push(err),
+            }
+        }
+        Ok((done, failed))
+    }
+
+    /// How the precompiled cache has served, if there is one.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(Cache::stats)
     }
 
     /// A stream of what happens to plugins from now on.

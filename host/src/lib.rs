@@ -50,6 +50,7 @@
 
 pub mod bindings;
 mod bus;
+mod cache;
 mod engine;
 mod error;
 mod events;
@@ -68,6 +69,7 @@ pub mod units;
 
 pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
 pub use bus::{Bus, DEFAULT_QUEUE, MAX_HOPS, Message, MessageBus, Subscription};
+pub use cache::CacheStats;
 pub use error::{Error, Result, describe};
 pub use events::{EVENT_BUFFER, Event, Outcome};
 pub use grants::{DirGrant, DirMode, Grants};

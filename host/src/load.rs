@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
+use crate::cache::Cache;
 use crate::error::one_line;
 use crate::state::PluginState;
 use crate::{Error, Plugin, Result};
@@ -65,11 +66,16 @@ pub(crate) fn read(path: &Path, sha256: Option<&str>) -> Result<Vec<u8>> {
 pub(crate) fn compile(
     engine: &Engine,
     linker: &Linker<PluginState>,
+    cache: Option<&Cache>,
     path: &Path,
     bytes: &[u8],
 ) -> Result<(Component, InstancePre<PluginState>)> {
     check_header(path, bytes)?;
-    let component = Component::new(engine, bytes)
+    let compiled = match cache {
+        Some(cache) => cache.component(engine, bytes),
+        None => Component::new(engine, bytes),
+    };
+    let component = compiled
         .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
     for (name, _) in component.component_type().imports(engine) {
         if let Some(reason) = switched_off(name) {
@@ -96,7 +102,7 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 }
 
 /// Tells apart non-wasm files, core modules and components by their header.
-fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
     const MAGIC: &[u8] = b"\0asm";
     const CORE_MODULE: &[u8] = &[1, 0, 0, 0];
     const COMPONENT: &[u8] = &[0x0d, 0, 1, 0];

@@ -17,8 +17,14 @@ fn witplug(args: &[&str]) -> Output {
         .args(args)
         .env_remove("WITPLUG_PLUGINS")
         .env_remove("WITPLUG_LOG")
+        .env("WITPLUG_CACHE", cli_cache())
         .output()
         .expect("running witplug")
+}
+
+/// A cache folder for these tests, so they do not write the user's.
+fn cli_cache() -> PathBuf {
+    std::env::temp_dir().join(format!("witplug-cli-cache-{}", std::process::id()))
 }
 
 /// Runs witplug with plugin logs switched off, so stderr holds only errors.
@@ -27,6 +33,7 @@ fn witplug_quiet(args: &[&str]) -> Output {
         .args(args)
         .env_remove("WITPLUG_PLUGINS")
         .env("WITPLUG_LOG", "off")
+        .env("WITPLUG_CACHE", cli_cache())
         .output()
         .expect("running witplug")
 }
@@ -277,4 +284,30 @@ fn run_prints_events_and_stops_on_ctrl_c() {
     assert!(events.contains("counter: initialised"), "{events}");
     assert!(events.contains("counter: stopped"), "{events}");
     assert!(stderr(&output).contains("watching for changes"), "{}", stderr(&output));
+}
+
+#[test]
+fn precompile_fills_the_cache_that_later_commands_use() {
+    let dir = plugins_dir();
+    let cache = std::env::temp_dir().join(format!("witplug-precompile-{}", std::process::id()));
+    let cache = cache.to_str().unwrap();
+    let output = witplug(&["precompile", "--plugins", dir.to_str().unwrap(), "--cache", cache]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("compiled ") && text.contains("counter.wasm"), "{text}");
+    assert!(text.trim_end().ends_with("0 failed"), "{text}");
+    let output = witplug(&[
+        "call",
+        "--plugins",
+        dir.to_str().unwrap(),
+        "--cache",
+        cache,
+        "counter",
+        "handle",
+        "\"x\"",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::remove_dir_all(cache).unwrap();
+    let err = assert_one_line_error(&witplug(&["precompile", "--no-cache"]));
+    assert!(err.contains("needs a cache folder"), "{err}");
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod cache;
 mod calls;
 mod fuzz;
 mod grants;

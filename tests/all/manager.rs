@@ -21,6 +21,9 @@ async fn a_plugin_goes_through_its_lifecycle() {
     assert_eq!(counter.lifecycle(), Lifecycle::Stopped);
     host.unload("counter").await.unwrap();
     assert!(host.plugin("counter").is_err());
+    host.load_file(fixture("echo")).await.unwrap();
+    assert!(host.unload_all().await.is_empty());
+    assert!(host.plugins().is_empty());
 
     let mut seen = Vec::new();
     while let Ok(event) = events.try_recv() {
@@ -33,7 +36,20 @@ async fn a_plugin_goes_through_its_lifecycle() {
             _ => "other",
         });
     }
-    assert_eq!(seen, ["loaded", "initialised", "call ok", "stopped", "stopped", "unloaded"]);
+    assert_eq!(
+        seen,
+        [
+            "loaded",
+            "initialised",
+            "call ok",
+            "stopped",
+            "stopped",
+            "unloaded",
+            "loaded",
+            "stopped",
+            "unloaded"
+        ]
+    );
 }
 
 #[tokio::test]

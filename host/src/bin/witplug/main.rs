@@ -3,6 +3,7 @@
 mod call;
 mod inspect;
 mod list;
+mod precompile;
 mod run;
 mod stats;
 
@@ -35,6 +36,8 @@ enum Command {
     Run(run::Args),
     /// Run a workload of calls and print each plugin's metrics.
     Stats(stats::Args),
+    /// Compile every plugin into the cache, so later starts skip compiling.
+    Precompile(precompile::Args),
 }
 
 /// The plugins folder, and the limits the host operator sets.
@@ -57,6 +60,13 @@ struct HostArgs {
     /// Fuel per call; turns on fuel metering (default: off).
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
+    /// Where compiled plugins are cached (default:
+    /// `$XDG_CACHE_HOME/witplug` or `~/.cache/witplug`).
+    #[arg(long, value_name = "DIR", env = "WITPLUG_CACHE")]
+    cache: Option<PathBuf>,
+    /// Compile every plugin at each start; use no cache (wins over --cache).
+    #[arg(long)]
+    no_cache: bool,
 }
 
 impl HostArgs {
@@ -74,7 +84,25 @@ impl HostArgs {
             ceilings.memory = ceilings.memory.max(memory);
         }
         limits.fuel = self.fuel;
-        Host::builder().limits(limits).ceilings(ceilings).build()
+        let mut builder = Host::builder();
+        builder.limits(limits).ceilings(ceilings);
+        if let Some(dir) = self.cache_dir() {
+            builder.cache_dir(dir);
+        }
+        builder.build()
+    }
+
+    /// The cache folder: the one given, or the user's cache folder.
+    fn cache_dir(&self) -> Option<PathBuf> {
+        if self.no_cache {
+            return None;
+        }
+        self.cache.clone().or_else(|| {
+            let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| {
+                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache"))
+            })?;
+            Some(base.join("witplug"))
+        })
     }
 }
 
@@ -119,6 +147,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(&args),
             Command::Run(args) => run::run(args).await,
             Command::Stats(args) => stats::run(args).await,
+            Command::Precompile(args) => precompile::run(&args),
         }
     });
     match result {

@@ -1,0 +1,101 @@
+//! The precompiled cache: a miss compiles and writes, a hit skips compiling,
+//! and a corrupt or foreign entry is compiled again, never trusted.
+
+use witplug_host::{CacheStats, Host, Limits};
+
+use crate::support::{Scratch, fixture};
+
+fn host(cache: &Scratch) -> Host {
+    Host::builder().cache_dir(cache.path()).build().unwrap()
+}
+
+fn stats(host: &Host) -> (u64, u64, u64) {
+    let CacheStats { hits, misses, rejected, .. } = host.cache_stats().unwrap();
+    (hits, misses, rejected)
+}
+
+fn entries(cache: &Scratch) -> Vec<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    entries.sort();
+    entries
+}
+
+#[tokio::test]
+async fn a_second_load_comes_from_the_cache() {
+    let cache = Scratch::new();
+    let first = host(&cache);
+    first.load_file(fixture("counter")).await.unwrap();
+    assert_eq!(stats(&first), (0, 1, 0));
+    assert_eq!(entries(&cache).len(), 1);
+
+    let second = host(&cache);
+    let counter = second.load_file(fixture("counter")).await.unwrap();
+    assert_eq!(stats(&second), (1, 0, 0));
+    assert_eq!(counter.handle("tick").await.unwrap(), "1");
+}
+
+#[tokio::test]
+async fn a_corrupt_entry_is_compiled_again_and_replaced() {
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let [entry] = entries(&cache).try_into().unwrap();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entry, &bytes).unwrap();
+
+    let again = host(&cache);
+    let echo = again.load_file(fixture("echo")).await.unwrap();
+    assert_eq!(stats(&again), (0, 0, 1));
+    assert_eq!(echo.handle("ok").await.unwrap(), "ok");
+    // The entry was replaced with a good one.
+    let third = host(&cache);
+    third.load_file(fixture("echo")).await.unwrap();
+    assert_eq!(stats(&third), (1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_foreign_or_truncated_entry_is_not_trusted() {
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let [entry] = entries(&cache).try_into().unwrap();
+    for junk in
+        [b"not a cache file at all".to_vec(), std::fs::read(&entry).unwrap()[..100].to_vec()]
+    {
+        std::fs::write(&entry, junk).unwrap();
+        let again = host(&cache);
+        again.load_file(fixture("echo")).await.unwrap();
+        assert_eq!(stats(&again), (0, 0, 1));
+    }
+}
+
+#[tokio::test]
+async fn another_engine_configuration_is_another_entry() {
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let mut limits = Limits::default();
+    limits.fuel = Some(1_000_000);
+    let fueled = Host::builder().cache_dir(cache.path()).limits(limits).build().unwrap();
+    fueled.load_file(fixture("echo")).await.unwrap();
+    assert_eq!(stats(&fueled), (0, 1, 0));
+    assert_eq!(entries(&cache).len(), 2);
+}
+
+#[tokio::test]
+async fn precompile_fills_the_cache_ahead_of_time() {
+    let cache = Scratch::new();
+    let dir = Scratch::new();
+    dir.copy_fixture("counter");
+    dir.copy_fixture("echo");
+    dir.write("bad.wasm", "not wasm");
+    let (done, failed) = host(&cache).precompile(dir.path()).unwrap();
+    assert_eq!(done.len(), 2);
+    assert_eq!(failed.len(), 1);
+    let later = host(&cache);
+    later.load_dir(dir.path()).await.unwrap();
+    assert_eq!(stats(&later), (2, 0, 0));
+}
