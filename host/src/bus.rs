@@ -142,6 +142,11 @@ impl Subscription {
         self.receiver.try_recv().ok()
     }
 
+    /// Takes no new message; those already queued can still be received.
+    pub fn close(&mut self) {
+        self.receiver.close();
+    }
+
     /// How many messages were dropped because this queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)

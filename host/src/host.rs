@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::broadcast;
-use tokio::task::{AbortHandle, JoinHandle};
+use tokio::sync::{Notify, broadcast};
+use tokio::task::JoinHandle;
 use wasmtime::Engine;
 
 use crate::bus::{Bus, Message, MessageBus, Subscription};
@@ -44,8 +44,15 @@ pub struct Host {
 /// A loaded plugin and what the host runs for it.
 struct Entry {
     plugin: Arc<Plugin>,
-    delivery: Option<AbortHandle>,
+    delivery: Option<Delivery>,
     stamp: Stamp,
+}
+
+/// The task that delivers a plugin's subscribed messages.
+struct Delivery {
+    /// Tells the task to stop taking new messages and finish those queued.
+    stop: Arc<Notify>,
+    task: JoinHandle<()>,
 }
 
 /// What a watcher compares to notice that a plugin's files changed.
@@ -63,11 +70,20 @@ impl Stamp {
     }
 }
 
+impl Entry {
+    /// Stops the delivery task taking messages; it finishes the message in
+    /// hand and those already queued, then ends. Returns its handle.
+    fn close_delivery(&mut self) -> Option<JoinHandle<()>> {
+        self.delivery.take().map(|delivery| {
+            delivery.stop.notify_one();
+            delivery.task
+        })
+    }
+}
+
 impl Drop for Entry {
     fn drop(&mut self) {
-        if let Some(delivery) = self.delivery.take() {
-            delivery.abort();
-        }
+        self.close_delivery();
     }
 }
 
@@ -267,7 +283,7 @@ impl Host {
         }
         let stamp = Stamp::of(path);
         let plugin = self.prepare(path, &name).await?;
-        self.install(plugin.clone(), stamp)?;
+        self.install(plugin.clone(), stamp, None)?;
         self.services.events.send(Event::Loaded { plugin: name });
         Ok(plugin)
     }
@@ -310,41 +326,66 @@ impl Host {
         Ok(Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?))
     }
 
-    /// Makes a prepared plugin the one its name finds, replacing any older
-    /// version, and returns the version it replaced.
-    fn install(&self, plugin: Arc<Plugin>, stamp: Stamp) -> Result<Option<Arc<Plugin>>> {
+    /// Makes a prepared plugin the one its name finds. `replacing` is the
+    /// version a reload expects to replace, or `None` for a new plugin; if
+    /// the map no longer holds what the caller expects (a load or unload
+    /// raced it), nothing changes. Returns the replaced entry.
+    fn install(
+        &self,
+        plugin: Arc<Plugin>,
+        stamp: Stamp,
+        replacing: Option<&Arc<Plugin>>,
+    ) -> Result<Option<Entry>> {
         let name = plugin.name().to_owned();
         let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
-        {
-            let mut providers =
-                self.services.providers.write().unwrap_or_else(PoisonError::into_inner);
-            for tool in plugin.provides() {
-                let taken_by = providers
-                    .get(tool)
-                    .and_then(std::sync::Weak::upgrade)
-                    .filter(|other| other.name() != name)
-                    .map(|other| format!("plugin `{}`", other.name()));
-                let host_tool = self.services.tools.names().contains(&tool.as_str());
-                if let Some(owner) = taken_by.or(host_tool.then(|| "the host".to_owned())) {
-                    return Err(Error::Conflict {
-                        path: plugin.path().to_owned(),
-                        reason: format!("provides tool `{tool}`, which {owner} already provides"),
-                    });
-                }
+        let current = plugins.get(&name).map(|entry| &entry.plugin);
+        match (current, replacing) {
+            (None, None) => {}
+            (Some(current), Some(expected)) if Arc::ptr_eq(current, expected) => {}
+            (Some(_), None) => {
+                return Err(Error::DuplicatePlugin { name, path: plugin.path().to_owned() });
             }
-            providers.retain(|_, provider| provider.upgrade().is_some_and(|p| p.name() != name));
-            for tool in plugin.provides() {
-                providers.insert(tool.clone(), Arc::downgrade(&plugin));
+            _ => {
+                return Err(Error::Conflict {
+                    path: plugin.path().to_owned(),
+                    reason: format!("plugin `{name}` was loaded or unloaded during the reload"),
+                });
             }
         }
+        self.register_tools(&plugin)?;
         let delivery = self.start_delivery(&plugin);
-        let old = plugins.insert(name, Entry { plugin, delivery, stamp });
-        Ok(old.map(|entry| entry.plugin.clone()))
+        Ok(plugins.insert(name, Entry { plugin, delivery, stamp }))
+    }
+
+    /// Points the tools `plugin` provides at it, refusing tools that the
+    /// host or another plugin already provides.
+    fn register_tools(&self, plugin: &Arc<Plugin>) -> Result<()> {
+        let mut providers = self.services.providers.write().unwrap_or_else(PoisonError::into_inner);
+        for tool in plugin.provides() {
+            let taken_by = providers
+                .get(tool)
+                .and_then(std::sync::Weak::upgrade)
+                .filter(|other| other.name() != plugin.name())
+                .map(|other| format!("plugin `{}`", other.name()));
+            let host_tool = self.services.tools.names().contains(&tool.as_str());
+            if let Some(owner) = taken_by.or(host_tool.then(|| "the host".to_owned())) {
+                return Err(Error::Conflict {
+                    path: plugin.path().to_owned(),
+                    reason: format!("provides tool `{tool}`, which {owner} already provides"),
+                });
+            }
+        }
+        providers
+            .retain(|_, provider| provider.upgrade().is_some_and(|p| p.name() != plugin.name()));
+        for tool in plugin.provides() {
+            providers.insert(tool.clone(), Arc::downgrade(plugin));
+        }
+        Ok(())
     }
 
     /// Delivers the messages a plugin subscribed to, one at a time, in the
     /// order they were published.
-    fn start_delivery(&self, plugin: &Arc<Plugin>) -> Option<AbortHandle> {
+    fn start_delivery(&self, plugin: &Arc<Plugin>) -> Option<Delivery> {
         let patterns = plugin.grants().subscribe.clone();
         if patterns.is_empty() || !plugin.is_guest() {
             return None;
@@ -353,9 +394,26 @@ impl Host {
         let mut inbox = self.services.bus.subscribe_many(patterns, queue);
         let weak = Arc::downgrade(plugin);
         let events = self.services.events.clone();
+        let stop = Arc::new(Notify::new());
+        let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let mut dropped = 0;
-            while let Some(message) = inbox.recv().await {
+            let mut closing = false;
+            loop {
+                let message = if closing {
+                    inbox.recv().await
+                } else {
+                    tokio::select! {
+                        message = inbox.recv() => message,
+                        () = stopped.notified() => {
+                            // Take no new message; deliver those queued.
+                            inbox.close();
+                            closing = true;
+                            continue;
+                        }
+                    }
+                };
+                let Some(message) = message else { break };
                 let Some(plugin) = weak.upgrade() else { break };
                 let now_dropped = inbox.dropped();
                 if now_dropped > dropped {
@@ -366,14 +424,18 @@ impl Host {
                 if message.from.as_deref() == Some(plugin.name()) {
                     continue;
                 }
-                if let Err(err) =
-                    plugin.deliver(&message.topic, &message.payload, message.hops).await
-                {
-                    tracing::warn!(target: "witplug::host", plugin = plugin.name(), "on-message: {err}");
+                let delivered =
+                    plugin.deliver(&message.topic, &message.payload, message.hops).await;
+                match delivered {
+                    Ok(()) => {}
+                    Err(Error::Stopped { .. }) => plugin.messages_dropped(1, &events),
+                    Err(err) => {
+                        tracing::warn!(target: "witplug::host", plugin = plugin.name(), "on-message: {err}");
+                    }
                 }
             }
         });
-        Some(task.abort_handle())
+        Some(Delivery { stop, task })
     }
 
     /// The loaded plugin called `name`.
@@ -418,18 +480,36 @@ impl Host {
         failed
     }
 
-    /// Stops the plugin `name` and removes it from the host.
+    /// Stops the plugin `name` and removes it from the host: it takes no
+    /// new message, finishes those queued, runs `shutdown`, and the tools it
+    /// provided are gone.
     ///
     /// # Errors
     ///
     /// [`Error::NoSuchPlugin`], or the error its `shutdown` hit (it is
     /// removed anyway).
     pub async fn unload(&self, name: &str) -> Result<()> {
-        let entry = self.plugins.write().unwrap_or_else(PoisonError::into_inner).remove(name);
-        let Some(entry) = entry else {
-            return Err(self.plugin(name).expect_err("the plugin was just removed"));
+        let mut entry = {
+            let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
+            match plugins.remove(name) {
+                Some(entry) => entry,
+                None => {
+                    return Err(Error::NoSuchPlugin {
+                        name: name.to_owned(),
+                        available: plugins.keys().cloned().collect(),
+                    });
+                }
+            }
         };
         let plugin = entry.plugin.clone();
+        self.services
+            .providers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, provider| !std::sync::Weak::ptr_eq(provider, &Arc::downgrade(&plugin)));
+        if let Some(delivery) = entry.close_delivery() {
+            let _ = delivery.await;
+        }
         drop(entry);
         let result = plugin.stop().await;
         self.services.events.send(Event::Unloaded { plugin: name.to_owned() });
@@ -459,25 +539,25 @@ impl Host {
     pub async fn reload(&self, name: &str) -> Result<Arc<Plugin>> {
         let old = self.plugin(name)?;
         let stamp = Stamp::of(old.path());
-        let prepared = match self.prepare(old.path(), name).await {
-            Ok(plugin) => plugin,
+        let installed = match self.prepare(old.path(), name).await {
+            Ok(plugin) => {
+                self.install(plugin.clone(), stamp, Some(&old)).map(|entry| (plugin, entry))
+            }
+            Err(err) => Err(err),
+        };
+        let (plugin, replaced) = match installed {
+            Ok(installed) => installed,
             Err(err) => {
                 let reason = err.to_string();
                 self.services.events.send(Event::ReloadFailed { plugin: name.to_owned(), reason });
                 return Err(err);
             }
         };
-        if let Err(err) = self.install(prepared.clone(), stamp) {
-            let reason = err.to_string();
-            self.services.events.send(Event::ReloadFailed { plugin: name.to_owned(), reason });
-            return Err(err);
-        }
         self.services.events.send(Event::Reloaded { plugin: name.to_owned() });
-        // The old version shuts down once its calls in flight are done.
-        tokio::spawn(async move {
-            let _ = old.stop().await;
-        });
-        Ok(prepared)
+        if let Some(entry) = replaced {
+            tokio::spawn(retire(entry));
+        }
+        Ok(plugin)
     }
 
     /// Brings the host in line with `dir` once: new files load, changed
@@ -645,6 +725,23 @@ impl Host {
     fn plugins_read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Entry>> {
         self.plugins.read().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Shuts down a replaced version once nothing can call it: its queued
+/// messages are delivered, and calls made on it before the swap finish.
+async fn retire(mut entry: Entry) {
+    if let Some(delivery) = entry.close_delivery() {
+        let _ = delivery.await;
+    }
+    let old = entry.plugin.clone();
+    drop(entry);
+    // Callers that fetched the old version before the swap may still call
+    // it; wait until they let go (within reason), then shut it down.
+    let patience = tokio::time::Instant::now() + Duration::from_secs(60);
+    while Arc::strong_count(&old) > 1 && tokio::time::Instant::now() < patience {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = old.stop().await;
 }
 
 /// What one [`Host::sync_dir`] did.

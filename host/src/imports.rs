@@ -99,7 +99,7 @@ impl Host for PluginState {
             let cycle = format!("{} -> {}", chain.join(" -> "), provider.name());
             return Ok(Err(WitError::Failed(format!("refused a tool cycle: {cycle}"))));
         }
-        let call = CallContext { chain, hops: self.call.context.hops };
+        let call = CallContext { chain, hops: self.call.context.hops, patient: false };
         // Boxed: a tool call into another plugin can come back here.
         let run: Pin<Box<dyn Future<Output = crate::Result<String>> + Send + '_>> =
             Box::pin(async move { provider.run_tool(call, &name, &input).await });

@@ -27,7 +27,8 @@
 //! # Calls
 //!
 //! - Typed: plugins of the default `plugin` world have [`Plugin::handle`],
-//!   [`Plugin::on_message`] and [`Plugin::shutdown`].
+//!   [`Plugin::on_message`]; [`Plugin::init`] and [`Plugin::stop`] drive
+//!   their lifecycle.
 //! - Dynamic: [`Plugin::call`] with [`Val`]s, or [`Plugin::call_wave`] with
 //!   WAVE text, reaches any export of any world by name.
 //! - Your own world: generate it with `wasmtime::component::bindgen!`,

@@ -70,6 +70,9 @@ pub struct PoolSpec {
     /// `wait = "5 s"`: how long a caller waits before `Busy`.
     #[serde(default, deserialize_with = "units::duration")]
     pub wait: Option<std::time::Duration>,
+    /// `fresh = true`: every call gets a new instance, dropped after it.
+    #[serde(default)]
+    pub fresh: bool,
 }
 
 impl PoolSpec {
@@ -94,6 +97,7 @@ impl PoolSpec {
         if let Some(wait) = self.wait {
             pool.wait = wait;
         }
+        pool.fresh = self.fresh;
         Ok(pool)
     }
 }

@@ -265,16 +265,16 @@ impl Plugin {
     /// [`Error::InitFailed`] when a fresh instance fails to initialise.
     pub async fn handle(&self, input: &str) -> Result<String> {
         self.require_guest()?;
-        let started = Instant::now();
-        let (result, usage) = self
-            .run(CallContext::default(), async |live| {
+        self.run(
+            "handle",
+            CallContext::default(),
+            async |live| {
                 let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
                 guest.witplug_plugin_guest().call_handle(&mut live.store, input).await
-            })
-            .await;
-        let result = self.returned(result).and_then(|output| self.check_output(output));
-        self.finish("handle", started, &result, usage);
-        result
+            },
+            |result| self.returned(result).and_then(|output| self.check_output(output)),
+        )
+        .await
     }
 
     /// Delivers a message to the plugin's `on-message` export, as if it came
@@ -297,20 +297,17 @@ impl Plugin {
     /// Delivers a bus message that has been published `hops` times.
     pub(crate) async fn deliver(&self, topic: &str, payload: &[u8], hops: u32) -> Result<()> {
         self.require_guest()?;
-        let started = Instant::now();
-        let call = CallContext { hops, ..CallContext::default() };
-        let (result, usage) = self
-            .run(call, async |live| {
+        let call = CallContext { hops, patient: true, ..CallContext::default() };
+        self.run(
+            "on-message",
+            call,
+            async |live| {
                 let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
                 guest.witplug_plugin_guest().call_on_message(&mut live.store, topic, payload).await
-            })
-            .await;
-        let result = self.returned(result);
-        self.finish("on-message", started, &result, usage);
-        if result.is_ok() {
-            self.recorder().delivered();
-        }
-        result
+            },
+            |result| self.returned(result),
+        )
+        .await
     }
 
     /// Runs a tool this plugin provides, for another plugin's `call-tool`.
@@ -321,16 +318,16 @@ impl Plugin {
         input: &str,
     ) -> Result<String> {
         self.require_guest()?;
-        let started = Instant::now();
-        let (result, usage) = self
-            .run(call, async |live| {
+        self.run(
+            "run-tool",
+            call,
+            async |live| {
                 let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
                 guest.witplug_plugin_guest().call_run_tool(&mut live.store, name, input).await
-            })
-            .await;
-        let result = self.returned(result).and_then(|output| self.check_output(output));
-        self.finish("run-tool", started, &result, usage);
-        result
+            },
+            |result| self.returned(result).and_then(|output| self.check_output(output)),
+        )
+        .await
     }
 
     /// Initialises the plugin: an instance runs `init` with the plugin's
@@ -350,9 +347,26 @@ impl Plugin {
         self.warm_up().await
     }
 
-    /// Stops the plugin: waits for the calls in flight, runs `shutdown` on
-    /// each instance and drops them. Calls are refused until
-    /// [`Plugin::init`]. A `shutdown` that hangs is stopped by the deadline.
+    /// Creates idle, initialised instances until the pool holds `count` (at
+    /// most its size), so no later call waits for an instantiation.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Plugin::init`].
+    pub async fn warm(&self, count: usize) -> Result<()> {
+        self.fill(count).await
+    }
+
+    /// How many initialised instances wait for calls.
+    pub fn idle_instances(&self) -> usize {
+        self.pool.idle_count()
+    }
+
+    /// Stops the plugin: refuses new calls, waits for the calls in flight,
+    /// runs `shutdown` on each instance and drops them. Calls are refused
+    /// until [`Plugin::init`]. A `shutdown` that hangs is stopped by the
+    /// deadline. (In a `fresh` pool, instances are dropped after each call
+    /// without `shutdown`.)
     ///
     /// # Errors
     ///
@@ -389,25 +403,25 @@ impl Plugin {
 
     /// Calls `export` with arguments already checked against its type.
     async fn call_checked(&self, export: &Export, args: &[Val]) -> Result<Vec<Val>> {
-        let started = Instant::now();
         let index = export.index;
         let results = export.ty.results().len();
-        let (result, usage) = self
-            .run(CallContext::default(), async |live| {
+        self.run(
+            &export.name,
+            CallContext::default(),
+            async |live| {
                 let Some(func) = live.instance.get_func(&mut live.store, index) else {
                     return Err(wasmtime::format_err!("the export is missing from the instance"));
                 };
                 let mut values = vec![Val::Bool(false); results];
                 func.call_async(&mut live.store, args, &mut values).await?;
                 Ok(values)
-            })
-            .await;
-        let result = result.and_then(|values| {
-            self.check_output(values.iter().map(exports::value_size).sum::<usize>())?;
-            Ok(values)
-        });
-        self.finish(&export.name, started, &result, usage);
-        result
+            },
+            |values| {
+                self.check_output(values.iter().map(exports::value_size).sum::<usize>())?;
+                Ok(values)
+            },
+        )
+        .await
     }
 
     /// Calls any export by name with arguments and results in WAVE, the
@@ -495,10 +509,16 @@ impl Plugin {
             Err(err) if err.is_trap() => Outcome::Trap,
             Err(_) => Outcome::Error,
         };
-        self.recorder().call(duration, outcome, usage.fuel, usage.memory);
+        {
+            let mut recorder = self.recorder();
+            recorder.call(duration, outcome, usage.fuel, usage.memory);
+            if outcome == Outcome::Ok && export == "on-message" {
+                recorder.delivered();
+            }
+        }
         if outcome == Outcome::Ok {
             let mut phase = self.phase();
-            if *phase == Phase::Initialised {
+            if matches!(*phase, Phase::Initialised | Phase::Failed(_)) {
                 *phase = Phase::Ready;
             }
         }
@@ -508,6 +528,14 @@ impl Plugin {
             duration,
             outcome,
         });
+    }
+
+    /// Marks the plugin failed, unless it was stopped meanwhile.
+    fn failed(&self, reason: String) {
+        let mut phase = self.phase();
+        if *phase != Phase::Stopped {
+            *phase = Phase::Failed(reason);
+        }
     }
 
     fn initialised(&self) {
@@ -549,15 +577,12 @@ impl Plugin {
     }
 
     /// Turns the plugin's own error value into [`Error::Plugin`].
-    fn returned<T>(&self, result: Result<Result<T, PluginError>>) -> Result<T> {
-        match result? {
-            Ok(value) => Ok(value),
-            Err(error) => {
-                let message = crate::error::describe(&error);
-                self.check_output(message.len())?;
-                Err(Error::Plugin { plugin: self.name().to_owned(), error })
-            }
-        }
+    fn returned<T>(&self, result: Result<T, PluginError>) -> Result<T> {
+        result.or_else(|error| {
+            let message = crate::error::describe(&error);
+            self.check_output(message.len())?;
+            Err(Error::Plugin { plugin: self.name().to_owned(), error })
+        })
     }
 
     fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {

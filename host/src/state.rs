@@ -63,6 +63,9 @@ impl Services {
 pub(crate) struct CallContext {
     pub chain: Vec<String>,
     pub hops: u32,
+    /// Waits for an instance without the pool's queue and wait bounds:
+    /// message delivery, which is one sequential caller per plugin.
+    pub patient: bool,
 }
 
 /// What the host tracks during one call.

@@ -86,7 +86,8 @@ async fn a_thousand_concurrent_calls_over_eight_plugins_are_all_answered() {
     let echo = std::fs::read(fixture("echo")).unwrap();
     for name in &names {
         dir.write(&format!("{name}.wasm"), &echo);
-        dir.write(&format!("{name}.toml"), "[pool]\nsize = 4\n");
+        // Every caller may queue: this test is about answers, not bounds.
+        dir.write(&format!("{name}.toml"), "[pool]\nsize = 4\nqueue = 1000\n");
     }
     let host = Arc::new(Host::builder().build().unwrap());
     let report = host.load_dir(dir.path()).await.unwrap();
@@ -117,30 +118,62 @@ async fn a_thousand_concurrent_calls_over_eight_plugins_are_all_answered() {
     }
 }
 
-#[tokio::test]
-async fn callers_past_the_queue_or_the_wait_get_busy() {
+/// Loads `hostile-loop` with `pool`, starts a call that spins for its
+/// deadline, and runs `then` once that call holds the only instance.
+async fn while_busy<T>(pool: &str, then: impl AsyncFnOnce(&witplug_host::Plugin) -> T) -> T {
     let dir = Scratch::new();
     let wasm = dir.copy_fixture("hostile-loop");
     dir.write(
         "hostile-loop.toml",
-        "[limits]\ndeadline = \"500 ms\"\n[pool]\nsize = 1\nqueue = 1\nwait = \"100 ms\"\n",
+        format!("[limits]\ndeadline = \"2 s\"\n[pool]\nsize = 1\n{pool}"),
     );
     let host = Host::builder().build().unwrap();
     let spin = host.load_file(&wasm).await.unwrap();
-    let (first, second, third) = tokio::join!(spin.handle(""), spin.handle(""), async {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        spin.handle("").await
+    spin.warm(1).await.unwrap();
+    let (spun, result) = tokio::join!(spin.handle(""), async {
+        // The spinning call yields at every epoch tick, so this runs.
+        while spin.lifecycle() != Lifecycle::Running {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        then(&spin).await
     });
-    assert!(matches!(first, Err(Error::Timeout { .. })), "{first:?}");
-    let busy: Vec<String> = [second, third]
-        .into_iter()
-        .map(|r| match r {
-            Err(Error::Busy { reason, .. }) => reason,
-            other => panic!("expected busy, got {other:?}"),
-        })
-        .collect();
-    assert!(busy.iter().any(|r| r == "all 1 instances stayed busy for 100ms"), "{busy:?}");
-    assert!(busy.iter().any(|r| r == "1 callers are already waiting"), "{busy:?}");
+    assert!(matches!(spun, Err(Error::Timeout { .. })), "{spun:?}");
+    result
+}
+
+#[tokio::test]
+async fn a_caller_past_the_wait_gets_busy() {
+    let result =
+        while_busy("queue = 8\nwait = \"100 ms\"\n", async |spin| spin.handle("").await).await;
+    let Err(Error::Busy { reason, .. }) = result else { panic!("expected busy, got {result:?}") };
+    assert_eq!(reason, "all 1 instances stayed busy for 100ms");
+}
+
+#[tokio::test]
+async fn a_caller_past_the_queue_gets_busy_at_once() {
+    let result = while_busy("queue = 0\n", async |spin| {
+        let started = std::time::Instant::now();
+        (spin.handle("").await, started.elapsed())
+    })
+    .await;
+    let (Err(Error::Busy { reason, .. }), waited) = result else { panic!("{result:?}") };
+    assert_eq!(reason, "0 callers are already waiting");
+    assert!(waited < Duration::from_millis(500), "refused at once, not after {waited:?}");
+}
+
+#[tokio::test]
+async fn a_caller_that_gives_up_leaves_the_queue() {
+    // Callers that drop their call while queued must not hold queue places:
+    // with a queue of 1, ten abandoned waits would otherwise refuse the next.
+    let result = while_busy("queue = 1\nwait = \"5 s\"\n", async |spin| {
+        for _ in 0..10 {
+            let gave_up = tokio::time::timeout(Duration::from_millis(10), spin.handle("")).await;
+            assert!(gave_up.is_err(), "the call should still be waiting");
+        }
+        tokio::time::timeout(Duration::from_millis(50), spin.handle("")).await
+    })
+    .await;
+    assert!(result.is_err(), "the eleventh caller waits in the queue instead of being refused");
 }
 
 #[tokio::test]
@@ -177,4 +210,31 @@ async fn fuel_used_is_metered_when_fuel_is_on() {
     let echo = host.load_file(fixture("echo")).await.unwrap();
     echo.handle("hi").await.unwrap();
     assert!(echo.metrics().fuel_used > 0);
+}
+
+#[tokio::test]
+async fn a_fresh_pool_keeps_no_state_between_calls() {
+    let dir = Scratch::new();
+    let wasm = dir.copy_fixture("counter");
+    dir.write("counter.toml", "[pool]\nfresh = true\n");
+    let host = Host::builder().build().unwrap();
+    let counter = host.load_file(&wasm).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(counter.handle("tick").await.unwrap(), "1");
+    }
+}
+
+#[tokio::test]
+async fn a_pool_can_be_warmed_ahead_of_calls() {
+    let dir = Scratch::new();
+    let wasm = dir.copy_fixture("counter");
+    dir.write("counter.toml", "[pool]\nsize = 3\n");
+    let host = Host::builder().build().unwrap();
+    let counter = host.load_file(&wasm).await.unwrap();
+    assert_eq!(counter.idle_instances(), 0);
+    counter.warm(10).await.unwrap();
+    assert_eq!(counter.idle_instances(), 3, "warmed up to the pool's size");
+    assert_eq!(counter.lifecycle(), witplug_host::Lifecycle::Initialised);
+    assert_eq!(counter.handle("tick").await.unwrap(), "1");
+    assert_eq!(counter.idle_instances(), 3);
 }

@@ -61,3 +61,16 @@ async fn two_plugins_cannot_provide_the_same_tool() {
     };
     assert_eq!(reason, "provides tool `count-words`, which plugin `counter-one` already provides");
 }
+
+#[tokio::test]
+async fn an_unloaded_plugins_tools_are_gone() {
+    let host = Host::builder().build().unwrap();
+    host.load_dir(plugins_dir()).await.unwrap();
+    let tool_user = host.plugin("tool-user").unwrap();
+    assert_eq!(tool_user.handle("count-words:a b").await.unwrap(), "count-words says: 2");
+    let word_count = host.plugin("word-count").unwrap();
+    host.unload("word-count").await.unwrap();
+    // Even while someone still holds the unloaded plugin, its tool is gone.
+    assert_eq!(tool_user.handle("count-words:a b").await.unwrap(), "no tool named count-words");
+    drop(word_count);
+}

@@ -1,6 +1,7 @@
 //! `cargo xtask build-plugins`: plugin crates in, validated components out.
 //!
-//! Each plugin crate is compiled for `wasm32-wasip1` in release, then
+//! Each plugin crate is compiled for `wasm32-wasip1` (the workspace's
+//! `plugin` profile: optimised for size, with LTO), then
 //! wit-component wraps the core module, with the WASI preview1 reactor
 //! adapter (plugins have no `main`), into a component that is validated and
 //! written to `plugins/<name>.wasm`. A plugin whose component is newer than
@@ -179,8 +180,21 @@ fn newest_mtime(path: &Path) -> Result<SystemTime> {
 fn compile(plugin: &PluginCrate) -> Result<Vec<u8>> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    // Workspace plugins use the workspace's `plugin` profile; a plugin crate
+    // of its own (from `new-plugin --dir`) builds in release.
+    let in_workspace =
+        plugin.dir.parent() == Some(workspace_root().join("example-plugins").as_path());
+    let profile = if in_workspace { "plugin" } else { "release" };
     let status = cargo()
-        .args(["build", "--release", "--quiet", "--target", WASM_TARGET, "--manifest-path"])
+        .args([
+            "build",
+            "--profile",
+            profile,
+            "--quiet",
+            "--target",
+            WASM_TARGET,
+            "--manifest-path",
+        ])
         .arg(plugin.dir.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(&target_dir)
@@ -191,7 +205,7 @@ fn compile(plugin: &PluginCrate) -> Result<Vec<u8>> {
     }
     let module = target_dir
         .join(WASM_TARGET)
-        .join("release")
+        .join(profile)
         .join(format!("{}.wasm", plugin.name.replace('-', "_")));
     std::fs::read(&module).with_context(|| {
         format!(

@@ -32,11 +32,14 @@ pub struct PoolConfig {
     /// How long a caller waits for an instance (default 5 s) before
     /// [`Error::Busy`].
     pub wait: Duration,
+    /// Whether every call gets a fresh instance, dropped afterwards (default
+    /// false): no state survives a call, at the cost of an instantiation.
+    pub fresh: bool,
 }
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        Self { size: 1, queue: 64, wait: Duration::from_secs(5) }
+        Self { size: 1, queue: 64, wait: Duration::from_secs(5), fresh: false }
     }
 }
 
@@ -54,6 +57,10 @@ impl Pool {
             permits: Semaphore::new(config.size),
             waiting: Default::default(),
         }
+    }
+
+    pub fn idle_count(&self) -> usize {
+        self.idle().len()
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Live>> {
@@ -75,6 +82,15 @@ pub(crate) struct Usage {
     pub memory: u64,
 }
 
+/// Counts a caller out of the pool's queue when its wait ends, however.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// An instance lent to one call, with the permit that bounds the pool.
 pub(crate) struct Checkout<'a> {
     plugin: &'a Plugin,
@@ -92,27 +108,41 @@ impl Drop for Checkout<'_> {
 }
 
 impl Plugin {
-    /// Runs `body` on an instance from the pool, within the call's limits,
-    /// and settles the outcome: a trap or limit throws the instance away.
-    pub(crate) async fn run<T>(
+    /// Runs `body` on an instance from the pool, within the call's limits;
+    /// maps its result with `then`; and records the call, all before the
+    /// instance is released. A trap or limit throws the instance away.
+    pub(crate) async fn run<T, U>(
         &self,
+        export: &str,
         call: CallContext,
         body: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<T>,
-    ) -> (Result<T>, Usage) {
-        let mut checkout = match self.checkout(call).await {
+        then: impl FnOnce(T) -> Result<U>,
+    ) -> Result<U> {
+        let started = std::time::Instant::now();
+        let patient = call.patient;
+        let mut checkout = match self.checkout(call, patient).await {
             Ok(checkout) => checkout,
-            Err(err) => return (Err(err), Usage::default()),
+            Err(err) => {
+                let failed: Result<U> = Err(err);
+                self.finish(export, started, &failed, Usage::default());
+                return failed;
+            }
         };
         let live = checkout.live.as_mut().expect("a checkout holds an instance until settled");
         let result = self.within_deadline(body(live)).await;
-        self.settle(checkout, result)
+        let (result, usage) = self.settle(&mut checkout, result);
+        let result = result.and_then(then);
+        self.finish(export, started, &result, usage);
+        // Only now is the instance free for the next call.
+        drop(checkout);
+        result
     }
 
-    async fn checkout(&self, call: CallContext) -> Result<Checkout<'_>> {
-        if let Phase::Stopped = *self.phase() {
-            return Err(Error::Stopped { plugin: self.name().to_owned() });
-        }
-        let permit = self.acquire().await?;
+    async fn checkout(&self, call: CallContext, patient: bool) -> Result<Checkout<'_>> {
+        self.refuse_if_stopped()?;
+        let permit = self.acquire(patient).await?;
+        // Stopped while this caller waited: `stop` is draining the pool.
+        self.refuse_if_stopped()?;
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         let mut checkout = Checkout { plugin: self, live: None, _permit: permit };
         let idle = self.pool.idle().pop();
@@ -126,10 +156,23 @@ impl Plugin {
         Ok(checkout)
     }
 
-    /// Waits for a free instance, within the pool's queue and wait bounds.
-    async fn acquire(&self) -> Result<SemaphorePermit<'_>> {
+    fn refuse_if_stopped(&self) -> Result<()> {
+        match *self.phase() {
+            Phase::Stopped => Err(Error::Stopped { plugin: self.name().to_owned() }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits for a free instance. A patient caller (message delivery, one
+    /// per plugin) waits as long as it takes; others wait within the pool's
+    /// queue and wait bounds.
+    async fn acquire(&self, patient: bool) -> Result<SemaphorePermit<'_>> {
         if let Ok(permit) = self.pool.permits.try_acquire() {
             return Ok(permit);
+        }
+        let stopped = |_| Error::Stopped { plugin: self.name().to_owned() };
+        if patient {
+            return self.pool.permits.acquire().await.map_err(stopped);
         }
         let config = &self.context.pool;
         let busy = |reason| Error::Busy { plugin: self.name().to_owned(), reason };
@@ -137,11 +180,11 @@ impl Plugin {
             self.pool.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(busy(format!("{} callers are already waiting", config.queue)));
         }
-        let acquired = tokio::time::timeout(config.wait, self.pool.permits.acquire()).await;
-        self.pool.waiting.fetch_sub(1, Ordering::SeqCst);
-        match acquired {
-            Ok(Ok(permit)) => Ok(permit),
-            Ok(Err(_closed)) => Err(Error::Stopped { plugin: self.name().to_owned() }),
+        // Counted out again however this wait ends, even when the caller
+        // gives up and drops the call.
+        let _waiting = Waiting(&self.pool.waiting);
+        match tokio::time::timeout(config.wait, self.pool.permits.acquire()).await {
+            Ok(acquired) => acquired.map_err(stopped),
             Err(_elapsed) => Err(busy(format!(
                 "all {} instances stayed busy for {:?}",
                 config.size, config.wait
@@ -149,18 +192,21 @@ impl Plugin {
         }
     }
 
-    /// Ends a call: a good instance goes back to the pool, a failed one is
-    /// thrown away and the failure is named.
+    /// Ends a call: a good instance goes back to the pool (unless the pool
+    /// is fresh or the plugin was stopped meanwhile), a failed one is thrown
+    /// away and the failure is named.
     fn settle<T>(
         &self,
-        mut checkout: Checkout<'_>,
+        checkout: &mut Checkout<'_>,
         result: wasmtime::Result<T>,
     ) -> (Result<T>, Usage) {
         let live = checkout.live.take().expect("a checkout holds an instance until settled");
         let usage = self.usage(&live.store);
         match result {
             Ok(value) => {
-                self.pool.idle().push(live);
+                if !self.context.pool.fresh {
+                    self.pool.idle().push(live);
+                }
                 (Ok(value), usage)
             }
             Err(err) => {
@@ -192,22 +238,34 @@ impl Plugin {
     /// Makes sure one instance is initialised and idle, and says whether
     /// `init` succeeded.
     pub(crate) async fn warm_up(&self) -> Result<()> {
-        if !self.pool.idle().is_empty() {
-            return Ok(());
-        }
-        let _permit = self.acquire().await?;
-        let live = self.instantiate().await?;
-        self.pool.idle().push(live);
-        Ok(())
+        self.fill(1).await
     }
 
-    /// Waits for calls in flight, then runs `shutdown` on every instance and
-    /// drops them. A `shutdown` that hangs is stopped by the deadline.
+    /// Creates idle, initialised instances until the pool holds `count`
+    /// (idle or busy, at most the pool's size), so no call waits for an
+    /// instantiation.
+    pub(crate) async fn fill(&self, count: usize) -> Result<()> {
+        let target = count.min(self.context.pool.size);
+        loop {
+            self.refuse_if_stopped()?;
+            // Holding a permit, no call can take or add an instance.
+            let _permit = self.acquire(true).await?;
+            let held = self.pool.idle().len() + self.in_flight.load(Ordering::Relaxed);
+            if held >= target {
+                return Ok(());
+            }
+            let live = self.instantiate().await?;
+            self.pool.idle().push(live);
+        }
+    }
+
+    /// Waits for every call in flight, then runs `shutdown` on every idle
+    /// instance and drops it. A `shutdown` that hangs is stopped by the
+    /// deadline. (The phase is already `Stopped`, so no call starts.)
     pub(crate) async fn drain(&self) -> Result<()> {
         let size = u32::try_from(self.context.pool.size).unwrap_or(u32::MAX);
-        let waited = self.context.limits.deadline + self.context.pool.wait;
-        // Calls in flight end within their deadline; do not wait forever.
-        let _all = tokio::time::timeout(waited, self.pool.permits.acquire_many(size)).await;
+        // Calls in flight and instantiations each end within their deadline.
+        let _all = self.pool.permits.acquire_many(size).await;
         let instances = std::mem::take(&mut *self.pool.idle());
         let mut first_error = None;
         for mut live in instances {
@@ -250,7 +308,7 @@ impl Plugin {
                     })
                 });
             if let Err(err) = outcome {
-                self.set_phase(Phase::Failed(err.to_string()));
+                self.failed(err.to_string());
                 self.context.services.events.send(Event::InitFailed {
                     plugin: self.name().to_owned(),
                     reason: err.to_string(),
