@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::one_line;
 use crate::limits::Limits;
@@ -41,25 +41,36 @@ pub(crate) struct Runtime {
 }
 
 /// The engines of one host, created on first use.
-#[derive(Default)]
 pub(crate) struct Engines {
+    ceilings: Limits,
     runtimes: Mutex<HashMap<EngineKey, Arc<Runtime>>>,
 }
 
 impl Engines {
+    pub fn new(ceilings: Limits) -> Self {
+        Self { ceilings, runtimes: Mutex::default() }
+    }
+
     /// The runtime for `key`, created with its ticker when first asked for.
     pub fn get(&self, key: EngineKey) -> Result<Arc<Runtime>> {
         let mut runtimes = self.runtimes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(runtime) = runtimes.get(&key) {
             return Ok(runtime.clone());
         }
-        let runtime = Arc::new(build(key).map_err(|err| Error::Setup(one_line(&err)))?);
+        let runtime =
+            Arc::new(build(key, &self.ceilings).map_err(|err| Error::Setup(one_line(&err)))?);
         runtimes.insert(key, runtime.clone());
         Ok(runtime)
     }
 }
 
-fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
+/// The wasmtime configuration of plugins under the given limits (the
+/// ceilings bound what the pooling allocator reserves per instance).
+///
+/// It is public so that a host can compare witplug against wasmtime used by
+/// hand with the same settings, as `cargo xtask bench` does.
+pub fn engine_config(limits: &Limits, ceilings: &Limits) -> Config {
+    let key = EngineKey::for_limits(limits);
     let mut config = Config::new();
     config.wasm_component_model(true);
     // No plugin world uses component-model async; without it a call is
@@ -67,11 +78,43 @@ fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
     config.concurrency_support(false);
     config.epoch_interruption(true);
     config.consume_fuel(key.fuel);
-    let stack = usize::try_from(key.stack)?;
+    let stack = usize::try_from(key.stack).unwrap_or(usize::MAX);
     config.max_wasm_stack(stack);
     // Host calls run on the same fiber stack as wasm: leave them room.
-    config.async_stack_size(stack + (1 << 20));
-    let engine = Engine::new(&config)?;
+    config.async_stack_size(stack.saturating_add(1 << 20));
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(ceilings)));
+    config
+}
+
+/// Slots reserved up front, so that instantiation takes memory from a pool
+/// instead of the kernel. Sized for thousands of small instances; memories
+/// and tables may grow to the ceilings.
+fn pooling(ceilings: &Limits) -> PoolingAllocationConfig {
+    let mut pooling = PoolingAllocationConfig::new();
+    pooling
+        .total_component_instances(4096)
+        .total_core_instances(16_384)
+        .total_memories(8192)
+        .total_tables(8192)
+        .total_stacks(1024)
+        .max_memory_size(usize::try_from(ceilings.memory).unwrap_or(usize::MAX))
+        .table_elements(usize::try_from(ceilings.table_elements).unwrap_or(usize::MAX));
+    pooling
+}
+
+fn build(key: EngineKey, ceilings: &Limits) -> wasmtime::Result<Runtime> {
+    let limits = Limits { stack: key.stack, fuel: key.fuel.then_some(1), ..Limits::default() };
+    let mut config = engine_config(&limits, ceilings);
+    let engine = match Engine::new(&config) {
+        Ok(engine) => engine,
+        Err(err) => {
+            // Some machines refuse the pool's address space: allocate per
+            // instance instead.
+            tracing::debug!(target: "witplug::host", "pooling allocator unavailable: {err}");
+            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+            Engine::new(&config)?
+        }
+    };
     start_ticker(&engine)?;
 
     let mut linker = Linker::new(&engine);

@@ -219,7 +219,7 @@ impl HostBuilder {
     pub fn build(&self) -> Result<Host> {
         let defaults = Limits::resolve(&self.limits, &self.ceilings, &Default::default())
             .map_err(|reason| Error::Setup(format!("the default limits: {reason}")))?;
-        let engines = Engines::default();
+        let engines = Engines::new(self.ceilings.clone());
         let default_engine = engines.get(EngineKey::for_limits(&defaults))?.engine.clone();
         Ok(Host {
             engines,

@@ -71,6 +71,7 @@ pub mod units;
 pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
 pub use bus::{Bus, DEFAULT_QUEUE, MAX_HOPS, Message, MessageBus, Subscription};
 pub use cache::CacheStats;
+pub use engine::engine_config;
 pub use error::{Error, Result, describe};
 pub use events::{EVENT_BUFFER, Event, Outcome};
 pub use grants::{DirGrant, DirMode, Grants};

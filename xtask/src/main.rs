@@ -20,6 +20,7 @@ tasks:
                     create a plugin crate under example-plugins/ (or DIR)
   demo              build the plugins and run them in the host
   test              build the plugins and run every test
+  bench             measure witplug against wasmtime by hand; writes BENCHMARKS.md
   help              show this message";
 
 fn main() {
@@ -38,6 +39,7 @@ fn try_main() -> Result<()> {
         "new-plugin" => new_plugin::run(&new_plugin::Options::parse(&rest)?),
         "demo" => run::demo(&rest),
         "test" => run::test(&rest),
+        "bench" => run::bench(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

@@ -50,6 +50,28 @@ fn check_new_plugin_templates() -> Result<()> {
     Ok(())
 }
 
+/// Builds the plugins, runs the overhead benchmark in the bench profile,
+/// prints its table and writes it to `BENCHMARKS.md`.
+pub fn bench() -> Result<()> {
+    build_plugins::run(&Options::all())?;
+    eprintln!("building the benchmark in the bench profile (the first time takes minutes)...");
+    let output = cargo()
+        .args(["bench", "--quiet", "--package", "witplug-host", "--bench", "overhead"])
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the benchmark")?;
+    if !output.status.success() {
+        bail!("the benchmark failed");
+    }
+    let report = String::from_utf8(output.stdout).context("the benchmark's report")?;
+    print!("{report}");
+    let path = workspace_root().join("BENCHMARKS.md");
+    std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
 fn run_step(what: &str, mut command: std::process::Command) -> Result<()> {
     let status = command
         .current_dir(workspace_root())

@@ -1,0 +1,506 @@
+//! `cargo xtask bench`: witplug against wasmtime used by hand (the floor),
+//! side by side in one run, on the same component, the same engine
+//! settings (`witplug_host::engine_config`) and the same machine. Prints
+//! `BENCHMARKS.md` on stdout.
+//!
+//! The floor is what a careful embedder writes without witplug: `bindgen!`
+//! for the `plugin` world, a pre-linked `InstancePre`, one `Store` per
+//! instance, no-op host imports. The difference is witplug's own cost:
+//! pooling, limits, deadlines, metrics and events.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use witplug_host::{Host, Limits};
+
+mod floor {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+    });
+}
+
+use floor::witplug::plugin::types::{Error as WitError, Level};
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Fallible<()> {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    if let Some(mode) = args.next().filter(|a| a.starts_with("--rss-")) {
+        // A child process: hold 1,000 idle instances and print the memory.
+        return runtime().block_on(rss_child(&mode));
+    }
+    let rt = runtime();
+    let mut rows = Vec::new();
+    eprintln!("measuring warm calls...");
+    rows.push(rt.block_on(warm_calls())?);
+    eprintln!("measuring fresh-instance calls...");
+    rows.push(rt.block_on(fresh_calls())?);
+    eprintln!("measuring loads...");
+    rows.extend(rt.block_on(loads())?);
+    eprintln!("measuring resident memory...");
+    rows.push(rss()?);
+    eprintln!("measuring throughput...");
+    let throughput = rt.block_on(throughput())?;
+    print!("{}", report(&rows, &throughput));
+    Ok(())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn plugins_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins")
+}
+
+fn component_bytes(name: &str) -> Fallible<Vec<u8>> {
+    let path = plugins_dir().join(format!("{name}.wasm"));
+    std::fs::read(&path)
+        .map_err(|err| format!("{}: {err}: run `cargo xtask build-plugins`", path.display()).into())
+}
+
+/// One row of the table: witplug, the floor, what a unit is, and the target.
+struct Row {
+    what: &'static str,
+    witplug: f64,
+    floor: Option<f64>,
+    unit: &'static str,
+    target: &'static str,
+}
+
+/// The median of `rounds` runs of `run`, which returns the seconds one
+/// operation took in that run.
+async fn median<F: AsyncFnMut() -> Fallible<f64>>(rounds: usize, mut run: F) -> Fallible<f64> {
+    let mut samples = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        samples.push(run().await?);
+    }
+    samples.sort_by(f64::total_cmp);
+    Ok(samples[samples.len() / 2])
+}
+
+// ---- the floor: wasmtime by hand ------------------------------------------
+
+struct FloorState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for FloorState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl floor::witplug::plugin::types::Host for FloorState {}
+
+impl floor::witplug::plugin::host::Host for FloorState {
+    async fn log(&mut self, _level: Level, _message: String) -> wasmtime::Result<()> {
+        Ok(())
+    }
+
+    async fn get_config(&mut self, _key: String) -> wasmtime::Result<Option<String>> {
+        Ok(None)
+    }
+
+    async fn send_message(
+        &mut self,
+        _: String,
+        _: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        Ok(Ok(()))
+    }
+
+    async fn call_tool(
+        &mut self,
+        name: String,
+        _: String,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        Ok(Err(WitError::NotFound(name)))
+    }
+}
+
+struct Floor {
+    engine: Engine,
+    pre: floor::PluginPre<FloorState>,
+}
+
+impl Floor {
+    fn new(name: &str) -> Fallible<Self> {
+        let config = witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings());
+        let engine = Engine::new(&config)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        floor::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+        let component = Component::new(&engine, component_bytes(name)?)?;
+        let pre = floor::PluginPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre })
+    }
+
+    fn store(&self) -> Store<FloorState> {
+        let state = FloorState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
+        let mut store = Store::new(&self.engine, state);
+        // Epoch interruption is on in the shared settings; without a ticker
+        // the floor never reaches its deadline.
+        store.set_epoch_deadline(u64::MAX / 2);
+        store
+    }
+
+    async fn instance(&self, store: &mut Store<FloorState>) -> Fallible<floor::Plugin> {
+        let plugin = self.pre.instantiate_async(&mut *store).await?;
+        plugin.witplug_plugin_guest().call_init(&mut *store).await?.map_err(|e| e.to_string())?;
+        Ok(plugin)
+    }
+}
+
+// ---- the measurements -----------------------------------------------------
+
+const WARM_CALLS: u32 = 100_000;
+const FRESH_CALLS: u32 = 2_000;
+
+async fn warm_calls() -> Fallible<Row> {
+    let host = Host::builder().build()?;
+    let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
+    counter.warm(1).await?;
+    let witplug = median(5, async || {
+        let started = Instant::now();
+        for _ in 0..WARM_CALLS {
+            counter.handle("get").await?;
+        }
+        Ok(started.elapsed().as_secs_f64() / f64::from(WARM_CALLS))
+    })
+    .await?;
+
+    let floor = Floor::new("counter")?;
+    let mut store = floor.store();
+    let plugin = floor.instance(&mut store).await?;
+    let floor = median(5, async || {
+        let started = Instant::now();
+        for _ in 0..WARM_CALLS {
+            plugin
+                .witplug_plugin_guest()
+                .call_handle(&mut store, "get")
+                .await?
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(started.elapsed().as_secs_f64() / f64::from(WARM_CALLS))
+    })
+    .await?;
+    Ok(Row {
+        what: "warm call of `handle`",
+        witplug,
+        floor: Some(floor),
+        unit: "µs",
+        target: "≤ 1.2× floor",
+    })
+}
+
+async fn fresh_calls() -> Fallible<Row> {
+    let dir = tempdir("fresh")?;
+    std::fs::write(dir.join("counter.wasm"), component_bytes("counter")?)?;
+    std::fs::write(dir.join("counter.toml"), "[pool]\nfresh = true\n")?;
+    let host = Host::builder().build()?;
+    let counter = host.load_file(dir.join("counter.wasm")).await?;
+    let witplug = median(5, async || {
+        let started = Instant::now();
+        for _ in 0..FRESH_CALLS {
+            counter.handle("get").await?;
+        }
+        Ok(started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS))
+    })
+    .await?;
+    std::fs::remove_dir_all(&dir)?;
+
+    let floor = Floor::new("counter")?;
+    let floor = median(5, async || {
+        let started = Instant::now();
+        for _ in 0..FRESH_CALLS {
+            let mut store = floor.store();
+            let plugin = floor.instance(&mut store).await?;
+            plugin
+                .witplug_plugin_guest()
+                .call_handle(&mut store, "get")
+                .await?
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS))
+    })
+    .await?;
+    Ok(Row {
+        what: "call on a fresh instance (instantiate, init, call, drop)",
+        witplug,
+        floor: Some(floor),
+        unit: "µs",
+        target: "≤ 1.3× floor",
+    })
+}
+
+async fn loads() -> Fallible<Vec<Row>> {
+    let cache = tempdir("cache")?;
+    let path = plugins_dir().join("counter.wasm");
+    let cold = median(3, async || {
+        std::fs::remove_dir_all(&cache).ok();
+        let host = Host::builder().cache_dir(&cache).build()?;
+        let started = Instant::now();
+        host.load_file(&path).await?;
+        Ok(started.elapsed().as_secs_f64())
+    })
+    .await?;
+    let cached = median(11, async || {
+        let host = Host::builder().cache_dir(&cache).build()?;
+        let started = Instant::now();
+        host.load_file(&path).await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        if host.cache_stats().map(|s| s.hits) != Some(1) {
+            return Err("the cached load did not come from the cache".into());
+        }
+        Ok(elapsed)
+    })
+    .await?;
+    std::fs::remove_dir_all(&cache)?;
+
+    let engine =
+        Engine::new(&witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings()))?;
+    let bytes = component_bytes("counter")?;
+    let floor_cold = median(3, async || {
+        let started = Instant::now();
+        Component::new(&engine, &bytes)?;
+        Ok(started.elapsed().as_secs_f64())
+    })
+    .await?;
+    Ok(vec![
+        Row {
+            what: "load a plugin, cold (compile, link, read `info`)",
+            witplug: cold,
+            floor: Some(floor_cold),
+            unit: "ms",
+            target: "(floor: compile only)",
+        },
+        Row {
+            what: "load a plugin from the cache",
+            witplug: cached,
+            floor: None,
+            unit: "ms",
+            target: "< 1 ms",
+        },
+    ])
+}
+
+const IDLE: usize = 1_000;
+
+/// Runs this benchmark again as a child that holds 1,000 idle instances,
+/// once through witplug and once by hand, and reads their memory.
+fn rss() -> Fallible<Row> {
+    let exe = std::env::current_exe()?;
+    let measure = |mode: &str| -> Fallible<f64> {
+        let output = Command::new(&exe).arg(mode).output()?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned().into());
+        }
+        Ok(String::from_utf8(output.stdout)?.trim().parse::<f64>()?)
+    };
+    let witplug = measure("--rss-witplug")?;
+    let floor = measure("--rss-floor")?;
+    Ok(Row {
+        what: "resident memory per idle instance (1,000 instances)",
+        witplug,
+        floor: Some(floor),
+        unit: "KiB",
+        target: "≤ 1.5× floor",
+    })
+}
+
+async fn rss_child(mode: &str) -> Fallible<()> {
+    let before;
+    let after;
+    if mode == "--rss-witplug" {
+        let dir = tempdir("rss")?;
+        std::fs::write(dir.join("counter.wasm"), component_bytes("counter")?)?;
+        std::fs::write(dir.join("counter.toml"), format!("[pool]\nsize = {IDLE}\n"))?;
+        let host = Host::builder().build()?;
+        let counter = host.load_file(dir.join("counter.wasm")).await?;
+        counter.warm(1).await?;
+        before = resident_bytes()?;
+        counter.warm(IDLE).await?;
+        after = resident_bytes()?;
+        assert_eq!(counter.idle_instances(), IDLE);
+        std::fs::remove_dir_all(&dir)?;
+    } else {
+        let floor = Floor::new("counter")?;
+        let mut first = floor.store();
+        let _first = floor.instance(&mut first).await?;
+        before = resident_bytes()?;
+        let mut held = Vec::with_capacity(IDLE);
+        for _ in 1..IDLE {
+            let mut store = floor.store();
+            let plugin = floor.instance(&mut store).await?;
+            held.push((store, plugin));
+        }
+        after = resident_bytes()?;
+    }
+    // Per instance, in KiB: the first instance (and the compiled code) is
+    // in `before` for both.
+    println!("{}", (after.saturating_sub(before)) as f64 / 1024.0 / (IDLE - 1) as f64);
+    Ok(())
+}
+
+fn resident_bytes() -> Fallible<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm.split_whitespace().nth(1).ok_or("bad /proc/self/statm")?.parse()?;
+    Ok(pages * 4096)
+}
+
+struct Throughput {
+    messages_per_second: f64,
+    calls_per_second: f64,
+}
+
+const MESSAGES: u64 = 100_000;
+const CALLS: usize = 100_000;
+const PLUGINS: usize = 8;
+const CALLERS_PER_PLUGIN: usize = 2;
+
+async fn throughput() -> Fallible<Throughput> {
+    let dir = tempdir("throughput")?;
+    let copy = |from: &str, to: &str, manifest: &str| -> Fallible<()> {
+        std::fs::write(dir.join(format!("{to}.wasm")), component_bytes(from)?)?;
+        std::fs::write(dir.join(format!("{to}.toml")), manifest)?;
+        Ok(())
+    };
+    copy(
+        "order-desk",
+        "order-desk",
+        "[grants]\npublish = [\"orders.*\"]\n[limits]\ndeadline = \"60 s\"\n",
+    )?;
+    copy(
+        "ledger",
+        "ledger",
+        "[grants]\nsubscribe = [\"orders.*\"]\n[limits]\nmessage-queue = 1000000\n",
+    )?;
+    for i in 0..PLUGINS {
+        copy("echo", &format!("echo-{i}"), &format!("[pool]\nsize = {CALLERS_PER_PLUGIN}\n"))?;
+    }
+    let host = Arc::new(Host::builder().build()?);
+    let report = host.load_dir(&dir).await?;
+    if let Some(err) = report.failed.first() {
+        return Err(err.to_string().into());
+    }
+    host.init_all().await;
+
+    // Messages: one call publishes them all; the ledger receives each one
+    // through its own on-message call.
+    let desk = host.plugin("order-desk")?;
+    let ledger = host.plugin("ledger")?;
+    let started = Instant::now();
+    desk.handle(&MESSAGES.to_string()).await?;
+    let expected = format!("orders={MESSAGES} ");
+    while !ledger.handle("").await?.starts_with(&expected) {
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!("the ledger fell behind: {}", ledger.handle("").await?).into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let messages_per_second = MESSAGES as f64 / started.elapsed().as_secs_f64();
+
+    // Calls: 8 plugins, 2 instances and 2 callers each, all at once.
+    let started = Instant::now();
+    let callers: Vec<_> = (0..PLUGINS * CALLERS_PER_PLUGIN)
+        .map(|caller| {
+            let plugin = host.plugin(&format!("echo-{}", caller % PLUGINS));
+            tokio::spawn(async move {
+                let plugin = plugin?;
+                for _ in 0..CALLS / (PLUGINS * CALLERS_PER_PLUGIN) {
+                    plugin.handle("ping").await?;
+                }
+                Ok::<_, witplug_host::Error>(())
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await??;
+    }
+    let calls_per_second = CALLS as f64 / started.elapsed().as_secs_f64();
+    host.unload_all().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(Throughput { messages_per_second, calls_per_second })
+}
+
+fn tempdir(what: &str) -> Fallible<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("witplug-bench-{what}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+// ---- the report -----------------------------------------------------------
+
+fn report(rows: &[Row], throughput: &Throughput) -> String {
+    let scale = |unit: &str, seconds: f64| match unit {
+        "µs" => seconds * 1e6,
+        "ms" => seconds * 1e3,
+        _ => seconds,
+    };
+    let mut out = String::new();
+    out.push_str("# Benchmarks\n\n");
+    out.push_str(
+        "Written by `cargo xtask bench` (`cargo bench -p witplug-host --bench overhead`).\n",
+    );
+    out.push_str(
+        "The floor is wasmtime used by hand with the same engine settings and component.\n\n",
+    );
+    out.push_str(&format!("Machine: {}\n\n", machine()));
+    out.push_str(
+        "| measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
+    );
+    for row in rows {
+        let witplug = scale(row.unit, row.witplug);
+        let floor = row.floor.map(|f| scale(row.unit, f));
+        let ratio = floor.map_or("-".to_owned(), |f| format!("{:.2}×", witplug / f));
+        let floor = floor.map_or("-".to_owned(), |f| format!("{f:.2} {}", row.unit));
+        out.push_str(&format!(
+            "| {} | {witplug:.2} {} | {floor} | {ratio} | {} |\n",
+            row.what, row.unit, row.target
+        ));
+    }
+    out.push_str(&format!(
+        "| messages through the bus, plugin to plugin | {:.0} /s | - | - | |\n",
+        throughput.messages_per_second
+    ));
+    out.push_str(&format!(
+        "| calls across {PLUGINS} plugins ({} callers) | {:.0} /s | - | - | |\n",
+        PLUGINS * CALLERS_PER_PLUGIN,
+        throughput.calls_per_second
+    ));
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {} {}; {rustc}", std::env::consts::OS, std::env::consts::ARCH)
+}
