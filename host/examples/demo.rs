@@ -44,6 +44,9 @@ async fn run() -> Result<()> {
     }
     let mut calls = 0;
 
+    tour(&dir).await?;
+    calls += 13;
+
     println!("\n== Greeters (world `greeter`, called dynamically)");
     for plugin in host.plugins() {
         if !plugin.exports().iter().any(|e| e.name == "greet") {
@@ -155,6 +158,95 @@ async fn run() -> Result<()> {
     );
     println!("\n== The manager's stats");
     print!("{}", host.stats());
+    Ok(())
+}
+
+/// The four demonstrations of the MoFA WASM runtime's example, each value
+/// checked: WAT compiled at run time, a math plugin, a greeter and a counter
+/// managed together, and a plugin under a 16-page memory limit.
+async fn tour(dir: &str) -> Result<()> {
+    use witplug_host::CoreVal;
+    let wat = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../example-plugins/wat/{name}.wat"));
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+    };
+    let check = |what: &str, got: i64, want: i64| -> Result<()> {
+        println!("{what} = {got}");
+        if got != want {
+            bail!("{what} should be {want}");
+        }
+        Ok(())
+    };
+
+    println!("\n== Tour 1: WAT compiled at run time");
+    let host = Host::builder().build()?;
+    let answer = host
+        .load_wat("answer", r#"(module (func (export "answer") (result i32) i32.const 42))"#)
+        .await?;
+    let double = host
+        .load_wat("double", r#"(module (func (export "double") (param i32) (result i32) local.get 0 i32.const 2 i32.mul))"#)
+        .await?;
+    let first = |v: Vec<CoreVal>| {
+        v.first().and_then(|v| v.i32().map(i64::from).or(v.i64())).unwrap_or(i64::MIN)
+    };
+    check("answer()", first(answer.call_core("answer", &[]).await?), 42)?;
+    check("double(21)", first(double.call_core("double", &[CoreVal::I32(21)]).await?), 42)?;
+    for plugin in [&answer, &double] {
+        let m = plugin.metrics();
+        println!("  {}: {} call(s), {} ok, mean {:?}", plugin.name(), m.calls, m.successes, m.mean);
+    }
+
+    println!("\n== Tour 2: the math plugin (example-plugins/wat/math.wat)");
+    let math = host.load_wat("math", &wat("math")?).await?;
+    check(
+        "add(10, 20)",
+        first(math.call_core("add", &[CoreVal::I32(10), CoreVal::I32(20)]).await?),
+        30,
+    )?;
+    check(
+        "sub(50, 20)",
+        first(math.call_core("sub", &[CoreVal::I32(50), CoreVal::I32(20)]).await?),
+        30,
+    )?;
+    check(
+        "mul(6, 7)",
+        first(math.call_core("mul", &[CoreVal::I32(6), CoreVal::I32(7)]).await?),
+        42,
+    )?;
+    check("factorial(5)", first(math.call_core("factorial", &[CoreVal::I64(5)]).await?), 120)?;
+    check("fibonacci(10)", first(math.call_core("fibonacci", &[CoreVal::I32(10)]).await?), 55)?;
+
+    println!("\n== Tour 3: a greeter and a counter managed together");
+    let managed = Host::builder().build()?;
+    let greeter = managed.load_file(format!("{dir}/greeter-en.wasm")).await?;
+    let counter = managed.load_file(format!("{dir}/counter.wasm")).await?;
+    managed.init_all().await;
+    let greeting = greeter.call("greet", &[witplug_host::Val::String("MoFA".into())]).await?;
+    println!("greeter-en: {}", one_string(greeting)?);
+    for expected in 1..=5 {
+        check("counter", counter.handle("tick").await?.parse()?, expected)?;
+    }
+    print!("{}", managed.stats());
+
+    println!("\n== Tour 4: a plugin under 16 pages of memory and a 1000 ms deadline");
+    let mut limits = witplug_host::Limits::default();
+    limits.memory = 16 * 64 * 1024;
+    limits.deadline = std::time::Duration::from_millis(1000);
+    let strict = Host::builder().limits(limits).build()?;
+    let memory = strict.load_wat("memory", &wat("memory")?).await?;
+    memory.write_memory(0, &[42]).await?;
+    check("read at address 0", i64::from(memory.read_memory(0, 1).await?[0]), 42)?;
+    check(
+        "grow by 15 pages (returns the old size)",
+        first(memory.call_core("grow", &[CoreVal::I32(15)]).await?),
+        1,
+    )?;
+    check(
+        "grow past 16 pages (refused: -1)",
+        first(memory.call_core("grow", &[CoreVal::I32(1)]).await?),
+        -1,
+    )?;
     Ok(())
 }
 

@@ -36,7 +36,8 @@ async fn main() -> Result<()> {
     let mut greeters = 0;
     for plugin in &report.loaded {
         // Only plugins of the greeter world fit its typed bindings.
-        let Ok(pre) = greeter::GreeterPre::new(plugin.instance_pre().clone()) else { continue };
+        let Some(pre) = plugin.instance_pre() else { continue };
+        let Ok(pre) = greeter::GreeterPre::new(pre.clone()) else { continue };
         let mut store = plugin.new_store();
         let greeter = pre.instantiate_async(&mut store).await?;
         println!("Language: {}", greeter.call_language(&mut store).await?);

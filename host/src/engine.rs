@@ -34,10 +34,13 @@ impl EngineKey {
     }
 }
 
-/// An engine and the linker holding every import a plugin may use.
+/// An engine and the linkers holding every import a plugin may use.
 pub(crate) struct Runtime {
     pub engine: Engine,
+    /// For components: WASI and `witplug:plugin/host`.
     pub linker: Linker<PluginState>,
+    /// For core modules: the core ABI.
+    pub core_linker: wasmtime::Linker<PluginState>,
 }
 
 /// The engines of one host, created on first use.
@@ -120,7 +123,9 @@ fn build(key: EngineKey, ceilings: &Limits) -> wasmtime::Result<Runtime> {
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
-    Ok(Runtime { engine, linker })
+    let mut core_linker = wasmtime::Linker::new(&engine);
+    crate::core_abi::add_to_linker(&mut core_linker)?;
+    Ok(Runtime { engine, linker, core_linker })
 }
 
 /// Advances `engine`'s epoch every [`TICK`] until the engine is dropped.

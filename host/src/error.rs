@@ -278,6 +278,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// A core module plugin has no exported `memory`.
+    #[error("plugin `{plugin}` exports no memory")]
+    NoMemory {
+        /// The plugin.
+        plugin: String,
+    },
+
+    /// A memory access past the end of a plugin's memory.
+    #[error(
+        "plugin `{plugin}`: {len} bytes at address {address} are past the end of its {size}-byte memory"
+    )]
+    MemoryOutOfBounds {
+        /// The plugin.
+        plugin: String,
+        /// Where the access started.
+        address: u64,
+        /// How many bytes.
+        len: u64,
+        /// The memory's size in bytes.
+        size: u64,
+    },
+
     /// The host itself could not be set up.
     #[error("setting up the host: {0}")]
     Setup(String),

@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::load::{self, LoadReport};
 use crate::manifest::Manifest;
 use crate::metrics::{self, Stats};
+use crate::plugin::Code;
 use crate::state::{PluginContext, Services};
 use crate::tools::{ToolResult, Tools};
 use crate::{Error, Plugin, Result};
@@ -282,14 +283,47 @@ impl Host {
             return Err(Error::DuplicatePlugin { name, path: path.to_owned() });
         }
         let stamp = Stamp::of(path);
-        let plugin = self.prepare(path, &name).await?;
+        let plugin = self.prepare(path, &name, None).await?;
         self.install(plugin.clone(), stamp, None)?;
         self.services.events.send(Event::Loaded { plugin: name });
         Ok(plugin)
     }
 
+    /// Loads a core module plugin from WAT text, under the name `name`,
+    /// with the default grants and limits (and the builder's for `name`).
+    ///
+    /// ```no_run
+    /// # async fn run(host: &witplug_host::Host) -> witplug_host::Result<()> {
+    /// let plugin = host.load_wat("answer", r#"(module (func (export "answer") (result i32) i32.const 42))"#).await?;
+    /// assert_eq!(plugin.call_core("answer", &[]).await?[0].i32(), Some(42));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`Host::load_file`]; invalid WAT is [`Error::InvalidComponent`].
+    pub async fn load_wat(&self, name: &str, wat: &str) -> Result<Arc<Plugin>> {
+        if self.plugins_read().contains_key(name) {
+            return Err(Error::DuplicatePlugin {
+                name: name.to_owned(),
+                path: PathBuf::from(name),
+            });
+        }
+        // A path no file has, so no manifest is found for it.
+        let path = PathBuf::from(format!("<wat>/{name}.wat"));
+        let plugin = self.prepare(&path, name, Some(wat.as_bytes().to_vec())).await?;
+        self.install(plugin.clone(), Stamp::of(&path), None)?;
+        self.services.events.send(Event::Loaded { plugin: name.to_owned() });
+        Ok(plugin)
+    }
+
     /// Compiles a plugin file into a plugin that is not installed yet.
-    async fn prepare(&self, path: &Path, name: &str) -> Result<Arc<Plugin>> {
+    async fn prepare(
+        &self,
+        path: &Path,
+        name: &str,
+        source: Option<Vec<u8>>,
+    ) -> Result<Arc<Plugin>> {
         let manifest_path = path.with_extension("toml");
         let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
         let manifest_error =
@@ -304,10 +338,27 @@ impl Host {
             grants.extend(extra.clone());
         }
 
-        let bytes = load::read(path, manifest.sha256.as_deref())?;
+        let bytes = match source {
+            Some(bytes) => bytes,
+            None => load::read(path, manifest.sha256.as_deref())?,
+        };
+        let bytes = load::wasm_bytes(path, bytes)?;
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-        let (component, pre) =
-            load::compile(&runtime.engine, &runtime.linker, self.cache.as_ref(), path, &bytes)?;
+        let code = match load::kind(path, &bytes)? {
+            load::Kind::Component => {
+                let (component, pre) = load::compile(
+                    &runtime.engine,
+                    &runtime.linker,
+                    self.cache.as_ref(),
+                    path,
+                    &bytes,
+                )?;
+                Code::Component { component, pre }
+            }
+            load::Kind::Module => {
+                load::compile_module(&runtime.engine, &runtime.core_linker, path, &bytes)?
+            }
+        };
 
         let mut config = manifest.config_strings();
         if let Some(overrides) = self.settings.config.get(name) {
@@ -323,7 +374,7 @@ impl Host {
             services: self.services.clone(),
         });
         let size = bytes.len() as u64;
-        Ok(Arc::new(Plugin::new(context, path.to_owned(), size, component, pre).await?))
+        Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
     }
 
     /// Makes a prepared plugin the one its name finds. `replacing` is the
@@ -539,7 +590,7 @@ impl Host {
     pub async fn reload(&self, name: &str) -> Result<Arc<Plugin>> {
         let old = self.plugin(name)?;
         let stamp = Stamp::of(old.path());
-        let installed = match self.prepare(old.path(), name).await {
+        let installed = match self.prepare(old.path(), name, None).await {
             Ok(plugin) => {
                 self.install(plugin.clone(), stamp, Some(&old)).map(|entry| (plugin, entry))
             }
@@ -650,9 +701,10 @@ impl Host {
         Watcher { task }
     }
 
-    /// Compiles every `*.wasm` in `dir` into the cache without loading it,
+    /// Compiles every component in `dir` into the cache without loading it,
     /// so that later starts load them without compiling. Returns the files
-    /// compiled and the errors of those that are not valid components.
+    /// compiled and the errors of those that are not valid components; core
+    /// modules and WAT, quick to compile, are not cached.
     ///
     /// # Errors
     ///
@@ -666,8 +718,13 @@ impl Host {
         let mut failed = Vec::new();
         for path in load::wasm_files(dir.as_ref())? {
             let compiled = load::read(&path, None).and_then(|bytes| {
-                load::check_header(&path, &bytes)?;
-                cache.component(&self.default_engine, &bytes).map_err(|err| {
+                if path.extension().is_some_and(|ext| ext == "wat")
+                    || load::kind(&path, &bytes)? == load::Kind::Module
+                {
+                    // Core modules compile in microseconds: they are not cached.
+                    return Ok(false);
+                }
+                cache.component(&self.default_engine, &bytes).map(|_| true).map_err(|err| {
                     Error::InvalidComponent {
                         path: path.clone(),
                         reason: crate::error::one_line(&err),
@@ -675,7 +732,8 @@ impl Host {
                 })
             });
             match compiled {
-                Ok(_) => done.push(path),
+                Ok(true) => done.push(path),
+                Ok(false) => {}
                 Err(err) => failed.push(err),
             }
         }

@@ -7,6 +7,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 
 use crate::cache::Cache;
 use crate::error::one_line;
+use crate::plugin::Code;
 use crate::state::PluginState;
 use crate::{Error, Plugin, Result};
 
@@ -21,13 +22,13 @@ pub struct LoadReport {
     pub failed: Vec<Error>,
 }
 
-/// The `*.wasm` files of `dir`, sorted by name.
+/// The `*.wasm` and `*.wat` files of `dir`, sorted by name.
 pub(crate) fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let io = |source| Error::Io { path: dir.to_owned(), source };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|ext| ext == "wasm") {
+        if path.extension().is_some_and(|ext| ext == "wasm" || ext == "wat") {
             files.push(path);
         }
     }
@@ -103,6 +104,21 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 
 /// Tells apart non-wasm files, core modules and components by their header.
 pub(crate) fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
+    match kind(path, bytes)? {
+        Kind::Component => Ok(()),
+        Kind::Module => Err(Error::CoreModule { path: path.to_owned() }),
+    }
+}
+
+/// What a wasm binary holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Component,
+    Module,
+}
+
+/// Tells apart non-wasm files, core modules and components by their header.
+pub(crate) fn kind(path: &Path, bytes: &[u8]) -> Result<Kind> {
     const MAGIC: &[u8] = b"\0asm";
     const CORE_MODULE: &[u8] = &[1, 0, 0, 0];
     const COMPONENT: &[u8] = &[0x0d, 0, 1, 0];
@@ -110,13 +126,40 @@ pub(crate) fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::NotWasm { path: path.to_owned() });
     }
     match &bytes[4..8] {
-        CORE_MODULE => Err(Error::CoreModule { path: path.to_owned() }),
-        COMPONENT => Ok(()),
+        CORE_MODULE => Ok(Kind::Module),
+        COMPONENT => Ok(Kind::Component),
         _ => Err(Error::InvalidComponent {
             path: path.to_owned(),
             reason: format!("unsupported WebAssembly binary version {:02x?}", &bytes[4..8]),
         }),
     }
+}
+
+/// The wasm binary of a `.wat` file or string; other bytes as they are.
+pub(crate) fn wasm_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    if path.extension().is_none_or(|ext| ext != "wat") {
+        return Ok(bytes);
+    }
+    wat::parse_bytes(&bytes).map(|wasm| wasm.into_owned()).map_err(|err| Error::InvalidComponent {
+        path: path.to_owned(),
+        reason: format!(
+            "invalid WAT: {}",
+            err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+        ),
+    })
+}
+
+/// Compiles a core module and links it against the core ABI.
+pub(crate) fn compile_module(
+    engine: &Engine,
+    linker: &wasmtime::Linker<PluginState>,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Code> {
+    let module = wasmtime::Module::new(engine, bytes)
+        .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
+    let pre = linker.instantiate_pre(&module).map_err(|err| missing_import(path, &err))?;
+    Ok(Code::Module { pre })
 }
 
 /// Names the import that wasmtime could not satisfy.

@@ -1,6 +1,7 @@
 //! A loaded plugin: its compiled component, its instances, its lifecycle,
 //! and calls into it, typed or dynamic.
 
+mod core;
 mod exports;
 mod pool;
 
@@ -22,7 +23,7 @@ use crate::{Error, PluginError, Result};
 
 pub use exports::Export;
 pub use pool::PoolConfig;
-pub(crate) use pool::{Pool, Usage};
+pub(crate) use pool::{Pool, Running, Usage};
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +58,23 @@ pub enum Lifecycle {
     },
 }
 
+/// What a plugin was compiled from, pre-linked with the host's imports.
+pub(crate) enum Code {
+    /// A component of any world.
+    Component { component: Component, pre: InstancePre<PluginState> },
+    /// A core wasm module (or WAT), using the core ABI.
+    Module { pre: wasmtime::InstancePre<PluginState> },
+}
+
+/// A function a core module exports, with its wasm type.
+#[derive(Debug, Clone)]
+pub struct CoreExport {
+    /// Its export name.
+    pub name: String,
+    /// Its type, e.g. `(func (param i32) (result i32))`.
+    pub ty: wasmtime::FuncType,
+}
+
 /// The part of the lifecycle that calls in flight do not decide.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Phase {
@@ -83,10 +101,10 @@ pub struct Plugin {
     size: u64,
     info: PluginInfo,
     engine: Engine,
-    component: Component,
-    pre: InstancePre<PluginState>,
+    code: Code,
     guest: Option<PluginIndices>,
     exports: Vec<Export>,
+    core_exports: Vec<CoreExport>,
     pool: Pool,
     phase: Mutex<Phase>,
     in_flight: AtomicUsize,
@@ -98,12 +116,27 @@ impl Plugin {
         context: Arc<PluginContext>,
         path: PathBuf,
         size: u64,
-        component: Component,
-        pre: InstancePre<PluginState>,
+        code: Code,
     ) -> Result<Self> {
-        let engine = pre.engine().clone();
-        let guest = PluginIndices::new(&pre).ok();
-        let exports = exports::list_exports(&engine, &component);
+        let (engine, guest, exports, core_exports) = match &code {
+            Code::Component { component, pre } => {
+                let engine = pre.engine().clone();
+                let exports = exports::list_exports(&engine, component);
+                (engine, PluginIndices::new(pre).ok(), exports, Vec::new())
+            }
+            Code::Module { pre } => {
+                let engine = pre.module().engine().clone();
+                let core_exports = pre
+                    .module()
+                    .exports()
+                    .filter_map(|export| {
+                        let ty = export.ty().func()?.clone();
+                        Some(CoreExport { name: export.name().to_owned(), ty })
+                    })
+                    .collect();
+                (engine, None, Vec::new(), core_exports)
+            }
+        };
         let mut plugin = Self {
             info: PluginInfo {
                 name: context.name.clone(),
@@ -115,10 +148,10 @@ impl Plugin {
             path,
             size,
             engine,
-            component,
-            pre,
+            code,
             guest,
             exports,
+            core_exports,
             phase: Mutex::new(Phase::Loaded),
             in_flight: AtomicUsize::new(0),
             recorder: Mutex::default(),
@@ -197,17 +230,34 @@ impl Plugin {
         &self.exports
     }
 
-    /// The compiled component.
-    pub fn component(&self) -> &Component {
-        &self.component
+    /// The compiled component; `None` for a core module.
+    pub fn component(&self) -> Option<&Component> {
+        match &self.code {
+            Code::Component { component, .. } => Some(component),
+            Code::Module { .. } => None,
+        }
     }
 
-    /// The component pre-linked with the host's imports.
+    /// Whether it is a core wasm module (or WAT) rather than a component.
+    pub fn is_core_module(&self) -> bool {
+        matches!(self.code, Code::Module { .. })
+    }
+
+    /// The functions a core module exports; empty for a component.
+    pub fn core_exports(&self) -> &[CoreExport] {
+        &self.core_exports
+    }
+
+    /// The component pre-linked with the host's imports; `None` for a core
+    /// module.
     ///
     /// A host with its own `bindgen!` world instantiates it from here, in a
     /// store from [`Plugin::new_store`]; see `examples/i18n_greeter.rs`.
-    pub fn instance_pre(&self) -> &InstancePre<PluginState> {
-        &self.pre
+    pub fn instance_pre(&self) -> Option<&InstancePre<PluginState>> {
+        match &self.code {
+            Code::Component { pre, .. } => Some(pre),
+            Code::Module { .. } => None,
+        }
     }
 
     /// A new `Store` for one instance of this plugin, granting only what
@@ -409,7 +459,10 @@ impl Plugin {
             &export.name,
             CallContext::default(),
             async |live| {
-                let Some(func) = live.instance.get_func(&mut live.store, index) else {
+                let Running::Component(instance) = &live.instance else {
+                    return Err(wasmtime::format_err!("a core module has no component exports"));
+                };
+                let Some(func) = instance.get_func(&mut live.store, index) else {
                     return Err(wasmtime::format_err!("the export is missing from the instance"));
                 };
                 let mut values = vec![Val::Bool(false); results];
@@ -432,6 +485,9 @@ impl Plugin {
     /// As for [`Plugin::call`]; an argument that is not valid WAVE for its
     /// parameter's type is [`Error::BadArguments`] naming it.
     pub async fn call_wave(&self, export: &str, args: &[impl AsRef<str>]) -> Result<Vec<String>> {
+        if self.is_core_module() {
+            return self.call_core_wave(export, args).await;
+        }
         let found = self.export(export)?;
         let values = self.parse_args(found, args)?;
         let results = self.call_checked(found, &values).await?;
@@ -487,7 +543,9 @@ impl Plugin {
     async fn read_info(&self) -> Result<PluginInfo> {
         let mut store = self.new_store();
         let indices = self.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        let instance = self.instantiate_pre(&mut store).await?;
+        let Running::Component(instance) = self.instantiate_code(&mut store).await? else {
+            return Err(self.wrong_world());
+        };
         let info = match indices.load(&mut store, &instance) {
             Ok(guest) => {
                 self.begin_call(&mut store);

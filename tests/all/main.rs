@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod calls;
+mod core_modules;
 mod fuzz;
 mod grants;
 mod imports;

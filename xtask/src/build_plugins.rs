@@ -86,8 +86,33 @@ pub fn run(options: &Options) -> Result<()> {
         );
         built += 1;
     }
+    copy_wat_plugins(&options.dir, &options.out)?;
     println!("build-plugins: {built} built, {fresh} up to date, in {}", options.out.display());
     Ok(())
+}
+
+/// Copies the WAT plugins of `<dir>/wat/` beside the components: the host
+/// loads WAT text as it is.
+fn copy_wat_plugins(dir: &Path, out: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir.join("wat")) else { return Ok(()) };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "wat") {
+            let target = out.join(path.file_name().expect("a file has a name"));
+            std::fs::copy(&path, &target)
+                .with_context(|| format!("copying {} to {}", path.display(), target.display()))?;
+            println!(
+                "  {:<18} {:>9}  (WAT, copied)",
+                plugin_stem(&path),
+                human_size(std::fs::metadata(&target)?.len() as usize)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn plugin_stem(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// A plugin crate found on disk.

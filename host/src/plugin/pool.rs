@@ -10,7 +10,7 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
-use super::{Phase, Plugin};
+use super::{Code, Phase, Plugin};
 use crate::bindings::Plugin as GuestBindings;
 use crate::engine::TICK;
 use crate::error::one_line;
@@ -71,8 +71,14 @@ impl Pool {
 /// A running instance and the `Store` that owns it.
 pub(crate) struct Live {
     pub store: Store<PluginState>,
-    pub instance: Instance,
+    pub instance: Running,
     pub guest: Option<GuestBindings>,
+}
+
+/// An instance of a component or of a core module.
+pub(crate) enum Running {
+    Component(Instance),
+    Module(wasmtime::Instance),
 }
 
 /// What a call used, for the metrics.
@@ -286,14 +292,14 @@ impl Plugin {
     /// one call's limits.
     pub(crate) async fn instantiate(&self) -> Result<Live> {
         let mut store = self.new_store();
-        let instance = self.instantiate_pre(&mut store).await?;
-        let guest = match &self.guest {
-            Some(indices) => Some(
+        let instance = self.instantiate_code(&mut store).await?;
+        let guest = match (&self.guest, &instance) {
+            (Some(indices), Running::Component(instance)) => Some(
                 indices
-                    .load(&mut store, &instance)
+                    .load(&mut store, instance)
                     .map_err(|err| self.classify(&err, Some(store.data())))?,
             ),
-            None => None,
+            _ => None,
         };
         if let Some(guest) = &guest {
             let init = guest.witplug_plugin_guest().call_init(&mut store);
@@ -320,8 +326,16 @@ impl Plugin {
         Ok(Live { store, instance, guest })
     }
 
-    pub(crate) async fn instantiate_pre(&self, store: &mut Store<PluginState>) -> Result<Instance> {
-        let result = self.within_deadline(self.pre.instantiate_async(&mut *store)).await;
+    pub(crate) async fn instantiate_code(&self, store: &mut Store<PluginState>) -> Result<Running> {
+        let result = match &self.code {
+            Code::Component { pre, .. } => self
+                .within_deadline(pre.instantiate_async(&mut *store))
+                .await
+                .map(Running::Component),
+            Code::Module { pre } => {
+                self.within_deadline(pre.instantiate_async(&mut *store)).await.map(Running::Module)
+            }
+        };
         result.map_err(|err| self.classify(&err, Some(store.data())))
     }
 
