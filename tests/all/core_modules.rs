@@ -119,3 +119,54 @@ async fn wasm_and_wat_files_in_the_folder_load_beside_components() {
     }
     let _ = fixture("counter");
 }
+
+const ABI: &str = r#"(module
+  (import "witplug" "get-config" (func $config (param i32 i32 i32 i32) (result i32)))
+  (import "witplug" "call-tool" (func $tool (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "witplug" "send-message" (func $send (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "greeting")
+  (data (i32.const 16) "upper")
+  (data (i32.const 32) "hi")
+  (data (i32.const 48) "news")
+  (func (export "config") (result i32) (call $config (i32.const 0) (i32.const 8) (i32.const 100) (i32.const 50)))
+  (func (export "tool") (result i32)
+    (call $tool (i32.const 16) (i32.const 5) (i32.const 32) (i32.const 2) (i32.const 200) (i32.const 50)))
+  (func (export "publish") (result i32) (call $send (i32.const 48) (i32.const 4) (i32.const 32) (i32.const 2)))
+  (func (export "wild") (result i32) (call $send (i32.const 65530) (i32.const 100) (i32.const 0) (i32.const 0))))"#;
+
+#[tokio::test]
+async fn the_core_abi_reaches_config_tools_and_the_bus() {
+    let host = Host::builder()
+        .config("abi", "greeting", "Salut")
+        .tool("upper", |input| Ok(input.to_uppercase()))
+        .grants("abi", witplug_host::Grants::new().tool("upper").publish("news"))
+        .build()
+        .unwrap();
+    let mut news = host.subscribe("news");
+    let abi = host.load_wat("abi", ABI).await.unwrap();
+    let first = |v: Vec<Val>| v[0].i32().unwrap();
+    assert_eq!(first(abi.call_core("config", &[]).await.unwrap()), 5);
+    assert_eq!(abi.read_memory(100, 5).await.unwrap(), b"Salut");
+    assert_eq!(first(abi.call_core("tool", &[]).await.unwrap()), 2);
+    assert_eq!(abi.read_memory(200, 2).await.unwrap(), b"HI");
+    assert_eq!(first(abi.call_core("publish", &[]).await.unwrap()), 0);
+    let message = news.recv().await.unwrap();
+    assert_eq!((message.payload.as_slice(), message.from.as_deref()), (&b"hi"[..], Some("abi")));
+    // A pointer past the end of memory traps the plugin.
+    let err = abi.call_core("wild", &[]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Trap { message, .. } if message.contains("past the end of memory")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_core_abi_denies_what_was_not_granted() {
+    let host = Host::builder().tool("upper", |input| Ok(input.to_uppercase())).build().unwrap();
+    let abi = host.load_wat("abi", ABI).await.unwrap();
+    let first = |v: Vec<Val>| v[0].i32().unwrap();
+    assert_eq!(first(abi.call_core("config", &[]).await.unwrap()), -1, "unset");
+    assert_eq!(first(abi.call_core("tool", &[]).await.unwrap()), -1, "denied is code 1");
+    assert_eq!(first(abi.call_core("publish", &[]).await.unwrap()), 1, "denied");
+}

@@ -341,16 +341,29 @@ impl Plugin {
 
     /// Runs `call` with the plugin's deadline as a backstop: epoch
     /// interruption stops wasm that runs too long, and this stops a call
-    /// stuck in the host (an async tool that never answers).
+    /// that waits too long in the host (an async tool that never answers, a
+    /// WASI sleep). The timer is only set once the call first waits, so a
+    /// call that never waits pays nothing for it.
     pub(crate) async fn within_deadline<T>(
         &self,
         call: impl Future<Output = wasmtime::Result<T>>,
     ) -> wasmtime::Result<T> {
         let backstop = self.context.limits.deadline + 2 * TICK;
-        match tokio::time::timeout(backstop, call).await {
-            Ok(result) => result,
-            Err(_) => Err(wasmtime::Error::new(LimitHit::Deadline)),
-        }
+        let mut call = std::pin::pin!(call);
+        let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        std::future::poll_fn(|cx| {
+            if let std::task::Poll::Ready(result) = call.as_mut().poll(cx) {
+                return std::task::Poll::Ready(result);
+            }
+            let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(backstop)));
+            match timer.as_mut().poll(cx) {
+                std::task::Poll::Ready(()) => {
+                    std::task::Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline)))
+                }
+                std::task::Poll::Pending => std::task::Poll::Pending,
+            }
+        })
+        .await
     }
 
     /// Turns a failed call into the error that says which limit was hit, or
