@@ -251,13 +251,14 @@ async fn loads() -> Fallible<Vec<Row>> {
     let cache = tempdir("cache")?;
     let path = plugins_dir().join("counter.wasm");
     let cold = median(3, async || {
-        std::fs::remove_dir_all(&cache).ok();
-        let host = Host::builder().cache_dir(&cache).build()?;
+        let host = Host::builder().build()?;
         let started = Instant::now();
         host.load_file(&path).await?;
         Ok(started.elapsed().as_secs_f64())
     })
     .await?;
+    // Fill the cache once, outside the timed part.
+    Host::builder().cache_dir(&cache).build()?.load_file(&path).await?;
     let cached = median(11, async || {
         let host = Host::builder().cache_dir(&cache).build()?;
         let started = Instant::now();

@@ -60,6 +60,10 @@ impl Cache {
     /// The component for `bytes`: from the cache when it holds a good
     /// entry, otherwise compiled and written to the cache.
     pub fn component(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+        if let Err(reason) = self.check_folder() {
+            tracing::warn!(target: "witplug::host", folder = %self.dir.display(), "cache not used: {reason}");
+            return Component::new(engine, bytes);
+        }
         let path = self.entry_path(engine, bytes);
         match std::fs::read(&path) {
             Ok(file) => match load(engine, &file) {
@@ -84,6 +88,26 @@ impl Cache {
         Ok(component)
     }
 
+    /// Creates the folder private to this user, and refuses one that others
+    /// could write: its files become native code in this process.
+    fn check_folder(&self) -> Result<(), String> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+            let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir);
+            let meta = std::fs::metadata(&self.dir).map_err(|err| err.to_string())?;
+            if meta.mode() & 0o022 != 0 {
+                return Err("others can write to it (chmod go-w)".to_owned());
+            }
+            if meta.uid() != rustix::process::geteuid().as_raw() {
+                return Err("another user owns it".to_owned());
+            }
+        }
+        #[cfg(not(unix))]
+        std::fs::create_dir_all(&self.dir).map_err(|err| err.to_string())?;
+        Ok(())
+    }
+
     fn entry_path(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
         let mut engine_hash = ShaHasher(Sha256::new());
         engine.precompile_compatibility_hash().hash(&mut engine_hash);
@@ -99,7 +123,9 @@ impl Cache {
         file.extend_from_slice(&code);
         std::fs::create_dir_all(&self.dir)?;
         // Written aside, then renamed: a reader never sees half a file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        static WRITERS: AtomicU64 = AtomicU64::new(0);
+        let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{writer}", std::process::id()));
         std::fs::write(&tmp, &file)?;
         std::fs::rename(&tmp, path)?;
         Ok(())

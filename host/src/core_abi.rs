@@ -135,11 +135,12 @@ fn read_bytes(
 ) -> wasmtime::Result<Vec<u8>> {
     let memory = memory(caller)?;
     let data = memory.data(&*caller);
+    let range = span(data.len(), ptr, len)?;
     let limit = usize::try_from(caller.data().plugin.limits.max_input).unwrap_or(usize::MAX);
-    if usize::try_from(len).unwrap_or(usize::MAX) > limit.saturating_mul(8) {
+    if range.len() > limit.saturating_mul(8) {
         wasmtime::bail!("{len} bytes is more than the host takes in one call");
     }
-    Ok(data[span(data.len(), ptr, len)?].to_vec())
+    Ok(data[range].to_vec())
 }
 
 fn read_string(

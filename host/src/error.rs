@@ -47,6 +47,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// The core wasm module is malformed or fails to compile.
+    #[error("{}: invalid wasm module: {reason}", path.display())]
+    InvalidModule {
+        /// The file.
+        path: PathBuf,
+        /// What the validator or compiler said.
+        reason: String,
+    },
+
     /// The component imports something this host does not provide.
     #[error("{}: imports `{import}`, which this host does not provide ({reason})", path.display())]
     MissingImport {

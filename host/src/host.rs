@@ -303,6 +303,9 @@ impl Host {
     ///
     /// As for [`Host::load_file`]; invalid WAT is [`Error::InvalidComponent`].
     pub async fn load_wat(&self, name: &str, wat: &str) -> Result<Arc<Plugin>> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(Error::Setup(format!("`{name}` is not a plugin name")));
+        }
         if self.plugins_read().contains_key(name) {
             return Err(Error::DuplicatePlugin {
                 name: name.to_owned(),
@@ -325,7 +328,11 @@ impl Host {
         source: Option<Vec<u8>>,
     ) -> Result<Arc<Plugin>> {
         let manifest_path = path.with_extension("toml");
-        let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
+        // A plugin given as text has no file, hence no manifest.
+        let manifest = match source {
+            Some(_) => Manifest::default(),
+            None => Manifest::load(&manifest_path)?.unwrap_or_default(),
+        };
         let manifest_error =
             |reason: String| Error::Manifest { path: manifest_path.clone(), reason };
         let limits =
@@ -333,7 +340,9 @@ impl Host {
                 .map_err(manifest_error)?;
         let pool = manifest.pool.resolve().map_err(manifest_error)?;
         let mut grants = manifest.grants.clone();
-        grants.anchor(path.parent().unwrap_or(Path::new("."))).map_err(manifest_error)?;
+        if source.is_none() {
+            grants.anchor(path.parent().unwrap_or(Path::new("."))).map_err(manifest_error)?;
+        }
         if let Some(extra) = self.settings.grants.get(name) {
             grants.extend(extra.clone());
         }
@@ -718,13 +727,22 @@ impl Host {
         let mut failed = Vec::new();
         for path in load::wasm_files(dir.as_ref())? {
             let compiled = load::read(&path, None).and_then(|bytes| {
-                if path.extension().is_some_and(|ext| ext == "wat")
-                    || load::kind(&path, &bytes)? == load::Kind::Module
-                {
+                let bytes = load::wasm_bytes(&path, bytes)?;
+                if load::kind(&path, &bytes)? == load::Kind::Module {
                     // Core modules compile in microseconds: they are not cached.
                     return Ok(false);
                 }
-                cache.component(&self.default_engine, &bytes).map(|_| true).map_err(|err| {
+                // The engine the plugin will load on, which its limits pick.
+                let manifest_path = path.with_extension("toml");
+                let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
+                let limits = Limits::resolve(
+                    &self.settings.limits,
+                    &self.settings.ceilings,
+                    &manifest.limits,
+                )
+                .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
+                let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
+                cache.component(&runtime.engine, &bytes).map(|_| true).map_err(|err| {
                     Error::InvalidComponent {
                         path: path.clone(),
                         reason: crate::error::one_line(&err),

@@ -157,7 +157,7 @@ pub(crate) fn compile_module(
     bytes: &[u8],
 ) -> Result<Code> {
     let module = wasmtime::Module::new(engine, bytes)
-        .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
+        .map_err(|err| Error::InvalidModule { path: path.to_owned(), reason: one_line(&err) })?;
     let pre = linker.instantiate_pre(&module).map_err(|err| missing_import(path, &err))?;
     Ok(Code::Module { pre })
 }

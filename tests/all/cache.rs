@@ -99,3 +99,33 @@ async fn precompile_fills_the_cache_ahead_of_time() {
     later.load_dir(dir.path()).await.unwrap();
     assert_eq!(stats(&later), (2, 0, 0));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_cache_folder_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = Scratch::new();
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let host = host(&cache);
+    let counter = host.load_file(fixture("counter")).await.unwrap();
+    assert_eq!(counter.handle("tick").await.unwrap(), "1");
+    assert_eq!(stats(&host), (0, 0, 0), "the cache was neither read nor written");
+    assert!(entries(&cache).is_empty());
+}
+
+#[tokio::test]
+async fn an_entry_with_a_good_checksum_but_foreign_code_is_not_trusted() {
+    use sha2::Digest;
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let [entry] = entries(&cache).try_into().unwrap();
+    // Our header and a matching SHA-256, over code wasmtime did not write.
+    let code = b"\x7fELF not really precompiled code".to_vec();
+    let mut file = std::fs::read(&entry).unwrap()[..16].to_vec();
+    file.extend_from_slice(&sha2::Sha256::digest(&code));
+    file.extend_from_slice(&code);
+    std::fs::write(&entry, file).unwrap();
+    let again = host(&cache);
+    assert_eq!(again.load_file(fixture("echo")).await.unwrap().handle("ok").await.unwrap(), "ok");
+    assert_eq!(stats(&again), (0, 0, 1));
+}

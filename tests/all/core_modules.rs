@@ -112,7 +112,7 @@ async fn wasm_and_wat_files_in_the_folder_load_beside_components() {
         let text = err.to_string();
         assert!(!text.contains('\n'), "{text}");
         match err {
-            Error::InvalidComponent { path, .. } => assert!(path.ends_with("broken.wat"), "{text}"),
+            Error::InvalidModule { path, .. } => assert!(path.ends_with("broken.wat"), "{text}"),
             Error::MissingImport { import, .. } => assert_eq!(import, "env::secret"),
             other => panic!("unexpected: {other}"),
         }
@@ -151,7 +151,7 @@ async fn the_core_abi_reaches_config_tools_and_the_bus() {
     assert_eq!(first(abi.call_core("tool", &[]).await.unwrap()), 2);
     assert_eq!(abi.read_memory(200, 2).await.unwrap(), b"HI");
     assert_eq!(first(abi.call_core("publish", &[]).await.unwrap()), 0);
-    let message = news.recv().await.unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(5), news.recv()).await.unwrap().unwrap();
     assert_eq!((message.payload.as_slice(), message.from.as_deref()), (&b"hi"[..], Some("abi")));
     // A pointer past the end of memory traps the plugin.
     let err = abi.call_core("wild", &[]).await.unwrap_err();

@@ -96,6 +96,10 @@ impl Plugin {
 
     /// Reads `len` bytes at `address` in the module's exported `memory`.
     ///
+    /// The memory is that of the instance the pool lends this call: with
+    /// the default pool of one instance, the plugin's only memory. (In a
+    /// `fresh` pool each access sees a new instance.)
+    ///
     /// # Errors
     ///
     /// [`Error::MemoryOutOfBounds`] past the end of memory (the plugin keeps

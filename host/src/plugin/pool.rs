@@ -348,14 +348,14 @@ impl Plugin {
         &self,
         call: impl Future<Output = wasmtime::Result<T>>,
     ) -> wasmtime::Result<T> {
-        let backstop = self.context.limits.deadline + 2 * TICK;
+        let until = tokio::time::Instant::now() + self.context.limits.deadline + 2 * TICK;
         let mut call = std::pin::pin!(call);
         let mut timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         std::future::poll_fn(|cx| {
             if let std::task::Poll::Ready(result) = call.as_mut().poll(cx) {
                 return std::task::Poll::Ready(result);
             }
-            let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(backstop)));
+            let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
             match timer.as_mut().poll(cx) {
                 std::task::Poll::Ready(()) => {
                     std::task::Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline)))
