@@ -348,6 +348,11 @@ pub fn describe(error: &WitError) -> String {
     format!("{kind}: {}", one_line_text(message, 1024))
 }
 
+/// `text` with every run of whitespace, newlines included, made one space.
+pub(crate) fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// `text` on one line (control characters become spaces) and at most
 /// `limit` bytes, marked when cut.
 pub(crate) fn one_line_text(text: &str, limit: usize) -> String {
@@ -380,7 +385,7 @@ pub(crate) fn one_line(err: &wasmtime::Error) -> String {
             line.push_str(&text);
         }
     }
-    line.split_whitespace().collect::<Vec<_>>().join(" ")
+    collapse_whitespace(&line)
 }
 
 #[cfg(test)]

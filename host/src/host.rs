@@ -772,7 +772,7 @@ impl Host {
     pub fn stats(&self) -> Stats {
         let parts: Vec<_> =
             self.plugins().iter().map(|p| (p.name().to_owned(), p.metrics_samples())).collect();
-        let total = metrics::total(parts.iter().map(|(_, part)| part.clone()).collect());
+        let total = metrics::total(parts.iter().map(|(_, part)| part));
         Stats { plugins: parts.into_iter().map(|(name, (m, _))| (name, m)).collect(), total }
     }
 

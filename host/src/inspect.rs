@@ -24,12 +24,7 @@ pub struct Inspection {
 /// naming `path` when `bytes` is not a component.
 pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Inspection> {
     let invalid = |reason: String| Error::InvalidComponent { path: path.to_owned(), reason };
-    if !bytes.starts_with(b"\0asm") {
-        return Err(Error::NotWasm { path: path.to_owned() });
-    }
-    if bytes.get(4..8) == Some(&[1, 0, 0, 0]) {
-        return Err(Error::CoreModule { path: path.to_owned() });
-    }
+    crate::load::check_header(path, bytes)?;
     let decoded = wit_component::decode(bytes).map_err(|err| invalid(format!("{err:#}")))?;
     let DecodedWasm::Component(resolve, world) = decoded else {
         return Err(invalid("the file holds WIT definitions, not a component".to_owned()));

@@ -6,7 +6,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
 use crate::cache::Cache;
-use crate::error::one_line;
+use crate::error::{collapse_whitespace, one_line};
 use crate::plugin::Code;
 use crate::state::PluginState;
 use crate::{Error, Plugin, Result};
@@ -142,10 +142,7 @@ pub(crate) fn wasm_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     }
     wat::parse_bytes(&bytes).map(|wasm| wasm.into_owned()).map_err(|err| Error::InvalidComponent {
         path: path.to_owned(),
-        reason: format!(
-            "invalid WAT: {}",
-            err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-        ),
+        reason: format!("invalid WAT: {}", collapse_whitespace(&err.to_string())),
     })
 }
 
@@ -172,7 +169,7 @@ fn missing_import(path: &Path, err: &wasmtime::Error) -> Error {
         Some(import) => Error::MissingImport {
             path: path.to_owned(),
             import,
-            reason: err.root_cause().to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+            reason: collapse_whitespace(&err.root_cause().to_string()),
         },
         None => Error::InvalidComponent { path: path.to_owned(), reason: one_line(err) },
     }

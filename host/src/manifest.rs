@@ -162,7 +162,7 @@ impl Manifest {
     /// A message saying what is wrong and where.
     pub fn parse(text: &str) -> Result<Self, String> {
         let manifest: Self = toml::from_str(text).map_err(|err| {
-            let message = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
+            let message = crate::error::collapse_whitespace(err.message());
             let Some(span) = err.span() else { return message };
             let start = span.start.min(text.len());
             let line = text[..start].matches('\n').count() + 1;

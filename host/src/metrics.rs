@@ -71,6 +71,10 @@ impl Recorder {
         self.metrics.restarts += 1;
     }
 
+    pub fn restarts(&self) -> u64 {
+        self.metrics.restarts
+    }
+
     pub fn delivered(&mut self) {
         self.metrics.messages_delivered += 1;
     }
@@ -98,7 +102,7 @@ pub(crate) fn finish(metrics: &mut Metrics, samples: &mut [Duration]) {
 }
 
 /// The sum of several plugins' metrics, with percentiles over all samples.
-pub(crate) fn total(parts: Vec<(Metrics, Vec<Duration>)>) -> Metrics {
+pub(crate) fn total<'a>(parts: impl IntoIterator<Item = &'a (Metrics, Vec<Duration>)>) -> Metrics {
     let mut total = Metrics::default();
     let mut samples = Vec::new();
     for (m, s) in parts {
@@ -112,7 +116,7 @@ pub(crate) fn total(parts: Vec<(Metrics, Vec<Duration>)>) -> Metrics {
         total.peak_memory = total.peak_memory.max(m.peak_memory);
         total.messages_delivered += m.messages_delivered;
         total.messages_dropped += m.messages_dropped;
-        samples.extend(s);
+        samples.extend_from_slice(s);
     }
     finish(&mut total, &mut samples);
     total
@@ -217,7 +221,7 @@ mod tests {
         let mut b = Recorder::default();
         a.call(Duration::from_millis(10), Outcome::Ok, 0, 0);
         b.call(Duration::from_millis(30), Outcome::Error, 0, 0);
-        let total = total(vec![a.snapshot(), b.snapshot()]);
+        let total = total(&[a.snapshot(), b.snapshot()]);
         assert_eq!((total.calls, total.successes, total.errors), (2, 1, 1));
         assert_eq!(total.mean, Duration::from_millis(20));
     }

@@ -202,7 +202,7 @@ impl Plugin {
 
     /// How many times an instance was thrown away after a trap or a limit.
     pub fn restarts(&self) -> u64 {
-        self.recorder().snapshot().0.restarts
+        self.recorder().restarts()
     }
 
     /// Its calls, outcomes and times since it was loaded.

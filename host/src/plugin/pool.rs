@@ -397,7 +397,7 @@ impl Plugin {
                 return Error::TableLimit { plugin, limit: limits.table_elements };
             }
             if let Some(panic) = &state.call.panic {
-                let panic = panic.split_whitespace().collect::<Vec<_>>().join(" ");
+                let panic = crate::error::collapse_whitespace(panic);
                 return Error::Trap { plugin, message: format!("panicked: {panic}") };
             }
         }
