@@ -26,7 +26,7 @@ use wasmtime::{Caller, Extern, Linker};
 
 use crate::bindings::witplug::plugin::host::Host;
 use crate::bindings::witplug::plugin::types::{Error as WitError, Level};
-use crate::state::PluginState;
+use crate::store::PluginState;
 
 /// The import module name of the core ABI.
 pub const MODULE: &str = "witplug";

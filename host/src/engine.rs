@@ -7,19 +7,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::deadline::start_ticker;
 use crate::error::one_line;
 use crate::limits::Limits;
-use crate::state::PluginState;
+use crate::store::PluginState;
 use crate::{Error, Result};
-
-/// How often each engine's epoch advances: the granularity of deadlines, and
-/// how often a long-running plugin yields to the async runtime.
-pub(crate) const TICK: Duration = Duration::from_millis(10);
 
 /// The engine-wide settings a plugin's limits imply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -126,19 +122,4 @@ fn build(key: EngineKey, ceilings: &Limits) -> wasmtime::Result<Runtime> {
     let mut core_linker = wasmtime::Linker::new(&engine);
     crate::core_abi::add_to_linker(&mut core_linker)?;
     Ok(Runtime { engine, linker, core_linker })
-}
-
-/// Advances `engine`'s epoch every [`TICK`] until the engine is dropped.
-fn start_ticker(engine: &Engine) -> wasmtime::Result<()> {
-    let weak = engine.weak();
-    std::thread::Builder::new().name("witplug-epoch".to_owned()).spawn(move || {
-        loop {
-            std::thread::sleep(TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => break,
-            }
-        }
-    })?;
-    Ok(())
 }

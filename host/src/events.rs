@@ -1,8 +1,13 @@
 //! Events: what happens to plugins, as a broadcast stream.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::broadcast;
+pub use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use crate::name::Name;
 
 /// How many events a slow receiver may fall behind before it misses some
 /// (it then gets `RecvError::Lagged` with the count).
@@ -15,26 +20,26 @@ pub enum Event {
     /// The plugin's file was compiled and linked.
     Loaded {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
     },
     /// An instance's `init` succeeded.
     Initialised {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
     },
     /// An instance's `init` failed; the plugin is failed.
     InitFailed {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
         /// The error, as one line.
         reason: String,
     },
     /// A call finished, well or not.
     CallFinished {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
         /// The export called, e.g. `handle`.
-        export: String,
+        export: Name,
         /// How long it took.
         duration: Duration,
         /// How it ended.
@@ -43,41 +48,41 @@ pub enum Event {
     /// A call trapped or hit a limit.
     Trapped {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
         /// The error, as one line.
         reason: String,
     },
     /// An instance was thrown away after a trap; the next call builds a new one.
     Restarted {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
     },
     /// The host refused the plugin a capability it was not granted.
     Denied {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
         /// The capability, e.g. `tool:shell`.
         capability: String,
     },
     /// The plugin was stopped: its instances were shut down.
     Stopped {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
     },
     /// The plugin was removed from the host.
     Unloaded {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
     },
     /// A new version of the plugin replaced the old one.
     Reloaded {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
     },
     /// A new version failed to load; the old one keeps serving.
     ReloadFailed {
         /// The plugin.
-        plugin: String,
+        plugin: Name,
         /// Why, as one line.
         reason: String,
     },
@@ -85,14 +90,14 @@ pub enum Event {
     /// plugins more than [`MAX_HOPS`](crate::MAX_HOPS) times.
     MessageDropped {
         /// The publishing plugin.
-        plugin: String,
+        plugin: Name,
         /// The message's topic.
         topic: String,
     },
     /// Messages were dropped for a subscribing plugin whose queue was full.
     MessagesDropped {
         /// The subscribing plugin.
-        plugin: String,
+        plugin: Name,
         /// How many since the last such event.
         count: u64,
     },
@@ -143,25 +148,96 @@ impl std::fmt::Display for Event {
     }
 }
 
-/// Sends events; sending with nobody listening costs next to nothing.
+/// Sends events. With nobody listening an event is never built: callers
+/// ask [`Events::listening`] (one atomic load) before making one.
 #[derive(Debug, Clone)]
-pub(crate) struct Events(broadcast::Sender<Event>);
+pub(crate) struct Events {
+    sender: broadcast::Sender<Event>,
+    listeners: Arc<AtomicUsize>,
+}
 
 impl Default for Events {
     fn default() -> Self {
-        Self(broadcast::channel(EVENT_BUFFER).0)
+        Self { sender: broadcast::channel(EVENT_BUFFER).0, listeners: Arc::default() }
     }
 }
 
 impl Events {
-    pub fn send(&self, event: Event) {
-        if self.0.receiver_count() > 0 {
+    /// Whether any [`EventStream`] is open.
+    pub fn listening(&self) -> bool {
+        self.listeners.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends the event `make` builds, if anyone listens.
+    pub fn send(&self, make: impl FnOnce() -> Event) {
+        if self.listening() {
             // Fails only when every receiver is gone since the check.
-            let _ = self.0.send(event);
+            let _ = self.sender.send(make());
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.0.subscribe()
+    pub fn subscribe(&self) -> EventStream {
+        self.listeners.fetch_add(1, Ordering::Relaxed);
+        EventStream { receiver: self.sender.subscribe(), listeners: self.listeners.clone() }
+    }
+}
+
+/// What happens to a host's plugins from the moment it was opened: see
+/// [`Host::events`](crate::Host::events).
+///
+/// A stream that falls more than [`EVENT_BUFFER`] events behind misses the
+/// oldest and gets [`RecvError::Lagged`] with their count.
+#[derive(Debug)]
+pub struct EventStream {
+    receiver: broadcast::Receiver<Event>,
+    listeners: Arc<AtomicUsize>,
+}
+
+impl EventStream {
+    /// Waits for the next event.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Lagged`] when events were missed, [`RecvError::Closed`]
+    /// when the host is gone.
+    pub async fn recv(&mut self) -> Result<Event, RecvError> {
+        self.receiver.recv().await
+    }
+
+    /// The next event, if one has happened.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when none is waiting; otherwise as for
+    /// [`EventStream::recv`].
+    pub fn try_recv(&mut self) -> Result<Event, TryRecvError> {
+        self.receiver.try_recv()
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        self.listeners.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_built_only_while_someone_listens() {
+        let events = Events::default();
+        let mut built = 0;
+        events.send(|| {
+            built += 1;
+            Event::Loaded { plugin: "a".into() }
+        });
+        assert_eq!(built, 0);
+        let mut stream = events.subscribe();
+        events.send(|| Event::Loaded { plugin: "b".into() });
+        assert_eq!(stream.try_recv().unwrap(), Event::Loaded { plugin: "b".into() });
+        drop(stream);
+        assert!(!events.listening());
     }
 }

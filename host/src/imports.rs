@@ -3,14 +3,13 @@
 
 use crate::bindings::witplug::plugin::host::Host;
 use crate::bindings::witplug::plugin::types::{self, Error as WitError, Level};
-use std::future::Future;
-use std::pin::Pin;
-
 use crate::bus::{MAX_HOPS, Message};
+use crate::call::CallContext;
 use crate::error::one_line_text;
 use crate::events::Event;
-use crate::limits::LimitHit;
-use crate::state::{CallContext, PluginState};
+use crate::limiter::LimitHit;
+use crate::store::PluginState;
+use crate::tools::Found;
 
 /// How the guest SDK prefixes a panic's message when it logs it, so the
 /// host can attach the message to the trap that follows.
@@ -60,7 +59,7 @@ impl Host for PluginState {
         }
         let hops = self.call.context.hops + 1;
         if hops > MAX_HOPS {
-            self.plugin.services.events.send(Event::MessageDropped {
+            self.plugin.services.events.send(|| Event::MessageDropped {
                 plugin: self.plugin.name.clone(),
                 topic: topic.clone(),
             });
@@ -68,7 +67,7 @@ impl Host for PluginState {
                 "message loop cut: `{topic}` would be the message's hop {hops}, over {MAX_HOPS}"
             ))));
         }
-        let from = Some(self.plugin.name.clone());
+        let from = Some(self.plugin.name.to_string());
         self.plugin.services.bus.publish(Message { topic, payload, from, hops });
         Ok(Ok(()))
     }
@@ -84,26 +83,24 @@ impl Host for PluginState {
         if !self.plugin.grants.may_call(&name) {
             return Ok(Err(self.deny(format!("tool:{name}"))));
         }
-        let services = &self.plugin.services;
-        if let Some(call) = services.tools.call(&name, input.clone()) {
-            return Ok(call.await.map_err(WitError::Failed));
-        }
-        let Some(provider) = services.provider(&name) else {
-            return Ok(Err(WitError::NotFound(name)));
+        let provider = match self.plugin.services.tools.get(&name, input.clone()) {
+            Some(Found::Host(call)) => return Ok(call.await.map_err(WitError::Failed)),
+            Some(Found::Plugin(provider)) => provider,
+            None => return Ok(Err(WitError::NotFound(name))),
         };
         // The chain of plugins waiting on each other's tools: a plugin
         // already in it would wait for itself, so the cycle is refused.
         let mut chain = self.call.context.chain.clone();
-        chain.push(self.plugin.name.clone());
-        if chain.iter().any(|caller| caller == provider.name()) {
-            let cycle = format!("{} -> {}", chain.join(" -> "), provider.name());
+        chain.push(self.plugin.name.to_string());
+        let callee = provider.provider();
+        if chain.iter().any(|caller| callee == caller) {
+            let cycle = format!("{} -> {callee}", chain.join(" -> "));
             return Ok(Err(WitError::Failed(format!("refused a tool cycle: {cycle}"))));
         }
-        let call = CallContext { chain, hops: self.call.context.hops, patient: false };
-        // Boxed: a tool call into another plugin can come back here.
-        let run: Pin<Box<dyn Future<Output = crate::Result<String>> + Send + '_>> =
-            Box::pin(async move { provider.run_tool(call, &name, &input).await });
-        Ok(match run.await {
+        let call = CallContext { chain, hops: self.call.context.hops };
+        // Boxed by the provider: a tool call into another plugin can come
+        // back here.
+        Ok(match provider.run_tool(call, &name, &input).await {
             Ok(output) => Ok(output),
             Err(crate::Error::Plugin { error, .. }) => Err(error),
             Err(other) => Err(WitError::Failed(other.to_string())),
@@ -113,10 +110,12 @@ impl Host for PluginState {
 
 impl PluginState {
     fn deny(&self, capability: String) -> WitError {
-        let plugin = self.plugin.name.clone();
-        tracing::warn!(target: "witplug::host", plugin, "denied {capability}");
-        let denied = Event::Denied { plugin, capability: capability.clone() };
-        self.plugin.services.events.send(denied);
+        let plugin = &self.plugin.name;
+        tracing::warn!(target: "witplug::host", plugin = plugin.as_str(), "denied {capability}");
+        self.plugin
+            .services
+            .events
+            .send(|| Event::Denied { plugin: plugin.clone(), capability: capability.clone() });
         WitError::Denied(capability)
     }
 

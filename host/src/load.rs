@@ -7,20 +7,26 @@ use wasmtime::component::{Component, InstancePre, Linker};
 
 use crate::cache::Cache;
 use crate::error::{collapse_whitespace, one_line};
-use crate::plugin::Code;
-use crate::state::PluginState;
-use crate::{Error, Plugin, Result};
+use crate::store::PluginState;
+use crate::{Error, Result};
 
-/// What loading a folder gave: the plugins that loaded and, for every file
-/// that did not, why.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct LoadReport {
-    /// The plugins that loaded, by file name.
-    pub loaded: Vec<std::sync::Arc<Plugin>>,
-    /// One error per file that did not load; each names the file.
-    pub failed: Vec<Error>,
+/// A component or a core module: what a plugin file holds (`Wasm`), what
+/// it compiles to ([`Code`]), and what one of its instances is
+/// ([`Instance`]). One concept, one name, whatever the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wasm<C = (), M = ()> {
+    /// A WebAssembly component, of any world.
+    Component(C),
+    /// A core wasm module (or WAT), using the core ABI.
+    Module(M),
 }
+
+/// A plugin compiled and pre-linked with the host's imports.
+pub(crate) type Code =
+    Wasm<(Component, InstancePre<PluginState>), wasmtime::InstancePre<PluginState>>;
+
+/// A running instance of a plugin.
+pub(crate) type Instance = Wasm<wasmtime::component::Instance, wasmtime::Instance>;
 
 /// The `*.wasm` and `*.wat` files of `dir`, sorted by name.
 pub(crate) fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
@@ -70,7 +76,7 @@ pub(crate) fn compile(
     cache: Option<&Cache>,
     path: &Path,
     bytes: &[u8],
-) -> Result<(Component, InstancePre<PluginState>)> {
+) -> Result<Code> {
     check_header(path, bytes)?;
     let compiled = match cache {
         Some(cache) => cache.component(engine, bytes),
@@ -88,7 +94,7 @@ pub(crate) fn compile(
         }
     }
     let pre = linker.instantiate_pre(&component).map_err(|err| missing_import(path, &err))?;
-    Ok((component, pre))
+    Ok(Wasm::Component((component, pre)))
 }
 
 /// Why the host refuses an interface that wasmtime-wasi could provide.
@@ -105,20 +111,13 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 /// Tells apart non-wasm files, core modules and components by their header.
 pub(crate) fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
     match kind(path, bytes)? {
-        Kind::Component => Ok(()),
-        Kind::Module => Err(Error::CoreModule { path: path.to_owned() }),
+        Wasm::Component(()) => Ok(()),
+        Wasm::Module(()) => Err(Error::CoreModule { path: path.to_owned() }),
     }
 }
 
-/// What a wasm binary holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Component,
-    Module,
-}
-
 /// Tells apart non-wasm files, core modules and components by their header.
-pub(crate) fn kind(path: &Path, bytes: &[u8]) -> Result<Kind> {
+pub(crate) fn kind(path: &Path, bytes: &[u8]) -> Result<Wasm> {
     const MAGIC: &[u8] = b"\0asm";
     const CORE_MODULE: &[u8] = &[1, 0, 0, 0];
     const COMPONENT: &[u8] = &[0x0d, 0, 1, 0];
@@ -126,8 +125,8 @@ pub(crate) fn kind(path: &Path, bytes: &[u8]) -> Result<Kind> {
         return Err(Error::NotWasm { path: path.to_owned() });
     }
     match &bytes[4..8] {
-        CORE_MODULE => Ok(Kind::Module),
-        COMPONENT => Ok(Kind::Component),
+        CORE_MODULE => Ok(Wasm::Module(())),
+        COMPONENT => Ok(Wasm::Component(())),
         _ => Err(Error::InvalidComponent {
             path: path.to_owned(),
             reason: format!("unsupported WebAssembly binary version {:02x?}", &bytes[4..8]),
@@ -156,7 +155,7 @@ pub(crate) fn compile_module(
     let module = wasmtime::Module::new(engine, bytes)
         .map_err(|err| Error::InvalidModule { path: path.to_owned(), reason: one_line(&err) })?;
     let pre = linker.instantiate_pre(&module).map_err(|err| missing_import(path, &err))?;
-    Ok(Code::Module { pre })
+    Ok(Wasm::Module(pre))
 }
 
 /// Names the import that wasmtime could not satisfy.

@@ -21,12 +21,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::grants::Grants;
 use crate::limits::LimitsSpec;
-use crate::plugin::PoolConfig;
 use crate::units;
 use crate::{Error, Result};
 
@@ -54,6 +54,31 @@ pub struct Manifest {
     /// What it offers other plugins.
     #[serde(default)]
     pub provides: Provides,
+}
+
+/// How many instances a plugin runs at once, and how callers wait for one:
+/// what a manifest's `[pool]` table resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Instances that serve calls in parallel (default 1: calls take turns
+    /// and the plugin's state is shared by all of them).
+    pub size: usize,
+    /// Callers that may wait for an instance (default 64); past that a call
+    /// is refused at once with [`Error::Busy`](crate::Error::Busy).
+    pub queue: usize,
+    /// How long a caller waits for an instance (default 5 s) before
+    /// [`Error::Busy`](crate::Error::Busy).
+    pub wait: Duration,
+    /// Whether every call gets a fresh instance, dropped afterwards (default
+    /// false): no state survives a call, at the cost of an instantiation.
+    pub fresh: bool,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self { size: 1, queue: 64, wait: Duration::from_secs(5), fresh: false }
+    }
 }
 
 /// The `[pool]` table of a manifest.

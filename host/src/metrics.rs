@@ -1,11 +1,9 @@
 //! Metrics: calls, outcomes and time per plugin, and their totals.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::events::Outcome;
-
-/// How many recent call durations each plugin keeps for percentiles.
-const SAMPLES: usize = 4096;
 
 /// What one plugin has done since it was loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,9 +23,9 @@ pub struct Metrics {
     pub total_time: Duration,
     /// Mean time per call.
     pub mean: Duration,
-    /// Median time per call, over the most recent calls.
+    /// Median time per call, within 1/16 (from a log-scale histogram).
     pub p50: Duration,
-    /// 99th-percentile time per call, over the most recent calls.
+    /// 99th-percentile time per call, within 1/16.
     pub p99: Duration,
     /// Fuel burned, where fuel is metered.
     pub fuel_used: u64,
@@ -39,73 +37,208 @@ pub struct Metrics {
     pub messages_dropped: u64,
 }
 
-/// Collects one plugin's metrics.
-#[derive(Debug, Default)]
-pub(crate) struct Recorder {
-    metrics: Metrics,
-    samples: Vec<Duration>,
-    next: usize,
+/// Buckets of the latency histogram: exact below 16 ns, then 8 per power of
+/// two up to 2^41 ns (about 36 minutes), so a percentile is within 1/16 of
+/// the true value.
+const BUCKETS: usize = 16 + (MAX_EXPONENT - 3) * 8;
+const MAX_EXPONENT: usize = 40;
+
+/// The histogram bucket of a duration of `nanos`.
+fn bucket(nanos: u64) -> usize {
+    if nanos < 16 {
+        return nanos as usize;
+    }
+    let exponent = 63 - nanos.leading_zeros() as usize;
+    if exponent > MAX_EXPONENT {
+        return BUCKETS - 1;
+    }
+    let mantissa = (nanos >> (exponent - 3)) as usize & 7;
+    16 + (exponent - 4) * 8 + mantissa
 }
 
-impl Recorder {
-    pub fn call(&mut self, duration: Duration, outcome: Outcome, fuel: u64, memory: u64) {
-        let m = &mut self.metrics;
-        m.calls += 1;
-        match outcome {
-            Outcome::Ok => m.successes += 1,
-            Outcome::Error => m.errors += 1,
-            Outcome::Trap => m.traps += 1,
+/// The duration a bucket stands for: its midpoint.
+fn bucket_value(index: usize) -> Duration {
+    if index < 16 {
+        return Duration::from_nanos(index as u64);
+    }
+    let exponent = (index - 16) / 8 + 4;
+    let mantissa = ((index - 16) % 8) as u64;
+    let width = 1u64 << (exponent - 3);
+    Duration::from_nanos((8 + mantissa) * width + width / 2)
+}
+
+/// Counts of calls by duration bucket, read out of [`Counters`].
+#[derive(Debug, Clone)]
+pub(crate) struct Histogram(Box<[u64]>);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self(vec![0; BUCKETS].into_boxed_slice())
+    }
+}
+
+impl Histogram {
+    fn add(&mut self, other: &Self) {
+        self.0.iter_mut().zip(other.0.iter()).for_each(|(a, b)| *a += b);
+    }
+
+    /// The duration below which `p` percent of the calls fall.
+    fn percentile(&self, p: u64) -> Duration {
+        let count: u64 = self.0.iter().sum();
+        if count == 0 {
+            return Duration::ZERO;
         }
-        m.total_time += duration;
-        m.fuel_used += fuel;
-        m.peak_memory = m.peak_memory.max(memory);
-        if self.samples.len() < SAMPLES {
-            self.samples.push(duration);
-        } else {
-            self.samples[self.next] = duration;
-            self.next = (self.next + 1) % SAMPLES;
+        let rank = (count * p).div_ceil(100).max(1);
+        let mut seen = 0;
+        for (index, n) in self.0.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return bucket_value(index);
+            }
+        }
+        bucket_value(BUCKETS - 1)
+    }
+}
+
+/// What a finished call adds to the metrics.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sample {
+    pub duration: Duration,
+    pub outcome: Outcome,
+    pub fuel: u64,
+    pub memory: u64,
+    /// Whether it delivered a message to `on-message`.
+    pub delivered: bool,
+}
+
+/// Who writes a [`Counters`]: the one holder of an instance slot, with plain
+/// loads and stores, or anyone, with atomic read-modify-writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writer {
+    /// Only the caller holding the slot writes: no read-modify-write.
+    Holder,
+    /// Any thread may write at once.
+    Shared,
+}
+
+/// One plugin's counts, kept per instance slot so that a call writes only
+/// its own slot's counters: no lock and no contended cache line.
+#[derive(Debug)]
+pub(crate) struct Counters {
+    calls: AtomicU64,
+    successes: AtomicU64,
+    errors: AtomicU64,
+    traps: AtomicU64,
+    restarts: AtomicU64,
+    nanos: AtomicU64,
+    fuel: AtomicU64,
+    peak_memory: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    histogram: Box<[AtomicU64]>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        let zero = || AtomicU64::new(0);
+        Self {
+            calls: zero(),
+            successes: zero(),
+            errors: zero(),
+            traps: zero(),
+            restarts: zero(),
+            nanos: zero(),
+            fuel: zero(),
+            peak_memory: zero(),
+            delivered: zero(),
+            dropped: zero(),
+            histogram: (0..BUCKETS).map(|_| zero()).collect(),
+        }
+    }
+}
+
+fn add(cell: &AtomicU64, n: u64, writer: Writer) {
+    match writer {
+        Writer::Holder => {
+            cell.store(cell.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed)
+        }
+        Writer::Shared => {
+            cell.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Counters {
+    /// Adds one finished call.
+    pub fn record(&self, sample: &Sample, writer: Writer) {
+        add(&self.calls, 1, writer);
+        let outcome = match sample.outcome {
+            Outcome::Ok => &self.successes,
+            Outcome::Error => &self.errors,
+            Outcome::Trap => &self.traps,
+        };
+        add(outcome, 1, writer);
+        let nanos = u64::try_from(sample.duration.as_nanos()).unwrap_or(u64::MAX);
+        add(&self.nanos, nanos, writer);
+        add(&self.histogram[bucket(nanos)], 1, writer);
+        if sample.fuel > 0 {
+            add(&self.fuel, sample.fuel, writer);
+        }
+        if sample.delivered {
+            add(&self.delivered, 1, writer);
+        }
+        if sample.memory > self.peak_memory.load(Ordering::Relaxed) {
+            self.peak_memory.fetch_max(sample.memory, Ordering::Relaxed);
         }
     }
 
-    pub fn restart(&mut self) {
-        self.metrics.restarts += 1;
+    /// Counts an instance thrown away after a trap.
+    pub fn restart(&self) {
+        self.restarts.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn restarts(&self) -> u64 {
-        self.metrics.restarts
+        self.restarts.load(Ordering::Relaxed)
     }
 
-    pub fn delivered(&mut self) {
-        self.metrics.messages_delivered += 1;
+    /// Counts messages dropped for a full queue.
+    pub fn dropped(&self, count: u64) {
+        self.dropped.fetch_add(count, Ordering::Relaxed);
     }
 
-    pub fn dropped(&mut self, count: u64) {
-        self.metrics.messages_dropped += count;
-    }
-
-    pub fn snapshot(&self) -> (Metrics, Vec<Duration>) {
-        let mut metrics = self.metrics.clone();
-        let mut samples = self.samples.clone();
-        finish(&mut metrics, &mut samples);
-        (metrics, samples)
+    /// Adds these counts to `metrics` and `histogram`.
+    pub fn read_into(&self, metrics: &mut Metrics, histogram: &mut Histogram) {
+        let get = |cell: &AtomicU64| cell.load(Ordering::Relaxed);
+        metrics.calls += get(&self.calls);
+        metrics.successes += get(&self.successes);
+        metrics.errors += get(&self.errors);
+        metrics.traps += get(&self.traps);
+        metrics.restarts += get(&self.restarts);
+        metrics.total_time += Duration::from_nanos(get(&self.nanos));
+        metrics.fuel_used += get(&self.fuel);
+        metrics.peak_memory = metrics.peak_memory.max(get(&self.peak_memory));
+        metrics.messages_delivered += get(&self.delivered);
+        metrics.messages_dropped += get(&self.dropped);
+        for (total, cell) in histogram.0.iter_mut().zip(self.histogram.iter()) {
+            *total += get(cell);
+        }
     }
 }
 
-/// Fills in the mean and percentiles from the totals and the samples.
-pub(crate) fn finish(metrics: &mut Metrics, samples: &mut [Duration]) {
+/// Fills in the mean and percentiles from the totals and the histogram.
+pub(crate) fn finish(metrics: &mut Metrics, histogram: &Histogram) {
     if metrics.calls > 0 {
         metrics.mean = metrics.total_time / u32::try_from(metrics.calls).unwrap_or(u32::MAX);
     }
-    samples.sort_unstable();
-    metrics.p50 = percentile(samples, 50);
-    metrics.p99 = percentile(samples, 99);
+    metrics.p50 = histogram.percentile(50);
+    metrics.p99 = histogram.percentile(99);
 }
 
-/// The sum of several plugins' metrics, with percentiles over all samples.
-pub(crate) fn total<'a>(parts: impl IntoIterator<Item = &'a (Metrics, Vec<Duration>)>) -> Metrics {
+/// The sum of several plugins' metrics, with percentiles over all calls.
+pub(crate) fn total<'a>(parts: impl IntoIterator<Item = &'a (Metrics, Histogram)>) -> Metrics {
     let mut total = Metrics::default();
-    let mut samples = Vec::new();
-    for (m, s) in parts {
+    let mut histogram = Histogram::default();
+    for (m, h) in parts {
         total.calls += m.calls;
         total.successes += m.successes;
         total.errors += m.errors;
@@ -116,9 +249,9 @@ pub(crate) fn total<'a>(parts: impl IntoIterator<Item = &'a (Metrics, Vec<Durati
         total.peak_memory = total.peak_memory.max(m.peak_memory);
         total.messages_delivered += m.messages_delivered;
         total.messages_dropped += m.messages_dropped;
-        samples.extend_from_slice(s);
+        histogram.add(h);
     }
-    finish(&mut total, &mut samples);
+    finish(&mut total, &histogram);
     total
 }
 
@@ -187,41 +320,67 @@ fn short(d: Duration) -> String {
     }
 }
 
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (sorted.len() * p).div_ceil(100).max(1);
-    sorted[rank - 1]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn ok(ms: u64) -> Sample {
+        Sample {
+            duration: Duration::from_millis(ms),
+            outcome: Outcome::Ok,
+            fuel: 0,
+            memory: 0,
+            delivered: false,
+        }
+    }
+
+    fn read(counters: &Counters) -> (Metrics, Histogram) {
+        let mut metrics = Metrics::default();
+        let mut histogram = Histogram::default();
+        counters.read_into(&mut metrics, &mut histogram);
+        finish(&mut metrics, &histogram);
+        (metrics, histogram)
+    }
+
+    fn near(actual: Duration, expected: Duration) -> bool {
+        actual.abs_diff(expected) <= expected / 16
+    }
+
     #[test]
     fn percentiles_and_means_come_from_the_calls() {
-        let mut recorder = Recorder::default();
+        let counters = Counters::default();
         for ms in 1..=100 {
-            recorder.call(Duration::from_millis(ms), Outcome::Ok, 0, 0);
+            counters.record(&ok(ms), Writer::Holder);
         }
-        recorder.call(Duration::from_millis(1000), Outcome::Trap, 5, 1 << 20);
-        let (m, _) = recorder.snapshot();
+        let trap = Sample { outcome: Outcome::Trap, fuel: 5, memory: 1 << 20, ..ok(1000) };
+        counters.record(&trap, Writer::Shared);
+        let (m, _) = read(&counters);
         assert_eq!((m.calls, m.successes, m.traps), (101, 100, 1));
-        assert_eq!(m.p50, Duration::from_millis(51));
-        assert_eq!(m.p99, Duration::from_millis(100));
+        assert!(near(m.p50, Duration::from_millis(51)), "{:?}", m.p50);
+        assert!(near(m.p99, Duration::from_millis(100)), "{:?}", m.p99);
         assert_eq!(m.fuel_used, 5);
         assert_eq!(m.peak_memory, 1 << 20);
         assert_eq!(m.mean, Duration::from_millis(6050) / 101);
     }
 
     #[test]
+    fn buckets_are_exact_when_small_and_within_a_sixteenth_after() {
+        for nanos in (0..16).chain([16, 17, 100, 1_000, 999_999, 1 << 30, (1 << 41) - 1]) {
+            let value = bucket_value(bucket(nanos));
+            let expected = Duration::from_nanos(nanos);
+            assert!(near(value, expected), "{nanos} ns is read as {value:?}");
+        }
+        assert!(bucket(u64::MAX) < BUCKETS);
+        let buckets: Vec<usize> = (0..1_000_000).step_by(997).map(bucket).collect();
+        assert!(buckets.is_sorted());
+    }
+
+    #[test]
     fn totals_add_up() {
-        let mut a = Recorder::default();
-        let mut b = Recorder::default();
-        a.call(Duration::from_millis(10), Outcome::Ok, 0, 0);
-        b.call(Duration::from_millis(30), Outcome::Error, 0, 0);
-        let total = total(&[a.snapshot(), b.snapshot()]);
+        let (a, b) = (Counters::default(), Counters::default());
+        a.record(&ok(10), Writer::Holder);
+        b.record(&Sample { outcome: Outcome::Error, ..ok(30) }, Writer::Holder);
+        let total = total(&[read(&a), read(&b)]);
         assert_eq!((total.calls, total.successes, total.errors), (2, 1, 1));
         assert_eq!(total.mean, Duration::from_millis(20));
     }

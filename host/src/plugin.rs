@@ -1,29 +1,37 @@
 //! A loaded plugin: its compiled component, its instances, its lifecycle,
 //! and calls into it, typed or dynamic.
 
+mod checkout;
 mod core;
 mod exports;
+mod instance;
+mod lease;
+mod lifecycle;
 mod pool;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::{Component, InstancePre, Val};
-use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime::{Engine, Store};
 
 use crate::bindings::PluginIndices;
-use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
-use crate::events::{Event, Outcome};
-use crate::limits::LimitHit;
-use crate::metrics::{Metrics, Recorder};
-use crate::state::{CallContext, PluginContext, PluginState};
+use crate::call::CallContext;
+use crate::deadline;
+use crate::events::{Event, Events};
+use crate::load::{Code, Wasm};
+use crate::metrics::{Counters, Histogram, Metrics};
+use crate::name::Name;
+use crate::store::{PluginContext, PluginState};
+use crate::tools::{ProviderFuture, ToolProvider};
 use crate::{Error, PluginError, Result};
 
 pub use exports::Export;
-pub use pool::PoolConfig;
-pub(crate) use pool::{Pool, Running, Usage};
+pub use lease::Lease;
+pub use lifecycle::Lifecycle;
+use lifecycle::Phase;
+use pool::Pool;
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,36 +44,6 @@ pub struct PluginInfo {
     pub description: String,
 }
 
-/// Where a plugin is in its life.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Lifecycle {
-    /// Compiled and linked; no instance yet.
-    Loaded,
-    /// An instance ran `init` with its configuration; no call yet.
-    Initialised,
-    /// Idle between calls.
-    Ready,
-    /// Serving at least one call now.
-    Running,
-    /// Stopped: `shutdown` ran on its instances; calls are refused until it
-    /// is initialised again.
-    Stopped,
-    /// `init` failed, for this reason; every call tries `init` again.
-    Failed {
-        /// The error, as one line.
-        reason: String,
-    },
-}
-
-/// What a plugin was compiled from, pre-linked with the host's imports.
-pub(crate) enum Code {
-    /// A component of any world.
-    Component { component: Component, pre: InstancePre<PluginState> },
-    /// A core wasm module (or WAT), using the core ABI.
-    Module { pre: wasmtime::InstancePre<PluginState> },
-}
-
 /// A function a core module exports, with its wasm type.
 #[derive(Debug, Clone)]
 pub struct CoreExport {
@@ -73,16 +51,30 @@ pub struct CoreExport {
     pub name: String,
     /// Its type, e.g. `(func (param i32) (result i32))`.
     pub ty: wasmtime::FuncType,
+    pub(crate) label: Name,
 }
 
-/// The part of the lifecycle that calls in flight do not decide.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Phase {
-    Loaded,
-    Initialised,
-    Ready,
-    Stopped,
-    Failed(String),
+/// The names of the exports the host calls itself, made once, so that an
+/// event names them without allocating.
+#[derive(Debug)]
+struct Labels {
+    handle: Name,
+    on_message: Name,
+    run_tool: Name,
+    memory_read: Name,
+    memory_write: Name,
+}
+
+impl Default for Labels {
+    fn default() -> Self {
+        Self {
+            handle: "handle".into(),
+            on_message: "on-message".into(),
+            run_tool: "run-tool".into(),
+            memory_read: "memory.read".into(),
+            memory_write: "memory.write".into(),
+        }
+    }
 }
 
 /// A plugin loaded from a component file.
@@ -106,9 +98,11 @@ pub struct Plugin {
     exports: Vec<Export>,
     core_exports: Vec<CoreExport>,
     pool: Pool,
-    phase: Mutex<Phase>,
-    in_flight: AtomicUsize,
-    recorder: Mutex<Recorder>,
+    phase: Phase,
+    /// Counts no slot holder writes: calls refused before they held a slot,
+    /// restarts, dropped messages.
+    shared: Counters,
+    labels: Labels,
 }
 
 impl Plugin {
@@ -119,19 +113,20 @@ impl Plugin {
         code: Code,
     ) -> Result<Self> {
         let (engine, guest, exports, core_exports) = match &code {
-            Code::Component { component, pre } => {
+            Wasm::Component((component, pre)) => {
                 let engine = pre.engine().clone();
                 let exports = exports::list_exports(&engine, component);
                 (engine, PluginIndices::new(pre).ok(), exports, Vec::new())
             }
-            Code::Module { pre } => {
+            Wasm::Module(pre) => {
                 let engine = pre.module().engine().clone();
                 let core_exports = pre
                     .module()
                     .exports()
                     .filter_map(|export| {
                         let ty = export.ty().func()?.clone();
-                        Some(CoreExport { name: export.name().to_owned(), ty })
+                        let name = export.name();
+                        Some(CoreExport { name: name.to_owned(), ty, label: name.into() })
                     })
                     .collect();
                 (engine, None, Vec::new(), core_exports)
@@ -139,11 +134,11 @@ impl Plugin {
         };
         let mut plugin = Self {
             info: PluginInfo {
-                name: context.name.clone(),
+                name: context.name.to_string(),
                 version: String::new(),
                 description: String::new(),
             },
-            pool: Pool::new(&context.pool),
+            pool: Pool::new(context.pool.size),
             context,
             path,
             size,
@@ -152,9 +147,9 @@ impl Plugin {
             guest,
             exports,
             core_exports,
-            phase: Mutex::new(Phase::Loaded),
-            in_flight: AtomicUsize::new(0),
-            recorder: Mutex::default(),
+            phase: Phase::default(),
+            shared: Counters::default(),
+            labels: Labels::default(),
         };
         if plugin.guest.is_some() {
             plugin.info = plugin.read_info().await?;
@@ -190,24 +185,27 @@ impl Plugin {
 
     /// Where it is in its life.
     pub fn lifecycle(&self) -> Lifecycle {
-        match &*self.phase() {
-            Phase::Stopped => Lifecycle::Stopped,
-            Phase::Failed(reason) => Lifecycle::Failed { reason: reason.clone() },
-            _ if self.in_flight.load(Ordering::Relaxed) > 0 => Lifecycle::Running,
-            Phase::Loaded => Lifecycle::Loaded,
-            Phase::Initialised => Lifecycle::Initialised,
-            Phase::Ready => Lifecycle::Ready,
-        }
+        self.phase.lifecycle(self.pool.busy())
     }
 
     /// How many times an instance was thrown away after a trap or a limit.
     pub fn restarts(&self) -> u64 {
-        self.recorder().restarts()
+        self.shared.restarts()
     }
 
     /// Its calls, outcomes and times since it was loaded.
     pub fn metrics(&self) -> Metrics {
-        self.recorder().snapshot().0
+        self.metrics_histogram().0
+    }
+
+    /// Its metrics, and the histogram of its call durations for totals.
+    pub(crate) fn metrics_histogram(&self) -> (Metrics, Histogram) {
+        let mut metrics = Metrics::default();
+        let mut histogram = Histogram::default();
+        self.pool.read_counters(&mut metrics, &mut histogram);
+        self.shared.read_into(&mut metrics, &mut histogram);
+        crate::metrics::finish(&mut metrics, &histogram);
+        (metrics, histogram)
     }
 
     /// The limits it runs under.
@@ -233,14 +231,14 @@ impl Plugin {
     /// The compiled component; `None` for a core module.
     pub fn component(&self) -> Option<&Component> {
         match &self.code {
-            Code::Component { component, .. } => Some(component),
-            Code::Module { .. } => None,
+            Wasm::Component((component, _)) => Some(component),
+            Wasm::Module(_) => None,
         }
     }
 
     /// Whether it is a core wasm module (or WAT) rather than a component.
     pub fn is_core_module(&self) -> bool {
-        matches!(self.code, Code::Module { .. })
+        matches!(self.code, Wasm::Module(_))
     }
 
     /// The functions a core module exports; empty for a component.
@@ -255,8 +253,8 @@ impl Plugin {
     /// store from [`Plugin::new_store`]; see `examples/i18n_greeter.rs`.
     pub fn instance_pre(&self) -> Option<&InstancePre<PluginState>> {
         match &self.code {
-            Code::Component { pre, .. } => Some(pre),
-            Code::Module { .. } => None,
+            Wasm::Component((_, pre)) => Some(pre),
+            Wasm::Module(_) => None,
         }
     }
 
@@ -268,40 +266,16 @@ impl Plugin {
     pub fn new_store(&self) -> Store<PluginState> {
         let mut store = Store::new(&self.engine, PluginState::new(self.context.clone()));
         store.limiter(|state| &mut state.limiter);
-        store.set_hostcall_fuel(self.hostcall_fuel());
-        store.epoch_deadline_callback(|store| {
-            if Instant::now() >= store.data().call.deadline {
-                return Err(wasmtime::Error::new(LimitHit::Deadline));
-            }
-            // Still in time: let other tasks run, then check again next tick.
-            Ok(UpdateDeadline::Yield(1))
-        });
+        store.set_hostcall_fuel(crate::trap::hostcall_fuel(&self.context.limits));
+        deadline::watch(&mut store);
         self.begin_call(&mut store);
         store
     }
 
-    /// How many bytes wasmtime may copy out of the plugin in one host call
-    /// or result: enough to measure anything up to 8 times the plugin's
-    /// input and output limits, so the host can name the size it refuses.
-    fn hostcall_fuel(&self) -> usize {
-        let limits = &self.context.limits;
-        let bytes = limits.max_input.max(limits.max_output).saturating_mul(8);
-        usize::try_from(bytes).unwrap_or(usize::MAX)
-    }
-
     /// Starts the deadline, fuel and log accounting of one call in `store`.
     pub fn begin_call(&self, store: &mut Store<PluginState>) {
-        store.data_mut().begin_call(CallContext::default());
-        self.arm(store);
-    }
-
-    fn arm(&self, store: &mut Store<PluginState>) {
-        store.set_epoch_deadline(1);
-        if let Some(fuel) = self.context.limits.fuel {
-            // Fails only when the engine does not meter fuel, which the
-            // engine key rules out.
-            let _ = store.set_fuel(fuel);
-        }
+        store.data_mut().begin_call(CallContext::default(), Instant::now());
+        deadline::arm(store, &self.context.limits);
     }
 
     /// Calls the plugin's `handle` export with `input`.
@@ -315,16 +289,29 @@ impl Plugin {
     /// [`Error::InitFailed`] when a fresh instance fails to initialise.
     pub async fn handle(&self, input: &str) -> Result<String> {
         self.require_guest()?;
-        self.run(
-            "handle",
-            CallContext::default(),
-            async |live| {
-                let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
-                guest.witplug_plugin_guest().call_handle(&mut live.store, input).await
-            },
-            |result| self.returned(result).and_then(|output| self.check_output(output)),
-        )
-        .await
+        let started = Instant::now();
+        let mut checkout = self.checkout(Some(&self.labels.handle), false, started).await?;
+        checkout.handle(started, input).await
+    }
+
+    /// Takes one instance for a batch of calls: the calls made through the
+    /// [`Lease`] skip the pool, and no other caller uses the instance until
+    /// the lease is dropped. [`Plugin::stop`] waits for it.
+    ///
+    /// ```no_run
+    /// # async fn run(counter: &witplug_host::Plugin) -> witplug_host::Result<()> {
+    /// let mut lease = counter.lease().await?;
+    /// for _ in 0..1000 {
+    ///     lease.handle("tick").await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] or [`Error::Stopped`], as for a call.
+    pub async fn lease(&self) -> Result<Lease<'_>> {
+        Ok(Lease::new(self.checkout(None, false, Instant::now()).await?))
     }
 
     /// Delivers a message to the plugin's `on-message` export, as if it came
@@ -347,37 +334,20 @@ impl Plugin {
     /// Delivers a bus message that has been published `hops` times.
     pub(crate) async fn deliver(&self, topic: &str, payload: &[u8], hops: u32) -> Result<()> {
         self.require_guest()?;
-        let call = CallContext { hops, patient: true, ..CallContext::default() };
-        self.run(
-            "on-message",
-            call,
-            async |live| {
-                let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
-                guest.witplug_plugin_guest().call_on_message(&mut live.store, topic, payload).await
-            },
-            |result| self.returned(result),
-        )
-        .await
+        let started = Instant::now();
+        // Patient: one delivery task per plugin waits without the pool's
+        // queue and wait bounds.
+        let mut checkout = self.checkout(Some(&self.labels.on_message), true, started).await?;
+        let call = CallContext { hops, ..CallContext::default() };
+        checkout.on_message(started, call, topic, payload).await
     }
 
     /// Runs a tool this plugin provides, for another plugin's `call-tool`.
-    pub(crate) async fn run_tool(
-        &self,
-        call: CallContext,
-        name: &str,
-        input: &str,
-    ) -> Result<String> {
+    async fn serve_tool(&self, call: CallContext, name: &str, input: &str) -> Result<String> {
         self.require_guest()?;
-        self.run(
-            "run-tool",
-            call,
-            async |live| {
-                let guest = live.guest.as_ref().expect("guest plugins have guest bindings");
-                guest.witplug_plugin_guest().call_run_tool(&mut live.store, name, input).await
-            },
-            |result| self.returned(result).and_then(|output| self.check_output(output)),
-        )
-        .await
+        let started = Instant::now();
+        let mut checkout = self.checkout(Some(&self.labels.run_tool), false, started).await?;
+        checkout.run_tool(started, call, name, input).await
     }
 
     /// Initialises the plugin: an instance runs `init` with the plugin's
@@ -388,13 +358,8 @@ impl Plugin {
     /// [`Error::InitFailed`] (the plugin is then [`Lifecycle::Failed`]), or
     /// the trap or limit `init` hit.
     pub async fn init(&self) -> Result<()> {
-        {
-            let mut phase = self.phase();
-            if *phase == Phase::Stopped {
-                *phase = Phase::Loaded;
-            }
-        }
-        self.warm_up().await
+        self.phase.restart();
+        self.fill(1).await
     }
 
     /// Creates idle, initialised instances until the pool holds `count` (at
@@ -409,22 +374,22 @@ impl Plugin {
 
     /// How many initialised instances wait for calls.
     pub fn idle_instances(&self) -> usize {
-        self.pool.idle_count()
+        self.pool.idle()
     }
 
-    /// Stops the plugin: refuses new calls, waits for the calls in flight,
-    /// runs `shutdown` on each instance and drops them. Calls are refused
-    /// until [`Plugin::init`]. A `shutdown` that hangs is stopped by the
-    /// deadline. (In a `fresh` pool, instances are dropped after each call
-    /// without `shutdown`.)
+    /// Stops the plugin: refuses new calls, waits for the calls in flight
+    /// (and leases), runs `shutdown` on each instance and drops them. Calls
+    /// are refused until [`Plugin::init`]. A `shutdown` that hangs is
+    /// stopped by the deadline. (In a `fresh` pool, instances are dropped
+    /// after each call without `shutdown`.)
     ///
     /// # Errors
     ///
     /// The trap or limit a `shutdown` hit; the plugin is stopped anyway.
     pub async fn stop(&self) -> Result<()> {
-        self.set_phase(Phase::Stopped);
+        self.phase.stop();
         let result = self.drain().await;
-        self.context.services.events.send(Event::Stopped { plugin: self.name().to_owned() });
+        self.events().send(|| Event::Stopped { plugin: self.context.name.clone() });
         result
     }
 
@@ -436,7 +401,13 @@ impl Plugin {
     /// [`Error::BadArguments`] when `args` do not fit, or the trap or limit
     /// the call hit.
     pub async fn call(&self, export: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let export = self.export(export)?;
+        let export = self.checked_export(export, args)?;
+        self.call_checked(export, args).await
+    }
+
+    /// The export `name`, if `args` fit its parameters.
+    pub(crate) fn checked_export(&self, name: &str, args: &[Val]) -> Result<&Export> {
+        let export = self.export(name)?;
         if args.len() != export.ty.params().len() {
             return Err(self.bad_arguments(export, exports::arity_message(export, args.len())));
         }
@@ -448,33 +419,14 @@ impl Plugin {
                 );
             }
         }
-        self.call_checked(export, args).await
+        Ok(export)
     }
 
     /// Calls `export` with arguments already checked against its type.
     async fn call_checked(&self, export: &Export, args: &[Val]) -> Result<Vec<Val>> {
-        let index = export.index;
-        let results = export.ty.results().len();
-        self.run(
-            &export.name,
-            CallContext::default(),
-            async |live| {
-                let Running::Component(instance) = &live.instance else {
-                    return Err(wasmtime::format_err!("a core module has no component exports"));
-                };
-                let Some(func) = instance.get_func(&mut live.store, index) else {
-                    return Err(wasmtime::format_err!("the export is missing from the instance"));
-                };
-                let mut values = vec![Val::Bool(false); results];
-                func.call_async(&mut live.store, args, &mut values).await?;
-                Ok(values)
-            },
-            |values| {
-                self.check_output(values.iter().map(exports::value_size).sum::<usize>())?;
-                Ok(values)
-            },
-        )
-        .await
+        let started = Instant::now();
+        let mut checkout = self.checkout(Some(&export.label), false, started).await?;
+        checkout.call(started, export, args).await
     }
 
     /// Calls any export by name with arguments and results in WAVE, the
@@ -539,103 +491,27 @@ impl Plugin {
         exact.or_else(by_suffix).ok_or_else(|| self.no_such_export(name))
     }
 
-    /// Calls `info` on a throwaway instance: it must not need `init`.
-    async fn read_info(&self) -> Result<PluginInfo> {
-        let mut store = self.new_store();
-        let indices = self.guest.as_ref().ok_or_else(|| self.wrong_world())?;
-        let Running::Component(instance) = self.instantiate_code(&mut store).await? else {
-            return Err(self.wrong_world());
-        };
-        let info = match indices.load(&mut store, &instance) {
-            Ok(guest) => {
-                self.begin_call(&mut store);
-                let call = guest.witplug_plugin_guest().call_info(&mut store);
-                self.within_deadline(call).await
-            }
-            Err(err) => Err(err),
-        };
-        let WitInfo { name, version, description } =
-            info.map_err(|err| self.classify(&err, Some(store.data())))?;
-        Ok(PluginInfo { name, version, description })
-    }
-
-    /// Records a finished call in the metrics and the event stream.
-    fn finish<T>(&self, export: &str, started: Instant, result: &Result<T>, usage: Usage) {
-        let duration = started.elapsed();
-        let outcome = match result {
-            Ok(_) => Outcome::Ok,
-            Err(err) if err.is_trap() => Outcome::Trap,
-            Err(_) => Outcome::Error,
-        };
-        {
-            let mut recorder = self.recorder();
-            recorder.call(duration, outcome, usage.fuel, usage.memory);
-            if outcome == Outcome::Ok && export == "on-message" {
-                recorder.delivered();
-            }
-        }
-        if outcome == Outcome::Ok {
-            let mut phase = self.phase();
-            if matches!(*phase, Phase::Initialised | Phase::Failed(_)) {
-                *phase = Phase::Ready;
-            }
-        }
-        self.context.services.events.send(Event::CallFinished {
-            plugin: self.name().to_owned(),
-            export: export.to_owned(),
-            duration,
-            outcome,
-        });
-    }
-
-    /// Marks the plugin failed, unless it was stopped meanwhile.
-    fn failed(&self, reason: String) {
-        let mut phase = self.phase();
-        if *phase != Phase::Stopped {
-            *phase = Phase::Failed(reason);
-        }
-    }
-
-    fn initialised(&self) {
-        let mut phase = self.phase();
-        if matches!(*phase, Phase::Loaded | Phase::Failed(_)) {
-            *phase = Phase::Initialised;
-            drop(phase);
-            self.context
-                .services
-                .events
-                .send(Event::Initialised { plugin: self.name().to_owned() });
-        }
-    }
-
-    fn phase(&self) -> MutexGuard<'_, Phase> {
-        self.phase.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn set_phase(&self, phase: Phase) {
-        *self.phase() = phase;
-    }
-
-    pub(crate) fn recorder(&self) -> MutexGuard<'_, Recorder> {
-        self.recorder.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn metrics_samples(&self) -> (Metrics, Vec<std::time::Duration>) {
-        self.recorder().snapshot()
+    fn events(&self) -> &Events {
+        &self.context.services.events
     }
 
     /// Counts messages the bus dropped because this plugin's queue was full.
-    pub(crate) fn messages_dropped(&self, count: u64, events: &crate::events::Events) {
-        self.recorder().dropped(count);
-        events.send(Event::MessagesDropped { plugin: self.name().to_owned(), count });
+    pub(crate) fn messages_dropped(&self, count: u64) {
+        self.shared.dropped(count);
+        self.events().send(|| Event::MessagesDropped { plugin: self.context.name.clone(), count });
     }
 
-    fn require_guest(&self) -> Result<()> {
+    /// Names the failure of a call: the trap, or the limit it hit.
+    pub(crate) fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
+        crate::trap::classify(self.name(), &self.context.limits, err, state)
+    }
+
+    pub(crate) fn require_guest(&self) -> Result<()> {
         if self.guest.is_some() { Ok(()) } else { Err(self.wrong_world()) }
     }
 
     /// Turns the plugin's own error value into [`Error::Plugin`].
-    fn returned<T>(&self, result: Result<T, PluginError>) -> Result<T> {
+    pub(crate) fn returned<T>(&self, result: Result<T, PluginError>) -> Result<T> {
         result.or_else(|error| {
             let message = crate::error::describe(&error);
             self.check_output(message.len())?;
@@ -643,7 +519,7 @@ impl Plugin {
         })
     }
 
-    fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {
+    pub(crate) fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {
         let size = output.output_size() as u64;
         let limit = self.context.limits.max_output;
         if size > limit {
@@ -652,7 +528,7 @@ impl Plugin {
         Ok(output)
     }
 
-    fn wrong_world(&self) -> Error {
+    pub(crate) fn wrong_world(&self) -> Error {
         Error::WrongWorld { plugin: self.name().to_owned(), world: "plugin" }
     }
 
@@ -664,13 +540,13 @@ impl Plugin {
         }
     }
 
-    fn bad_arguments(&self, export: &Export, reason: String) -> Error {
+    pub(crate) fn bad_arguments(&self, export: &Export, reason: String) -> Error {
         Error::BadArguments { plugin: self.name().to_owned(), export: export.name.clone(), reason }
     }
 }
 
 /// How many bytes a call's result carries, for the output limit.
-trait OutputSize {
+pub(crate) trait OutputSize {
     fn output_size(&self) -> usize;
 }
 
@@ -683,6 +559,21 @@ impl OutputSize for String {
 impl OutputSize for usize {
     fn output_size(&self) -> usize {
         *self
+    }
+}
+
+impl ToolProvider for Plugin {
+    fn provider(&self) -> &Name {
+        &self.context.name
+    }
+
+    fn run_tool<'a>(
+        &'a self,
+        call: CallContext,
+        name: &'a str,
+        input: &'a str,
+    ) -> ProviderFuture<'a> {
+        Box::pin(self.serve_tool(call, name, input))
     }
 }
 

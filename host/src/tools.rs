@@ -4,7 +4,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+
+use crate::call::CallContext;
+use crate::name::Name;
 
 /// What a tool call returns: its output, or a message saying why it failed.
 pub type ToolResult = Result<String, String>;
@@ -66,6 +69,124 @@ impl Tools {
 impl fmt::Debug for Tools {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tools").field("names", &self.names()).finish()
+    }
+}
+
+/// The future of a tool call into a plugin.
+pub(crate) type ProviderFuture<'a> =
+    Pin<Box<dyn Future<Output = crate::Result<String>> + Send + 'a>>;
+
+/// A plugin that answers other plugins' tool calls through its `run-tool`
+/// export: what the registry knows of a plugin, so that the store, below
+/// the plugin, never names it.
+pub(crate) trait ToolProvider: Send + Sync {
+    /// The providing plugin's name.
+    fn provider(&self) -> &Name;
+
+    /// Runs the tool `name` for a call coming from `call`.
+    fn run_tool<'a>(
+        &'a self,
+        call: CallContext,
+        name: &'a str,
+        input: &'a str,
+    ) -> ProviderFuture<'a>;
+}
+
+/// One tool a plugin can reach: the host's own, or another plugin's.
+#[derive(Clone)]
+pub(crate) enum Tool {
+    /// A closure the host registered.
+    Host(ToolFn),
+    /// A tool provided by a plugin, while it stays loaded.
+    Plugin(Weak<dyn ToolProvider>),
+}
+
+/// Every tool of one host, by name: the host's, fixed when it is built, and
+/// those loaded plugins provide.
+pub(crate) struct ToolRegistry {
+    tools: RwLock<HashMap<String, Tool>>,
+}
+
+/// A tool found by [`ToolRegistry::get`], ready to call.
+pub(crate) enum Found {
+    Host(ToolFuture),
+    Plugin(Arc<dyn ToolProvider>),
+}
+
+impl ToolRegistry {
+    pub fn new(host: &Tools) -> Self {
+        let tools = host.tools.iter().map(|(name, f)| (name.clone(), Tool::Host(f.clone())));
+        Self { tools: RwLock::new(tools.collect()) }
+    }
+
+    /// The tool `name` called with `input`: a host tool's future, or the
+    /// plugin that provides it, if it is still loaded.
+    pub fn get(&self, name: &str, input: String) -> Option<Found> {
+        match self.read().get(name)? {
+            Tool::Host(tool) => Some(Found::Host(tool(input))),
+            Tool::Plugin(provider) => provider.upgrade().map(Found::Plugin),
+        }
+    }
+
+    /// Points the tools `names` at `provider`, replacing what an earlier
+    /// version of the same plugin provided.
+    ///
+    /// # Errors
+    ///
+    /// A reason naming the first tool that the host or another loaded
+    /// plugin already provides; nothing changes then.
+    pub fn provide(
+        &self,
+        provider: &Arc<dyn ToolProvider>,
+        names: &[String],
+    ) -> Result<(), String> {
+        let mut tools = self.write();
+        let me = provider.provider();
+        for name in names {
+            let owner = match tools.get(name) {
+                Some(Tool::Host(_)) => Some("the host".to_owned()),
+                Some(Tool::Plugin(other)) => other
+                    .upgrade()
+                    .filter(|other| other.provider() != me)
+                    .map(|other| format!("plugin `{}`", other.provider())),
+                None => None,
+            };
+            if let Some(owner) = owner {
+                return Err(format!("provides tool `{name}`, which {owner} already provides"));
+            }
+        }
+        tools.retain(|_, tool| match tool {
+            Tool::Plugin(other) => other.upgrade().is_some_and(|other| other.provider() != me),
+            Tool::Host(_) => true,
+        });
+        for name in names {
+            tools.insert(name.clone(), Tool::Plugin(Arc::downgrade(provider)));
+        }
+        Ok(())
+    }
+
+    /// Forgets the tools `provider` provides.
+    pub fn withdraw(&self, provider: &Weak<dyn ToolProvider>) {
+        self.write().retain(|_, tool| match tool {
+            Tool::Plugin(other) => !Weak::ptr_eq(other, provider),
+            Tool::Host(_) => true,
+        });
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Tool>> {
+        self.tools.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Tool>> {
+        self.tools.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<String> = self.read().keys().cloned().collect();
+        names.sort_unstable();
+        f.debug_struct("ToolRegistry").field("names", &names).finish()
     }
 }
 

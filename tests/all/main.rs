@@ -5,6 +5,7 @@ mod support;
 
 mod cache;
 mod calls;
+mod cli;
 mod core_modules;
 mod fuzz;
 mod grants;

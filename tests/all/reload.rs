@@ -111,10 +111,7 @@ async fn a_changed_manifest_reloads_the_plugin() {
     assert_eq!(greeting, ["\"Salut, JP!\""]);
 }
 
-async fn wait_for(
-    events: &mut tokio::sync::broadcast::Receiver<Event>,
-    wanted: impl Fn(&Event) -> bool,
-) -> bool {
+async fn wait_for(events: &mut witplug_host::EventStream, wanted: impl Fn(&Event) -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
         if wanted(&event) {

@@ -2,8 +2,11 @@
 
 use wasmtime::{Val, ValType};
 
-use super::{Plugin, Running};
-use crate::state::CallContext;
+use std::time::Instant;
+
+use super::{CoreExport, Plugin};
+use crate::call::CallContext;
+use crate::load::Wasm;
 use crate::{Error, Result};
 
 impl Plugin {
@@ -23,8 +26,8 @@ impl Plugin {
     /// [`Error::BadArguments`] when the numbers do not fit the parameters,
     /// and the trap or limit the call hit.
     pub async fn call_core(&self, export: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let ty = self.core_export(export)?;
-        let params: Vec<ValType> = ty.params().collect();
+        let export = self.core_export(export)?;
+        let params: Vec<ValType> = export.ty.params().collect();
         let fits =
             params.len() == args.len() && params.iter().zip(args).all(|(p, a)| same_type(p, a));
         if !fits {
@@ -32,28 +35,13 @@ impl Plugin {
             let given: Vec<String> = args.iter().map(type_name).collect();
             return Err(Error::BadArguments {
                 plugin: self.name().to_owned(),
-                export: export.to_owned(),
+                export: export.name.clone(),
                 reason: format!("expects ({}), got ({})", wanted.join(", "), given.join(", ")),
             });
         }
-        let results = ty.results().len();
-        self.run(
-            export,
-            CallContext::default(),
-            async |live| {
-                let Running::Module(instance) = &live.instance else {
-                    return Err(wasmtime::format_err!("a component has no core exports"));
-                };
-                let func = instance
-                    .get_func(&mut live.store, export)
-                    .ok_or_else(|| wasmtime::format_err!("`{export}` is not a function"))?;
-                let mut values = vec![Val::I32(0); results];
-                func.call_async(&mut live.store, args, &mut values).await?;
-                Ok(values)
-            },
-            Ok,
-        )
-        .await
+        let started = Instant::now();
+        let mut checkout = self.checkout(Some(&export.label), false, started).await?;
+        checkout.call_core(started, export, args).await
     }
 
     /// [`Plugin::call_core`] with arguments and results in WAVE (`10`, `2.5`).
@@ -62,7 +50,7 @@ impl Plugin {
         export: &str,
         args: &[impl AsRef<str>],
     ) -> Result<Vec<String>> {
-        let ty = self.core_export(export)?;
+        let ty = &self.core_export(export)?.ty;
         let bad = |reason: String| Error::BadArguments {
             plugin: self.name().to_owned(),
             export: export.to_owned(),
@@ -105,7 +93,10 @@ impl Plugin {
     /// [`Error::MemoryOutOfBounds`] past the end of memory (the plugin keeps
     /// running), [`Error::NoMemory`] when it exports none.
     pub async fn read_memory(&self, address: u64, len: usize) -> Result<Vec<u8>> {
-        self.with_memory("memory.read", address, len, |data, range| Ok(data[range].to_vec())).await
+        self.with_memory(&self.labels.memory_read, address, len, |data, range| {
+            Ok(data[range].to_vec())
+        })
+        .await
     }
 
     /// Writes `bytes` at `address` in the module's exported `memory`.
@@ -114,7 +105,7 @@ impl Plugin {
     ///
     /// As for [`Plugin::read_memory`].
     pub async fn write_memory(&self, address: u64, bytes: &[u8]) -> Result<()> {
-        self.with_memory("memory.write", address, bytes.len(), |data, range| {
+        self.with_memory(&self.labels.memory_write, address, bytes.len(), |data, range| {
             data[range].copy_from_slice(bytes);
             Ok(())
         })
@@ -123,47 +114,49 @@ impl Plugin {
 
     async fn with_memory<T>(
         &self,
-        what: &str,
+        what: &crate::name::Name,
         address: u64,
         len: usize,
         access: impl FnOnce(&mut [u8], std::ops::Range<usize>) -> Result<T>,
     ) -> Result<T> {
         let plugin = self.name().to_owned();
-        self.run(
-            what,
-            CallContext::default(),
-            async |live| {
-                let Running::Module(instance) = &live.instance else {
-                    return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
-                };
-                let Some(memory) = instance.get_memory(&mut live.store, "memory") else {
-                    return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
-                };
-                let data = memory.data_mut(&mut live.store);
-                let size = data.len() as u64;
-                let end = address.checked_add(len as u64).filter(|end| *end <= size);
-                let Some(end) = end else {
-                    return Ok(Err(Error::MemoryOutOfBounds {
-                        plugin: plugin.clone(),
-                        address,
-                        len: len as u64,
-                        size,
-                    }));
-                };
-                Ok(access(data, address as usize..end as usize))
-            },
-            |result| result,
-        )
-        .await
+        let started = Instant::now();
+        let mut checkout = self.checkout(Some(what), false, started).await?;
+        checkout
+            .run(
+                what,
+                CallContext::default(),
+                started,
+                async |live| {
+                    let Wasm::Module(instance) = &live.instance else {
+                        return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
+                    };
+                    let Some(memory) = instance.get_memory(&mut live.store, "memory") else {
+                        return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
+                    };
+                    let data = memory.data_mut(&mut live.store);
+                    let size = data.len() as u64;
+                    let end = address.checked_add(len as u64).filter(|end| *end <= size);
+                    let Some(end) = end else {
+                        return Ok(Err(Error::MemoryOutOfBounds {
+                            plugin: plugin.clone(),
+                            address,
+                            len: len as u64,
+                            size,
+                        }));
+                    };
+                    Ok(access(data, address as usize..end as usize))
+                },
+                |result| result,
+            )
+            .await
     }
 
-    fn core_export(&self, name: &str) -> Result<&wasmtime::FuncType> {
-        self.core_exports.iter().find(|e| e.name == name).map(|e| &e.ty).ok_or_else(|| {
-            Error::NoSuchExport {
-                plugin: self.name().to_owned(),
-                export: name.to_owned(),
-                available: self.core_exports.iter().map(|e| e.name.clone()).collect(),
-            }
+    fn core_export(&self, name: &str) -> Result<&CoreExport> {
+        self.core_exports.iter().find(|e| e.name == name).ok_or_else(|| Error::NoSuchExport {
+            plugin: self.name().to_owned(),
+            export: name.to_owned(),
+            available: self.core_exports.iter().map(|e| e.name.clone()).collect(),
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Exports as dynamic calls see them: names, signatures, WAVE arguments.
 
 use wasmtime::Engine;
+
+use crate::name::Name;
 use wasmtime::component::wasm_wave::{self, wasm::DisplayType};
 use wasmtime::component::{
     Component, ComponentExportIndex, Val, types::ComponentFunc, types::ComponentItem,
@@ -18,6 +20,8 @@ pub struct Export {
     pub signature: String,
     pub(crate) ty: ComponentFunc,
     pub(crate) index: ComponentExportIndex,
+    /// The name, shared, for events.
+    pub(crate) label: Name,
 }
 
 /// Every function a component exports, directly or in an exported interface.
@@ -55,7 +59,7 @@ impl Export {
             [one] => format!("func({}) -> {one}", params.join(", ")),
             many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
         };
-        Self { name, signature, ty, index }
+        Self { label: name.as_str().into(), name, signature, ty, index }
     }
 }
 

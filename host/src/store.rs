@@ -1,20 +1,23 @@
 //! What a plugin's `Store` holds: its identity, grants and limits, its WASI
-//! context, and the host services its imports reach.
+//! context, the accounting of the call it serves, and the host services its
+//! imports reach.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::Plugin;
 use crate::bus::MessageBus;
+use crate::call::CallContext;
 use crate::events::Events;
 use crate::grants::Grants;
-use crate::limits::{Limiter, Limits};
-use crate::plugin::PoolConfig;
-use crate::tools::Tools;
+use crate::limiter::Limiter;
+use crate::limits::Limits;
+use crate::manifest::PoolConfig;
+use crate::name::Name;
+use crate::tools::ToolRegistry;
 
 /// The data of one plugin instance's `Store`.
 ///
@@ -31,7 +34,7 @@ pub struct PluginState {
 /// What every instance of one plugin shares.
 #[derive(Debug)]
 pub(crate) struct PluginContext {
-    pub name: String,
+    pub name: Name,
     pub config: BTreeMap<String, String>,
     pub grants: Grants,
     pub limits: Limits,
@@ -43,29 +46,9 @@ pub(crate) struct PluginContext {
 /// What every plugin of one host shares.
 #[derive(Debug)]
 pub(crate) struct Services {
-    pub tools: Tools,
+    pub tools: ToolRegistry,
     pub bus: Arc<dyn MessageBus>,
     pub events: Events,
-    /// The tools plugins provide, by tool name.
-    pub providers: RwLock<HashMap<String, Weak<Plugin>>>,
-}
-
-impl Services {
-    /// The plugin that provides the tool `name`, if it is still loaded.
-    pub fn provider(&self, name: &str) -> Option<Arc<Plugin>> {
-        self.providers.read().unwrap_or_else(PoisonError::into_inner).get(name)?.upgrade()
-    }
-}
-
-/// Where a call comes from: the chain of plugins whose tool calls led to
-/// it, and how many times the message it delivers was passed on.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CallContext {
-    pub chain: Vec<String>,
-    pub hops: u32,
-    /// Waits for an instance without the pool's queue and wait bounds:
-    /// message delivery, which is one sequential caller per plugin.
-    pub patient: bool,
 }
 
 /// What the host tracks during one call.
@@ -97,14 +80,12 @@ impl PluginState {
         }
     }
 
-    /// Starts the accounting of a new call.
-    pub(crate) fn begin_call(&mut self, context: CallContext) {
-        self.call = CallState {
-            deadline: Instant::now() + self.plugin.limits.deadline,
-            log_lines: 0,
-            panic: None,
-            context,
-        };
+    /// Starts the accounting of a call that started at `started`.
+    pub(crate) fn begin_call(&mut self, context: CallContext, started: Instant) {
+        self.call.deadline = started + self.plugin.limits.deadline;
+        self.call.log_lines = 0;
+        self.call.panic = None;
+        self.call.context = context;
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
     }

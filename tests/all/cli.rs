@@ -12,8 +12,22 @@ fn plugins_dir() -> PathBuf {
     dir
 }
 
+/// The `witplug` binary of this build: `cargo xtask test` builds it
+/// before the tests, beside the test binary's folder.
+fn witplug_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let profile = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
+    let bin = profile.join(format!("witplug{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p witplug-cli` (or `cargo xtask test`)",
+        bin.display()
+    );
+    bin
+}
+
 fn witplug(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_witplug"))
+    Command::new(witplug_bin())
         .args(args)
         .env_remove("WITPLUG_PLUGINS")
         .env_remove("WITPLUG_LOG")
@@ -29,7 +43,7 @@ fn cli_cache() -> PathBuf {
 
 /// Runs witplug with plugin logs switched off, so stderr holds only errors.
 fn witplug_quiet(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_witplug"))
+    Command::new(witplug_bin())
         .args(args)
         .env_remove("WITPLUG_PLUGINS")
         .env("WITPLUG_LOG", "off")
@@ -266,7 +280,7 @@ fn stats_runs_a_workload_and_prints_the_table() {
 #[test]
 fn run_prints_events_and_stops_on_ctrl_c() {
     let dir = plugins_dir();
-    let child = Command::new(env!("CARGO_BIN_EXE_witplug"))
+    let child = Command::new(witplug_bin())
         .args(["run", "--watch", "--plugins", dir.to_str().unwrap()])
         .env("WITPLUG_LOG", "off")
         .stdout(std::process::Stdio::piped())

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio::sync::broadcast::error::RecvError;
+use witplug_host::RecvError;
 use witplug_host::units;
 
 use crate::HostArgs;

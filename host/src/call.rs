@@ -1,0 +1,12 @@
+//! Where a call comes from: the chain of plugins whose tool calls led to
+//! it, and how many times the message it delivers was passed on.
+
+/// The origin of one call into a plugin.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallContext {
+    /// The plugins waiting, through `call-tool`, on this call: a plugin
+    /// already in the chain would wait for itself.
+    pub chain: Vec<String>,
+    /// How many plugins passed on the message this call delivers.
+    pub hops: u32,
+}

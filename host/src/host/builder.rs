@@ -1,0 +1,168 @@
+//! Configuring a host: tools, configuration, grants, limits, the bus and
+//! the cache, with every default written down.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::Host;
+use crate::bus::{Bus, MessageBus};
+use crate::cache::Cache;
+use crate::engine::{EngineKey, Engines};
+use crate::events::Events;
+use crate::grants::Grants;
+use crate::limits::Limits;
+use crate::store::Services;
+use crate::tools::{ToolRegistry, ToolResult, Tools};
+use crate::{Error, Result};
+
+/// Configures a [`Host`].
+///
+/// Defaults:
+/// - no tools registered;
+/// - no configuration beyond each plugin's `<name>.toml`;
+/// - nothing granted beyond each plugin's manifest: no tools, no topics, no
+///   files, no environment variables, no stdio, and never the network;
+/// - [`Limits::default`] for every plugin, and [`Limits::default_ceilings`]
+///   as the most a manifest may ask for.
+#[derive(Clone)]
+pub struct HostBuilder {
+    tools: Tools,
+    pub(super) config: HashMap<String, BTreeMap<String, String>>,
+    pub(super) grants: HashMap<String, Grants>,
+    pub(super) limits: Limits,
+    pub(super) ceilings: Limits,
+    bus: Option<Arc<dyn MessageBus>>,
+    cache_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for HostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBuilder")
+            .field("tools", &self.tools)
+            .field("limits", &self.limits)
+            .field("ceilings", &self.ceilings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        Self {
+            tools: Tools::default(),
+            config: HashMap::new(),
+            grants: HashMap::new(),
+            limits: Limits::default(),
+            ceilings: Limits::default_ceilings(),
+            bus: None,
+            cache_dir: None,
+        }
+    }
+}
+
+impl HostBuilder {
+    /// Registers a tool that plugins call with `call-tool(name, input)`.
+    ///
+    /// ```
+    /// let mut builder = witplug_host::Host::builder();
+    /// builder.tool("upper", |input| Ok(input.to_uppercase()));
+    /// ```
+    pub fn tool(
+        &mut self,
+        name: impl Into<String>,
+        tool: impl Fn(&str) -> ToolResult + Send + Sync + 'static,
+    ) -> &mut Self {
+        self.tools.insert(name, tool);
+        self
+    }
+
+    /// Registers an async tool: plugins wait for it without blocking others.
+    pub fn tool_async<F, Fut>(&mut self, name: impl Into<String>, tool: F) -> &mut Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ToolResult> + Send + 'static,
+    {
+        self.tools.insert_async(name, tool);
+        self
+    }
+
+    /// Sets configuration `key` of `plugin` to `value`; it overrides the
+    /// same key in the plugin's `<name>.toml`.
+    pub fn config(
+        &mut self,
+        plugin: impl Into<String>,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> &mut Self {
+        self.config.entry(plugin.into()).or_default().insert(key.into(), value.into());
+        self
+    }
+
+    /// Grants `plugin` what `grants` lists, on top of its manifest's grants.
+    ///
+    /// ```
+    /// use witplug_host::{Grants, Host};
+    ///
+    /// let mut builder = Host::builder();
+    /// builder.grants("tool-user", Grants::new().tool("upper").publish("news.*"));
+    /// ```
+    pub fn grants(&mut self, plugin: impl Into<String>, grants: Grants) -> &mut Self {
+        self.grants.entry(plugin.into()).or_default().extend(grants);
+        self
+    }
+
+    /// The limits of every plugin whose manifest does not choose its own.
+    pub fn limits(&mut self, limits: Limits) -> &mut Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The most any manifest may ask for; a manifest over a ceiling is an
+    /// error naming the key.
+    pub fn ceilings(&mut self, ceilings: Limits) -> &mut Self {
+        self.ceilings = ceilings;
+        self
+    }
+
+    /// The message bus plugins and host code share (default: an in-process
+    /// [`Bus`]).
+    pub fn bus(&mut self, bus: Arc<dyn MessageBus>) -> &mut Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// Keeps compiled plugins in `dir`, so that loading them again skips
+    /// compiling (default: no cache). The folder must be writable only by
+    /// the host operator: it holds native code.
+    pub fn cache_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Builds the host.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setup`] when the default limits pass the ceilings, or when
+    /// wasmtime cannot be configured on this machine.
+    pub fn build(&self) -> Result<Host> {
+        let defaults = Limits::resolve(&self.limits, &self.ceilings, &Default::default())
+            .map_err(|reason| Error::Setup(format!("the default limits: {reason}")))?;
+        let engines = Engines::new(self.ceilings.clone());
+        let default_engine = engines.get(EngineKey::for_limits(&defaults))?.engine.clone();
+        Ok(Host {
+            engines,
+            default_engine,
+            services: Arc::new(Services {
+                tools: ToolRegistry::new(&self.tools),
+                bus: self.bus.clone().unwrap_or_else(|| Arc::new(Bus::default())),
+                events: Events::default(),
+            }),
+            settings: self.clone(),
+            plugins: RwLock::default(),
+            failed: Mutex::default(),
+            cache: self.cache_dir.clone().map(Cache::new),
+        })
+    }
+}

@@ -1,0 +1,251 @@
+//! Loading into a host: a folder, a file or WAT text becomes a plugin,
+//! compiled (or taken from the cache), pre-linked and registered.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
+
+use super::{Entry, Host, Stamp};
+use crate::engine::EngineKey;
+use crate::events::Event;
+use crate::limits::Limits;
+use crate::load::{self, Wasm};
+use crate::manifest::Manifest;
+use crate::store::PluginContext;
+use crate::tools::ToolProvider;
+use crate::{Error, Plugin, Result};
+
+/// What loading a folder gave: the plugins that loaded and, for every file
+/// that did not, why.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct LoadReport {
+    /// The plugins that loaded, by file name.
+    pub loaded: Vec<Arc<Plugin>>,
+    /// One error per file that did not load; each names the file.
+    pub failed: Vec<Error>,
+}
+
+impl Host {
+    /// Loads every `*.wasm` file in `dir`, with its optional `<name>.toml`.
+    ///
+    /// A file that fails does not stop the others: it is reported in
+    /// [`LoadReport::failed`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] only when `dir` itself cannot be read.
+    pub async fn load_dir(&self, dir: impl AsRef<Path>) -> Result<LoadReport> {
+        let mut report = LoadReport::default();
+        for path in load::wasm_files(dir.as_ref())? {
+            match self.load_file(&path).await {
+                Ok(plugin) => report.loaded.push(plugin),
+                Err(err) => report.failed.push(err),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Loads one component file as the plugin named by its file name.
+    ///
+    /// A plugin whose manifest grants subscriptions starts receiving
+    /// messages on them; tools it provides become callable.
+    ///
+    /// # Errors
+    ///
+    /// An error naming the file: [`Error::NotWasm`], [`Error::CoreModule`],
+    /// [`Error::InvalidComponent`], [`Error::MissingImport`],
+    /// [`Error::Manifest`], [`Error::HashMismatch`],
+    /// [`Error::DuplicatePlugin`], [`Error::Conflict`], or an error from the
+    /// plugin's `info` export.
+    pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<Arc<Plugin>> {
+        let path = path.as_ref();
+        let name = load::plugin_name(path)?;
+        if self.plugins_read().contains_key(&name) {
+            return Err(Error::DuplicatePlugin { name, path: path.to_owned() });
+        }
+        let stamp = Stamp::of(path);
+        let plugin = self.prepare(path, &name, None).await?;
+        self.install(plugin.clone(), stamp, None)?;
+        self.services.events.send(|| Event::Loaded { plugin: name.into() });
+        Ok(plugin)
+    }
+
+    /// Loads a core module plugin from WAT text, under the name `name`,
+    /// with the default grants and limits (and the builder's for `name`).
+    ///
+    /// ```no_run
+    /// # async fn run(host: &witplug_host::Host) -> witplug_host::Result<()> {
+    /// let plugin = host.load_wat("answer", r#"(module (func (export "answer") (result i32) i32.const 42))"#).await?;
+    /// assert_eq!(plugin.call_core("answer", &[]).await?[0].i32(), Some(42));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As for [`Host::load_file`]; invalid WAT is [`Error::InvalidComponent`].
+    pub async fn load_wat(&self, name: &str, wat: &str) -> Result<Arc<Plugin>> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            return Err(Error::Setup(format!("`{name}` is not a plugin name")));
+        }
+        if self.plugins_read().contains_key(name) {
+            return Err(Error::DuplicatePlugin {
+                name: name.to_owned(),
+                path: PathBuf::from(name),
+            });
+        }
+        // A path no file has, so no manifest is found for it.
+        let path = PathBuf::from(format!("<wat>/{name}.wat"));
+        let plugin = self.prepare(&path, name, Some(wat.as_bytes().to_vec())).await?;
+        self.install(plugin.clone(), Stamp::of(&path), None)?;
+        self.services.events.send(|| Event::Loaded { plugin: name.into() });
+        Ok(plugin)
+    }
+
+    /// Compiles a plugin file into a plugin that is not installed yet.
+    pub(super) async fn prepare(
+        &self,
+        path: &Path,
+        name: &str,
+        source: Option<Vec<u8>>,
+    ) -> Result<Arc<Plugin>> {
+        let manifest_path = path.with_extension("toml");
+        // A plugin given as text has no file, hence no manifest.
+        let manifest = match source {
+            Some(_) => Manifest::default(),
+            None => Manifest::load(&manifest_path)?.unwrap_or_default(),
+        };
+        let manifest_error =
+            |reason: String| Error::Manifest { path: manifest_path.clone(), reason };
+        let limits =
+            Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
+                .map_err(manifest_error)?;
+        let pool = manifest.pool.resolve().map_err(manifest_error)?;
+        let mut grants = manifest.grants.clone();
+        if source.is_none() {
+            grants.anchor(path.parent().unwrap_or(Path::new("."))).map_err(manifest_error)?;
+        }
+        if let Some(extra) = self.settings.grants.get(name) {
+            grants.extend(extra.clone());
+        }
+
+        let bytes = match source {
+            Some(bytes) => bytes,
+            None => load::read(path, manifest.sha256.as_deref())?,
+        };
+        let bytes = load::wasm_bytes(path, bytes)?;
+        let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
+        let code = match load::kind(path, &bytes)? {
+            Wasm::Component(()) => {
+                load::compile(&runtime.engine, &runtime.linker, self.cache.as_ref(), path, &bytes)?
+            }
+            Wasm::Module(()) => {
+                load::compile_module(&runtime.engine, &runtime.core_linker, path, &bytes)?
+            }
+        };
+
+        let mut config = manifest.config_strings();
+        if let Some(overrides) = self.settings.config.get(name) {
+            config.extend(overrides.clone());
+        }
+        let context = Arc::new(PluginContext {
+            name: name.into(),
+            config,
+            grants,
+            limits,
+            pool,
+            provides: manifest.provides.tools.clone(),
+            services: self.services.clone(),
+        });
+        let size = bytes.len() as u64;
+        Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
+    }
+
+    /// Makes a prepared plugin the one its name finds. `replacing` is the
+    /// version a reload expects to replace, or `None` for a new plugin; if
+    /// the map no longer holds what the caller expects (a load or unload
+    /// raced it), nothing changes. Returns the replaced entry.
+    pub(super) fn install(
+        &self,
+        plugin: Arc<Plugin>,
+        stamp: Stamp,
+        replacing: Option<&Arc<Plugin>>,
+    ) -> Result<Option<Entry>> {
+        let name = plugin.name().to_owned();
+        let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
+        let current = plugins.get(&name).map(|entry| &entry.plugin);
+        match (current, replacing) {
+            (None, None) => {}
+            (Some(current), Some(expected)) if Arc::ptr_eq(current, expected) => {}
+            (Some(_), None) => {
+                return Err(Error::DuplicatePlugin { name, path: plugin.path().to_owned() });
+            }
+            _ => {
+                return Err(Error::Conflict {
+                    path: plugin.path().to_owned(),
+                    reason: format!("plugin `{name}` was loaded or unloaded during the reload"),
+                });
+            }
+        }
+        self.register_tools(&plugin)?;
+        let delivery = self.start_delivery(&plugin);
+        Ok(plugins.insert(name, Entry { plugin, delivery, stamp }))
+    }
+
+    /// Points the tools `plugin` provides at it, refusing tools that the
+    /// host or another plugin already provides.
+    fn register_tools(&self, plugin: &Arc<Plugin>) -> Result<()> {
+        let provider: Arc<dyn ToolProvider> = plugin.clone();
+        self.services
+            .tools
+            .provide(&provider, plugin.provides())
+            .map_err(|reason| Error::Conflict { path: plugin.path().to_owned(), reason })
+    }
+
+    /// Compiles every component in `dir` into the cache without loading it,
+    /// so that later starts load them without compiling. Returns the files
+    /// compiled and the errors of those that are not valid components; core
+    /// modules and WAT, quick to compile, are not cached.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setup`] when the host has no cache folder, [`Error::Io`]
+    /// when `dir` cannot be read.
+    pub fn precompile(&self, dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<Error>)> {
+        let Some(cache) = &self.cache else {
+            return Err(Error::Setup("no cache folder is set (HostBuilder::cache_dir)".to_owned()));
+        };
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for path in load::wasm_files(dir.as_ref())? {
+            let compiled = load::read(&path, None).and_then(|bytes| {
+                let bytes = load::wasm_bytes(&path, bytes)?;
+                if load::kind(&path, &bytes)? == Wasm::Module(()) {
+                    // Core modules compile in microseconds: they are not cached.
+                    return Ok(false);
+                }
+                // The engine the plugin will load on, which its limits pick.
+                let manifest_path = path.with_extension("toml");
+                let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
+                let limits = Limits::resolve(
+                    &self.settings.limits,
+                    &self.settings.ceilings,
+                    &manifest.limits,
+                )
+                .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
+                let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
+                cache.component(&runtime.engine, &bytes).map(|_| true).map_err(|err| {
+                    Error::InvalidComponent {
+                        path: path.clone(),
+                        reason: crate::error::one_line(&err),
+                    }
+                })
+            });
+            match compiled {
+                Ok(true) => done.push(path),
+                Ok(false) => {}
+                Err(err) => failed.push(err),
+            }
+        }
+        Ok((done, failed))
+    }
+}

@@ -1,0 +1,147 @@
+//! The life of one plugin's instances: creating one (instantiation and
+//! `init` within one call's limits), keeping some ready, and shutting them
+//! all down.
+
+use std::time::Instant;
+
+use wasmtime::Store;
+
+use super::Plugin;
+use super::pool::Live;
+use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
+use crate::call::CallContext;
+use crate::deadline;
+use crate::events::Event;
+use crate::load::{Instance, Wasm};
+use crate::store::PluginState;
+use crate::{Error, PluginInfo, Result};
+
+impl Plugin {
+    /// A fresh instance in slot `slot`, initialised: instantiation and
+    /// `init` run within one call's limits.
+    pub(crate) async fn instantiate(&self, slot: usize) -> Result<Live> {
+        let mut store = self.new_store();
+        let instance = self.instantiate_code(&mut store).await?;
+        let guest = match (&self.guest, &instance) {
+            (Some(indices), Wasm::Component(instance)) => Some(
+                indices
+                    .load(&mut store, instance)
+                    .map_err(|err| self.classify(&err, Some(store.data())))?,
+            ),
+            _ => None,
+        };
+        if let Some(guest) = &guest {
+            let until = store.data().call.deadline;
+            let init = guest.witplug_plugin_guest().call_init(&mut store);
+            let outcome = deadline::backstop(until, init)
+                .await
+                .map_err(|err| self.classify(&err, Some(store.data())))
+                .and_then(|result| {
+                    result.map_err(|error| Error::InitFailed {
+                        plugin: self.name().to_owned(),
+                        error,
+                    })
+                });
+            if let Err(err) = outcome {
+                let reason = err.to_string();
+                self.phase.failed(reason.clone());
+                let plugin = &self.context.name;
+                self.events().send(|| Event::InitFailed { plugin: plugin.clone(), reason });
+                return Err(err);
+            }
+        }
+        if self.phase.initialised() {
+            self.events().send(|| Event::Initialised { plugin: self.context.name.clone() });
+        }
+        Ok(Live { slot, store, instance, guest })
+    }
+
+    pub(crate) async fn instantiate_code(
+        &self,
+        store: &mut Store<PluginState>,
+    ) -> Result<Instance> {
+        let until = store.data().call.deadline;
+        let result = match &self.code {
+            Wasm::Component((_, pre)) => {
+                deadline::backstop(until, pre.instantiate_async(&mut *store))
+                    .await
+                    .map(Wasm::Component)
+            }
+            Wasm::Module(pre) => deadline::backstop(until, pre.instantiate_async(&mut *store))
+                .await
+                .map(Wasm::Module),
+        };
+        result.map_err(|err| self.classify(&err, Some(store.data())))
+    }
+
+    /// Calls `info` on a throwaway instance: it must not need `init`.
+    pub(crate) async fn read_info(&self) -> Result<PluginInfo> {
+        let mut store = self.new_store();
+        let indices = self.guest.as_ref().ok_or_else(|| self.wrong_world())?;
+        let Wasm::Component(instance) = self.instantiate_code(&mut store).await? else {
+            return Err(self.wrong_world());
+        };
+        let info = match indices.load(&mut store, &instance) {
+            Ok(guest) => {
+                self.begin_call(&mut store);
+                let until = store.data().call.deadline;
+                let call = guest.witplug_plugin_guest().call_info(&mut store);
+                deadline::backstop(until, call).await
+            }
+            Err(err) => Err(err),
+        };
+        let WitInfo { name, version, description } =
+            info.map_err(|err| self.classify(&err, Some(store.data())))?;
+        Ok(PluginInfo { name, version, description })
+    }
+
+    /// Creates idle, initialised instances until `count` slots (at most the
+    /// pool's size) hold one, so no call waits for an instantiation.
+    pub(crate) async fn fill(&self, count: usize) -> Result<()> {
+        let target = count.min(self.pool.size());
+        while self.pool.filled() < target {
+            self.refuse_if_stopped()?;
+            // Every slot taken means every slot has, or is getting, an
+            // instance.
+            let Some(slot) = self.pool.pop_empty() else { return Ok(()) };
+            match self.instantiate(slot).await {
+                Ok(live) => self.pool.put(slot, Some(live)),
+                Err(err) => {
+                    self.pool.put(slot, None);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every call in flight, then runs `shutdown` on every
+    /// instance and drops it. A `shutdown` that hangs is stopped by the
+    /// deadline. (The plugin is already stopped, so no call starts.)
+    pub(crate) async fn drain(&self) -> Result<()> {
+        let mut slots = Vec::with_capacity(self.pool.size());
+        // Calls in flight and instantiations each end within their deadline.
+        while slots.len() < self.pool.size() {
+            slots.push(self.pool.take(true, &self.context.pool, &self.context.name).await?);
+        }
+        let mut first_error = None;
+        for slot in &mut slots {
+            let Some(mut live) = slot.live.take() else { continue };
+            let Some(guest) = live.guest.take() else { continue };
+            let started = Instant::now();
+            live.store.data_mut().begin_call(CallContext::default(), started);
+            deadline::arm(&mut live.store, &self.context.limits);
+            let until = live.store.data().call.deadline;
+            let call = guest.witplug_plugin_guest().call_shutdown(&mut live.store);
+            if let Err(err) = deadline::backstop(until, call).await {
+                let error = self.classify(&err, Some(live.store.data()));
+                tracing::warn!(target: "witplug::host", plugin = self.name(), "shutdown: {error}");
+                first_error.get_or_insert(error);
+            }
+        }
+        for slot in slots {
+            self.pool.put(slot.index, None);
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}

@@ -1,0 +1,67 @@
+//! Turning a failed call into the [`Error`] that says which limit was hit,
+//! or which trap happened.
+
+use wasmtime::Trap;
+
+use crate::error::{Error, collapse_whitespace, one_line};
+use crate::limiter::LimitHit;
+use crate::limits::Limits;
+use crate::store::PluginState;
+
+/// Names the failure `err` of a call into `plugin`; `state` is the store's
+/// data when the store is still at hand, which tells a refused memory
+/// growth or a Rust panic from a plain trap.
+pub(crate) fn classify(
+    plugin: &str,
+    limits: &Limits,
+    err: &wasmtime::Error,
+    state: Option<&PluginState>,
+) -> Error {
+    let plugin = plugin.to_owned();
+    match err.downcast_ref::<LimitHit>() {
+        Some(LimitHit::Deadline) => return Error::Timeout { plugin, deadline: limits.deadline },
+        Some(LimitHit::LogLines) => return Error::LogLimit { plugin, limit: limits.log_lines },
+        None => {}
+    }
+    let trap = err.downcast_ref::<Trap>();
+    match trap {
+        Some(Trap::StackOverflow) => return Error::StackOverflow { plugin, limit: limits.stack },
+        Some(Trap::OutOfFuel) => {
+            return Error::FuelExhausted { plugin, fuel: limits.fuel.unwrap_or(0) };
+        }
+        Some(Trap::Interrupt) => return Error::Timeout { plugin, deadline: limits.deadline },
+        _ => {}
+    }
+    if let Some(state) = state {
+        if state.limiter.memory_refused {
+            return Error::MemoryLimit { plugin, limit: limits.memory };
+        }
+        if state.limiter.table_refused {
+            return Error::TableLimit { plugin, limit: limits.table_elements };
+        }
+        if let Some(panic) = &state.call.panic {
+            let panic = collapse_whitespace(panic);
+            return Error::Trap { plugin, message: format!("panicked: {panic}") };
+        }
+    }
+    let message = match trap {
+        Some(trap) => trap.to_string(),
+        None => one_line(err),
+    };
+    // wasmtime reports these as plain errors; their text is all there is.
+    if message.contains("count too high") {
+        return Error::InstanceLimit { plugin, limit: limits.instances };
+    }
+    if message.contains("fuel allocated for hostcalls has been exhausted") {
+        return Error::DataLimit { plugin, limit: hostcall_fuel(limits) as u64 };
+    }
+    Error::Trap { plugin, message }
+}
+
+/// How many bytes wasmtime may copy out of the plugin in one host call
+/// or result: enough to measure anything up to 8 times the plugin's
+/// input and output limits, so the host can name the size it refuses.
+pub(crate) fn hostcall_fuel(limits: &Limits) -> usize {
+    let bytes = limits.max_input.max(limits.max_output).saturating_mul(8);
+    usize::try_from(bytes).unwrap_or(usize::MAX)
+}
