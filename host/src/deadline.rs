@@ -7,7 +7,6 @@
 //! an epoch tick, every [`TICK`], while wasm runs.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -69,15 +68,18 @@ pub(crate) async fn backstop<T>(
 ) -> wasmtime::Result<T> {
     let until = tokio::time::Instant::from_std(deadline) + 2 * TICK;
     let mut call = std::pin::pin!(call);
-    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    // In place, not boxed: a call that yields allocates nothing either.
+    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
     std::future::poll_fn(|cx| {
         if let Poll::Ready(result) = call.as_mut().poll(cx) {
             return Poll::Ready(result);
         }
-        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(until)));
-        match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
-            Poll::Pending => Poll::Pending,
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(until)));
+        }
+        match timer.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
+            _ => Poll::Pending,
         }
     })
     .await

@@ -1,12 +1,14 @@
 //! Typed calls of the `plugin` world and dynamic calls of any export.
 
-use witplug_host::{Error, Host, Val};
+use witplug_host::{Error, Val};
 
 use crate::support::fixture;
 
 async fn load(name: &str) -> std::sync::Arc<witplug_host::Plugin> {
-    let host =
-        Host::builder().grants("echo", witplug_host::Grants::new().subscribe("*")).build().unwrap();
+    let host = crate::support::builder()
+        .grants("echo", witplug_host::Grants::new().subscribe("*"))
+        .build()
+        .unwrap();
     host.load_file(fixture(name)).await.unwrap()
 }
 

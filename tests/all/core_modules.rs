@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use witplug_host::CoreVal as Val;
-use witplug_host::{Error, Host, Lifecycle, Limits};
+use witplug_host::{Error, Lifecycle, Limits};
 
 use crate::support::{Scratch, capture_logs, fixture};
 
@@ -21,7 +21,7 @@ const DOUBLE: &str = r#"(module (func (export "double") (param i32) (result i32)
 
 #[tokio::test]
 async fn wat_compiled_at_run_time_answers() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let answer = host.load_wat("answer", ANSWER).await.unwrap();
     let double = host.load_wat("double", DOUBLE).await.unwrap();
     assert_eq!(answer.call_core("answer", &[]).await.unwrap()[0].i32(), Some(42));
@@ -34,7 +34,7 @@ async fn wat_compiled_at_run_time_answers() {
 
 #[tokio::test]
 async fn the_math_plugin_computes() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let math = host.load_wat("math", &wat("math")).await.unwrap();
     let i32_of = |v: Vec<Val>| v[0].i32().unwrap();
     let i64_of = |v: Vec<Val>| v[0].i64().unwrap();
@@ -50,7 +50,7 @@ async fn the_math_plugin_computes() {
 #[tokio::test]
 async fn a_wat_plugin_logs_through_the_core_abi() {
     let (lines, _guard) = capture_logs();
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let math = host.load_wat("math", &wat("math")).await.unwrap();
     math.call_core("hello", &[]).await.unwrap();
     let lines = lines.lock().unwrap();
@@ -63,7 +63,7 @@ async fn a_16_page_plugin_keeps_42_and_cannot_grow_past_its_limit() {
     let mut limits = Limits::default();
     limits.memory = 16 * 64 * 1024;
     limits.deadline = Duration::from_millis(1000);
-    let host = Host::builder().limits(limits).build().unwrap();
+    let host = crate::support::builder().limits(limits).build().unwrap();
     let memory = host.load_wat("memory", &wat("memory")).await.unwrap();
     memory.write_memory(0, &[42]).await.unwrap();
     assert_eq!(memory.read_memory(0, 1).await.unwrap(), [42]);
@@ -82,7 +82,7 @@ async fn a_16_page_plugin_keeps_42_and_cannot_grow_past_its_limit() {
 async fn core_modules_run_under_the_same_limits() {
     let mut limits = Limits::default();
     limits.deadline = Duration::from_millis(200);
-    let host = Host::builder().limits(limits).build().unwrap();
+    let host = crate::support::builder().limits(limits).build().unwrap();
     let spin =
         host.load_wat("spin", r#"(module (func (export "spin") (loop br 0)))"#).await.unwrap();
     let err = spin.call_core("spin", &[]).await.unwrap_err();
@@ -102,7 +102,7 @@ async fn wasm_and_wat_files_in_the_folder_load_beside_components() {
     dir.write("answer.wasm", wat::parse_str(ANSWER).unwrap());
     dir.write("broken.wat", "(module (func (export \"f\") (result i32)))");
     dir.write("needy.wat", r#"(module (import "env" "secret" (func)))"#);
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let report = host.load_dir(dir.path()).await.unwrap();
     let mut loaded: Vec<&str> = report.loaded.iter().map(|p| p.name()).collect();
     loaded.sort_unstable();
@@ -137,7 +137,7 @@ const ABI: &str = r#"(module
 
 #[tokio::test]
 async fn the_core_abi_reaches_config_tools_and_the_bus() {
-    let host = Host::builder()
+    let host = crate::support::builder()
         .config("abi", "greeting", "Salut")
         .tool("upper", |input| Ok(input.to_uppercase()))
         .grants("abi", witplug_host::Grants::new().tool("upper").publish("news"))
@@ -163,7 +163,8 @@ async fn the_core_abi_reaches_config_tools_and_the_bus() {
 
 #[tokio::test]
 async fn the_core_abi_denies_what_was_not_granted() {
-    let host = Host::builder().tool("upper", |input| Ok(input.to_uppercase())).build().unwrap();
+    let host =
+        crate::support::builder().tool("upper", |input| Ok(input.to_uppercase())).build().unwrap();
     let abi = host.load_wat("abi", ABI).await.unwrap();
     let first = |v: Vec<Val>| v[0].i32().unwrap();
     assert_eq!(first(abi.call_core("config", &[]).await.unwrap()), -1, "unset");

@@ -11,7 +11,8 @@ async fn snoop(host: &Host) -> std::sync::Arc<witplug_host::Plugin> {
 
 #[tokio::test]
 async fn tools_and_topics_that_were_not_granted_are_denied_to_the_plugin() {
-    let host = Host::builder().tool("shell", |_| Ok("should never run".into())).build().unwrap();
+    let host =
+        crate::support::builder().tool("shell", |_| Ok("should never run".into())).build().unwrap();
     let mut inbox = host.subscribe("*");
     let overreach = host.load_file(fixture("hostile-overreach")).await.unwrap();
 
@@ -32,7 +33,7 @@ async fn tools_and_topics_that_were_not_granted_are_denied_to_the_plugin() {
 
 #[tokio::test]
 async fn granted_tools_and_topics_work() {
-    let host = Host::builder()
+    let host = crate::support::builder()
         .tool("shell", |input| Ok(format!("ran {input}")))
         .grants("hostile-overreach", Grants::new().tool("shell").publish("admin.*"))
         .build()
@@ -46,7 +47,7 @@ async fn granted_tools_and_topics_work() {
 
 #[tokio::test]
 async fn without_grants_files_and_environment_are_not_there() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let snoop = snoop(&host).await;
     let err = snoop.handle("file:/etc/passwd").await.unwrap_err();
     let Error::Plugin { error: PluginError::Failed(message), .. } = &err else { panic!("{err}") };
@@ -64,7 +65,7 @@ async fn without_grants_files_and_environment_are_not_there() {
 async fn granted_folders_and_variables_are_visible_read_only_by_default() {
     let data = Scratch::new();
     data.write("note.txt", "granted text");
-    let host = Host::builder()
+    let host = crate::support::builder()
         .grants(
             "hostile-snoop",
             Grants::new().dir(data.path(), "/data", DirMode::ReadOnly).env("PATH"),
@@ -88,7 +89,7 @@ async fn manifest_grants_map_folders_relative_to_the_manifest() {
         "hostile-snoop.toml",
         "[[grants.dirs]]\nhost = \"shared\"\nguest = \"/shared\"\nmode = \"read-write\"\n",
     );
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let snoop = host.load_file(&wasm).await.unwrap();
     assert_eq!(
         snoop.handle("file:/shared/hello.txt").await.unwrap(),
@@ -102,11 +103,11 @@ async fn a_file_whose_hash_does_not_match_its_manifest_is_refused() {
     let wasm = dir.copy_fixture("counter");
     let good = hex_sha256(&std::fs::read(&wasm).unwrap());
     dir.write("counter.toml", format!("sha256 = \"{good}\"\n"));
-    Host::builder().build().unwrap().load_file(&wasm).await.unwrap();
+    crate::support::builder().build().unwrap().load_file(&wasm).await.unwrap();
 
     let wrong = "0".repeat(64);
     dir.write("counter.toml", format!("sha256 = \"{wrong}\"\n"));
-    let err = Host::builder().build().unwrap().load_file(&wasm).await.unwrap_err();
+    let err = crate::support::builder().build().unwrap().load_file(&wasm).await.unwrap_err();
     assert!(
         matches!(&err, Error::HashMismatch { expected, actual, .. } if *expected == wrong && *actual == good),
         "{err}"
@@ -125,7 +126,7 @@ async fn network_imports_fail_at_load() {
         )
         .unwrap(),
     );
-    let err = Host::builder().build().unwrap().load_file(&path).await.unwrap_err();
+    let err = crate::support::builder().build().unwrap().load_file(&path).await.unwrap_err();
     assert!(
         matches!(&err, Error::MissingImport { import, .. } if import == "wasi:sockets/tcp@0.2.0"),
         "{err}"
@@ -135,7 +136,10 @@ async fn network_imports_fail_at_load() {
 
 #[tokio::test]
 async fn messages_reach_a_plugin_only_on_subscribed_topics() {
-    let host = Host::builder().grants("echo", Grants::new().subscribe("news.*")).build().unwrap();
+    let host = crate::support::builder()
+        .grants("echo", Grants::new().subscribe("news.*"))
+        .build()
+        .unwrap();
     let echo = host.load_file(fixture("echo")).await.unwrap();
     echo.on_message("news.today", b"x").await.unwrap();
     let err = echo.on_message("secrets", b"x").await.unwrap_err();
@@ -153,7 +157,7 @@ async fn a_payload_over_max_input_is_limit_exceeded_to_the_plugin() {
         "messenger.toml",
         "[grants]\npublish = [\"greetings\"]\n[limits]\nmax-input = \"16 B\"\n",
     );
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let messenger = host.load_file(&wasm).await.unwrap();
     assert_eq!(messenger.handle("short").await.unwrap(), "sent message 1 on greetings");
     let err = messenger.handle("a message longer than sixteen bytes").await.unwrap_err();

@@ -1,14 +1,14 @@
 //! The host imports, as real plugins use them: log, get-config,
 //! send-message and call-tool.
 
-use witplug_host::{Error, Grants, Host, PluginError};
+use witplug_host::{Error, Grants, PluginError};
 
 use crate::support::{Scratch, capture_logs, fixture, host_with_examples};
 
 #[tokio::test]
 async fn log_lines_reach_a_tracing_subscriber_tagged_with_the_plugin() {
     let (lines, _guard) = capture_logs();
-    let host = host_with_examples(&mut Host::builder()).await;
+    let host = host_with_examples(&mut crate::support::builder()).await;
     let echo = host.plugin("echo").unwrap();
     assert_eq!(echo.handle("hello").await.unwrap(), "hello");
     let err = echo.handle("").await.unwrap_err();
@@ -38,7 +38,7 @@ async fn config_comes_from_the_manifest_and_the_builder_overrides_it() {
     dir.write("greeter-fr.toml", "[config]\ngreeting = \"Salut\"\n");
     dir.write("counter.toml", "[config]\nstart = 41\n");
 
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     host.load_file(&greeter).await.unwrap();
     host.load_file(&counter).await.unwrap();
     let greeting =
@@ -46,7 +46,8 @@ async fn config_comes_from_the_manifest_and_the_builder_overrides_it() {
     assert_eq!(greeting, ["\"Salut, JP!\""]);
     assert_eq!(host.plugin("counter").unwrap().handle("tick").await.unwrap(), "42");
 
-    let host = Host::builder().config("greeter-fr", "greeting", "Coucou").build().unwrap();
+    let host =
+        crate::support::builder().config("greeter-fr", "greeting", "Coucou").build().unwrap();
     host.load_file(&greeter).await.unwrap();
     let greeting =
         host.plugin("greeter-fr").unwrap().call_wave("greet", &["\"JP\""]).await.unwrap();
@@ -55,14 +56,14 @@ async fn config_comes_from_the_manifest_and_the_builder_overrides_it() {
 
 #[tokio::test]
 async fn without_config_a_plugin_sees_none_and_uses_its_default() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let greeter = host.load_file(fixture("greeter-fr")).await.unwrap();
     assert_eq!(greeter.call_wave("greet", &["\"JP\""]).await.unwrap(), ["\"Bonjour, JP!\""]);
 }
 
 #[tokio::test]
 async fn a_failing_init_is_reported_with_the_plugins_error() {
-    let host = Host::builder().config("counter", "start", "many").build().unwrap();
+    let host = crate::support::builder().config("counter", "start", "many").build().unwrap();
     let counter = host.load_file(fixture("counter")).await.unwrap();
     let err = counter.handle("tick").await.unwrap_err();
     let Error::InitFailed { plugin, error: PluginError::InvalidInput(message) } = &err else {
@@ -75,7 +76,9 @@ async fn a_failing_init_is_reported_with_the_plugins_error() {
 #[tokio::test]
 async fn messages_a_plugin_sends_reach_host_subscribers() {
     // plugins/messenger.toml grants publishing on `news.*`.
-    let host = host_with_examples(Host::builder().config("messenger", "topic", "news.local")).await;
+    let host =
+        host_with_examples(crate::support::builder().config("messenger", "topic", "news.local"))
+            .await;
     let mut news = host.subscribe("news.*");
     let mut everything = host.subscribe("*");
     let mut other = host.subscribe("greetings");
@@ -98,7 +101,7 @@ async fn messages_a_plugin_sends_reach_host_subscribers() {
 #[tokio::test]
 async fn plugins_call_host_tools_and_see_their_errors() {
     let host = host_with_examples(
-        Host::builder()
+        crate::support::builder()
             .tool("upper", |input| Ok(input.to_uppercase()))
             .tool("fail", |input| Err(format!("cannot handle {input}")))
             .tool_async("slow-echo", |input: String| async move {

@@ -24,7 +24,8 @@ async fn others_unharmed(hostile: &Plugin, counter: &Plugin) {
 
 #[tokio::test]
 async fn an_infinite_loop_is_stopped_at_its_deadline() {
-    let (_host, spin, counter) = host_with("hostile-loop", Host::builder().build().unwrap()).await;
+    let (_host, spin, counter) =
+        host_with("hostile-loop", crate::support::builder().build().unwrap()).await;
     let started = Instant::now();
     let err = spin.handle("").await.unwrap_err();
     let ran = started.elapsed();
@@ -43,7 +44,7 @@ async fn an_infinite_loop_is_stopped_at_its_deadline() {
 
 #[tokio::test]
 async fn a_loop_yields_so_other_plugins_keep_answering() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let spin = host.load_file(fixture("hostile-loop")).await.unwrap();
     let counter = host.load_file(fixture("counter")).await.unwrap();
     // On a single-threaded runtime, the counter only answers while the loop
@@ -65,7 +66,7 @@ async fn fuel_stops_a_loop_deterministically() {
     let mut limits = Limits::default();
     limits.fuel = Some(5_000_000);
     let (_host, spin, counter) =
-        host_with("hostile-loop", Host::builder().limits(limits).build().unwrap()).await;
+        host_with("hostile-loop", crate::support::builder().limits(limits).build().unwrap()).await;
     let err = spin.handle("").await.unwrap_err();
     assert!(matches!(&err, Error::FuelExhausted { fuel: 5_000_000, .. }), "{err}");
     others_unharmed(&spin, &counter).await;
@@ -73,7 +74,8 @@ async fn fuel_stops_a_loop_deterministically() {
 
 #[tokio::test]
 async fn a_memory_hog_is_refused_at_its_limit() {
-    let (_host, hog, counter) = host_with("hostile-memory", Host::builder().build().unwrap()).await;
+    let (_host, hog, counter) =
+        host_with("hostile-memory", crate::support::builder().build().unwrap()).await;
     let err = hog.handle("").await.unwrap_err();
     assert!(matches!(&err, Error::MemoryLimit { limit, .. } if *limit == 64 << 20), "{err}");
     assert_eq!(err.to_string(), "plugin `hostile-memory` hit its memory limit of 64 MiB");
@@ -83,7 +85,7 @@ async fn a_memory_hog_is_refused_at_its_limit() {
 #[tokio::test]
 async fn unbounded_recursion_overflows_the_wasm_stack() {
     let (_host, abyss, counter) =
-        host_with("hostile-recursion", Host::builder().build().unwrap()).await;
+        host_with("hostile-recursion", crate::support::builder().build().unwrap()).await;
     let err = abyss.handle("").await.unwrap_err();
     assert!(matches!(&err, Error::StackOverflow { limit, .. } if *limit == 512 << 10), "{err}");
     others_unharmed(&abyss, &counter).await;
@@ -92,7 +94,7 @@ async fn unbounded_recursion_overflows_the_wasm_stack() {
 #[tokio::test]
 async fn a_panic_is_a_trap_carrying_its_message() {
     let (_host, panicker, counter) =
-        host_with("hostile-panic", Host::builder().build().unwrap()).await;
+        host_with("hostile-panic", crate::support::builder().build().unwrap()).await;
     let err = panicker.handle("this").await.unwrap_err();
     let Error::Trap { plugin, message } = &err else { panic!("unexpected error: {err}") };
     assert_eq!(plugin, "hostile-panic");
@@ -105,7 +107,7 @@ async fn a_panic_is_a_trap_carrying_its_message() {
 async fn a_log_flood_is_cut_off() {
     let (lines, _guard) = capture_logs();
     let (_host, flood, counter) =
-        host_with("hostile-log-flood", Host::builder().build().unwrap()).await;
+        host_with("hostile-log-flood", crate::support::builder().build().unwrap()).await;
     let err = flood.handle("").await.unwrap_err();
     assert!(matches!(&err, Error::LogLimit { limit: 1000, .. }), "{err}");
     assert_eq!(
@@ -120,7 +122,7 @@ async fn a_100_mib_result_is_refused() {
     // plugins/hostile-output.toml raises its memory to 256 MiB, so it can
     // build the result; the output limit refuses it.
     let (_host, hose, counter) =
-        host_with("hostile-output", Host::builder().build().unwrap()).await;
+        host_with("hostile-output", crate::support::builder().build().unwrap()).await;
     let err = hose.handle("").await.unwrap_err();
     assert!(
         matches!(&err, Error::OutputTooLarge { size, limit, .. } if *size == 100 << 20 && *limit == 16 << 20),
@@ -137,7 +139,7 @@ async fn a_100_mib_result_is_refused() {
 
 #[tokio::test]
 async fn without_the_memory_the_big_result_hits_the_memory_limit() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let dir = crate::support::Scratch::new();
     let hose = host.load_file(dir.copy_fixture("hostile-output")).await.unwrap();
     let err = hose.handle("").await.unwrap_err();
@@ -146,7 +148,7 @@ async fn without_the_memory_the_big_result_hits_the_memory_limit() {
 
 #[tokio::test]
 async fn a_trapped_plugin_gets_a_fresh_instance() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let panicker = host.load_file(fixture("hostile-panic")).await.unwrap();
     for restarts in 1..=3 {
         assert!(matches!(panicker.handle("x").await, Err(Error::Trap { .. })));
@@ -158,7 +160,7 @@ async fn a_trapped_plugin_gets_a_fresh_instance() {
 async fn a_hung_host_tool_is_stopped_by_the_deadline() {
     let mut limits = Limits::default();
     limits.deadline = Duration::from_millis(200);
-    let host = Host::builder()
+    let host = crate::support::builder()
         .limits(limits)
         .tool_async("hang", |_input: String| std::future::pending())
         .grants("tool-user", witplug_host::Grants::new().tool("hang"))
@@ -174,14 +176,14 @@ async fn manifest_limits_apply_within_the_ceilings() {
     let dir = crate::support::Scratch::new();
     let wasm = dir.copy_fixture("hostile-memory");
     dir.write("hostile-memory.toml", "[limits]\nmemory = \"8 MiB\"\ndeadline = \"300 ms\"\n");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let hog = host.load_file(&wasm).await.unwrap();
     assert_eq!(hog.limits().memory, 8 << 20);
     let err = hog.handle("").await.unwrap_err();
     assert!(matches!(&err, Error::MemoryLimit { limit, .. } if *limit == 8 << 20), "{err}");
 
     dir.write("hostile-memory.toml", "[limits]\nmemory = \"4 GiB\"\n");
-    let err = Host::builder().build().unwrap().load_file(&wasm).await.unwrap_err();
+    let err = crate::support::builder().build().unwrap().load_file(&wasm).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -196,7 +198,7 @@ async fn a_deeper_stack_is_a_manifest_choice() {
     let dir = crate::support::Scratch::new();
     let wasm = dir.copy_fixture("hostile-recursion");
     dir.write("hostile-recursion.toml", "[limits]\nstack = \"2 MiB\"\n");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let abyss = host.load_file(&wasm).await.unwrap();
     let err = abyss.handle("").await.unwrap_err();
     assert!(matches!(&err, Error::StackOverflow { limit, .. } if *limit == 2 << 20), "{err}");
@@ -206,7 +208,7 @@ async fn a_deeper_stack_is_a_manifest_choice() {
 async fn too_few_instances_fail_to_instantiate() {
     let mut limits = Limits::default();
     limits.instances = 1;
-    let host = Host::builder().limits(limits).build().unwrap();
+    let host = crate::support::builder().limits(limits).build().unwrap();
     let err = host.load_file(fixture("counter")).await.unwrap_err();
     assert!(matches!(err, Error::InstanceLimit { limit: 1, .. }), "{err}");
 }

@@ -1,12 +1,12 @@
 //! Loading plugins from a folder, and every kind of bad file in it.
 
-use witplug_host::{Error, Host};
+use witplug_host::Error;
 
 use crate::support::{EXAMPLES, Scratch, fixture, plugins_dir};
 
 #[tokio::test]
 async fn every_example_plugin_loads_from_the_plugins_folder() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let report = host.load_dir(plugins_dir()).await.unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     for name in EXAMPLES {
@@ -18,7 +18,7 @@ async fn every_example_plugin_loads_from_the_plugins_folder() {
 
 #[tokio::test]
 async fn plugins_of_the_default_world_describe_themselves() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let counter = host.load_file(fixture("counter")).await.unwrap();
     assert!(counter.is_guest());
     assert_eq!(counter.info().name, "counter");
@@ -55,7 +55,7 @@ async fn bad_files_are_reported_by_name_and_do_not_stop_the_others() {
     );
     dir.write("readme.txt", "not a .wasm file, so not a plugin");
 
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let report = host.load_dir(dir.path()).await.unwrap();
 
     let loaded: Vec<&str> = report.loaded.iter().map(|p| p.name()).collect();
@@ -104,7 +104,7 @@ async fn a_host_interface_of_the_wrong_shape_is_a_missing_import() {
         )
         .unwrap(),
     );
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let err = host.load_file(&path).await.unwrap_err();
     assert!(
         matches!(&err, Error::MissingImport { import, .. } if import == "witplug:plugin/host@0.1.0"),
@@ -114,7 +114,7 @@ async fn a_host_interface_of_the_wrong_shape_is_a_missing_import() {
 
 #[tokio::test]
 async fn a_plugin_name_is_loaded_once() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     host.load_file(fixture("echo")).await.unwrap();
     let err = host.load_file(fixture("echo")).await.unwrap_err();
     assert!(matches!(&err, Error::DuplicatePlugin { name, .. } if name == "echo"), "{err}");
@@ -122,7 +122,7 @@ async fn a_plugin_name_is_loaded_once() {
 
 #[tokio::test]
 async fn unknown_plugins_and_folders_are_named_in_the_error() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     host.load_file(fixture("echo")).await.unwrap();
     let err = host.plugin("nope").unwrap_err();
     assert_eq!(err.to_string(), "no plugin named `nope` (loaded: echo)");
@@ -136,7 +136,7 @@ async fn a_malformed_manifest_names_the_file_and_the_key() {
     let dir = Scratch::new();
     let wasm = dir.copy_fixture("counter");
     dir.write("counter.toml", "[config]\nstart = 1\n[limitz]\nmemory = 1\n");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let err = host.load_file(&wasm).await.unwrap_err();
     let Error::Manifest { path, reason } = &err else { panic!("unexpected error: {err}") };
     assert!(path.ends_with("counter.toml"));

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use witplug_host::{Error, Event, Host, Lifecycle, Outcome};
+use witplug_host::{Error, Event, Lifecycle, Outcome};
 
 use crate::support::{Scratch, fixture};
 
 #[tokio::test]
 async fn a_plugin_goes_through_its_lifecycle() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let mut events = host.events();
     let counter = host.load_file(fixture("counter")).await.unwrap();
     assert_eq!(counter.lifecycle(), Lifecycle::Loaded);
@@ -54,7 +54,7 @@ async fn a_plugin_goes_through_its_lifecycle() {
 
 #[tokio::test]
 async fn a_failed_init_is_a_state_with_its_reason() {
-    let host = Host::builder().config("counter", "start", "lots").build().unwrap();
+    let host = crate::support::builder().config("counter", "start", "lots").build().unwrap();
     let counter = host.load_file(fixture("counter")).await.unwrap();
     let failed = host.init_all().await;
     assert_eq!(failed.len(), 1);
@@ -69,7 +69,7 @@ async fn a_hung_shutdown_is_stopped_by_the_deadline() {
     let dir = Scratch::new();
     let wasm = dir.copy_fixture("hostile-shutdown");
     dir.write("hostile-shutdown.toml", "[limits]\ndeadline = \"300 ms\"\n");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let stubborn = host.load_file(&wasm).await.unwrap();
     assert_eq!(stubborn.handle("").await.unwrap(), "still here");
     let started = std::time::Instant::now();
@@ -89,7 +89,7 @@ async fn a_thousand_concurrent_calls_over_eight_plugins_are_all_answered() {
         // Every caller may queue: this test is about answers, not bounds.
         dir.write(&format!("{name}.toml"), "[pool]\nsize = 4\nqueue = 1000\n");
     }
-    let host = Arc::new(Host::builder().build().unwrap());
+    let host = Arc::new(crate::support::builder().build().unwrap());
     let report = host.load_dir(dir.path()).await.unwrap();
     assert_eq!(report.loaded.len(), 8);
 
@@ -127,7 +127,7 @@ async fn while_busy<T>(pool: &str, then: impl AsyncFnOnce(&witplug_host::Plugin)
         "hostile-loop.toml",
         format!("[limits]\ndeadline = \"2 s\"\n[pool]\nsize = 1\n{pool}"),
     );
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let spin = host.load_file(&wasm).await.unwrap();
     spin.warm(1).await.unwrap();
     let (spun, result) = tokio::join!(spin.handle(""), async {
@@ -178,7 +178,7 @@ async fn a_caller_that_gives_up_leaves_the_queue() {
 
 #[tokio::test]
 async fn metrics_count_outcomes_and_times() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let echo = host.load_file(fixture("echo")).await.unwrap();
     let panicker = host.load_file(fixture("hostile-panic")).await.unwrap();
     for _ in 0..5 {
@@ -206,7 +206,7 @@ async fn metrics_count_outcomes_and_times() {
 async fn fuel_used_is_metered_when_fuel_is_on() {
     let mut limits = witplug_host::Limits::default();
     limits.fuel = Some(10_000_000);
-    let host = Host::builder().limits(limits).build().unwrap();
+    let host = crate::support::builder().limits(limits).build().unwrap();
     let echo = host.load_file(fixture("echo")).await.unwrap();
     echo.handle("hi").await.unwrap();
     assert!(echo.metrics().fuel_used > 0);
@@ -217,7 +217,7 @@ async fn a_fresh_pool_keeps_no_state_between_calls() {
     let dir = Scratch::new();
     let wasm = dir.copy_fixture("counter");
     dir.write("counter.toml", "[pool]\nfresh = true\n");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let counter = host.load_file(&wasm).await.unwrap();
     for _ in 0..3 {
         assert_eq!(counter.handle("tick").await.unwrap(), "1");
@@ -229,7 +229,7 @@ async fn a_pool_can_be_warmed_ahead_of_calls() {
     let dir = Scratch::new();
     let wasm = dir.copy_fixture("counter");
     dir.write("counter.toml", "[pool]\nsize = 3\n");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let counter = host.load_file(&wasm).await.unwrap();
     assert_eq!(counter.idle_instances(), 0);
     counter.warm(10).await.unwrap();

@@ -2,21 +2,16 @@
 
 use std::time::Duration;
 
-use witplug_host::{Grants, Host, Message, Plugin};
+use witplug_host::{EventStream, Grants, Message, Plugin};
 
-use crate::support::{Scratch, fixture};
+use crate::support::{Scratch, fixture, wait_until};
 
-/// Asks `ledger` for its report until it has seen `orders`, or fails.
-async fn wait_for(ledger: &Plugin, orders: u64) -> String {
-    let expected = format!("orders={orders} ");
-    for _ in 0..500 {
-        let report = ledger.handle("report").await.unwrap();
-        if report.starts_with(&expected) {
-            return report;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{} never saw {orders} orders: {}", ledger.name(), ledger.handle("").await.unwrap());
+/// Waits until `ledger` has received `orders` messages, then returns its
+/// report.
+async fn wait_for(events: &mut EventStream, ledger: &Plugin, orders: u64) -> String {
+    let what = format!("{} has received {orders} orders", ledger.name());
+    wait_until(events, &what, || ledger.metrics().messages_delivered >= orders).await;
+    ledger.handle("report").await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -32,7 +27,8 @@ async fn ten_thousand_messages_reach_two_subscribers_in_order() {
             "[grants]\nsubscribe = [\"orders.*\"]\n[limits]\nmessage-queue = 20000\n",
         );
     }
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
+    let mut events = host.events();
     let report = host.load_dir(dir.path()).await.unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let desk = host.plugin("order-desk").unwrap();
@@ -44,7 +40,7 @@ async fn ten_thousand_messages_reach_two_subscribers_in_order() {
     let expected = "orders=10000 total=505000 out-of-order=0";
     for name in ["ledger-a", "ledger-b"] {
         let ledger = host.plugin(name).unwrap();
-        assert_eq!(wait_for(&ledger, 10_000).await, expected);
+        assert_eq!(wait_for(&mut events, &ledger, 10_000).await, expected);
         let metrics = ledger.metrics();
         assert_eq!(metrics.messages_delivered, 10_000);
         assert_eq!(metrics.messages_dropped, 0);
@@ -63,32 +59,33 @@ async fn a_full_queue_drops_and_counts_without_blocking_the_publisher() {
     );
     // A current-thread runtime: the ledger gets no turn while the desk
     // publishes 500 orders in one call, so its queue of 10 overflows.
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
+    let mut events = host.events();
     host.load_dir(dir.path()).await.unwrap();
     host.plugin("order-desk").unwrap().handle("500").await.unwrap();
     let ledger = host.plugin("ledger").unwrap();
-    let mut delivered = 0;
-    for _ in 0..200 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    wait_until(&mut events, "all 500 orders are delivered or dropped", || {
         let metrics = ledger.metrics();
-        delivered = metrics.messages_delivered;
-        if delivered + metrics.messages_dropped == 500 {
-            break;
-        }
-    }
+        metrics.messages_delivered + metrics.messages_dropped == 500
+    })
+    .await;
     let metrics = ledger.metrics();
+    let delivered = metrics.messages_delivered;
     assert!((10..500).contains(&delivered), "delivered {delivered}");
     assert_eq!(metrics.messages_delivered + metrics.messages_dropped, 500);
 }
 
 #[tokio::test]
 async fn host_code_and_plugins_share_the_bus() {
-    let host =
-        Host::builder().grants("ledger", Grants::new().subscribe("orders.*")).build().unwrap();
+    let host = crate::support::builder()
+        .grants("ledger", Grants::new().subscribe("orders.*"))
+        .build()
+        .unwrap();
+    let mut events = host.events();
     let ledger = host.load_file(fixture("ledger")).await.unwrap();
     assert_eq!(host.publish("orders.manual", "1:40"), 1);
     assert_eq!(host.bus().publish(Message::new("orders.manual", "2:2")), 1);
-    assert_eq!(wait_for(&ledger, 2).await, "orders=2 total=42 out-of-order=0");
+    assert_eq!(wait_for(&mut events, &ledger, 2).await, "orders=2 total=42 out-of-order=0");
     // Not subscribed: not delivered.
     assert_eq!(host.publish("invoices.new", "3:1"), 0);
 }
@@ -111,7 +108,7 @@ async fn a_message_loop_between_plugins_is_cut_off() {
             ),
         );
     }
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let mut events = host.events();
     host.load_dir(dir.path()).await.unwrap();
     host.publish("to-ping", "ball");

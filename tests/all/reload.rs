@@ -5,40 +5,63 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use witplug_host::{Event, Host};
+use tokio::sync::Notify;
+use witplug_host::Event;
 
-use crate::support::{Scratch, fixture};
+use crate::support::{Scratch, fixture, wait_until};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_under_load_fails_no_call() {
     let dir = Scratch::new();
     let path = dir.copy_fixture("echo");
-    let host = Arc::new(Host::builder().build().unwrap());
+    let host = Arc::new(crate::support::builder().build().unwrap());
     host.load_dir(dir.path()).await.unwrap();
 
     let running = Arc::new(AtomicBool::new(true));
     let answered = Arc::new(AtomicUsize::new(0));
+    // Callers tell each answer from the new version (a number) here.
+    let (new_answers, answer) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
     let callers: Vec<_> = (0..4)
         .map(|_| {
             let (host, running, answered) = (host.clone(), running.clone(), answered.clone());
+            let (new_answers, answer) = (new_answers.clone(), answer.clone());
             tokio::spawn(async move {
                 let mut outputs = Vec::new();
                 while running.load(Ordering::Relaxed) {
                     let output = host.plugin("echo").unwrap().handle("ping").await.unwrap();
                     answered.fetch_add(1, Ordering::Relaxed);
+                    if output != "ping" {
+                        new_answers.fetch_add(1, Ordering::Relaxed);
+                    }
                     outputs.push(output);
+                    answer.notify_waiters();
                 }
                 outputs
             })
         })
         .collect();
 
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut events = host.events();
+    let echo = host.plugin("echo").unwrap();
+    wait_until(&mut events, "the old version answered 100 calls", || {
+        echo.metrics().successes >= 100
+    })
+    .await;
     // The new version of `echo` is the counter: its answers are numbers.
     std::fs::write(&path, std::fs::read(fixture("counter")).unwrap()).unwrap();
     let report = host.sync_dir(dir.path()).await.unwrap();
     assert_eq!(report.reloaded, ["echo"]);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while new_answers.load(Ordering::Relaxed) < 100 {
+            let notified = answer.notified();
+            if new_answers.load(Ordering::Relaxed) >= 100 {
+                break;
+            }
+            notified.await;
+        }
+    })
+    .await
+    .expect("the new version answered 100 calls within 10 s");
     running.store(false, Ordering::Relaxed);
 
     let mut old = 0;
@@ -56,7 +79,7 @@ async fn a_reload_under_load_fails_no_call() {
 async fn a_failed_reload_keeps_the_old_version_serving() {
     let dir = Scratch::new();
     let path = dir.copy_fixture("echo");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let mut events = host.events();
     host.load_dir(dir.path()).await.unwrap();
     std::fs::write(&path, b"not a component any more").unwrap();
@@ -79,7 +102,7 @@ async fn a_failed_reload_keeps_the_old_version_serving() {
 #[tokio::test]
 async fn a_watcher_loads_added_and_unloads_removed_files() {
     let dir = Scratch::new();
-    let host = Arc::new(Host::builder().build().unwrap());
+    let host = Arc::new(crate::support::builder().build().unwrap());
     let mut events = host.events();
     let _watcher = host.watch(dir.path(), Duration::from_millis(50));
 
@@ -102,7 +125,7 @@ async fn a_watcher_loads_added_and_unloads_removed_files() {
 async fn a_changed_manifest_reloads_the_plugin() {
     let dir = Scratch::new();
     dir.copy_fixture("greeter-fr");
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     host.load_dir(dir.path()).await.unwrap();
     dir.write("greeter-fr.toml", "[config]\ngreeting = \"Salut\"\n");
     assert_eq!(host.sync_dir(dir.path()).await.unwrap().reloaded, ["greeter-fr"]);

@@ -4,9 +4,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
-use witplug_host::Host;
+
+use witplug_host::{EventStream, Host, RecvError};
 
 /// The folder `cargo xtask build-plugins` writes components to.
 pub fn plugins_dir() -> PathBuf {
@@ -22,6 +24,29 @@ pub fn fixture(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A host builder whose compiled components are cached for the whole test
+/// suite (under cargo's `target/tmp`), so each component compiles once per
+/// run however many tests load it. (The cache tests and the fuzz tests use
+/// their own settings.)
+pub fn builder() -> witplug_host::HostBuilder {
+    let mut builder = Host::builder();
+    builder.cache_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("witplug-suite-cache"));
+    builder
+}
+
+/// Waits until `done` holds, checking it again whenever something happens
+/// in the host (a call finishing, a message dropped...): no sleep and no
+/// polling. Fails the test after 10 s, naming `what` it waited for.
+pub async fn wait_until(events: &mut EventStream, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(_) | Err(RecvError::Lagged(_))) => {}
+            Ok(Err(RecvError::Closed)) | Err(_) => panic!("waited 10 s, in vain, until {what}"),
+        }
+    }
 }
 
 /// A host with the example plugins loaded; fails the test if any fails.

@@ -1,6 +1,6 @@
 //! Tools plugins provide to each other, and the cycles the host refuses.
 
-use witplug_host::{Error, Host, PluginError};
+use witplug_host::{Error, PluginError};
 
 use crate::support::{Scratch, fixture, plugins_dir};
 
@@ -8,7 +8,7 @@ use crate::support::{Scratch, fixture, plugins_dir};
 async fn a_plugin_calls_a_tool_another_plugin_provides() {
     // plugins/word-count.toml provides count-words; plugins/tool-user.toml
     // grants calling it.
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     host.load_dir(plugins_dir()).await.unwrap();
     let tool_user = host.plugin("tool-user").unwrap();
     assert_eq!(
@@ -34,7 +34,7 @@ async fn a_tool_cycle_is_refused_not_deadlocked() {
             ),
         );
     }
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let report = host.load_dir(dir.path()).await.unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let err = host.plugin("relay-a").unwrap().handle("x").await.unwrap_err();
@@ -53,7 +53,7 @@ async fn two_plugins_cannot_provide_the_same_tool() {
         dir.write(&format!("{name}.wasm"), &word_count);
         dir.write(&format!("{name}.toml"), "[provides]\ntools = [\"count-words\"]\n");
     }
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     let report = host.load_dir(dir.path()).await.unwrap();
     assert_eq!(report.loaded.len(), 1);
     let [Error::Conflict { reason, .. }] = report.failed.as_slice() else {
@@ -64,7 +64,7 @@ async fn two_plugins_cannot_provide_the_same_tool() {
 
 #[tokio::test]
 async fn an_unloaded_plugins_tools_are_gone() {
-    let host = Host::builder().build().unwrap();
+    let host = crate::support::builder().build().unwrap();
     host.load_dir(plugins_dir()).await.unwrap();
     let tool_user = host.plugin("tool-user").unwrap();
     assert_eq!(tool_user.handle("count-words:a b").await.unwrap(), "count-words says: 2");

@@ -23,6 +23,10 @@ pub fn demo(args: &[String]) -> Result<()> {
 pub fn test(args: &[String]) -> Result<()> {
     build_plugins::run(&Options::all())?;
     check_new_plugin_templates()?;
+    // The CLI tests run the `witplug` binary, which lives in its own crate.
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--package", "witplug-cli"]);
+    run_step("building the witplug CLI", build)?;
     let mut command = cargo();
     command.arg("test").args(args);
     run_step("the tests", command)
