@@ -33,9 +33,16 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Fallible<()> {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
-    if let Some(mode) = args.next().filter(|a| a.starts_with("--rss-")) {
+    match args.next() {
         // A child process: hold 1,000 idle instances and print the memory.
-        return runtime().block_on(rss_child(&mode));
+        Some(mode) if mode.starts_with("--rss-") => return runtime().block_on(rss_child(&mode)),
+        // Only warm calls, one way, for a profiler:
+        // `valgrind --tool=callgrind overhead --profile witplug`.
+        Some(mode) if mode == "--profile" => {
+            let way = args.next().unwrap_or_default();
+            return runtime().block_on(profile(&way));
+        }
+        _ => {}
     }
     let rt = runtime();
     let mut rows = Vec::new();
@@ -139,8 +146,13 @@ struct Floor {
 
 impl Floor {
     fn new(name: &str) -> Fallible<Self> {
-        let config = witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings());
-        let engine = Engine::new(&config)?;
+        let mut config =
+            witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings());
+        // As witplug does where the machine (or valgrind) refuses the pool.
+        let engine = Engine::new(&config).or_else(|_| {
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
+            Engine::new(&config)
+        })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         floor::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
@@ -205,6 +217,27 @@ async fn warm_calls() -> Fallible<Row> {
         unit: "µs",
         target: "≤ 1.2× floor",
     })
+}
+
+/// 100,000 warm calls of `handle`, through witplug or by hand.
+async fn profile(way: &str) -> Fallible<()> {
+    if way == "floor" {
+        let floor = Floor::new("counter")?;
+        let mut store = floor.store();
+        let plugin = floor.instance(&mut store).await?;
+        for _ in 0..WARM_CALLS {
+            let guest = plugin.witplug_plugin_guest();
+            guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
+        }
+        return Ok(());
+    }
+    let host = Host::builder().build()?;
+    let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
+    counter.warm(1).await?;
+    for _ in 0..WARM_CALLS {
+        counter.handle("get").await?;
+    }
+    Ok(())
 }
 
 async fn fresh_calls() -> Fallible<Row> {

@@ -7,7 +7,8 @@
 //! an epoch tick, every [`TICK`], while wasm runs.
 
 use std::future::Future;
-use std::task::Poll;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use wasmtime::{Engine, Store, UpdateDeadline};
@@ -58,29 +59,40 @@ pub(crate) fn arm(store: &mut Store<PluginState>, limits: &Limits) {
 }
 
 /// Runs `call` with a wall-clock backstop at `deadline` (and two ticks of
-/// grace): epoch interruption stops wasm that runs too long, and
-/// this stops a call that waits too long in the host (an async tool that
-/// never answers, a WASI sleep). The timer is only set once the call first
-/// waits, so a call that never waits pays nothing for it.
-pub(crate) async fn backstop<T>(
-    deadline: Instant,
-    call: impl Future<Output = wasmtime::Result<T>>,
-) -> wasmtime::Result<T> {
-    let until = tokio::time::Instant::from_std(deadline) + 2 * TICK;
-    let mut call = std::pin::pin!(call);
-    // In place, not boxed: a call that yields allocates nothing either.
-    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(result) = call.as_mut().poll(cx) {
+/// grace): epoch interruption stops wasm that runs too long, and this stops
+/// a call that waits too long in the host (an async tool that never
+/// answers, a WASI sleep). The timer is only set once the call first waits,
+/// so a call that never waits pays nothing for it, and the call is polled
+/// where it lies, never moved.
+pub(crate) fn backstop<F: Future>(deadline: Instant, call: F) -> Backstop<F> {
+    Backstop { call, timer: None, until: tokio::time::Instant::from_std(deadline) + 2 * TICK }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`backstop`].
+    pub(crate) struct Backstop<F> {
+        #[pin]
+        call: F,
+        #[pin]
+        timer: Option<tokio::time::Sleep>,
+        until: tokio::time::Instant,
+    }
+}
+
+impl<T, F: Future<Output = wasmtime::Result<T>>> Future for Backstop<F> {
+    type Output = wasmtime::Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if let Poll::Ready(result) = this.call.poll(cx) {
             return Poll::Ready(result);
         }
-        if timer.is_none() {
-            timer.set(Some(tokio::time::sleep_until(until)));
+        if this.timer.is_none() {
+            this.timer.set(Some(tokio::time::sleep_until(*this.until)));
         }
-        match timer.as_mut().as_pin_mut().map(|timer| timer.poll(cx)) {
+        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
             _ => Poll::Pending,
         }
-    })
-    .await
+    }
 }

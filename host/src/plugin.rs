@@ -291,7 +291,10 @@ impl Plugin {
     pub async fn handle(&self, input: &str) -> Result<String> {
         self.require_guest()?;
         let started = Instant::now();
-        let mut checkout = self.checkout(Some(&self.labels.handle), false, started).await?;
+        let mut checkout = match self.try_checkout() {
+            Some(checkout) => checkout,
+            None => self.checkout(Some(&self.labels.handle), false, started).await?,
+        };
         checkout.handle(started, input).await
     }
 
@@ -409,6 +412,7 @@ impl Plugin {
         crate::trap::classify(self.name(), &self.context.limits, err, state)
     }
 
+    #[inline]
     pub(crate) fn require_guest(&self) -> Result<()> {
         if self.guest.is_some() { Ok(()) } else { Err(self.wrong_world()) }
     }
@@ -422,6 +426,7 @@ impl Plugin {
         })
     }
 
+    #[inline]
     pub(crate) fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {
         let size = output.output_size() as u64;
         let limit = self.context.limits.max_output;

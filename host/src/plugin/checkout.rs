@@ -20,7 +20,7 @@ use crate::{Error, Result};
 pub(crate) struct Checkout<'a> {
     plugin: &'a Plugin,
     index: usize,
-    live: Option<Live>,
+    live: Option<Box<Live>>,
     /// Set while an export runs: an instance whose call was abandoned (the
     /// caller dropped the future) is in an unknown state and not reused.
     in_call: bool,
@@ -41,6 +41,16 @@ impl Drop for Checkout<'_> {
 }
 
 impl Plugin {
+    /// A slot for a call, if one is free now: the path of a warm call, with
+    /// no lock and no wait.
+    pub(crate) fn try_checkout(&self) -> Option<Checkout<'_>> {
+        if self.phase.is_stopped() {
+            return None;
+        }
+        let slot = self.pool.try_take()?;
+        Some(Checkout { plugin: self, index: slot.index, live: slot.live, in_call: false })
+    }
+
     /// Takes a slot for a call to `export` that started at `started`;
     /// records the call when it is refused (a lease, with no export, is not
     /// a call).
@@ -90,7 +100,8 @@ impl Plugin {
             outcome,
             fuel: usage.fuel,
             memory: usage.memory,
-            delivered: outcome == Outcome::Ok && *export == *self.labels.on_message,
+            // The label itself, not its text: a pointer comparison.
+            delivered: outcome == Outcome::Ok && std::ptr::eq(export, &self.labels.on_message),
         };
         match slot {
             Some(index) => self.pool.counters(index).record(&sample, Writer::Holder),

@@ -19,7 +19,7 @@ use crate::{Error, PluginInfo, Result};
 impl Plugin {
     /// A fresh instance in slot `slot`, initialised: instantiation and
     /// `init` run within one call's limits.
-    pub(crate) async fn instantiate(&self, slot: usize) -> Result<Live> {
+    pub(crate) async fn instantiate(&self, slot: usize) -> Result<Box<Live>> {
         let mut store = self.new_store();
         let instance = self.instantiate_code(&mut store).await?;
         let guest = match (&self.guest, &instance) {
@@ -53,7 +53,7 @@ impl Plugin {
         if self.phase.initialised() {
             self.events().send(|| Event::Initialised { plugin: self.context.name.clone() });
         }
-        Ok(Live { slot, store, instance, guest })
+        Ok(Box::new(Live { slot, store, instance, guest }))
     }
 
     pub(crate) async fn instantiate_code(

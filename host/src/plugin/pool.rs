@@ -31,14 +31,15 @@ pub(crate) struct Live {
 }
 
 /// A slot taken from the pool: its index, and its instance if it has one.
+/// (Boxed, so that taking and putting back move a pointer.)
 pub(crate) struct Slot {
     pub index: usize,
-    pub live: Option<Live>,
+    pub live: Option<Box<Live>>,
 }
 
 pub(crate) struct Pool {
     /// Slots holding an initialised instance, ready for a call.
-    idle: ArrayQueue<Live>,
+    idle: ArrayQueue<Box<Live>>,
     /// Slots without an instance.
     empty: ArrayQueue<usize>,
     /// Each slot's counts, written only by the slot's holder.
@@ -96,6 +97,12 @@ impl Pool {
         self.counters.iter().for_each(|counters| counters.read_into(metrics, histogram));
     }
 
+    /// A free slot, if one is free now and nobody waits for one (a waiter
+    /// comes first): one atomic exchange, no lock.
+    pub fn try_take(&self) -> Option<Slot> {
+        if self.waiters.load(Ordering::SeqCst) == 0 { self.pop() } else { None }
+    }
+
     /// A free slot, preferring one with an instance, if one is free now.
     fn pop(&self) -> Option<Slot> {
         if let Some(live) = self.idle.pop() {
@@ -118,10 +125,7 @@ impl Pool {
     /// [`Error::Busy`] naming `plugin` when the queue is full or the wait
     /// runs out.
     pub async fn take(&self, patient: bool, config: &PoolConfig, plugin: &Name) -> Result<Slot> {
-        // Nobody waits: take a slot if one is free, with no lock.
-        if self.waiters.load(Ordering::SeqCst) == 0
-            && let Some(slot) = self.pop()
-        {
+        if let Some(slot) = self.try_take() {
             return Ok(slot);
         }
         let busy = |reason| Error::Busy { plugin: plugin.to_string(), reason };
@@ -161,7 +165,7 @@ impl Pool {
 
     /// Puts a slot back, with its instance if it is fit for another call,
     /// and wakes a waiting caller if there is one.
-    pub fn put(&self, index: usize, live: Option<Live>) {
+    pub fn put(&self, index: usize, live: Option<Box<Live>>) {
         // Neither queue can be full: each slot is in at most one place.
         match live {
             Some(live) => {
