@@ -275,7 +275,9 @@ impl Plugin {
 
     /// Starts the deadline, fuel and log accounting of one call in `store`.
     pub fn begin_call(&self, store: &mut Store<PluginState>) {
-        store.data_mut().begin_call(CallContext::default(), Instant::now());
+        store
+            .data_mut()
+            .begin_call(CallContext::default(), Instant::now() + self.context.limits.deadline);
         deadline::arm(store, &self.context.limits);
     }
 

@@ -80,9 +80,9 @@ impl PluginState {
         }
     }
 
-    /// Starts the accounting of a call that started at `started`.
-    pub(crate) fn begin_call(&mut self, context: CallContext, started: Instant) {
-        self.call.deadline = started + self.plugin.limits.deadline;
+    /// Starts the accounting of a call that must end by `deadline`.
+    pub(crate) fn begin_call(&mut self, context: CallContext, deadline: Instant) {
+        self.call.deadline = deadline;
         self.call.log_lines = 0;
         self.call.panic = None;
         self.call.context = context;

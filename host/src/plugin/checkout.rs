@@ -172,10 +172,11 @@ impl<'a> Checkout<'a> {
             },
         };
         let limits = &plugin.context.limits;
-        live.store.data_mut().begin_call(call, started);
+        let until = started + limits.deadline;
+        live.store.data_mut().begin_call(call, until);
         deadline::arm(&mut live.store, limits);
         self.in_call = true;
-        let result = deadline::backstop(started + limits.deadline, body(live)).await;
+        let result = deadline::backstop(until, body(live)).await;
         self.in_call = false;
         let (result, usage) = self.settle(result);
         let result = result.and_then(then);

@@ -129,7 +129,9 @@ impl Plugin {
             let Some(mut live) = slot.live.take() else { continue };
             let Some(guest) = live.guest.take() else { continue };
             let started = Instant::now();
-            live.store.data_mut().begin_call(CallContext::default(), started);
+            live.store
+                .data_mut()
+                .begin_call(CallContext::default(), started + self.context.limits.deadline);
             deadline::arm(&mut live.store, &self.context.limits);
             let until = live.store.data().call.deadline;
             let call = guest.witplug_plugin_guest().call_shutdown(&mut live.store);

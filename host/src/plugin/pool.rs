@@ -8,7 +8,7 @@
 //! and the slot's [`Counters`] are written only by its holder. With no
 //! caller waiting, taking and putting back are one atomic exchange each.
 
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_queue::ArrayQueue;
 use tokio::sync::Notify;
@@ -175,11 +175,10 @@ impl Pool {
                 let _ = self.empty.push(index);
             }
         }
-        // Orders the push before the look at `waiters`, as a waiter orders
-        // its count before its look at the queues: one of the two sees the
-        // other.
-        fence(Ordering::SeqCst);
-        if self.waiters.load(Ordering::Relaxed) > 0 {
+        // A read-modify-write orders the push before the look at `waiters`
+        // (as a fence would, for less on x86), as a waiter orders its count
+        // before its look at the queues: one of the two sees the other.
+        if self.waiters.fetch_add(0, Ordering::SeqCst) > 0 {
             self.freed.notify_one();
         }
     }
