@@ -185,7 +185,7 @@ impl Host {
     }
 
     /// Subscribes host code to messages whose topic matches `pattern`
-    /// (see [`Bus`] for patterns).
+    /// (see [`Bus`](crate::Bus) for patterns).
     pub fn subscribe(&self, pattern: impl Into<String>) -> Subscription {
         self.services.bus.subscribe_many(vec![pattern.into()], crate::bus::DEFAULT_QUEUE)
     }

@@ -31,6 +31,11 @@
 //!   their lifecycle.
 //! - Dynamic: [`Plugin::call`] with [`Val`]s, or [`Plugin::call_wave`] with
 //!   WAVE text, reaches any export of any world by name.
+//! - Batches: [`Plugin::lease`] holds one instance for many calls.
+//!
+//! A warm call takes no lock and allocates nothing beyond its own output:
+//! instances wait in lock-free queues, each instance slot keeps its own
+//! counters, and events are only built while an [`EventStream`] is open.
 //! - Your own world: generate it with `wasmtime::component::bindgen!`,
 //!   reusing [`bindings`] for the host interface through `with`, and
 //!   instantiate [`Plugin::instance_pre`] in a [`Plugin::new_store`]; see
@@ -48,6 +53,19 @@
 //! and whose messages are one line naming the plugin or file.
 
 #![deny(missing_docs)]
+
+// The modules in layers, each using only those above it in this list:
+// - bottom: `units` (sizes, durations), `name` (shared names), `bus`
+//   (messages), `events`, `call` (where a call comes from), `tools` (the
+//   tool registry), `error`, `bindings` (the one `bindgen!`);
+// - configuration: `limits`, `grants`, `manifest` (with the pool's config);
+// - the store: `store` (per-instance state), `limiter` (memory, tables,
+//   the limit markers), `imports` (the WIT host imports), `core_abi`;
+// - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
+//   `Error`), `metrics` (counters and histograms);
+// - compiling: `engine`, `cache`, `load`, `inspect`;
+// - `plugin` (pool, lifecycle, checkout, instances, calls), then `host`
+//   (builder, loading, delivery, watching).
 
 pub mod bindings;
 mod bus;

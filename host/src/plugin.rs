@@ -80,7 +80,7 @@ impl Default for Labels {
 
 /// A plugin loaded from a component file.
 ///
-/// A plugin serves calls from a pool of instances ([`PoolConfig`], one by
+/// A plugin serves calls from a pool of instances ([`PoolConfig`](crate::PoolConfig), one by
 /// default, so its state persists across calls and calls take turns). Every
 /// call runs within the plugin's [`Limits`](crate::Limits). A trap or a
 /// limit throws the instance away: the call that failed returns the reason,
