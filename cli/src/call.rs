@@ -2,7 +2,10 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
 use wasmtime::component::wasm_wave;
 use witplug_host::{Error, Val};
 
@@ -12,7 +15,7 @@ use crate::HostArgs;
 pub struct Args {
     #[command(flatten)]
     plugins: HostArgs,
-    /// The plugin: its file name in the folder, without `.wasm`.
+    /// The plugin: its file name in the folder, without `.wasm` or `.wat`.
     plugin: String,
     /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.1.0#handle`.
     export: String,
@@ -22,18 +25,15 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
-    let path = args.plugins.dir.join(format!("{}.wasm", args.plugin));
-    if !path.is_file() {
-        // Say which plugins there are, without compiling them all.
-        let mut available: Vec<String> = std::fs::read_dir(&args.plugins.dir)
-            .map_err(|source| Error::Io { path: args.plugins.dir.clone(), source })?
-            .filter_map(|entry| entry.ok()?.path().file_stem()?.to_str().map(str::to_owned))
-            .filter(|name| args.plugins.dir.join(format!("{name}.wasm")).is_file())
-            .collect();
-        available.sort();
-        return Err(Error::NoSuchPlugin { name: args.plugin, available }.into());
-    }
+    let path = find(&args.plugins.dir, &args.plugin)?;
     let plugin = host.load_file(&path).await?;
+    if plugin.is_core_module() {
+        // Numbers in and out, in WAVE.
+        for value in plugin.call_wave(&args.export, &args.args).await? {
+            println!("{value}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let values = plugin.parse_wave_args(&args.export, &args.args)?;
     let results = plugin.call(&args.export, &values).await?;
     let printed = results.iter().map(wasm_wave::to_string).collect::<Result<Vec<_>, _>>()?;
@@ -47,4 +47,31 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         println!("{value}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The file of the plugin `name` in `dir`: `name.wasm`, or `name.wat`.
+///
+/// # Errors
+///
+/// When there is none, an error listing the plugins the folder holds, each
+/// once, without compiling any.
+fn find(dir: &std::path::Path, name: &str) -> Result<PathBuf> {
+    const KINDS: [&str; 2] = ["wasm", "wat"];
+    if let Some(path) =
+        KINDS.iter().map(|ext| dir.join(format!("{name}.{ext}"))).find(|path| path.exists())
+    {
+        return Ok(path);
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })?;
+    let plugins: BTreeSet<String> = entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let ext = path.extension()?.to_str()?;
+            KINDS.contains(&ext).then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    let plugins: Vec<String> = plugins.into_iter().collect();
+    let listed = if plugins.is_empty() { "none".to_owned() } else { plugins.join(", ") };
+    bail!("no plugin named `{name}` in {} (plugins there: {listed})", dir.display())
 }

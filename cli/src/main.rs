@@ -67,6 +67,10 @@ struct HostArgs {
     /// Compile every plugin at each start; use no cache (wins over --cache).
     #[arg(long)]
     no_cache: bool,
+    /// The largest plugin file to read, e.g. `64MiB` (default 256 MiB);
+    /// larger files are refused before they are read.
+    #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
+    max_file_size: Option<u64>,
 }
 
 impl HostArgs {
@@ -88,6 +92,9 @@ impl HostArgs {
         builder.limits(limits).ceilings(ceilings);
         if let Some(dir) = self.cache_dir() {
             builder.cache_dir(dir);
+        }
+        if let Some(bytes) = self.max_file_size {
+            builder.max_file_size(bytes);
         }
         builder.build()
     }

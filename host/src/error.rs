@@ -250,6 +250,28 @@ pub enum Error {
         capability: String,
     },
 
+    /// The path in the plugins folder is not a regular file (a FIFO, a
+    /// directory, a device...): it is never opened for reading.
+    #[error("{}: {kind}, not a plugin file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. `a FIFO`.
+        kind: &'static str,
+    },
+
+    /// The file is larger than the host reads
+    /// ([`HostBuilder::max_file_size`](crate::HostBuilder::max_file_size)).
+    #[error("{}: {} is over the limit of {}", path.display(), format_size(*size), format_size(*limit))]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size in bytes (or as much as was read, when it grew).
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
     /// The file does not have the SHA-256 its manifest names.
     #[error("{}: sha256 is {actual}, but its manifest expects {expected}", path.display())]
     HashMismatch {

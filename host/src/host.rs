@@ -23,7 +23,7 @@ use crate::store::Services;
 use crate::tools::ToolProvider;
 use crate::{Error, Plugin, Result};
 
-pub use builder::HostBuilder;
+pub use builder::{DEFAULT_MAX_FILE_SIZE, HostBuilder};
 use delivery::Delivery;
 pub use loading::LoadReport;
 use watch::Stamp;

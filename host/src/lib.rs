@@ -57,7 +57,8 @@
 // The modules in layers, each using only those above it in this list:
 // - bottom: `units` (sizes, durations), `name` (shared names), `bus`
 //   (messages), `events`, `call` (where a call comes from), `tools` (the
-//   tool registry), `error`, `bindings` (the one `bindgen!`);
+//   tool registry), `error`, `files` (bounded reads of regular files),
+//   `bindings` (the one `bindgen!`);
 // - configuration: `limits`, `grants`, `manifest` (with the pool's config);
 // - the store: `store` (per-instance state), `limiter` (memory, tables,
 //   the limit markers), `imports` (the WIT host imports), `core_abi`;
@@ -76,6 +77,7 @@ mod deadline;
 mod engine;
 mod error;
 mod events;
+mod files;
 mod grants;
 mod host;
 mod imports;
@@ -100,7 +102,7 @@ pub use engine::engine_config;
 pub use error::{Error, Result, describe};
 pub use events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
 pub use grants::{DirGrant, DirMode, Grants};
-pub use host::{Host, HostBuilder, LoadReport, SyncReport, Watcher};
+pub use host::{DEFAULT_MAX_FILE_SIZE, Host, HostBuilder, LoadReport, SyncReport, Watcher};
 pub use inspect::{Inspection, inspect};
 pub use limits::{Limits, LimitsSpec};
 pub use load::hex_sha256;

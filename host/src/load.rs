@@ -52,10 +52,10 @@ pub(crate) fn plugin_name(path: &Path) -> Result<String> {
     })
 }
 
-/// Reads a plugin file, checking it against the hash its manifest names.
-pub(crate) fn read(path: &Path, sha256: Option<&str>) -> Result<Vec<u8>> {
-    let bytes =
-        std::fs::read(path).map_err(|source| Error::Io { path: path.to_owned(), source })?;
+/// Reads a plugin file of at most `limit` bytes (see `files`), checking it
+/// against the hash its manifest names.
+pub(crate) fn read(path: &Path, sha256: Option<&str>, limit: u64) -> Result<Vec<u8>> {
+    let bytes = crate::files::read(path, limit)?;
     if let Some(expected) = sha256 {
         let actual = hex_sha256(&bytes);
         if !actual.eq_ignore_ascii_case(expected) {

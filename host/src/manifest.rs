@@ -30,6 +30,9 @@ use crate::limits::LimitsSpec;
 use crate::units;
 use crate::{Error, Result};
 
+/// The largest manifest read: a manifest is a few lines of TOML.
+const MAX_MANIFEST: u64 = 1 << 20;
+
 /// A parsed plugin manifest.
 #[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,13 +174,12 @@ impl Manifest {
     /// [`Error::Io`] when it cannot be read, [`Error::Manifest`] when it is
     /// not a valid manifest.
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::parse(&text)
-                .map(Some)
-                .map_err(|reason| Error::Manifest { path: path.to_owned(), reason }),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(Error::Io { path: path.to_owned(), source }),
-        }
+        let Some(bytes) = crate::files::read_if_present(path, MAX_MANIFEST)? else {
+            return Ok(None);
+        };
+        let manifest = |reason| Error::Manifest { path: path.to_owned(), reason };
+        let text = String::from_utf8(bytes).map_err(|_| manifest("not UTF-8 text".to_owned()))?;
+        Self::parse(&text).map(Some).map_err(manifest)
     }
 
     /// Parses manifest text; the error is one line naming the line and key.

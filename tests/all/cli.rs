@@ -108,7 +108,12 @@ fn bad_arguments_are_one_line() {
     let err = assert_one_line_error(&witplug(&["call", "--plugins", dir, "greeter-en", "greet"]));
     assert!(err.contains("expects 1 argument"), "{err}");
     let err = assert_one_line_error(&witplug(&["call", "--plugins", dir, "nope", "greet"]));
-    assert!(err.starts_with("error: no plugin named `nope` (loaded: counter, echo,"), "{err}");
+    assert!(err.starts_with(&format!("error: no plugin named `nope` in {dir} (plugins there: ")));
+    // Components and WAT files, each once, though manifests share the names.
+    let listed = err.split("plugins there: ").nth(1).unwrap().trim_end_matches(')');
+    let names: Vec<&str> = listed.split(", ").collect();
+    assert!(names.starts_with(&["counter", "echo"]) && names.contains(&"math"), "{err}");
+    assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "sorted, no repeats: {err}");
     let err = assert_one_line_error(&witplug(&["call", "--plugins", "/nonexistent", "x", "y"]));
     assert!(err.starts_with("error: /nonexistent: "), "{err}");
     let err = assert_one_line_error(&witplug(&["frobnicate"]));
@@ -324,4 +329,13 @@ fn precompile_fills_the_cache_that_later_commands_use() {
     std::fs::remove_dir_all(cache).unwrap();
     let err = assert_one_line_error(&witplug(&["precompile", "--no-cache"]));
     assert!(err.contains("needs a cache folder"), "{err}");
+}
+
+#[test]
+fn call_reaches_wat_plugins_too() {
+    let dir = plugins_dir();
+    let output =
+        witplug_quiet(&["call", "--plugins", dir.to_str().unwrap(), "math", "factorial", "5"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "120");
 }

@@ -1,5 +1,7 @@
 //! Loading plugins from a folder, and every kind of bad file in it.
 
+use std::time::Duration;
+
 use witplug_host::Error;
 
 use crate::support::{EXAMPLES, Scratch, fixture, plugins_dir};
@@ -141,4 +143,47 @@ async fn a_malformed_manifest_names_the_file_and_the_key() {
     let Error::Manifest { path, reason } = &err else { panic!("unexpected error: {err}") };
     assert!(path.ends_with("counter.toml"));
     assert!(reason.starts_with("line 3: unknown field `limitz`"), "{reason}");
+}
+
+/// Resident memory of this process, in bytes.
+fn resident() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    statm.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 4096
+}
+
+#[tokio::test]
+async fn a_fifo_a_folder_and_a_huge_file_are_reported_and_never_read() {
+    let dir = Scratch::new();
+    dir.copy_fixture("counter");
+    let fifo = dir.path().join("fifo.wasm");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo {}", fifo.display());
+    std::fs::create_dir(dir.path().join("folder.wasm")).unwrap();
+    // 1 GiB that takes no disk: a sparse file.
+    let huge = std::fs::File::create(dir.path().join("huge.wasm")).unwrap();
+    huge.set_len(1 << 30).unwrap();
+    drop(huge);
+
+    let host = crate::support::builder().build().unwrap();
+    let before = resident();
+    // A FIFO opened for reading would block for ever: a hang fails here.
+    let report = tokio::time::timeout(Duration::from_secs(10), host.load_dir(dir.path()))
+        .await
+        .expect("loading the folder does not hang")
+        .unwrap();
+    let grown = resident().saturating_sub(before);
+    assert_eq!(report.loaded.len(), 1, "{:?}", report.failed);
+    let messages: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[0].ends_with("fifo.wasm: a FIFO, not a plugin file"), "{messages:?}");
+    assert!(messages[1].ends_with("folder.wasm: a directory, not a plugin file"), "{messages:?}");
+    assert!(messages[2].ends_with("huge.wasm: 1 GiB is over the limit of 256 MiB"), "{messages:?}");
+    assert!(matches!(report.failed[2], Error::TooLarge { size, .. } if size == 1 << 30));
+    // Other tests share this process: allow them their noise, not 1 GiB.
+    assert!(grown < 256 << 20, "the host grew by {grown} bytes");
+
+    // A lower limit set by the operator refuses the component itself.
+    let strict = crate::support::builder().max_file_size(1024).build().unwrap();
+    let err = strict.load_file(dir.path().join("counter.wasm")).await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { limit: 1024, .. }), "{err}");
 }

@@ -25,7 +25,10 @@ use crate::{Error, Result};
 /// - nothing granted beyond each plugin's manifest: no tools, no topics, no
 ///   files, no environment variables, no stdio, and never the network;
 /// - [`Limits::default`] for every plugin, and [`Limits::default_ceilings`]
-///   as the most a manifest may ask for.
+///   as the most a manifest may ask for;
+/// - plugin files of at most [`DEFAULT_MAX_FILE_SIZE`] (256 MiB), and only
+///   regular files: a FIFO or a device in the folder is reported, never
+///   opened for reading.
 #[derive(Clone)]
 pub struct HostBuilder {
     tools: Tools,
@@ -35,7 +38,12 @@ pub struct HostBuilder {
     pub(super) ceilings: Limits,
     bus: Option<Arc<dyn MessageBus>>,
     cache_dir: Option<PathBuf>,
+    pub(super) max_file_size: u64,
 }
+
+/// The default of [`HostBuilder::max_file_size`]: well above the largest
+/// components standard toolchains build (a Python plugin is about 18 MB).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
 
 impl std::fmt::Debug for HostBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -57,6 +65,7 @@ impl Default for HostBuilder {
             ceilings: Limits::default_ceilings(),
             bus: None,
             cache_dir: None,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
         }
     }
 }
@@ -137,6 +146,15 @@ impl HostBuilder {
     /// the host operator: it holds native code.
     pub fn cache_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The largest plugin file the host reads (default
+    /// [`DEFAULT_MAX_FILE_SIZE`], 256 MiB). A larger file is refused from
+    /// its size alone, before anything is read, with
+    /// [`Error::TooLarge`](crate::Error::TooLarge).
+    pub fn max_file_size(&mut self, bytes: u64) -> &mut Self {
+        self.max_file_size = bytes;
         self
     }
 

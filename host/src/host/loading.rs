@@ -130,7 +130,7 @@ impl Host {
 
         let bytes = match source {
             Some(bytes) => bytes,
-            None => load::read(path, manifest.sha256.as_deref())?,
+            None => load::read(path, manifest.sha256.as_deref(), self.settings.max_file_size)?,
         };
         let bytes = load::wasm_bytes(path, bytes)?;
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
@@ -217,7 +217,7 @@ impl Host {
         let mut done = Vec::new();
         let mut failed = Vec::new();
         for path in load::wasm_files(dir.as_ref())? {
-            let compiled = load::read(&path, None).and_then(|bytes| {
+            let compiled = load::read(&path, None, self.settings.max_file_size).and_then(|bytes| {
                 let bytes = load::wasm_bytes(&path, bytes)?;
                 if load::kind(&path, &bytes)? == Wasm::Module(()) {
                     // Core modules compile in microseconds: they are not cached.
