@@ -1,5 +1,6 @@
-//! `witplug`: list, call and inspect component plugins from the command line.
+//! `witplug`: build, list, call and inspect component plugins from the command line.
 
+mod build;
 mod call;
 mod inspect;
 mod list;
@@ -38,6 +39,8 @@ enum Command {
     Stats(stats::Args),
     /// Compile every plugin into the cache, so later starts skip compiling.
     Precompile(precompile::Args),
+    /// Build plugin crates (a crate or a workspace) into components.
+    Build(build::Args),
 }
 
 /// The plugins folder, and the limits the host operator sets.
@@ -155,6 +158,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Precompile(args) => precompile::run(&args),
+            Command::Build(args) => build::run(&args),
         }
     });
     match result {

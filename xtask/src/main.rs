@@ -3,7 +3,6 @@
 mod build_plugins;
 mod new_plugin;
 mod run;
-mod toolchain;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use anyhow::{Context, Result, bail};
+use crate::{Error, Result};
 
 /// The target every plugin is compiled for before it becomes a component.
 pub const WASM_TARGET: &str = "wasm32-wasip1";
@@ -21,31 +21,33 @@ pub fn ensure_wasm_target() -> Result<()> {
     let has_rustup =
         Command::new("rustup").arg("--version").output().is_ok_and(|o| o.status.success());
     if !has_rustup {
-        bail!(
+        return Err(Error::Target(format!(
             "the {WASM_TARGET} target is not installed and rustup was not found: \
              install the {WASM_TARGET} standard library for your Rust toolchain \
              (with rustup: `rustup target add {WASM_TARGET}`)"
-        );
+        )));
     }
     eprintln!("installing the {WASM_TARGET} target: rustup target add {WASM_TARGET}");
-    let status = Command::new("rustup")
+    let installed = Command::new("rustup")
         .args(["target", "add", WASM_TARGET])
         .status()
-        .context("running rustup")?;
-    if !status.success() || !target_installed()? {
-        bail!("could not install the {WASM_TARGET} target: run `rustup target add {WASM_TARGET}`");
+        .is_ok_and(|status| status.success());
+    if !installed || !target_installed()? {
+        return Err(Error::Target(format!(
+            "could not install the {WASM_TARGET} target: run `rustup target add {WASM_TARGET}`"
+        )));
     }
     Ok(())
 }
 
 fn target_installed() -> Result<bool> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let output = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .context("running `rustc --print sysroot`: is Rust installed?")?;
+    let output = Command::new(&rustc).args(["--print", "sysroot"]).output().map_err(|err| {
+        Error::Target(format!("running `rustc --print sysroot`: {err}: is Rust installed?"))
+    })?;
     if !output.status.success() {
-        bail!("`rustc --print sysroot` failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        return Err(Error::Target(format!("`rustc --print sysroot` failed: {}", stderr.trim())));
     }
     let sysroot = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     Ok(sysroot.join("lib/rustlib").join(WASM_TARGET).join("lib").is_dir())
