@@ -44,6 +44,20 @@ pub enum Error {
         /// The plugin.
         plugin: String,
     },
+    /// A plugin name that is not kebab-case.
+    #[error(
+        "plugin name `{name}` must be kebab-case: lowercase letters, digits and `-`, starting with a letter"
+    )]
+    Name {
+        /// The name given.
+        name: String,
+    },
+    /// The folder a new plugin would be created in exists already.
+    #[error("{} already exists", path.display())]
+    Exists {
+        /// The folder.
+        path: PathBuf,
+    },
     /// A compiled plugin could not become a valid component.
     #[error("plugin `{plugin}`: {reason}")]
     Component {

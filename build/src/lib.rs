@@ -1,4 +1,5 @@
-//! Build witplug plugin crates into WebAssembly components.
+//! Create and build witplug plugin crates: [`new_plugin`] starts one that
+//! builds as it stands, [`build`] turns crates into WebAssembly components.
 //!
 //! This is the code behind both `witplug build` (for plugin authors, in
 //! any crate or workspace) and `cargo xtask build-plugins` (for this
@@ -26,6 +27,7 @@
 mod cargo;
 mod component;
 mod error;
+mod new;
 mod target;
 
 use std::fmt;
@@ -33,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use error::{Error, Result};
+pub use new::{NewPlugin, Sdk, World, new_plugin};
 pub use target::{WASM_TARGET, ensure_wasm_target};
 
 /// What to build, and where to.

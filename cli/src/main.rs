@@ -4,6 +4,7 @@ mod build;
 mod call;
 mod inspect;
 mod list;
+mod new;
 mod precompile;
 mod run;
 mod stats;
@@ -41,6 +42,8 @@ enum Command {
     Precompile(precompile::Args),
     /// Build plugin crates (a crate or a workspace) into components.
     Build(build::Args),
+    /// Create a plugin crate that builds as it stands.
+    New(new::Args),
 }
 
 /// The plugins folder, and the limits the host operator sets.
@@ -159,6 +162,7 @@ fn main() -> ExitCode {
             Command::Stats(args) => stats::run(args).await,
             Command::Precompile(args) => precompile::run(&args),
             Command::Build(args) => build::run(&args),
+            Command::New(args) => new::run(&args),
         }
     });
     match result {

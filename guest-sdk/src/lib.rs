@@ -11,7 +11,7 @@
 //! lives in `&mut self`:
 //!
 //! ```
-//! use witplug_sdk::{Error, Plugin, log};
+//! use witplug_sdk::{Plugin, Result, ResultExt, log};
 //!
 //! #[derive(Default)]
 //! struct Counter {
@@ -19,15 +19,15 @@
 //! }
 //!
 //! impl Plugin for Counter {
-//!     fn init(&mut self) -> Result<(), Error> {
+//!     fn init(&mut self) -> Result<()> {
 //!         if let Some(start) = witplug_sdk::config("start") {
-//!             self.calls = start.parse().map_err(|_| Error::invalid_input("start is not a number"))?;
+//!             self.calls = start.parse().invalid_input()?;
 //!         }
 //!         log::info!("counter starts at {}", self.calls);
 //!         Ok(())
 //!     }
 //!
-//!     fn handle(&mut self, _input: &str) -> Result<String, Error> {
+//!     fn handle(&mut self, _input: &str) -> Result<String> {
 //!         self.calls += 1;
 //!         Ok(self.calls.to_string())
 //!     }
@@ -73,7 +73,8 @@
 //! - [`call_tool`] calls a tool the host registered.
 //!
 //! Failures the host reports come back as [`Error`] values for the plugin to
-//! handle; nothing here traps.
+//! handle; nothing here traps. [`ResultExt`] turns any other error into one,
+//! so `?` works on a parse or an I/O error: `input.parse().invalid_input()?`.
 //!
 //! [witplug]: https://example.invalid/witplug
 
@@ -88,6 +89,7 @@ mod instance;
 mod logger;
 
 pub use bindings::plugin::witplug::plugin::types::{Error, Level, PluginInfo};
+pub use error::{Result, ResultExt};
 pub use host::{call_tool, config, log as host_log, send_message};
 pub use log;
 
@@ -103,7 +105,7 @@ pub trait Plugin: Default + 'static {
     ///
     /// An error marks the plugin as failed in the host, and the call that
     /// needed this instance fails with it.
-    fn init(&mut self) -> Result<(), Error> {
+    fn init(&mut self) -> Result<()> {
         Ok(())
     }
 
@@ -112,14 +114,14 @@ pub trait Plugin: Default + 'static {
     /// # Errors
     ///
     /// Whatever the plugin decides its callers should see.
-    fn handle(&mut self, input: &str) -> Result<String, Error>;
+    fn handle(&mut self, input: &str) -> Result<String>;
 
     /// Receives a message published on a topic the plugin subscribed to.
     ///
     /// # Errors
     ///
     /// An error is reported to the host; the plugin keeps running.
-    fn on_message(&mut self, topic: &str, payload: &[u8]) -> Result<(), Error> {
+    fn on_message(&mut self, topic: &str, payload: &[u8]) -> Result<()> {
         let _ = (topic, payload);
         Ok(())
     }
@@ -131,7 +133,7 @@ pub trait Plugin: Default + 'static {
     /// # Errors
     ///
     /// By default every tool is [`Error::NotFound`].
-    fn run_tool(&mut self, name: &str, input: &str) -> Result<String, Error> {
+    fn run_tool(&mut self, name: &str, input: &str) -> Result<String> {
         let _ = input;
         Err(Error::NotFound(name.to_owned()))
     }
@@ -160,6 +162,11 @@ macro_rules! export_plugin {
         const _: () = {
             struct WitplugExport;
 
+            ::std::thread_local! {
+                static WITPLUG_INSTANCE: $crate::__private::Cell<$plugin> =
+                    const { $crate::__private::Cell::new(::core::option::Option::None) };
+            }
+
             impl $crate::__private::GuestExport for WitplugExport {
                 fn info() -> $crate::PluginInfo {
                     $crate::PluginInfo {
@@ -169,18 +176,20 @@ macro_rules! export_plugin {
                     }
                 }
                 fn init() -> ::core::result::Result<(), $crate::Error> {
-                    $crate::__private::init::<$plugin>()
+                    $crate::__private::init(&WITPLUG_INSTANCE)
                 }
                 fn handle(
                     input: $crate::__private::String,
                 ) -> ::core::result::Result<$crate::__private::String, $crate::Error> {
-                    $crate::__private::with::<$plugin, _>(|p| $crate::Plugin::handle(p, &input))
+                    $crate::__private::with(&WITPLUG_INSTANCE, |p: &mut $plugin| {
+                        $crate::Plugin::handle(p, &input)
+                    })
                 }
                 fn on_message(
                     topic: $crate::__private::String,
                     payload: $crate::__private::Vec<u8>,
                 ) -> ::core::result::Result<(), $crate::Error> {
-                    $crate::__private::with::<$plugin, _>(|p| {
+                    $crate::__private::with(&WITPLUG_INSTANCE, |p: &mut $plugin| {
                         $crate::Plugin::on_message(p, &topic, &payload)
                     })
                 }
@@ -188,12 +197,12 @@ macro_rules! export_plugin {
                     name: $crate::__private::String,
                     input: $crate::__private::String,
                 ) -> ::core::result::Result<$crate::__private::String, $crate::Error> {
-                    $crate::__private::with::<$plugin, _>(|p| {
+                    $crate::__private::with(&WITPLUG_INSTANCE, |p: &mut $plugin| {
                         $crate::Plugin::run_tool(p, &name, &input)
                     })
                 }
                 fn shutdown() {
-                    $crate::__private::shutdown::<$plugin>()
+                    $crate::__private::shutdown(&WITPLUG_INSTANCE)
                 }
             }
 
@@ -211,12 +220,21 @@ macro_rules! export_greeter {
         const _: () = {
             struct WitplugExport;
 
+            ::std::thread_local! {
+                static WITPLUG_INSTANCE: $crate::__private::Cell<$greeter> =
+                    const { $crate::__private::Cell::new(::core::option::Option::None) };
+            }
+
             impl $crate::__private::GreeterExport for WitplugExport {
                 fn language() -> $crate::__private::String {
-                    $crate::__private::with::<$greeter, _>(|g| $crate::Greeter::language(g))
+                    $crate::__private::with(&WITPLUG_INSTANCE, |g: &mut $greeter| {
+                        $crate::Greeter::language(g)
+                    })
                 }
                 fn greet(name: $crate::__private::String) -> $crate::__private::String {
-                    $crate::__private::with::<$greeter, _>(|g| $crate::Greeter::greet(g, &name))
+                    $crate::__private::with(&WITPLUG_INSTANCE, |g: &mut $greeter| {
+                        $crate::Greeter::greet(g, &name)
+                    })
                 }
             }
 
@@ -235,19 +253,22 @@ pub mod __private {
     pub use std::vec::Vec;
     pub use wit_bindgen;
 
-    use crate::{Error, Plugin, instance};
+    use crate::{Plugin, Result, instance};
 
-    pub use instance::with;
+    pub use instance::{Slot, with};
+
+    /// The cell an export macro's thread-local holds its plugin value in.
+    pub type Cell<T> = core::cell::RefCell<Option<T>>;
 
     /// Starts a fresh plugin value and runs its `init`.
-    pub fn init<T: Plugin>() -> Result<(), Error> {
-        instance::reset::<T>();
-        instance::with::<T, _>(T::init)
+    pub fn init<T: Plugin>(slot: &'static Slot<T>) -> Result<()> {
+        instance::reset(slot);
+        instance::with(slot, T::init)
     }
 
     /// Runs the plugin's `shutdown` and drops the value.
-    pub fn shutdown<T: Plugin>() {
-        instance::with::<T, _>(T::shutdown);
-        instance::clear();
+    pub fn shutdown<T: Plugin>(slot: &'static Slot<T>) {
+        instance::with(slot, T::shutdown);
+        instance::clear(slot);
     }
 }

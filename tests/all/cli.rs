@@ -339,3 +339,47 @@ fn call_reaches_wat_plugins_too() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "120");
 }
+
+/// As a plugin author outside this repository would: `witplug new`, then
+/// `witplug build`, then a host loads and calls the component.
+#[test]
+fn a_new_plugin_builds_outside_the_workspace_and_answers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = std::env::temp_dir().join(format!("witplug-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (dir_arg, sdk) = (dir.to_str().unwrap(), root.join("guest-sdk"));
+    let created =
+        witplug(&["new", "hello-there", "--dir", dir_arg, "--sdk-path", sdk.to_str().unwrap()]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let manifest = dir.join("hello-there/Cargo.toml");
+    assert!(std::fs::read_to_string(&manifest).unwrap().contains("crate-type = [\"cdylib\"]"));
+
+    // The workspace's target folder: the SDK's dependencies compiled for
+    // wasm by `cargo xtask test` are reused.
+    let out = dir.join("plugins");
+    let built = Command::new(witplug_bin())
+        .args(["build", "--release", "--manifest-path", manifest.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let stdout = String::from_utf8_lossy(&built.stdout);
+    assert!(stdout.contains("hello-there") && stdout.contains("1 built"), "{stdout}");
+
+    let called = witplug_quiet(&[
+        "call",
+        "--plugins",
+        out.to_str().unwrap(),
+        "hello-there",
+        "handle",
+        "\"hi\"",
+    ]);
+    assert!(called.status.success(), "{}", String::from_utf8_lossy(&called.stderr));
+    assert_eq!(String::from_utf8_lossy(&called.stdout).trim(), "ok(\"hi\")");
+    let again = witplug(&["new", "hello-there", "--dir", dir_arg]);
+    let err = assert_one_line_error(&again);
+    assert!(err.ends_with("hello-there already exists"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,17 +1,17 @@
 //! Shows logging through the host: each `log` macro reaches the host's `log` import.
 
-use witplug_sdk::{Error, Plugin, log};
+use witplug_sdk::{Error, Plugin, Result, log};
 
 #[derive(Default)]
 struct Echo;
 
 impl Plugin for Echo {
-    fn init(&mut self) -> Result<(), Error> {
+    fn init(&mut self) -> Result<()> {
         log::debug!("echo ready");
         Ok(())
     }
 
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
+    fn handle(&mut self, input: &str) -> Result<String> {
         if input.is_empty() {
             log::warn!("asked to echo nothing");
             return Err(Error::invalid_input("nothing to echo"));

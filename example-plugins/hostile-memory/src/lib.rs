@@ -1,7 +1,7 @@
 //! Hostile fixture: allocates 1 MiB at a time until the host refuses to grow
 //! its memory.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Plugin, Result};
 
 #[derive(Default)]
 struct Hog {
@@ -9,7 +9,7 @@ struct Hog {
 }
 
 impl Plugin for Hog {
-    fn handle(&mut self, _input: &str) -> Result<String, Error> {
+    fn handle(&mut self, _input: &str) -> Result<String> {
         loop {
             self.hoard.push(vec![1; 1 << 20]);
         }

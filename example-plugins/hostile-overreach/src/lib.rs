@@ -1,13 +1,13 @@
 //! Hostile fixture: calls a tool and publishes on a topic it was not granted.
 //! Input `tool` or `publish`; the host's `denied` error comes back to it.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Error, Plugin, Result};
 
 #[derive(Default)]
 struct Overreach;
 
 impl Plugin for Overreach {
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
+    fn handle(&mut self, input: &str) -> Result<String> {
         match input {
             "tool" => witplug_sdk::call_tool("shell", "rm -rf /"),
             "publish" => {

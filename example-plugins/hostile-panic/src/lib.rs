@@ -1,12 +1,12 @@
 //! Hostile fixture: panics; the host must report the panic's message.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Plugin, Result};
 
 #[derive(Default)]
 struct Panicker;
 
 impl Plugin for Panicker {
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
+    fn handle(&mut self, input: &str) -> Result<String> {
         panic!("cannot handle {input:?}");
     }
 }

@@ -1,6 +1,6 @@
 //! Hostile fixture: recurses without end until the wasm stack runs out.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Plugin, Result};
 
 #[derive(Default)]
 struct Abyss;
@@ -15,7 +15,7 @@ fn descend(depth: u64) -> u64 {
 }
 
 impl Plugin for Abyss {
-    fn handle(&mut self, _input: &str) -> Result<String, Error> {
+    fn handle(&mut self, _input: &str) -> Result<String> {
         Ok(descend(0).to_string())
     }
 }

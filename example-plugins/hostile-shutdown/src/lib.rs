@@ -1,12 +1,12 @@
 //! Hostile fixture: answers calls, then never returns from `shutdown`.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Plugin, Result};
 
 #[derive(Default)]
 struct Stubborn;
 
 impl Plugin for Stubborn {
-    fn handle(&mut self, _input: &str) -> Result<String, Error> {
+    fn handle(&mut self, _input: &str) -> Result<String> {
         Ok("still here".into())
     }
 

@@ -1,18 +1,19 @@
 //! Hostile fixture: reads a host file (input `file:PATH`) or an environment
 //! variable (input `env:NAME`); without a grant, neither is there.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Error, Plugin, Result, ResultExt};
 
 #[derive(Default)]
 struct Snoop;
 
 impl Plugin for Snoop {
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
+    fn handle(&mut self, input: &str) -> Result<String> {
         match input.split_once(':') {
             Some(("file", path)) => std::fs::read_to_string(path)
-                .map_err(|err| Error::failed(format!("cannot read {path}: {err}"))),
-            Some(("env", name)) => std::env::var(name)
-                .map_err(|err| Error::failed(format!("cannot read ${name}: {err}"))),
+                .failed_with(|err| format!("cannot read {path}: {err}")),
+            Some(("env", name)) => {
+                std::env::var(name).failed_with(|err| format!("cannot read ${name}: {err}"))
+            }
             _ => Err(Error::invalid_input("expected `file:PATH` or `env:NAME`")),
         }
     }

@@ -1,7 +1,7 @@
 //! Shows subscribing: receives `orders.*` messages through `on-message`,
 //! keeps a running total, and counts any order that arrives out of sequence.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Error, Plugin, Result, ResultExt};
 
 #[derive(Default)]
 struct Ledger {
@@ -12,12 +12,12 @@ struct Ledger {
 }
 
 impl Plugin for Ledger {
-    fn on_message(&mut self, _topic: &str, payload: &[u8]) -> Result<(), Error> {
-        let text = std::str::from_utf8(payload).map_err(|_| Error::invalid_input("not UTF-8"))?;
+    fn on_message(&mut self, _topic: &str, payload: &[u8]) -> Result<()> {
+        let text = std::str::from_utf8(payload).invalid_input_with(|_| "not UTF-8")?;
         let (seq, amount) =
             text.split_once(':').ok_or_else(|| Error::invalid_input("expected seq:amount"))?;
-        let seq: u64 = seq.parse().map_err(|_| Error::invalid_input("bad sequence number"))?;
-        let amount: u64 = amount.parse().map_err(|_| Error::invalid_input("bad amount"))?;
+        let seq: u64 = seq.parse().invalid_input_with(|_| "bad sequence number")?;
+        let amount: u64 = amount.parse().invalid_input_with(|_| "bad amount")?;
         if seq != self.last_seq + 1 {
             self.out_of_order += 1;
         }
@@ -28,7 +28,7 @@ impl Plugin for Ledger {
     }
 
     /// Any input: reports `orders=N total=T out-of-order=K`.
-    fn handle(&mut self, _input: &str) -> Result<String, Error> {
+    fn handle(&mut self, _input: &str) -> Result<String> {
         Ok(format!(
             "orders={} total={} out-of-order={}",
             self.orders, self.total, self.out_of_order

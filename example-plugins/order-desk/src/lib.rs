@@ -1,7 +1,7 @@
 //! Shows publishing between plugins: `handle("N")` places N orders, each a
 //! message `seq:amount` on `orders.created` for subscribers such as `ledger`.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Plugin, Result, ResultExt};
 
 #[derive(Default)]
 struct OrderDesk {
@@ -9,11 +9,9 @@ struct OrderDesk {
 }
 
 impl Plugin for OrderDesk {
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
-        let count: u64 = input
-            .trim()
-            .parse()
-            .map_err(|_| Error::invalid_input("expected a number of orders"))?;
+    fn handle(&mut self, input: &str) -> Result<String> {
+        let count: u64 =
+            input.trim().parse().invalid_input_with(|_| "expected a number of orders")?;
         for _ in 0..count {
             self.next_seq += 1;
             // Amounts cycle through 1..=100 so totals are easy to check.

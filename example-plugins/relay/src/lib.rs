@@ -3,27 +3,27 @@
 //! the topic named by config `forward-to`. Two relays pointing at each other
 //! make the tool cycle and the message loop the host cuts off.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Error, Plugin, Result};
 
 #[derive(Default)]
 struct Relay;
 
-fn pass_on(input: &str) -> Result<String, Error> {
+fn pass_on(input: &str) -> Result<String> {
     let next =
         witplug_sdk::config("next").ok_or_else(|| Error::failed("config `next` is not set"))?;
     witplug_sdk::call_tool(&next, input)
 }
 
 impl Plugin for Relay {
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
+    fn handle(&mut self, input: &str) -> Result<String> {
         pass_on(input)
     }
 
-    fn run_tool(&mut self, _name: &str, input: &str) -> Result<String, Error> {
+    fn run_tool(&mut self, _name: &str, input: &str) -> Result<String> {
         pass_on(input)
     }
 
-    fn on_message(&mut self, _topic: &str, payload: &[u8]) -> Result<(), Error> {
+    fn on_message(&mut self, _topic: &str, payload: &[u8]) -> Result<()> {
         match witplug_sdk::config("forward-to") {
             Some(topic) => witplug_sdk::send_message(&topic, payload),
             None => Ok(()),

@@ -1,13 +1,13 @@
 //! Shows calling host tools: the input is `tool:argument`, and a failing or
 //! unknown tool is an error the plugin handles, not a crash.
 
-use witplug_sdk::{Error, Plugin, log};
+use witplug_sdk::{Error, Plugin, Result, log};
 
 #[derive(Default)]
 struct ToolUser;
 
 impl Plugin for ToolUser {
-    fn handle(&mut self, input: &str) -> Result<String, Error> {
+    fn handle(&mut self, input: &str) -> Result<String> {
         let (tool, argument) = input
             .split_once(':')
             .ok_or_else(|| Error::invalid_input("expected `tool:argument`"))?;

@@ -1,7 +1,7 @@
 //! Shows a plugin-provided tool: other plugins call `count-words` through
 //! the host when its manifest lists it under `[provides] tools`.
 
-use witplug_sdk::{Error, Plugin};
+use witplug_sdk::{Error, Plugin, Result};
 
 #[derive(Default)]
 struct WordCount {
@@ -9,7 +9,7 @@ struct WordCount {
 }
 
 impl Plugin for WordCount {
-    fn run_tool(&mut self, name: &str, input: &str) -> Result<String, Error> {
+    fn run_tool(&mut self, name: &str, input: &str) -> Result<String> {
         match name {
             "count-words" => {
                 self.served += 1;
@@ -19,7 +19,7 @@ impl Plugin for WordCount {
         }
     }
 
-    fn handle(&mut self, _input: &str) -> Result<String, Error> {
+    fn handle(&mut self, _input: &str) -> Result<String> {
         Ok(format!("served {} tool calls", self.served))
     }
 }

@@ -1,0 +1,229 @@
+//! `witplug new`: a plugin crate that builds as it stands.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// Where a new plugin crate gets `witplug-sdk` from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Sdk {
+    /// From crates.io, by version requirement (default: this crate's own
+    /// version).
+    Version(String),
+    /// From a local checkout of the SDK crate.
+    Path(PathBuf),
+    /// From a git repository.
+    Git(String),
+    /// From the enclosing workspace (`witplug-sdk.workspace = true`).
+    Workspace,
+}
+
+impl Default for Sdk {
+    fn default() -> Self {
+        Self::Version(env!("CARGO_PKG_VERSION").to_owned())
+    }
+}
+
+/// The worlds a new plugin can target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum World {
+    /// The default `plugin` world: `init`, `handle`, `on-message`,
+    /// `run-tool`, `shutdown`.
+    #[default]
+    Plugin,
+    /// The i18n example's `greeter` world: `language`, `greet`.
+    Greeter,
+}
+
+/// What to create.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NewPlugin {
+    /// The crate's name, kebab-case: also the plugin's name.
+    pub name: String,
+    /// The world it exports.
+    pub world: World,
+    /// The folder the crate's folder is created in.
+    pub dir: PathBuf,
+    /// Where `witplug-sdk` comes from.
+    pub sdk: Sdk,
+}
+
+impl NewPlugin {
+    /// A plugin of the `plugin` world named `name`, created in `dir`, with
+    /// the SDK from crates.io.
+    pub fn new(name: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        Self { name: name.into(), world: World::Plugin, dir: dir.into(), sdk: Sdk::default() }
+    }
+
+    /// Targets `world`.
+    pub fn world(mut self, world: World) -> Self {
+        self.world = world;
+        self
+    }
+
+    /// Takes the SDK from `sdk`.
+    pub fn sdk(mut self, sdk: Sdk) -> Self {
+        self.sdk = sdk;
+        self
+    }
+}
+
+/// Creates the crate at `<dir>/<name>` and returns its folder.
+///
+/// # Errors
+///
+/// [`Error::Name`] for a name that is not kebab-case, [`Error::Exists`]
+/// when the folder exists, [`Error::Io`] when it cannot be written.
+pub fn new_plugin(plugin: &NewPlugin) -> Result<PathBuf> {
+    check_name(&plugin.name)?;
+    let dir = plugin.dir.join(&plugin.name);
+    if dir.exists() {
+        return Err(Error::Exists { path: dir });
+    }
+    let write = |path: PathBuf, text: String| {
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
+    };
+    std::fs::create_dir_all(dir.join("src"))
+        .map_err(|source| Error::Io { path: dir.clone(), source })?;
+    write(dir.join("Cargo.toml"), manifest(plugin)?)?;
+    write(dir.join("src/lib.rs"), source(plugin))?;
+    if plugin.sdk != Sdk::Workspace {
+        write(dir.join(".gitignore"), "/target\n/plugins\n".to_owned())?;
+    }
+    Ok(dir)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-');
+    if valid { Ok(()) } else { Err(Error::Name { name: name.to_owned() }) }
+}
+
+fn manifest(plugin: &NewPlugin) -> Result<String> {
+    let sdk = match &plugin.sdk {
+        Sdk::Version(version) => format!("witplug-sdk = {version:?}"),
+        Sdk::Path(path) => format!("witplug-sdk = {{ path = {:?} }}", path_str(path)?),
+        Sdk::Git(url) => format!("witplug-sdk = {{ git = {url:?} }}"),
+        Sdk::Workspace => "witplug-sdk.workspace = true".to_owned(),
+    };
+    // A crate of its own is a workspace of its own, even inside another
+    // project's folder.
+    let standalone = if plugin.sdk == Sdk::Workspace {
+        ""
+    } else {
+        "\n# A plugin crate is its own workspace.\n[workspace]\n\n\
+         # Small, fast components in release builds.\n\
+         [profile.release]\nopt-level = \"s\"\nlto = true\ncodegen-units = 1\nstrip = \"debuginfo\"\n"
+    };
+    Ok(format!(
+        "[package]\n\
+         name = \"{name}\"\n\
+         description = \"TODO: one line saying what {name} does\"\n\
+         version = \"0.1.0\"\n\
+         edition = \"2024\"\n\
+         publish = false\n\
+         \n\
+         # A witplug plugin is a `cdylib`: `witplug build` makes it a component.\n\
+         [lib]\n\
+         crate-type = [\"cdylib\"]\n\
+         \n\
+         [dependencies]\n\
+         {sdk}\n{standalone}",
+        name = plugin.name
+    ))
+}
+
+fn source(plugin: &NewPlugin) -> String {
+    let name = &plugin.name;
+    let type_name: String = name
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase())
+                .into_iter()
+                .chain(chars)
+                .collect::<String>()
+        })
+        .collect();
+    match plugin.world {
+        World::Plugin => format!(
+            "//! The `{name}` plugin: handles requests of the `plugin` world.\n\
+             \n\
+             use witplug_sdk::{{Plugin, Result, log}};\n\
+             \n\
+             #[derive(Default)]\n\
+             struct {type_name} {{\n    \
+                 calls: u64,\n\
+             }}\n\
+             \n\
+             impl Plugin for {type_name} {{\n    \
+                 fn handle(&mut self, input: &str) -> Result<String> {{\n        \
+                     self.calls += 1;\n        \
+                     log::info!(\"call {{}}: {{input}}\", self.calls);\n        \
+                     Ok(input.to_owned())\n    \
+                 }}\n\
+             }}\n\
+             \n\
+             witplug_sdk::export_plugin!({type_name});\n"
+        ),
+        World::Greeter => format!(
+            "//! The `{name}` plugin: a greeter of the `greeter` world.\n\
+             \n\
+             #[derive(Default)]\n\
+             struct {type_name};\n\
+             \n\
+             impl witplug_sdk::Greeter for {type_name} {{\n    \
+                 fn language(&mut self) -> String {{\n        \
+                     \"English\".into()\n    \
+                 }}\n\
+             \n    \
+                 fn greet(&mut self, name: &str) -> String {{\n        \
+                     format!(\"Hello, {{name}}!\")\n    \
+                 }}\n\
+             }}\n\
+             \n\
+             witplug_sdk::export_greeter!({type_name});\n"
+        ),
+    }
+}
+
+fn path_str(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not valid UTF-8"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_must_be_kebab_case() {
+        assert!(check_name("my-plugin2").is_ok());
+        for bad in ["My", "1abc", "a_b", "a-", ""] {
+            assert!(check_name(bad).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn the_crate_depends_on_the_sdk_as_asked_and_names_its_type() {
+        let plugin = NewPlugin::new("word-count", "/x");
+        let source = source(&plugin);
+        assert!(source.contains("struct WordCount {"), "{source}");
+        assert!(source.contains("export_plugin!(WordCount)"), "{source}");
+        let version = manifest(&plugin).unwrap();
+        assert!(version.contains(&format!("witplug-sdk = \"{}\"", env!("CARGO_PKG_VERSION"))));
+        assert!(version.contains("[workspace]"), "{version}");
+        let path = manifest(&plugin.clone().sdk(Sdk::Path("/sdk".into()))).unwrap();
+        assert!(path.contains("witplug-sdk = { path = \"/sdk\" }"), "{path}");
+        let inside = manifest(&plugin.sdk(Sdk::Workspace)).unwrap();
+        assert!(inside.contains("witplug-sdk.workspace = true") && !inside.contains("[workspace]"));
+    }
+}

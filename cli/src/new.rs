@@ -1,0 +1,60 @@
+//! `witplug new`: a plugin crate anywhere, that builds as it stands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use witplug_build::{NewPlugin, Sdk, World};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plugin's name, kebab-case: the crate's folder and package name.
+    name: String,
+    /// The world it exports.
+    #[arg(long, value_enum, default_value = "plugin")]
+    world: WorldArg,
+    /// The language it is written in.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: Lang,
+    /// The folder to create the crate in.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    dir: PathBuf,
+    /// Take witplug-sdk from this local folder instead of crates.io.
+    #[arg(long, value_name = "DIR", conflicts_with = "sdk_git")]
+    sdk_path: Option<PathBuf>,
+    /// Take witplug-sdk from this git repository instead of crates.io.
+    #[arg(long, value_name = "URL")]
+    sdk_git: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum WorldArg {
+    Plugin,
+    Greeter,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Lang {
+    Rust,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let Lang::Rust = args.lang;
+    let sdk = match (&args.sdk_path, &args.sdk_git) {
+        (Some(path), _) => Sdk::Path(std::path::absolute(path)?),
+        (None, Some(url)) => Sdk::Git(url.clone()),
+        (None, None) => Sdk::default(),
+    };
+    let world = match args.world {
+        WorldArg::Plugin => World::Plugin,
+        WorldArg::Greeter => World::Greeter,
+    };
+    let plugin = NewPlugin::new(&args.name, &args.dir).world(world).sdk(sdk);
+    let dir = witplug_build::new_plugin(&plugin)?;
+    println!("created {}", dir.display());
+    println!(
+        "build it with: witplug build --manifest-path {} --release",
+        dir.join("Cargo.toml").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
