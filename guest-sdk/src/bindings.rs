@@ -13,7 +13,7 @@
 /// The `plugin` world: imports `host`, exports `guest`.
 pub mod plugin {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "plugin",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
@@ -25,7 +25,7 @@ pub mod plugin {
 /// The `greeter` world: imports `host`, exports `language` and `greet`.
 pub mod greeter {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "greeter",
         pub_export_macro: true,
         export_macro_name: "__export_greeter_world",

@@ -20,7 +20,7 @@ use witplug_host::{Host, Limits};
 
 mod floor {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "plugin",
         imports: { default: async | trappable },
         exports: { default: async },

@@ -15,7 +15,7 @@ use witplug_host::Host;
 
 mod greeter {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "greeter",
         imports: { default: async | trappable },
         exports: { default: async },

@@ -12,7 +12,7 @@
 )]
 
 wasmtime::component::bindgen!({
-    path: "../wit",
+    path: "wit",
     world: "plugin",
     imports: { default: async | trappable },
     exports: { default: async },
