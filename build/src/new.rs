@@ -30,11 +30,10 @@ impl Default for Sdk {
 #[non_exhaustive]
 pub enum World {
     /// The default `plugin` world: `init`, `handle`, `on-message`,
-    /// `run-tool`, `shutdown`.
+    /// `run-tool`, `shutdown`. (A plugin of a host-defined world starts
+    /// from it and replaces its export with `witplug_sdk::world!`.)
     #[default]
     Plugin,
-    /// The i18n example's `greeter` world: `language`, `greet`.
-    Greeter,
 }
 
 /// What to create.
@@ -171,24 +170,6 @@ fn source(plugin: &NewPlugin) -> String {
              }}\n\
              \n\
              witplug_sdk::export_plugin!({type_name});\n"
-        ),
-        World::Greeter => format!(
-            "//! The `{name}` plugin: a greeter of the `greeter` world.\n\
-             \n\
-             #[derive(Default)]\n\
-             struct {type_name};\n\
-             \n\
-             impl witplug_sdk::Greeter for {type_name} {{\n    \
-                 fn language(&mut self) -> String {{\n        \
-                     \"English\".into()\n    \
-                 }}\n\
-             \n    \
-                 fn greet(&mut self, name: &str) -> String {{\n        \
-                     format!(\"Hello, {{name}}!\")\n    \
-                 }}\n\
-             }}\n\
-             \n\
-             witplug_sdk::export_greeter!({type_name});\n"
         ),
     }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::out;
 use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
@@ -27,8 +28,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     for name in &args.package {
         options = options.only(name);
     }
-    let report = witplug_build::build(&options, |plugin| println!("{plugin}"))?;
-    println!(
+    let report = witplug_build::build(&options, |plugin| out!("{plugin}"))?;
+    out!(
         "witplug build: {} built, {} up to date, in {}",
         report.built(),
         report.fresh(),

@@ -10,6 +10,7 @@ use wasmtime::component::wasm_wave;
 use witplug_host::{Error, Val};
 
 use crate::HostArgs;
+use crate::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -30,7 +31,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     if plugin.is_core_module() {
         // Numbers in and out, in WAVE.
         for value in plugin.call_wave(&args.export, &args.args).await? {
-            println!("{value}");
+            out!("{value}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -44,7 +45,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     for value in printed {
-        println!("{value}");
+        out!("{value}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::out;
 use anyhow::Result;
 use witplug_host::{Error, Manifest};
 
@@ -19,16 +20,16 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let inspection = witplug_host::inspect(&args.file, &bytes)?;
     let manifest_path = args.file.with_extension("toml");
     let manifest = Manifest::load(&manifest_path)?;
-    println!("{}", inspection.wit.trim_end());
-    println!();
+    out!("{}", inspection.wit.trim_end());
+    out!("");
     match &manifest {
-        Some(_) => println!("// What each import gives it, under {}:", manifest_path.display()),
-        None => println!("// What each import gives it (no manifest: nothing granted):"),
+        Some(_) => out!("// What each import gives it, under {}:", manifest_path.display()),
+        None => out!("// What each import gives it (no manifest: nothing granted):"),
     }
     let grants = manifest.map(|m| m.grants).unwrap_or_default();
     let width = inspection.imports.iter().map(String::len).max().unwrap_or(0);
     for import in &inspection.imports {
-        println!("//   {import:<width$}  {}", grants.describe(import));
+        out!("//   {import:<width$}  {}", grants.describe(import));
     }
     Ok(ExitCode::SUCCESS)
 }

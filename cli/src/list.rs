@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 
 use crate::HostArgs;
+use crate::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -16,11 +17,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
     let report = host.load_dir(&args.plugins.dir).await?;
     if !report.loaded.is_empty() {
-        println!("{:<16} {:<8} {:>9}  {:<28} DESCRIPTION", "NAME", "VERSION", "SIZE", "FILE");
+        out!("{:<16} {:<8} {:>9}  {:<28} DESCRIPTION", "NAME", "VERSION", "SIZE", "FILE");
     }
     for plugin in &report.loaded {
         let info = plugin.info();
-        println!(
+        out!(
             "{:<16} {:<8} {:>9}  {:<28} {}",
             plugin.name(),
             dash_if_empty(&info.version),
@@ -30,9 +31,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         );
     }
     for error in &report.failed {
-        println!("failed: {error}");
+        out!("failed: {error}");
     }
-    println!("{} loaded, {} failed", report.loaded.len(), report.failed.len());
+    out!("{} loaded, {} failed", report.loaded.len(), report.failed.len());
     Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 

@@ -17,6 +17,27 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use witplug_host::{Host, Limits, units};
 
+/// Prints one line on stdout. A reader that went away (`witplug list |
+/// head`) ends the command quietly, where `println!` would panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
+pub(crate) use out;
+
+fn print_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(err) = writeln!(std::io::stdout().lock(), "{line}") {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {err}");
+        std::process::exit(1);
+    }
+}
+
 /// Load WebAssembly component plugins from a folder and call them.
 #[derive(Debug, Parser)]
 #[command(name = "witplug", version)]

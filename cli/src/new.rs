@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::out;
 use anyhow::Result;
 use witplug_build::{NewPlugin, Sdk, World};
 
@@ -27,10 +28,12 @@ pub struct Args {
     sdk_git: Option<String>,
 }
 
+/// The worlds the SDK exports with a trait of its own; a plugin of a
+/// host-defined world starts from a `plugin` crate and uses
+/// `witplug_sdk::world!`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum WorldArg {
     Plugin,
-    Greeter,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -47,12 +50,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     };
     let world = match args.world {
         WorldArg::Plugin => World::Plugin,
-        WorldArg::Greeter => World::Greeter,
     };
     let plugin = NewPlugin::new(&args.name, &args.dir).world(world).sdk(sdk);
     let dir = witplug_build::new_plugin(&plugin)?;
-    println!("created {}", dir.display());
-    println!(
+    out!("created {}", dir.display());
+    out!(
         "build it with: witplug build --manifest-path {} --release",
         dir.join("Cargo.toml").display()
     );

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 
 use crate::HostArgs;
+use crate::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -19,11 +20,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
     let (done, failed) = host.precompile(&args.plugins.dir)?;
     for path in &done {
-        println!("compiled {}", path.display());
+        out!("compiled {}", path.display());
     }
     for error in &failed {
-        println!("failed: {error}");
+        out!("failed: {error}");
     }
-    println!("{} compiled into {}, {} failed", done.len(), cache.display(), failed.len());
+    out!("{} compiled into {}, {} failed", done.len(), cache.display(), failed.len());
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -9,6 +9,7 @@ use witplug_host::RecvError;
 use witplug_host::units;
 
 use crate::HostArgs;
+use crate::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,8 +30,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let printer = tokio::spawn(async move {
         loop {
             match events.recv().await {
-                Ok(event) => println!("{event}"),
-                Err(RecvError::Lagged(missed)) => println!("({missed} events missed)"),
+                Ok(event) => out!("{event}"),
+                Err(RecvError::Lagged(missed)) => out!("({missed} events missed)"),
                 Err(RecvError::Closed) => break,
             }
         }

@@ -42,7 +42,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     let workload = selected.iter().map(|plugin| calls(plugin, args.calls, &args.input));
     futures_join_all(workload).await;
-    print!("{}", host.stats());
+    crate::out!("{}", host.stats().to_string().trim_end());
     Ok(ExitCode::SUCCESS)
 }
 

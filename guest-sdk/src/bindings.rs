@@ -1,8 +1,6 @@
-//! The guest bindings of `wit/`, generated once for the whole SDK.
-//!
-//! wit-bindgen generates one world per call, so each world in `wit/` has a
-//! module here; the shared `host` and `types` interfaces are generated once,
-//! in `plugin`, and reused by the other worlds through `with`.
+//! The guest bindings of `wit/`, generated once for the whole SDK: the
+//! `plugin` world, whose `host` and `types` interfaces host-defined worlds
+//! reuse through `world!`.
 
 #![allow(
     missing_docs,
@@ -19,20 +17,5 @@ pub mod plugin {
         export_macro_name: "__export_plugin_world",
         runtime_path: "witplug_sdk::__private::wit_bindgen::rt",
         generate_all,
-    });
-}
-
-/// The `greeter` world: imports `host`, exports `language` and `greet`.
-pub mod greeter {
-    wit_bindgen::generate!({
-        path: "wit",
-        world: "greeter",
-        pub_export_macro: true,
-        export_macro_name: "__export_greeter_world",
-        runtime_path: "witplug_sdk::__private::wit_bindgen::rt",
-        with: {
-            "witplug:plugin/host@0.1.0": crate::bindings::plugin::witplug::plugin::host,
-            "witplug:plugin/types@0.1.0": crate::bindings::plugin::witplug::plugin::types,
-        },
     });
 }

@@ -39,30 +39,33 @@
 //! The plugin's name, version and description (its `info` export) come from
 //! its `Cargo.toml`.
 //!
-//! # Other worlds
+//! # Host-defined worlds
 //!
-//! A host may define its own world on top of the framework's imports. The
-//! `greeter` world exports `language` and `greet`:
+//! A host may define its own world on top of the framework's imports, as
+//! the i18n example does with `greeter` (`host/examples/i18n/wit`).
+//! [`world!`] generates its bindings in the plugin crate, reusing this
+//! SDK's `host` and `types`, so nothing of the contract is copied:
 //!
-//! ```
-//! #[derive(Default)]
+//! ```ignore
+//! witplug_sdk::world!({ path: "wit", world: "witplug:i18n/greeter" });
+//!
 //! struct French;
 //!
-//! impl witplug_sdk::Greeter for French {
-//!     fn language(&mut self) -> String {
+//! impl Guest for French {
+//!     fn language() -> String {
 //!         "French".into()
 //!     }
 //!
-//!     fn greet(&mut self, name: &str) -> String {
+//!     fn greet(name: String) -> String {
 //!         format!("Bonjour, {name}!")
 //!     }
 //! }
 //!
-//! witplug_sdk::export_greeter!(French);
+//! export!(French);
 //! ```
 //!
-//! Each export macro embeds its own world in the module, so the xtask needs
-//! no configuration to know which world a plugin targets.
+//! The export macros embed their world in the module, so building needs no
+//! configuration to know which world a plugin targets.
 //!
 //! # Talking to the host
 //!
@@ -142,17 +145,6 @@ pub trait Plugin: Default + 'static {
     fn shutdown(&mut self) {}
 }
 
-/// A plugin of the `greeter` world: greets people in one human language.
-///
-/// Export it with [`export_greeter!`].
-pub trait Greeter: Default + 'static {
-    /// The language this greeter speaks, e.g. `English`.
-    fn language(&mut self) -> String;
-
-    /// A greeting for `name` in that language.
-    fn greet(&mut self, name: &str) -> String;
-}
-
 /// Exports a [`Plugin`] type as the component's `guest` interface.
 ///
 /// Use it once per plugin crate, at the top level.
@@ -211,44 +203,20 @@ macro_rules! export_plugin {
     };
 }
 
-/// Exports a [`Greeter`] type as the `greeter` world's functions.
-///
-/// Use it once per plugin crate, at the top level.
-#[macro_export]
-macro_rules! export_greeter {
-    ($greeter:ty) => {
-        const _: () = {
-            struct WitplugExport;
+include!(concat!(env!("OUT_DIR"), "/world.rs"));
 
-            ::std::thread_local! {
-                static WITPLUG_INSTANCE: $crate::__private::Cell<$greeter> =
-                    const { $crate::__private::Cell::new(::core::option::Option::None) };
-            }
-
-            impl $crate::__private::GreeterExport for WitplugExport {
-                fn language() -> $crate::__private::String {
-                    $crate::__private::with(&WITPLUG_INSTANCE, |g: &mut $greeter| {
-                        $crate::Greeter::language(g)
-                    })
-                }
-                fn greet(name: $crate::__private::String) -> $crate::__private::String {
-                    $crate::__private::with(&WITPLUG_INSTANCE, |g: &mut $greeter| {
-                        $crate::Greeter::greet(g, &name)
-                    })
-                }
-            }
-
-            $crate::__private::greeter::__export_greeter_world!(WitplugExport with_types_in $crate::__private::greeter);
-        };
-    };
+/// Routes `log` macros and panic messages to the host, for a plugin of a
+/// host-defined world (see [`world!`]): call it at the start of each export.
+/// Plugins of the `plugin` world never need it. Cheap after the first call.
+pub fn install_logger() {
+    logger::install();
 }
 
 /// What the export macros expand to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bindings::greeter::Guest as GreeterExport;
+    pub use crate::bindings::plugin;
     pub use crate::bindings::plugin::exports::witplug::plugin::guest::Guest as GuestExport;
-    pub use crate::bindings::{greeter, plugin};
     pub use std::string::String;
     pub use std::vec::Vec;
     pub use wit_bindgen;

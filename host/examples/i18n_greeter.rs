@@ -5,18 +5,21 @@
 //! cargo run -p witplug-host --example i18n_greeter -- "JP"
 //! ```
 //!
-//! The `greeter` world is defined on top of the framework's imports, the
-//! way a host defines its own world: `bindgen!` generates only the world's
-//! exports and reuses witplug's bindings of the `host` interface, which the
-//! host has already linked.
+//! The `greeter` world (`examples/i18n/wit/greeter.wit`) is this example's
+//! own, defined on top of the framework's imports, the way a host defines
+//! its own world: `bindgen!` generates only the world's exports and reuses
+//! witplug's bindings of the `host` interface, which the host has already
+//! linked. The greeter plugins build against the same file with
+//! `witplug_sdk::world!`.
 
 use wasmtime::Result;
 use witplug_host::Host;
 
 mod greeter {
     wasmtime::component::bindgen!({
-        path: "wit",
-        world: "greeter",
+        // The framework's contract, then the example's own world on top.
+        path: ["wit", "examples/i18n/wit"],
+        world: "witplug:i18n/greeter",
         imports: { default: async | trappable },
         exports: { default: async },
         with: {

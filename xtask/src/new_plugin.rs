@@ -15,11 +15,10 @@ pub struct Options {
     pub dir: PathBuf,
 }
 
-/// The worlds of `wit/` that witplug-sdk can export.
+/// The worlds witplug-sdk can export with a trait of its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum World {
     Plugin,
-    Greeter,
 }
 
 impl Options {
@@ -33,8 +32,10 @@ impl Options {
                 "--world" => {
                     world = match flag_value(arg, args.next())?.as_str() {
                         "plugin" => World::Plugin,
-                        "greeter" => World::Greeter,
-                        other => bail!("unknown world `{other}` (expected `plugin` or `greeter`)"),
+                        other => bail!(
+                            "unknown world `{other}` (expected `plugin`; a host-defined world \
+                             starts from a `plugin` crate with `witplug_sdk::world!`)"
+                        ),
                     }
                 }
                 "--dir" => dir = flag_value(arg, args.next())?.into(),
@@ -45,7 +46,7 @@ impl Options {
         }
         let Some(name) = name else {
             bail!(
-                "new-plugin needs a name: cargo xtask new-plugin NAME [--world plugin|greeter] [--dir DIR]"
+                "new-plugin needs a name: cargo xtask new-plugin NAME [--world plugin] [--dir DIR]"
             );
         };
         Ok(Self { name, world, dir })
@@ -62,7 +63,6 @@ pub fn run(options: &Options) -> Result<()> {
         if in_workspace { Sdk::Workspace } else { Sdk::Path(workspace_root().join("guest-sdk")) };
     let world = match options.world {
         World::Plugin => witplug_build::World::Plugin,
-        World::Greeter => witplug_build::World::Greeter,
     };
     let plugin = NewPlugin::new(&options.name, &options.dir).world(world).sdk(sdk);
     let crate_dir = witplug_build::new_plugin(&plugin)?;

@@ -1,18 +1,22 @@
-//! Shows configuration: greets in French, with a greeting read from `get-config`.
+//! Shows configuration in a host-defined world: greets in French, with a
+//! greeting read from `get-config` through the SDK's host bindings.
 
-#[derive(Default)]
+witplug_sdk::world!({ path: "../../host/examples/i18n/wit", world: "witplug:i18n/greeter" });
+
 struct French;
 
-impl witplug_sdk::Greeter for French {
-    fn language(&mut self) -> String {
+impl Guest for French {
+    fn language() -> String {
         "French".into()
     }
 
-    fn greet(&mut self, name: &str) -> String {
+    fn greet(name: String) -> String {
+        witplug_sdk::install_logger();
         // Set `greeting = "Salut"` under `[config]` in plugins/greeter-fr.toml.
         let greeting = witplug_sdk::config("greeting").unwrap_or_else(|| "Bonjour".into());
+        log::debug!("greeting {name} with {greeting}");
         format!("{greeting}, {name}!")
     }
 }
 
-witplug_sdk::export_greeter!(French);
+export!(French);
