@@ -14,7 +14,7 @@ fn plugins_dir() -> PathBuf {
 
 /// The `witplug` binary of this build: `cargo xtask test` builds it
 /// before the tests, beside the test binary's folder.
-fn witplug_bin() -> PathBuf {
+pub fn witplug_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary's path");
     let profile = exe.parent().and_then(Path::parent).expect("target/<profile>/deps");
     let bin = profile.join(format!("witplug{}", std::env::consts::EXE_SUFFIX));

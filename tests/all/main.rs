@@ -15,5 +15,6 @@ mod limits;
 mod loading;
 mod manager;
 mod messaging;
+mod readme;
 mod reload;
 mod tools;
