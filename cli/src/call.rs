@@ -10,12 +10,15 @@ use wasmtime::component::wasm_wave;
 use witplug_host::{Error, Val};
 
 use crate::HostArgs;
+use crate::nats::NatsArgs;
 use crate::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     plugins: HostArgs,
+    #[command(flatten)]
+    nats: NatsArgs,
     /// The plugin: its file name in the folder, without `.wasm` or `.wat`.
     plugin: String,
     /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.1.0#handle`.
@@ -25,7 +28,23 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let host = args.plugins.host()?;
+    let mut builder = args.plugins.builder();
+    let bus = args.nats.connect().await;
+    if let Some(bus) = &bus {
+        builder.bus(bus.clone());
+    }
+    let host = builder.build()?;
+    let code = call(&host, &args).await;
+    // What the call published leaves before the process ends.
+    if let Some(bus) = bus
+        && let Err(err) = bus.flush().await
+    {
+        eprintln!("warning: {err}");
+    }
+    code
+}
+
+async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
     let path = find(&args.plugins.dir, &args.plugin)?;
     let plugin = host.load_file(&path).await?;
     if plugin.is_core_module() {

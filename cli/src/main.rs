@@ -4,6 +4,7 @@ mod build;
 mod call;
 mod inspect;
 mod list;
+mod nats;
 mod new;
 mod precompile;
 mod run;
@@ -15,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use witplug_host::{Host, Limits, units};
+use witplug_host::{Host, HostBuilder, Limits, units};
 
 /// Prints one line on stdout. A reader that went away (`witplug list |
 /// head`) ends the command quietly, where `println!` would panic.
@@ -104,6 +105,11 @@ impl HostArgs {
     /// A host whose default limits are the ones given, raising the
     /// ceilings to them where they pass.
     fn host(&self) -> witplug_host::Result<Host> {
+        self.builder().build()
+    }
+
+    /// The builder of [`HostArgs::host`].
+    fn builder(&self) -> HostBuilder {
         let mut limits = Limits::default();
         let mut ceilings = Limits::default_ceilings();
         if let Some(deadline) = self.deadline {
@@ -123,7 +129,7 @@ impl HostArgs {
         if let Some(bytes) = self.max_file_size {
             builder.max_file_size(bytes);
         }
-        builder.build()
+        builder
     }
 
     /// The cache folder: the one given, or the user's cache folder.

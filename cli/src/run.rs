@@ -1,4 +1,5 @@
-//! `witplug run [--watch]`: a long-running host over the plugins folder.
+//! `witplug run [--watch] [--nats URL]`: a long-running host over the
+//! plugins folder, alone or on a NATS bus shared with other hosts.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use witplug_host::RecvError;
 use witplug_host::units;
 
 use crate::HostArgs;
+use crate::nats::NatsArgs;
 use crate::out;
 
 #[derive(Debug, clap::Args)]
@@ -22,10 +24,17 @@ pub struct Args {
     /// How often to look at the folder with `--watch`.
     #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = units::parse_duration)]
     interval: Duration,
+    #[command(flatten)]
+    nats: NatsArgs,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let host = Arc::new(args.plugins.host()?);
+    let mut builder = args.plugins.builder();
+    let bus = args.nats.connect().await;
+    if let Some(bus) = &bus {
+        builder.bus(bus.clone());
+    }
+    let host = Arc::new(builder.build()?);
     let mut events = host.events();
     let printer = tokio::spawn(async move {
         loop {
@@ -53,6 +62,13 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     tokio::signal::ctrl_c().await?;
     for error in host.stop_all().await {
         eprintln!("failed: {error}");
+    }
+    if let Some(bus) = &bus {
+        let stats = bus.stats();
+        eprintln!(
+            "NATS: sent {}, dropped {}, received {}, lost {}, reconnects {}",
+            stats.sent, stats.dropped, stats.received, stats.lost, stats.reconnects
+        );
     }
     // Let the last events print.
     tokio::time::sleep(Duration::from_millis(50)).await;

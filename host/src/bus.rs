@@ -1,11 +1,15 @@
-//! The in-process message bus: plugins and host code publish on topics,
-//! subscribers receive what matches their pattern.
+//! The message bus: plugins and host code publish on topics, subscribers
+//! receive what matches their pattern. [`MessageBus`] is the interface,
+//! [`Bus`] the in-process implementation (`NatsBus`, with the `nats`
+//! feature, carries it across hosts).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
+
+use crate::remote::RemoteTools;
 
 /// How many undelivered messages a subscriber may hold before new ones are
 /// dropped (and counted) instead of blocking the publisher.
@@ -28,14 +32,34 @@ pub struct Message {
     /// How many plugins published it in a chain: 0 from host code, 1 from a
     /// plugin called by the host, 2 from a plugin handling that message...
     pub hops: u32,
+    /// The host it came from, when it crossed the network from another
+    /// host; `None` when it was published in this process.
+    pub origin: Option<String>,
 }
 
 impl Message {
     /// A message from host code.
     pub fn new(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
-        Self { topic: topic.into(), payload: payload.into(), from: None, hops: 0 }
+        Self { topic: topic.into(), payload: payload.into(), from: None, hops: 0, origin: None }
     }
 }
+
+/// What became of a published message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Queued for this many subscribers of this process (0: nobody
+    /// subscribed).
+    Queued(usize),
+    /// Handed to the network, for whichever hosts subscribe there.
+    Sent,
+    /// Dropped before it left this host, because the bus's outgoing buffer
+    /// was full; the bus counted it.
+    Dropped,
+}
+
+/// The future of [`MessageBus::subscribe_ready`].
+pub type SubscribeFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Subscription, String>> + Send + 'a>>;
 
 /// A message bus: what the host and its plugins publish and subscribe on.
 ///
@@ -44,12 +68,55 @@ impl Message {
 /// without changing any plugin.
 pub trait MessageBus: Send + Sync + fmt::Debug {
     /// Queues `message` for every subscriber with a matching pattern, and
-    /// returns how many queued it. It never waits for a subscriber.
-    fn publish(&self, message: Message) -> usize;
+    /// says what became of it. It never waits for a subscriber or the
+    /// network.
+    fn publish(&self, message: Message) -> Published;
 
     /// Subscribes to every topic matching any of `patterns`, with a queue of
     /// `queue` messages.
     fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription;
+
+    /// Subscribes like [`subscribe_many`](Self::subscribe_many), and
+    /// resolves once the subscription is in place: what is published after
+    /// that, anywhere the bus reaches, reaches it. The in-process bus is in
+    /// place at once; a network bus waits for its server.
+    ///
+    /// # Errors
+    ///
+    /// Why the subscription could not be made, as one line.
+    fn subscribe_ready(&self, patterns: Vec<String>, queue: usize) -> SubscribeFuture<'_> {
+        let subscription = self.subscribe_many(patterns, queue);
+        Box::pin(std::future::ready(Ok(subscription)))
+    }
+
+    /// Whether this bus can carry `topic`, or why not. A plugin publishing
+    /// on a topic it cannot carry gets `error::invalid-input`.
+    ///
+    /// # Errors
+    ///
+    /// The reason, as one line. The in-process bus carries any topic.
+    fn check_topic(&self, topic: &str) -> Result<(), String> {
+        let _ = topic;
+        Ok(())
+    }
+
+    /// Whether this bus can subscribe to `pattern`, or why not; a plugin
+    /// granted a pattern its host's bus cannot express fails to load.
+    ///
+    /// # Errors
+    ///
+    /// The reason, as one line. The in-process bus takes any pattern.
+    fn check_pattern(&self, pattern: &str) -> Result<(), String> {
+        let _ = pattern;
+        Ok(())
+    }
+
+    /// The tools of other hosts, when this bus reaches any: a tool no local
+    /// plugin or host closure provides is looked for there, and tools local
+    /// plugins provide are offered there. `None` for the in-process bus.
+    fn remote_tools(&self) -> Option<&dyn RemoteTools> {
+        None
+    }
 }
 
 /// Topic-based publish and subscribe within one process.
@@ -89,7 +156,7 @@ impl Bus {
 }
 
 impl MessageBus for Bus {
-    fn publish(&self, message: Message) -> usize {
+    fn publish(&self, message: Message) -> Published {
         let mut delivered = 0;
         self.lock().retain(|subscriber| {
             if !subscriber.patterns.iter().any(|p| matches(p, &message.topic)) {
@@ -107,14 +174,14 @@ impl MessageBus for Bus {
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
-        delivered
+        Published::Queued(delivered)
     }
 
     fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription {
-        let (sender, receiver) = mpsc::channel(queue.max(1));
-        let dropped = Arc::new(AtomicU64::new(0));
-        self.lock().push(Subscriber { patterns, sender, dropped: dropped.clone() });
-        Subscription { receiver, dropped }
+        let (sender, subscription) = Subscription::channel(queue);
+        let dropped = subscription.dropped.clone();
+        self.lock().push(Subscriber { patterns, sender, dropped });
+        subscription
     }
 }
 
@@ -129,9 +196,42 @@ impl fmt::Debug for Bus {
 pub struct Subscription {
     receiver: mpsc::Receiver<Message>,
     dropped: Arc<AtomicU64>,
+    /// What feeds the queue when it is not the publisher itself (a task
+    /// reading the network), stopped with the subscription.
+    feeder: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some(feeder) = &self.feeder {
+            feeder.abort();
+        }
+    }
 }
 
 impl Subscription {
+    /// A subscription with a queue of `queue` messages (at least 1), and
+    /// the sender that fills it: what a [`MessageBus`] implementation
+    /// keeps for each subscriber. A message it drops because the queue is
+    /// full is added to [`Subscription::dropped_counter`].
+    pub fn channel(queue: usize) -> (mpsc::Sender<Message>, Subscription) {
+        let (sender, receiver) = mpsc::channel(queue.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        (sender, Subscription { receiver, dropped, feeder: None })
+    }
+
+    /// Stops `task` when this subscription is dropped: the task that feeds
+    /// it from elsewhere.
+    pub fn fed_by(mut self, task: tokio::task::AbortHandle) -> Self {
+        self.feeder = Some(task);
+        self
+    }
+
+    /// The counter of dropped messages, for the sender's side to add to.
+    pub fn dropped_counter(&self) -> Arc<AtomicU64> {
+        self.dropped.clone()
+    }
+
     /// Waits for the next message.
     pub async fn recv(&mut self) -> Option<Message> {
         self.receiver.recv().await
@@ -186,8 +286,8 @@ mod tests {
         let bus = Bus::default();
         let mut orders = bus.subscribe("orders.*");
         let mut other = bus.subscribe("other");
-        assert_eq!(bus.publish(message("orders.a")), 1);
-        assert_eq!(bus.publish(message("orders.b")), 1);
+        assert_eq!(bus.publish(message("orders.a")), Published::Queued(1));
+        assert_eq!(bus.publish(message("orders.b")), Published::Queued(1));
         assert_eq!(orders.try_recv().unwrap().topic, "orders.a");
         assert_eq!(orders.try_recv().unwrap().topic, "orders.b");
         assert!(other.try_recv().is_none());
@@ -210,7 +310,7 @@ mod tests {
     fn one_subscription_can_match_several_patterns_once() {
         let bus = Bus::default();
         let mut both = bus.subscribe_many(vec!["a.*".into(), "*".into()], 8);
-        assert_eq!(bus.publish(message("a.x")), 1);
+        assert_eq!(bus.publish(message("a.x")), Published::Queued(1));
         assert!(both.try_recv().is_some());
         assert!(both.try_recv().is_none());
     }
@@ -219,7 +319,7 @@ mod tests {
     fn dropped_subscriptions_are_forgotten() {
         let bus = Bus::default();
         drop(bus.subscribe("t"));
-        assert_eq!(bus.publish(message("t")), 0);
+        assert_eq!(bus.publish(message("t")), Published::Queued(0));
         assert_eq!(bus.lock().len(), 0);
     }
 }

@@ -334,6 +334,15 @@ pub enum Error {
     /// The host itself could not be set up.
     #[error("setting up the host: {0}")]
     Setup(String),
+
+    /// The NATS server could not be reached, or refused this host.
+    #[error("NATS at {url}: {reason}")]
+    Nats {
+        /// The server's URL, as given.
+        url: String,
+        /// Why, as one line.
+        reason: String,
+    },
 }
 
 impl Error {

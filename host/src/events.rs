@@ -86,8 +86,10 @@ pub enum Event {
         /// Why, as one line.
         reason: String,
     },
-    /// A plugin's message was refused because it had gone around a loop of
-    /// plugins more than [`MAX_HOPS`](crate::MAX_HOPS) times.
+    /// A plugin's message was dropped before any subscriber: it had gone
+    /// around a loop of plugins more than [`MAX_HOPS`](crate::MAX_HOPS)
+    /// times, or the bus's outgoing buffer was full (a network bus whose
+    /// connection is down).
     MessageDropped {
         /// The publishing plugin.
         plugin: Name,

@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::task::JoinHandle;
 use wasmtime::Engine;
 
-use crate::bus::{Message, MessageBus, Subscription};
+use crate::bus::{Message, MessageBus, Published, Subscription};
 use crate::cache::{Cache, CacheStats};
 use crate::engine::Engines;
 use crate::events::{Event, EventStream};
 use crate::metrics::{self, Stats};
+use crate::remote::ToolService;
 use crate::store::Services;
 use crate::tools::ToolProvider;
 use crate::{Error, Plugin, Result};
@@ -51,6 +52,8 @@ pub struct Host {
 struct Entry {
     plugin: Arc<Plugin>,
     delivery: Option<Delivery>,
+    /// The tools it offers to other hosts, withdrawn when dropped.
+    offered: Vec<ToolService>,
     stamp: Stamp,
 }
 
@@ -143,6 +146,7 @@ impl Host {
         let plugin = entry.plugin.clone();
         let provider: Arc<dyn ToolProvider> = plugin.clone();
         self.services.tools.withdraw(&Arc::downgrade(&provider));
+        entry.offered.clear();
         if let Some(delivery) = entry.close_delivery() {
             let _ = delivery.await;
         }
@@ -190,9 +194,8 @@ impl Host {
         self.services.bus.subscribe_many(vec![pattern.into()], crate::bus::DEFAULT_QUEUE)
     }
 
-    /// Publishes a message from host code; returns how many subscribers
-    /// queued it.
-    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> usize {
+    /// Publishes a message from host code, and says what became of it.
+    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Published {
         self.services.bus.publish(Message::new(topic, payload))
     }
 

@@ -3,11 +3,12 @@
 
 use crate::bindings::witplug::plugin::host::Host;
 use crate::bindings::witplug::plugin::types::{self, Error as WitError, Level};
-use crate::bus::{MAX_HOPS, Message};
+use crate::bus::{MAX_HOPS, Message, Published};
 use crate::call::CallContext;
 use crate::error::one_line_text;
 use crate::events::Event;
 use crate::limiter::LimitHit;
+use crate::remote::ToolRequest;
 use crate::store::PluginState;
 use crate::tools::Found;
 
@@ -67,8 +68,20 @@ impl Host for PluginState {
                 "message loop cut: `{topic}` would be the message's hop {hops}, over {MAX_HOPS}"
             ))));
         }
+        let bus = &self.plugin.services.bus;
+        if let Err(reason) = bus.check_topic(&topic) {
+            return Ok(Err(WitError::InvalidInput(format!("topic `{topic}`: {reason}"))));
+        }
         let from = Some(self.plugin.name.to_string());
-        self.plugin.services.bus.publish(Message { topic, payload, from, hops });
+        let message = Message { topic, payload, from, hops, origin: None };
+        let topic = self.plugin.services.events.listening().then(|| message.topic.clone());
+        if bus.publish(message) == Published::Dropped {
+            // The bus counted it; say whose message it was.
+            self.plugin.services.events.send(|| Event::MessageDropped {
+                plugin: self.plugin.name.clone(),
+                topic: topic.unwrap_or_default(),
+            });
+        }
         Ok(Ok(()))
     }
 
@@ -86,12 +99,11 @@ impl Host for PluginState {
         let provider = match self.plugin.services.tools.get(&name, input.clone()) {
             Some(Found::Host(call)) => return Ok(call.await.map_err(WitError::Failed)),
             Some(Found::Plugin(provider)) => provider,
-            None => return Ok(Err(WitError::NotFound(name))),
+            None => return Ok(self.call_remote_tool(name, input).await),
         };
         // The chain of plugins waiting on each other's tools: a plugin
         // already in it would wait for itself, so the cycle is refused.
-        let mut chain = self.call.context.chain.clone();
-        chain.push(self.plugin.name.to_string());
+        let chain = self.tool_chain();
         let callee = provider.provider();
         if chain.iter().any(|caller| callee == caller) {
             let cycle = format!("{} -> {callee}", chain.join(" -> "));
@@ -109,6 +121,40 @@ impl Host for PluginState {
 }
 
 impl PluginState {
+    /// The plugins waiting on a tool call this plugin makes: those waiting
+    /// on its current call, then itself.
+    fn tool_chain(&self) -> Vec<String> {
+        let mut chain = self.call.context.chain.clone();
+        chain.push(self.plugin.name.to_string());
+        chain
+    }
+
+    /// A tool no one provides in this host: on another host, when the bus
+    /// reaches any, within what is left of this call's deadline (less a
+    /// margin, so the plugin gets the error rather than a timeout). The
+    /// future holds no borrow of the store.
+    fn call_remote_tool(
+        &self,
+        name: String,
+        input: String,
+    ) -> impl Future<Output = Result<String, WitError>> + Send + 'static {
+        let left = self.call.deadline.saturating_duration_since(std::time::Instant::now());
+        let request = ToolRequest {
+            name,
+            input,
+            chain: self.tool_chain(),
+            hops: self.call.context.hops,
+            timeout: left - left / 10,
+        };
+        let bus = self.plugin.services.bus.clone();
+        async move {
+            match bus.remote_tools() {
+                Some(remote) => remote.call(request).await,
+                None => Err(WitError::NotFound(request.name)),
+            }
+        }
+    }
+
     fn deny(&self, capability: String) -> WitError {
         let plugin = &self.plugin.name;
         tracing::warn!(target: "witplug::host", plugin = plugin.as_str(), "denied {capability}");

@@ -56,7 +56,7 @@
 
 // The modules in layers, each using only those above it in this list:
 // - bottom: `units` (sizes, durations), `name` (shared names), `bus`
-//   (messages), `events`, `call` (where a call comes from), `tools` (the
+//   (messages), `remote` (tools across hosts), `events`, `call` (where a call comes from), `tools` (the
 //   tool registry), `error`, `files` (bounded reads of regular files),
 //   `bindings` (the one `bindgen!`);
 // - configuration: `limits`, `grants`, `manifest` (with the pool's config);
@@ -66,7 +66,9 @@
 //   `Error`), `metrics` (counters and histograms);
 // - compiling: `engine`, `cache`, `load`, `inspect`;
 // - `plugin` (pool, lifecycle, checkout, instances, calls), then `host`
-//   (builder, loading, delivery, watching).
+//   (builder, loading, delivery, watching);
+// - beside them, with the `nats` feature: `nats` (the bus and remote
+//   tools on NATS), using only the bottom layer.
 
 pub mod bindings;
 mod bus;
@@ -88,14 +90,19 @@ mod load;
 mod manifest;
 mod metrics;
 mod name;
+#[cfg(feature = "nats")]
+mod nats;
 mod plugin;
+mod remote;
 mod store;
 mod tools;
 mod trap;
 pub mod units;
 
 pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
-pub use bus::{Bus, DEFAULT_QUEUE, MAX_HOPS, Message, MessageBus, Subscription};
+pub use bus::{
+    Bus, DEFAULT_QUEUE, MAX_HOPS, Message, MessageBus, Published, SubscribeFuture, Subscription,
+};
 pub use cache::CacheStats;
 pub use core_abi::MODULE as CORE_ABI_MODULE;
 pub use engine::engine_config;
@@ -109,7 +116,12 @@ pub use load::hex_sha256;
 pub use manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
 pub use metrics::{Metrics, Stats};
 pub use name::Name;
+#[cfg(feature = "nats")]
+pub use nats::{DEFAULT_OUTGOING, NatsBus, NatsOptions, NatsStats};
 pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
+pub use remote::{
+    RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
+};
 pub use store::PluginState;
 pub use tools::{ToolFuture, ToolResult, Tools};
 pub use wasmtime::Val as CoreVal;

@@ -15,6 +15,8 @@ mod limits;
 mod loading;
 mod manager;
 mod messaging;
+mod nats;
+mod nats_server;
 mod readme;
 mod reload;
 mod tools;

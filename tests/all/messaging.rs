@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use witplug_host::{EventStream, Grants, Message, Plugin};
+use witplug_host::{EventStream, Grants, Message, Plugin, Published};
 
 use crate::support::{Scratch, fixture, wait_until};
 
@@ -83,11 +83,11 @@ async fn host_code_and_plugins_share_the_bus() {
         .unwrap();
     let mut events = host.events();
     let ledger = host.load_file(fixture("ledger")).await.unwrap();
-    assert_eq!(host.publish("orders.manual", "1:40"), 1);
-    assert_eq!(host.bus().publish(Message::new("orders.manual", "2:2")), 1);
+    assert_eq!(host.publish("orders.manual", "1:40"), Published::Queued(1));
+    assert_eq!(host.bus().publish(Message::new("orders.manual", "2:2")), Published::Queued(1));
     assert_eq!(wait_for(&mut events, &ledger, 2).await, "orders=2 total=42 out-of-order=0");
     // Not subscribed: not delivered.
-    assert_eq!(host.publish("invoices.new", "3:1"), 0);
+    assert_eq!(host.publish("invoices.new", "3:1"), Published::Queued(0));
 }
 
 #[tokio::test]

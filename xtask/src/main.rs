@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>` (see `cargo xtask help`).
 
 mod build_plugins;
+mod nats_server;
 mod new_plugin;
 mod run;
 
@@ -18,7 +19,8 @@ tasks:
   new-plugin NAME [--world plugin|greeter] [--dir DIR]
                     create a plugin crate under example-plugins/ (or DIR)
   demo              build the plugins and run them in the host
-  test              build the plugins and run every test
+  test              build the plugins and run every test (installs nats-server
+                    under target/tools/ for the NATS tests)
   bench             measure witplug against wasmtime by hand; writes BENCHMARKS.md
   help              show this message";
 

@@ -27,8 +27,10 @@ pub fn test(args: &[String]) -> Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet", "--package", "witplug-cli"]);
     run_step("building the witplug CLI", build)?;
+    // The NATS tests start a real nats-server of their own.
+    let nats_server = crate::nats_server::install()?;
     let mut command = cargo();
-    command.arg("test").args(args);
+    command.arg("test").args(args).env(crate::nats_server::ENV, nats_server);
     run_step("the tests", command)
 }
 

@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::Host;
+use crate::bus::Subscription;
 use crate::{Error, Plugin};
 
 /// The task that delivers a plugin's subscribed messages.
@@ -17,15 +18,9 @@ pub(super) struct Delivery {
 }
 
 impl Host {
-    /// Delivers the messages a plugin subscribed to, one at a time, in the
-    /// order they were published.
-    pub(super) fn start_delivery(&self, plugin: &Arc<Plugin>) -> Option<Delivery> {
-        let patterns = plugin.grants().subscribe.clone();
-        if patterns.is_empty() || !plugin.is_guest() {
-            return None;
-        }
-        let queue = usize::try_from(plugin.limits().message_queue).unwrap_or(usize::MAX);
-        let mut inbox = self.services.bus.subscribe_many(patterns, queue);
+    /// Delivers the messages of `inbox`, a plugin's subscription, one at a
+    /// time, in the order they were published.
+    pub(super) fn start_delivery(&self, plugin: &Arc<Plugin>, mut inbox: Subscription) -> Delivery {
         let weak = Arc::downgrade(plugin);
         let stop = Arc::new(Notify::new());
         let stopped = stop.clone();
@@ -54,7 +49,7 @@ impl Host {
                     dropped = now_dropped;
                 }
                 // A plugin does not receive what it published itself.
-                if message.from.as_deref() == Some(plugin.name()) {
+                if message.origin.is_none() && message.from.as_deref() == Some(plugin.name()) {
                     continue;
                 }
                 let delivered =
@@ -68,6 +63,6 @@ impl Host {
                 }
             }
         });
-        Some(Delivery { stop, task })
+        Delivery { stop, task }
     }
 }

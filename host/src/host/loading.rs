@@ -2,14 +2,18 @@
 //! compiled (or taken from the cache), pre-linked and registered.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, PoisonError, Weak};
 
 use super::{Entry, Host, Stamp};
+use crate::PluginError;
+use crate::bus::Subscription;
+use crate::call::CallContext;
 use crate::engine::EngineKey;
 use crate::events::Event;
 use crate::limits::Limits;
 use crate::load::{self, Wasm};
 use crate::manifest::Manifest;
+use crate::remote::{ToolHandler, ToolRequest, ToolService};
 use crate::store::PluginContext;
 use crate::tools::ToolProvider;
 use crate::{Error, Plugin, Result};
@@ -65,7 +69,8 @@ impl Host {
         }
         let stamp = Stamp::of(path);
         let plugin = self.prepare(path, &name, None).await?;
-        self.install(plugin.clone(), stamp, None)?;
+        let wiring = self.wire(&plugin).await?;
+        self.install(plugin.clone(), stamp, None, wiring)?;
         self.services.events.send(|| Event::Loaded { plugin: name.into() });
         Ok(plugin)
     }
@@ -96,7 +101,8 @@ impl Host {
         // A path no file has, so no manifest is found for it.
         let path = PathBuf::from(format!("<wat>/{name}.wat"));
         let plugin = self.prepare(&path, name, Some(wat.as_bytes().to_vec())).await?;
-        self.install(plugin.clone(), Stamp::of(&path), None)?;
+        let wiring = self.wire(&plugin).await?;
+        self.install(plugin.clone(), Stamp::of(&path), None, wiring)?;
         self.services.events.send(|| Event::Loaded { plugin: name.into() });
         Ok(plugin)
     }
@@ -126,6 +132,11 @@ impl Host {
         }
         if let Some(extra) = self.settings.grants.get(name) {
             grants.extend(extra.clone());
+        }
+        for pattern in &grants.subscribe {
+            self.services.bus.check_pattern(pattern).map_err(|reason| {
+                manifest_error(format!("`subscribe`: the bus cannot carry `{pattern}`: {reason}"))
+            })?;
         }
 
         let bytes = match source {
@@ -169,6 +180,7 @@ impl Host {
         plugin: Arc<Plugin>,
         stamp: Stamp,
         replacing: Option<&Arc<Plugin>>,
+        wiring: Wiring,
     ) -> Result<Option<Entry>> {
         let name = plugin.name().to_owned();
         let mut plugins = self.plugins.write().unwrap_or_else(PoisonError::into_inner);
@@ -187,8 +199,43 @@ impl Host {
             }
         }
         self.register_tools(&plugin)?;
-        let delivery = self.start_delivery(&plugin);
-        Ok(plugins.insert(name, Entry { plugin, delivery, stamp }))
+        let Wiring { inbox, offered } = wiring;
+        let delivery = inbox.map(|inbox| self.start_delivery(&plugin, inbox));
+        Ok(plugins.insert(name, Entry { plugin, delivery, offered, stamp }))
+    }
+
+    /// Connects a prepared plugin to the bus: subscribes it to what it was
+    /// granted, and offers the tools it provides to other hosts when the
+    /// bus reaches any. Both are in place when this returns.
+    pub(super) async fn wire(&self, plugin: &Arc<Plugin>) -> Result<Wiring> {
+        let patterns = plugin.grants().subscribe.clone();
+        let inbox = if patterns.is_empty() || !plugin.is_guest() {
+            None
+        } else {
+            let queue = usize::try_from(plugin.limits().message_queue).unwrap_or(usize::MAX);
+            let inbox =
+                self.services.bus.subscribe_ready(patterns, queue).await.map_err(|reason| {
+                    Error::Conflict {
+                        path: plugin.path().to_owned(),
+                        reason: format!("cannot subscribe: {reason}"),
+                    }
+                })?;
+            Some(inbox)
+        };
+        let Some(remote) = self.services.bus.remote_tools() else {
+            return Ok(Wiring { inbox, offered: Vec::new() });
+        };
+        let mut offered = Vec::new();
+        for name in plugin.provides() {
+            let provider: Arc<dyn ToolProvider> = plugin.clone();
+            let handler = remote_handler(Arc::downgrade(&provider));
+            let service = remote.serve(name, handler).await.map_err(|reason| Error::Conflict {
+                path: plugin.path().to_owned(),
+                reason: format!("cannot offer tool `{name}` to other hosts: {reason}"),
+            })?;
+            offered.push(service);
+        }
+        Ok(Wiring { inbox, offered })
     }
 
     /// Points the tools `plugin` provides at it, refusing tools that the
@@ -248,4 +295,42 @@ impl Host {
         }
         Ok((done, failed))
     }
+}
+
+/// What connects a plugin to the bus, made before it is installed.
+pub(super) struct Wiring {
+    inbox: Option<Subscription>,
+    offered: Vec<ToolService>,
+}
+
+/// Answers other hosts' calls of a tool with the plugin that provides it,
+/// while it is loaded: the cycle check and the caller's deadline hold here
+/// as they do for a call from this host.
+fn remote_handler(provider: Weak<dyn ToolProvider>) -> ToolHandler {
+    Arc::new(move |request: ToolRequest| {
+        let provider = provider.upgrade();
+        Box::pin(async move {
+            let Some(provider) = provider else {
+                return Err(PluginError::NotFound(request.name));
+            };
+            let me = provider.provider();
+            if request.chain.iter().any(|caller| me == caller) {
+                let cycle = format!("{} -> {me}", request.chain.join(" -> "));
+                return Err(PluginError::Failed(format!("refused a tool cycle: {cycle}")));
+            }
+            let timeout = request.timeout;
+            let call = CallContext { chain: request.chain, hops: request.hops };
+            let run = provider.run_tool(call, &request.name, &request.input);
+            match tokio::time::timeout(timeout, run).await {
+                Ok(Ok(output)) => Ok(output),
+                Ok(Err(Error::Plugin { error, .. })) => Err(error),
+                Ok(Err(other)) => Err(PluginError::Failed(other.to_string())),
+                Err(_) => Err(PluginError::Failed(format!(
+                    "tool `{}` of plugin `{me}` did not answer within the caller's {} ms",
+                    request.name,
+                    timeout.as_millis()
+                ))),
+            }
+        })
+    })
 }

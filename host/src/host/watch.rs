@@ -38,9 +38,13 @@ impl Host {
     pub async fn reload(&self, name: &str) -> Result<Arc<Plugin>> {
         let old = self.plugin(name)?;
         let stamp = Stamp::of(old.path());
-        let installed = match self.prepare(old.path(), name, None).await {
-            Ok(plugin) => {
-                self.install(plugin.clone(), stamp, Some(&old)).map(|entry| (plugin, entry))
+        let prepared = match self.prepare(old.path(), name, None).await {
+            Ok(plugin) => self.wire(&plugin).await.map(|wiring| (plugin, wiring)),
+            Err(err) => Err(err),
+        };
+        let installed = match prepared {
+            Ok((plugin, wiring)) => {
+                self.install(plugin.clone(), stamp, Some(&old), wiring).map(|entry| (plugin, entry))
             }
             Err(err) => Err(err),
         };

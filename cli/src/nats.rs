@@ -1,0 +1,60 @@
+//! `--nats URL` and its options: the bus a command's host shares with
+//! other hosts.
+
+use std::sync::Arc;
+
+use witplug_host::{NatsBus, NatsOptions};
+
+/// Where the NATS bus is, when plugins talk to other hosts.
+#[derive(Debug, clap::Args)]
+pub struct NatsArgs {
+    /// Share the message bus and plugin tools with other hosts through the
+    /// NATS server at this URL (`nats://host:4222`, `tls://...` for TLS,
+    /// several separated by commas)
+    #[arg(long = "nats", value_name = "URL", env = "WITPLUG_NATS")]
+    url: Option<String>,
+    /// The subject prefix of topics on NATS
+    #[arg(long, value_name = "PREFIX", default_value = "witplug.", requires = "url")]
+    nats_prefix: String,
+    /// Authenticate with the token in this file
+    #[arg(long, value_name = "FILE", requires = "url")]
+    nats_token_file: Option<std::path::PathBuf>,
+    /// Authenticate with this NATS credentials file
+    #[arg(long, value_name = "FILE", requires = "url")]
+    nats_creds: Option<std::path::PathBuf>,
+    /// Keep trying to reach the server in the background when it is down
+    /// at start, instead of running without it
+    #[arg(long, requires = "url")]
+    nats_retry: bool,
+}
+
+impl NatsArgs {
+    /// The bus, when a URL was given and the server answered (or
+    /// `--nats-retry`); a server that cannot be reached is one line on
+    /// stderr, and the plugins run on the in-process bus.
+    pub async fn connect(&self) -> Option<Arc<NatsBus>> {
+        let url = self.url.as_ref()?;
+        let mut options =
+            NatsOptions::new(url).prefix(&self.nats_prefix).retry_on_start(self.nats_retry);
+        if let Some(file) = &self.nats_token_file {
+            options = options.token_file(file);
+        }
+        if let Some(file) = &self.nats_creds {
+            options = options.credentials_file(file);
+        }
+        match NatsBus::connect(options).await {
+            Ok(bus) if bus.is_connected() => {
+                eprintln!("connected to NATS at {url}");
+                Some(bus)
+            }
+            Ok(bus) => {
+                eprintln!("NATS at {url} is not reachable yet; trying in the background");
+                Some(bus)
+            }
+            Err(err) => {
+                eprintln!("warning: {err}; plugins talk within this host only");
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! Tools across hosts on NATS: a call is a request on the tool's subject,
+//! answered by one of the hosts that offer it (a queue group per tool).
+//! The caller's chain of plugins and its time left travel in headers; an
+//! error travels as its WIT kind in a header and its message as payload.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::client::RequestErrorKind;
+use async_nats::connection::State;
+use async_nats::{HeaderMap, Request};
+use futures_util::StreamExt;
+use tokio::sync::Semaphore;
+
+use super::{NatsBus, one_line, subject};
+use crate::PluginError;
+use crate::remote::{
+    RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
+};
+
+/// How many calls of one tool a host runs at once for other hosts; more
+/// are answered `failed` at once rather than queued without bound.
+const MAX_IN_FLIGHT: usize = 1024;
+
+/// The longest a caller may ask a provider to work on a call.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl RemoteTools for NatsBus {
+    fn call(&self, request: ToolRequest) -> ReplyFuture<'_> {
+        Box::pin(async move {
+            let name = request.name.clone();
+            if subject::check_topic(&name).is_err() {
+                // No host can offer a tool by that name.
+                return Err(PluginError::NotFound(name));
+            }
+            if self.client.connection_state() != State::Connected {
+                return Err(PluginError::Failed(format!(
+                    "remote tool `{name}`: no connection to NATS at {}",
+                    self.url
+                )));
+            }
+            let timeout = request.timeout;
+            let ms = timeout.as_millis();
+            let subject = subject::topic_subject(&self.tool_prefix, &name);
+            let mut headers = HeaderMap::new();
+            headers.insert(subject::CHAIN, request.chain.join(","));
+            headers.insert(subject::HOPS, request.hops.to_string());
+            headers.insert(subject::TIMEOUT_MS, ms.to_string());
+            let nats_request = Request::new()
+                .headers(headers)
+                .payload(request.input.into())
+                .timeout(Some(timeout));
+            let answer = self.client.send_request(subject, nats_request);
+            // Sending itself may wait while the connection goes down.
+            let Ok(answer) = tokio::time::timeout(timeout, answer).await else {
+                return Err(no_answer(&name, ms));
+            };
+            match answer {
+                Ok(reply) => decode_reply(&name, reply),
+                Err(err) => Err(match err.kind() {
+                    RequestErrorKind::NoResponders => PluginError::NotFound(name),
+                    RequestErrorKind::TimedOut => no_answer(&name, ms),
+                    RequestErrorKind::MaxPayloadExceeded => PluginError::LimitExceeded(format!(
+                        "remote tool `{name}`: the input is over the NATS server's payload limit"
+                    )),
+                    _ => PluginError::Failed(format!("remote tool `{name}`: {}", one_line(&err))),
+                }),
+            }
+        })
+    }
+
+    fn serve(&self, name: &str, handler: ToolHandler) -> ServeFuture<'_> {
+        let name = name.to_owned();
+        Box::pin(async move {
+            subject::check_topic(&name).map_err(|reason| format!("tool `{name}`: {reason}"))?;
+            let subject = subject::topic_subject(&self.tool_prefix, &name);
+            let mut requests = self
+                .client
+                .queue_subscribe(subject.clone(), subject.clone())
+                .await
+                .map_err(|err| one_line(&err))?;
+            // Other hosts reach the tool once the server has the subscription.
+            super::round_trip(&self.client).await?;
+            let client = self.client.clone();
+            let tool = name.clone();
+            let task = tokio::spawn(async move {
+                let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+                while let Some(incoming) = requests.next().await {
+                    let Some(reply_to) = incoming.reply.clone() else { continue };
+                    let client = client.clone();
+                    let Ok(permit) = in_flight.clone().try_acquire_owned() else {
+                        let busy = Err(PluginError::Failed(format!(
+                            "tool `{tool}`: this host is running {MAX_IN_FLIGHT} calls of it already"
+                        )));
+                        let (headers, payload) = encode_reply(busy);
+                        let _ = client.publish_with_headers(reply_to, headers, payload).await;
+                        continue;
+                    };
+                    let answer = match decode_request(&tool, incoming) {
+                        Ok(request) => handler(request),
+                        Err(err) => Box::pin(std::future::ready(Err(err))),
+                    };
+                    tokio::spawn(async move {
+                        let (headers, payload) = encode_reply(answer.await);
+                        let _ = client.publish_with_headers(reply_to, headers, payload).await;
+                        drop(permit);
+                    });
+                }
+            });
+            Ok(ToolService::new(name, task.abort_handle()))
+        })
+    }
+}
+
+fn no_answer(name: &str, ms: u128) -> PluginError {
+    PluginError::Failed(format!("remote tool `{name}` did not answer within {ms} ms"))
+}
+
+fn decode_request(name: &str, incoming: async_nats::Message) -> Result<ToolRequest, PluginError> {
+    let headers = incoming.headers.unwrap_or_default();
+    let header = |key: &str| headers.get(key).map(|value| value.as_str().to_owned());
+    let input = String::from_utf8(incoming.payload.to_vec())
+        .map_err(|_| PluginError::InvalidInput(format!("tool `{name}`: the input is not UTF-8")))?;
+    let chain = header(subject::CHAIN)
+        .map(|chain| chain.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    let timeout = header(subject::TIMEOUT_MS)
+        .and_then(|ms| ms.parse().ok())
+        .map_or(MAX_TIMEOUT, Duration::from_millis)
+        .min(MAX_TIMEOUT);
+    let hops = header(subject::HOPS).and_then(|hops| hops.parse().ok()).unwrap_or(0);
+    Ok(ToolRequest { name: name.to_owned(), input, chain, hops, timeout })
+}
+
+/// The WIT kind of each error, as the `Witplug-Error` header names it.
+fn kind(error: &PluginError) -> (&'static str, &str) {
+    match error {
+        PluginError::InvalidInput(message) => ("invalid-input", message),
+        PluginError::Denied(message) => ("denied", message),
+        PluginError::NotFound(message) => ("not-found", message),
+        PluginError::LimitExceeded(message) => ("limit-exceeded", message),
+        PluginError::Failed(message) => ("failed", message),
+    }
+}
+
+fn encode_reply(reply: ToolReply) -> (HeaderMap, bytes::Bytes) {
+    let mut headers = HeaderMap::new();
+    match reply {
+        Ok(output) => (headers, output.into()),
+        Err(error) => {
+            let (kind, message) = kind(&error);
+            headers.insert(subject::ERROR, kind);
+            (headers, message.to_owned().into())
+        }
+    }
+}
+
+fn decode_reply(name: &str, reply: async_nats::Message) -> ToolReply {
+    let text = String::from_utf8_lossy(&reply.payload).into_owned();
+    let error = reply.headers.as_ref().and_then(|headers| headers.get(subject::ERROR));
+    let Some(error) = error else { return Ok(text) };
+    Err(match error.as_str() {
+        "invalid-input" => PluginError::InvalidInput(text),
+        "denied" => PluginError::Denied(text),
+        "not-found" => PluginError::NotFound(text),
+        "limit-exceeded" => PluginError::LimitExceeded(text),
+        "failed" => PluginError::Failed(text),
+        other => PluginError::Failed(format!(
+            "remote tool `{name}` answered an unknown error `{other}`: {text}"
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_crosses_the_network_unchanged() {
+        let errors = [
+            PluginError::InvalidInput("a".into()),
+            PluginError::Denied("b".into()),
+            PluginError::NotFound("c".into()),
+            PluginError::LimitExceeded("d".into()),
+            PluginError::Failed("e".into()),
+        ];
+        for error in errors {
+            let (headers, payload) = encode_reply(Err(error.clone()));
+            let message = async_nats::Message {
+                subject: "x".into(),
+                reply: None,
+                payload,
+                headers: Some(headers),
+                status: None,
+                description: None,
+                length: 0,
+            };
+            let decoded = decode_reply("t", message).unwrap_err();
+            assert_eq!(format!("{decoded:?}"), format!("{error:?}"));
+        }
+    }
+}
