@@ -18,6 +18,10 @@ use wasmtime::{Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use witplug_host::{Host, Limits};
 
+#[cfg(feature = "nats")]
+#[path = "overhead/across.rs"]
+mod across;
+
 mod floor {
     wasmtime::component::bindgen!({
         path: "wit",
@@ -56,8 +60,44 @@ fn main() -> Fallible<()> {
     rows.push(rss()?);
     eprintln!("measuring throughput...");
     let throughput = rt.block_on(throughput())?;
-    print!("{}", report(&rows, &throughput));
+    let mut report = report(&rows, &throughput);
+    #[cfg(feature = "nats")]
+    match std::env::var("WITPLUG_NATS_URL") {
+        Ok(url) => {
+            eprintln!("measuring across two hosts through NATS at {url}...");
+            report.push_str(&across_report(&rt.block_on(across::measure(&url))?));
+        }
+        Err(_) => eprintln!("WITPLUG_NATS_URL is not set: no rows across hosts"),
+    }
+    print!("{report}");
     Ok(())
+}
+
+/// The rows across hosts, beside the same within one host.
+#[cfg(feature = "nats")]
+fn across_report(across: &across::Across) -> String {
+    let tools = |calls: &across::ToolCalls| {
+        format!(
+            "{:.0} /s, p50 {:.1} µs, p99 {:.1} µs",
+            calls.per_second,
+            calls.p50.as_secs_f64() * 1e6,
+            calls.p99.as_secs_f64() * 1e6
+        )
+    };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "| messages through NATS, plugin on host A to plugin on host B | {:.0} /s | - | - | {} dropped |\n",
+        across.messages_per_second, across.dropped
+    ));
+    out.push_str(&format!(
+        "| tool calls to a plugin in the same host (8 callers) | {} | - | - | |\n",
+        tools(&across.local)
+    ));
+    out.push_str(&format!(
+        "| tool calls to a plugin on another host, through NATS (8 callers) | {} | - | - | |\n",
+        tools(&across.remote)
+    ));
+    out
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -507,7 +547,9 @@ fn report(rows: &[Row], throughput: &Throughput) -> String {
     let mut out = String::new();
     out.push_str("# Benchmarks\n\n");
     out.push_str(
-        "Written by `cargo xtask bench` (`cargo bench -p witplug-host --bench overhead`).\n",
+        "Written by `cargo xtask bench` (`cargo bench -p witplug-host --features nats --bench \
+         overhead`, with `WITPLUG_NATS_URL` naming a local `nats-server` for the rows across \
+         hosts).\n",
     );
     out.push_str(
         "The floor is wasmtime used by hand with the same engine settings and component.\n\n",

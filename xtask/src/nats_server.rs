@@ -76,3 +76,53 @@ fn run(command: &mut Command, what: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// A `nats-server` on a free loopback port, stopped when dropped.
+pub struct Running {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Running {
+    /// Starts `binary`, and returns once it accepts connections.
+    pub fn start(binary: &std::path::Path) -> Result<Self> {
+        use std::io::{BufRead, BufReader};
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("finding a free port")?
+            .port();
+        let mut child = Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let stderr = child.stderr.take().context("nats-server's stderr")?;
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        // Reads until the server says it is ready, then keeps draining.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if line.contains("Server is ready") {
+                    let _ = ready.send(());
+                }
+            }
+        });
+        let server = Self { child, url: format!("nats://127.0.0.1:{port}") };
+        if is_ready.recv_timeout(std::time::Duration::from_secs(20)).is_err() {
+            bail!("nats-server did not start on port {port}");
+        }
+        Ok(server)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,7 +6,9 @@ use crate::build_plugins::{self, Options};
 use crate::new_plugin::{self, World};
 use crate::{cargo, workspace_root};
 
-/// Builds the plugins and runs the demo host over `plugins/`.
+/// Builds the plugins and runs the demo host over `plugins/`, then two
+/// hosts talking through a NATS server it starts (when one can be
+/// installed).
 pub fn demo(args: &[String]) -> Result<()> {
     build_plugins::run(&Options::all())?;
     let plugins = workspace_root().join("plugins");
@@ -15,7 +17,23 @@ pub fn demo(args: &[String]) -> Result<()> {
         .args(["run", "--quiet", "--package", "witplug-host", "--example", "demo", "--"])
         .arg(&plugins)
         .args(args);
-    run_step("the demo", command)
+    run_step("the demo", command)?;
+
+    let server = match crate::nats_server::install() {
+        Ok(binary) => crate::nats_server::Running::start(&binary)?,
+        Err(err) => {
+            eprintln!("\nskipping the NATS step: {err:#}");
+            return Ok(());
+        }
+    };
+    println!();
+    let mut command = cargo();
+    command
+        .args(["run", "--quiet", "--package", "witplug-host", "--features", "nats"])
+        .args(["--example", "nats_demo", "--"])
+        .arg(&plugins)
+        .arg(server.url());
+    run_step("the NATS demo", command)
 }
 
 /// Builds the plugins, checks that `new-plugin` crates build as they stand,
@@ -57,9 +75,13 @@ fn check_new_plugin_templates() -> Result<()> {
 /// prints its table and writes it to `BENCHMARKS.md`.
 pub fn bench() -> Result<()> {
     build_plugins::run(&Options::all())?;
+    // The rows across hosts talk through a local nats-server.
+    let server = crate::nats_server::Running::start(&crate::nats_server::install()?)?;
     eprintln!("building the benchmark in the bench profile (the first time takes minutes)...");
     let output = cargo()
-        .args(["bench", "--quiet", "--package", "witplug-host", "--bench", "overhead"])
+        .args(["bench", "--quiet", "--package", "witplug-host", "--features", "nats"])
+        .args(["--bench", "overhead"])
+        .env("WITPLUG_NATS_URL", server.url())
         .current_dir(workspace_root())
         .stderr(std::process::Stdio::inherit())
         .output()
