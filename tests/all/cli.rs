@@ -383,3 +383,66 @@ fn a_new_plugin_builds_outside_the_workspace_and_answers() {
     assert!(err.ends_with("hello-there already exists"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn nats_an_unreachable_server_is_a_warning_and_the_call_still_answers() {
+    let url = format!("nats://127.0.0.1:{}", crate::nats_server::free_port());
+    let dir = plugins_dir();
+    let plugins = dir.to_str().unwrap();
+    let output = witplug_quiet(&[
+        "call",
+        "--nats",
+        &url,
+        "--plugins",
+        plugins,
+        "counter",
+        "handle",
+        "\"x\"",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ok(\"1\")\n");
+    let warning = stderr(&output);
+    assert_eq!(warning.lines().count(), 1, "{warning}");
+    assert!(warning.starts_with(&format!("warning: NATS at {url}: ")), "{warning}");
+}
+
+#[test]
+fn nats_a_call_in_one_process_reaches_a_tool_in_a_witplug_run_process() {
+    use std::io::{BufRead, BufReader};
+
+    let server = crate::nats_server::NatsServer::start();
+    let dir = crate::support::Scratch::new();
+    dir.copy_fixture("word-count");
+    dir.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
+    let mut run = Command::new(witplug_bin())
+        .args(["run", "--nats", &server.url(), "--plugins", dir.path().to_str().unwrap()])
+        .env("WITPLUG_LOG", "off")
+        .env("WITPLUG_CACHE", cli_cache())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `witplug run` says it runs once its plugins are loaded and offered.
+    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines();
+    let running = lines.by_ref().map_while(Result::ok).find(|line| line.starts_with("running"));
+    assert!(running.is_some(), "witplug run ended before running");
+
+    let output = witplug_quiet(&[
+        "call",
+        "--nats",
+        &server.url(),
+        "--plugins",
+        plugins_dir().to_str().unwrap(),
+        "tool-user",
+        "handle",
+        "\"count-words:one two three\"",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ok(\"count-words says: 3\")\n");
+
+    let interrupted = Command::new("kill").args(["-INT", &run.id().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(run.wait().unwrap().success(), "{rest:?}");
+    assert!(rest.iter().any(|line| line.starts_with("NATS: sent 0, dropped 0")), "{rest:?}");
+}

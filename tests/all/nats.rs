@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use witplug_host::{
-    Error, Event, Grants, Host, HostBuilder, Limits, NatsBus, NatsOptions, Plugin, PluginError,
-    TryRecvError,
+    Error, Event, Grants, Host, HostBuilder, Limits, NatsBus, NatsOptions, Outcome, Plugin,
+    PluginError, TryRecvError,
 };
 
 use crate::nats_server::{NatsServer, free_port};
@@ -336,4 +336,53 @@ async fn nats_the_callers_deadline_holds_at_both_ends() {
     // The provider gave up too, long before the 20 s tool would answer.
     let gave_up = tokio::time::timeout(Duration::from_secs(5), abandoned).await;
     assert!(gave_up.is_ok(), "host A still runs the call after 5 s");
+}
+
+#[tokio::test]
+async fn nats_a_message_loop_across_hosts_is_cut_off() {
+    let server = NatsServer::start();
+    // ping on host A and pong on host B pass every message back to each
+    // other: the hop count travels with it and stops the loop.
+    let dir = Scratch::new();
+    let relay = std::fs::read(fixture("relay")).unwrap();
+    for (name, listens, forward_to) in
+        [("ping", "to-ping", "to-pong"), ("pong", "to-pong", "to-ping")]
+    {
+        dir.write(&format!("{name}.wasm"), &relay);
+        dir.write(
+            &format!("{name}.toml"),
+            format!(
+                "[config]\nforward-to = \"{forward_to}\"\n\
+                 [grants]\npublish = [\"{forward_to}\"]\nsubscribe = [\"{listens}\"]\n"
+            ),
+        );
+    }
+    let (a, _) = host_on(&server, |_| {}).await;
+    let (b, _) = host_on(&server, |_| {}).await;
+    let mut a_events = a.events();
+    let mut b_events = b.events();
+    let ping = a.load_file(dir.path().join("ping.wasm")).await.unwrap();
+    let pong = b.load_file(dir.path().join("pong.wasm")).await.unwrap();
+    a.publish("to-ping", "ball");
+
+    // ping handles hops 0, 2, 4 and 6, pong 1, 3, 5 and 7; ping's publish
+    // of hop 9, handling hop 8, is refused on host A and fails that call.
+    let mut dropped_by = None;
+    let mut refused_call = false;
+    while !refused_call {
+        let event = tokio::time::timeout(Duration::from_secs(10), a_events.recv()).await;
+        match event.expect("the loop was cut within 10 s").unwrap() {
+            Event::MessageDropped { plugin, topic } => {
+                dropped_by = Some((plugin.to_string(), topic));
+            }
+            Event::CallFinished { outcome, .. } if dropped_by.is_some() => {
+                refused_call = outcome == Outcome::Error;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(dropped_by, Some(("ping".to_owned(), "to-pong".to_owned())));
+    wait_until(&mut b_events, "pong has 4 messages", || pong.metrics().messages_delivered == 4)
+        .await;
+    assert_eq!(ping.metrics().messages_delivered, 4);
 }
