@@ -406,8 +406,16 @@ fn list(names: &[String]) -> String {
 
 /// Flattens a wasmtime error and its causes into one line.
 pub(crate) fn one_line(err: &wasmtime::Error) -> String {
+    chain_line(err.as_ref())
+}
+
+/// An error and those of its causes its message does not already say, as
+/// one line.
+pub(crate) fn chain_line(err: &(dyn std::error::Error + 'static)) -> String {
     let mut line = String::new();
-    for cause in err.chain() {
+    let mut next = Some(err);
+    while let Some(cause) = next {
+        next = cause.source();
         let text = cause.to_string();
         if !line.contains(&text) {
             if !line.is_empty() {

@@ -565,16 +565,6 @@ fn origin_id() -> String {
 }
 
 /// An error and its causes, as one line.
-fn one_line(err: &dyn std::error::Error) -> String {
-    let mut line = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !line.contains(&cause_text) {
-            line.push_str(": ");
-            line.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    line.replace(['\n', '\r'], " ")
+fn one_line(err: &(dyn std::error::Error + 'static)) -> String {
+    crate::error::chain_line(err)
 }

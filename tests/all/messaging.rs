@@ -95,19 +95,7 @@ async fn a_message_loop_between_plugins_is_cut_off() {
     // Two relays that forward every message to each other's topic would
     // loop forever; the hop count stops the loop.
     let dir = Scratch::new();
-    let relay = std::fs::read(fixture("relay")).unwrap();
-    for (name, forward_to, listens) in
-        [("ping", "to-pong", "to-ping"), ("pong", "to-ping", "to-pong")]
-    {
-        dir.write(&format!("{name}.wasm"), &relay);
-        dir.write(
-            &format!("{name}.toml"),
-            format!(
-                "[config]\nforward-to = \"{forward_to}\"\n\
-                 [grants]\npublish = [\"{forward_to}\"]\nsubscribe = [\"{listens}\"]\n"
-            ),
-        );
-    }
+    crate::support::message_loop_relays(&dir);
     let host = crate::support::builder().build().unwrap();
     let mut events = host.events();
     host.load_dir(dir.path()).await.unwrap();

@@ -133,17 +133,7 @@ async fn nats_two_hosts_providing_a_tool_share_a_thousand_calls() {
 async fn nats_a_tool_cycle_across_hosts_is_refused() {
     let server = NatsServer::start();
     let dir = Scratch::new();
-    let relay = std::fs::read(fixture("relay")).unwrap();
-    for (name, provides, next) in [("relay-a", "a", "b"), ("relay-b", "b", "a")] {
-        dir.write(&format!("{name}.wasm"), &relay);
-        dir.write(
-            &format!("{name}.toml"),
-            format!(
-                "[config]\nnext = \"{next}\"\n[grants]\ntools = [\"{next}\"]\n\
-                 [provides]\ntools = [\"{provides}\"]\n"
-            ),
-        );
-    }
+    crate::support::tool_cycle_relays(&dir);
     let (a, _) = host_on(&server, |_| {}).await;
     let (b, _) = host_on(&server, |_| {}).await;
     let relay_a = a.load_file(dir.path().join("relay-a.wasm")).await.unwrap();
@@ -344,19 +334,7 @@ async fn nats_a_message_loop_across_hosts_is_cut_off() {
     // ping on host A and pong on host B pass every message back to each
     // other: the hop count travels with it and stops the loop.
     let dir = Scratch::new();
-    let relay = std::fs::read(fixture("relay")).unwrap();
-    for (name, listens, forward_to) in
-        [("ping", "to-ping", "to-pong"), ("pong", "to-pong", "to-ping")]
-    {
-        dir.write(&format!("{name}.wasm"), &relay);
-        dir.write(
-            &format!("{name}.toml"),
-            format!(
-                "[config]\nforward-to = \"{forward_to}\"\n\
-                 [grants]\npublish = [\"{forward_to}\"]\nsubscribe = [\"{listens}\"]\n"
-            ),
-        );
-    }
+    crate::support::message_loop_relays(&dir);
     let (a, _) = host_on(&server, |_| {}).await;
     let (b, _) = host_on(&server, |_| {}).await;
     let mut a_events = a.events();

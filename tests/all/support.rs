@@ -58,6 +58,42 @@ pub async fn host_with_examples(builder: &mut witplug_host::HostBuilder) -> Host
     host
 }
 
+/// Two copies of the relay plugin in `dir` that call each other's tool:
+/// `relay-a` provides `a` by calling `b`, `relay-b` provides `b` by calling
+/// `a`. A call of either closes a cycle.
+pub fn tool_cycle_relays(dir: &Scratch) {
+    let relay = std::fs::read(fixture("relay")).unwrap();
+    for (name, provides, next) in [("relay-a", "a", "b"), ("relay-b", "b", "a")] {
+        dir.write(&format!("{name}.wasm"), &relay);
+        dir.write(
+            &format!("{name}.toml"),
+            format!(
+                "[config]\nnext = \"{next}\"\n[grants]\ntools = [\"{next}\"]\n\
+                 [provides]\ntools = [\"{provides}\"]\n"
+            ),
+        );
+    }
+}
+
+/// Two copies of the relay plugin in `dir` that forward every message to
+/// each other: `ping` listens on `to-ping` and forwards to `to-pong`,
+/// `pong` the other way round. A message on either loops.
+pub fn message_loop_relays(dir: &Scratch) {
+    let relay = std::fs::read(fixture("relay")).unwrap();
+    for (name, forward_to, listens) in
+        [("ping", "to-pong", "to-ping"), ("pong", "to-ping", "to-pong")]
+    {
+        dir.write(&format!("{name}.wasm"), &relay);
+        dir.write(
+            &format!("{name}.toml"),
+            format!(
+                "[config]\nforward-to = \"{forward_to}\"\n\
+                 [grants]\npublish = [\"{forward_to}\"]\nsubscribe = [\"{listens}\"]\n"
+            ),
+        );
+    }
+}
+
 /// Every example plugin, each of which must be built.
 pub const EXAMPLES: [&str; 7] =
     ["counter", "echo", "greeter-en", "greeter-es", "greeter-fr", "messenger", "tool-user"];

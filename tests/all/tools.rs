@@ -23,17 +23,7 @@ async fn a_plugin_calls_a_tool_another_plugin_provides() {
 #[tokio::test]
 async fn a_tool_cycle_is_refused_not_deadlocked() {
     let dir = Scratch::new();
-    let relay = std::fs::read(fixture("relay")).unwrap();
-    for (name, provides, next) in [("relay-a", "a", "b"), ("relay-b", "b", "a")] {
-        dir.write(&format!("{name}.wasm"), &relay);
-        dir.write(
-            &format!("{name}.toml"),
-            format!(
-                "[config]\nnext = \"{next}\"\n[grants]\ntools = [\"{next}\"]\n\
-                 [provides]\ntools = [\"{provides}\"]\n"
-            ),
-        );
-    }
+    crate::support::tool_cycle_relays(&dir);
     let host = crate::support::builder().build().unwrap();
     let report = host.load_dir(dir.path()).await.unwrap();
     assert!(report.failed.is_empty(), "{:?}", report.failed);
