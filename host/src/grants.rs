@@ -51,6 +51,14 @@ pub struct Grants {
     /// Whether the plugin's stderr goes to the host's stderr.
     #[serde(default)]
     pub stderr: bool,
+    /// Addresses the plugin may open TCP connections to, through
+    /// `wasi:sockets`: `"db.internal:5432"`, `"127.0.0.1:8080"`. A name is
+    /// resolved by the host when the plugin connects.
+    #[serde(default)]
+    pub connect: Vec<String>,
+    /// Whether the plugin may resolve names (`wasi:sockets/ip-name-lookup`).
+    #[serde(default)]
+    pub resolve: bool,
 }
 
 /// A host folder mapped into the plugin.
@@ -119,6 +127,18 @@ impl Grants {
         self
     }
 
+    /// Also grants TCP connections to `address` (`host:port`).
+    pub fn connect(mut self, address: impl Into<String>) -> Self {
+        self.connect.push(address.into());
+        self
+    }
+
+    /// Sets whether the plugin may resolve names.
+    pub fn resolve(mut self, allowed: bool) -> Self {
+        self.resolve = allowed;
+        self
+    }
+
     /// Sets whether the plugin's stdout and stderr reach the host's.
     pub fn stdio(mut self, forward: bool) -> Self {
         self.stdout = forward;
@@ -135,6 +155,8 @@ impl Grants {
         self.dirs.extend(other.dirs);
         self.stdout |= other.stdout;
         self.stderr |= other.stderr;
+        self.connect.extend(other.connect);
+        self.resolve |= other.resolve;
     }
 
     /// Whether the plugin may call the tool `name`.
@@ -168,10 +190,13 @@ impl Grants {
 
     /// A WASI context holding exactly what these grants give: the granted
     /// folders and environment variables, stdout and stderr when granted,
-    /// and nothing else (no arguments, closed stdin, no network).
-    pub(crate) fn wasi(&self) -> WasiCtx {
+    /// TCP connections to the granted addresses and name lookups when
+    /// granted, and nothing else (no arguments, closed stdin, no UDP, no
+    /// listening). `denied` hears of each connection refused, by address.
+    pub(crate) fn wasi(&self, denied: impl Fn(String) + Send + Sync + 'static) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
-        builder.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        builder.allow_tcp(true).allow_udp(false).allow_ip_name_lookup(self.resolve);
+        builder.socket_addr_check(crate::network::check(self.connect.clone(), denied));
         for name in &self.env {
             if let Ok(value) = std::env::var(name) {
                 builder.env(name, value);
@@ -228,7 +253,12 @@ impl Grants {
             "wasi:cli/stdin" => "closed".to_owned(),
             "wasi:cli/stdout" => forwarded(self.stdout),
             "wasi:cli/stderr" => forwarded(self.stderr),
-            i if i.starts_with("wasi:sockets/") => "switched off: fails to load".to_owned(),
+            "wasi:sockets/ip-name-lookup" => {
+                format!("name lookups: {}", if self.resolve { "granted" } else { "none" })
+            }
+            i if i.starts_with("wasi:sockets/") => {
+                format!("TCP connections to: {}; no UDP, no listening", list(&self.connect))
+            }
             i if ["wasi:cli/", "wasi:clocks/", "wasi:io/", "wasi:random/"]
                 .iter()
                 .any(|p| i.starts_with(p)) =>

@@ -59,7 +59,8 @@
 //   (messages), `remote` (tools across hosts), `events`, `call` (where a call comes from), `tools` (the
 //   tool registry), `error`, `files` (bounded reads of regular files),
 //   `bindings` (the one `bindgen!`);
-// - configuration: `limits`, `grants`, `manifest` (with the pool's config);
+// - configuration: `limits`, `network` (what `connect` grants reach),
+//   `grants`, `manifest` (with the pool's config);
 // - the store: `store` (per-instance state), `limiter` (memory, tables,
 //   the limit markers), `imports` (the WIT host imports), `core_abi`;
 // - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
@@ -92,6 +93,7 @@ mod metrics;
 mod name;
 #[cfg(feature = "nats")]
 mod nats;
+mod network;
 mod plugin;
 mod remote;
 mod store;

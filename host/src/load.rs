@@ -74,6 +74,7 @@ pub(crate) fn compile(
     engine: &Engine,
     linker: &Linker<PluginState>,
     cache: Option<&Cache>,
+    switched: &[String],
     path: &Path,
     bytes: &[u8],
 ) -> Result<Code> {
@@ -85,7 +86,7 @@ pub(crate) fn compile(
     let component = compiled
         .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
     for (name, _) in component.component_type().imports(engine) {
-        if let Some(reason) = switched_off(name) {
+        if let Some(reason) = switched_off(switched, name) {
             return Err(Error::MissingImport {
                 path: path.to_owned(),
                 import: name.to_owned(),
@@ -97,9 +98,13 @@ pub(crate) fn compile(
     Ok(Wasm::Component((component, pre)))
 }
 
-/// Why the host refuses an interface that wasmtime-wasi could provide.
-pub(crate) fn switched_off(import: &str) -> Option<&'static str> {
-    import.starts_with("wasi:sockets/").then_some("network access is switched off in witplug hosts")
+/// Why the host refuses an interface that wasmtime-wasi could provide:
+/// its operator switched it off.
+pub(crate) fn switched_off(switched: &[String], import: &str) -> Option<&'static str> {
+    switched
+        .iter()
+        .any(|prefix| import.starts_with(prefix.as_str()))
+        .then_some("the host operator switched it off")
 }
 
 /// The SHA-256 of `bytes`, in lowercase hex, as a manifest's `sha256` names it.
@@ -187,9 +192,11 @@ mod tests {
     }
 
     #[test]
-    fn sockets_are_switched_off() {
-        assert!(switched_off("wasi:sockets/tcp@0.2.12").is_some());
-        assert!(switched_off("wasi:filesystem/types@0.2.12").is_none());
+    fn only_what_the_operator_switched_off_is_refused() {
+        let off = ["wasi:sockets".to_owned()];
+        assert!(switched_off(&off, "wasi:sockets/tcp@0.2.12").is_some());
+        assert!(switched_off(&off, "wasi:filesystem/types@0.2.12").is_none());
+        assert!(switched_off(&[], "wasi:sockets/tcp@0.2.12").is_none());
     }
 
     #[test]

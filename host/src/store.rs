@@ -11,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bus::MessageBus;
 use crate::call::CallContext;
-use crate::events::Events;
+use crate::events::{Event, Events};
 use crate::grants::Grants;
 use crate::limiter::Limiter;
 use crate::limits::Limits;
@@ -74,7 +74,7 @@ impl PluginState {
                 panic: None,
                 context: CallContext::default(),
             },
-            wasi: plugin.grants.wasi(),
+            wasi: plugin.grants.wasi(denied_by(&plugin)),
             table: ResourceTable::new(),
             plugin,
         }
@@ -93,6 +93,15 @@ impl PluginState {
     /// The name of the plugin this instance belongs to.
     pub fn plugin_name(&self) -> &str {
         &self.plugin.name
+    }
+}
+
+/// Reports a network use the grants refused, as a denied call is.
+fn denied_by(plugin: &Arc<PluginContext>) -> impl Fn(String) + Send + Sync + 'static {
+    let (name, services) = (plugin.name.clone(), plugin.services.clone());
+    move |capability: String| {
+        tracing::warn!(target: "witplug::host", plugin = name.as_str(), "denied {capability}");
+        services.events.send(|| Event::Denied { plugin: name.clone(), capability });
     }
 }
 

@@ -17,6 +17,7 @@ mod manager;
 mod messaging;
 mod nats;
 mod nats_server;
+mod network;
 mod readme;
 mod reload;
 mod tools;

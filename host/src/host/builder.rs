@@ -39,6 +39,7 @@ pub struct HostBuilder {
     bus: Option<Arc<dyn MessageBus>>,
     cache_dir: Option<PathBuf>,
     pub(super) max_file_size: u64,
+    pub(super) switched_off: Vec<String>,
 }
 
 /// The default of [`HostBuilder::max_file_size`]: well above the largest
@@ -66,6 +67,7 @@ impl Default for HostBuilder {
             bus: None,
             cache_dir: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            switched_off: Vec::new(),
         }
     }
 }
@@ -155,6 +157,15 @@ impl HostBuilder {
     /// [`Error::TooLarge`](crate::Error::TooLarge).
     pub fn max_file_size(&mut self, bytes: u64) -> &mut Self {
         self.max_file_size = bytes;
+        self
+    }
+
+    /// Switches off every WASI interface whose name starts with
+    /// `interface` (`"wasi:sockets"`, `"wasi:sockets/udp"`): a component
+    /// that imports one fails to load, naming it. Without this, every
+    /// interface is linked and what was not granted is refused when used.
+    pub fn switch_off(&mut self, interface: impl Into<String>) -> &mut Self {
+        self.switched_off.push(interface.into());
         self
     }
 

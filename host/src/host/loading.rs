@@ -133,6 +133,9 @@ impl Host {
         if let Some(extra) = self.settings.grants.get(name) {
             grants.extend(extra.clone());
         }
+        for address in &grants.connect {
+            crate::network::check_grant(address).map_err(manifest_error)?;
+        }
         for pattern in &grants.subscribe {
             self.services.bus.check_pattern(pattern).map_err(|reason| {
                 manifest_error(format!("`subscribe`: the bus cannot carry `{pattern}`: {reason}"))
@@ -147,7 +150,8 @@ impl Host {
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
         let code = match load::kind(path, &bytes)? {
             Wasm::Component(()) => {
-                load::compile(&runtime.engine, &runtime.linker, self.cache.as_ref(), path, &bytes)?
+                let (cache, off) = (self.cache.as_ref(), &self.settings.switched_off);
+                load::compile(&runtime.engine, &runtime.linker, cache, off, path, &bytes)?
             }
             Wasm::Module(()) => {
                 load::compile_module(&runtime.engine, &runtime.core_linker, path, &bytes)?
