@@ -59,6 +59,12 @@ pub struct Grants {
     /// Whether the plugin may resolve names (`wasi:sockets/ip-name-lookup`).
     #[serde(default)]
     pub resolve: bool,
+    /// Origins the plugin may send HTTP requests to, through
+    /// `wasi:http/outgoing-handler`: `"https://api.example.com"`,
+    /// `"http://127.0.0.1:8080"`, `"*.example.org"` (any scheme, every
+    /// subdomain).
+    #[serde(default)]
+    pub http: Vec<String>,
 }
 
 /// A host folder mapped into the plugin.
@@ -133,6 +139,12 @@ impl Grants {
         self
     }
 
+    /// Also grants HTTP requests to `origin`.
+    pub fn http(mut self, origin: impl Into<String>) -> Self {
+        self.http.push(origin.into());
+        self
+    }
+
     /// Sets whether the plugin may resolve names.
     pub fn resolve(mut self, allowed: bool) -> Self {
         self.resolve = allowed;
@@ -157,6 +169,7 @@ impl Grants {
         self.stderr |= other.stderr;
         self.connect.extend(other.connect);
         self.resolve |= other.resolve;
+        self.http.extend(other.http);
     }
 
     /// Whether the plugin may call the tool `name`.
@@ -253,6 +266,7 @@ impl Grants {
             "wasi:cli/stdin" => "closed".to_owned(),
             "wasi:cli/stdout" => forwarded(self.stdout),
             "wasi:cli/stderr" => forwarded(self.stderr),
+            i if i.starts_with("wasi:http/") => format!("HTTP to: {}", list(&self.http)),
             "wasi:sockets/ip-name-lookup" => {
                 format!("name lookups: {}", if self.resolve { "granted" } else { "none" })
             }

@@ -60,7 +60,7 @@
 //   tool registry), `error`, `files` (bounded reads of regular files),
 //   `bindings` (the one `bindgen!`);
 // - configuration: `limits`, `network` (what `connect` grants reach),
-//   `grants`, `manifest` (with the pool's config);
+//   `origins` (what `http` grants reach), `grants`, `manifest` (with the pool's config);
 // - the store: `store` (per-instance state), `limiter` (memory, tables,
 //   the limit markers), `imports` (the WIT host imports), `core_abi`;
 // - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
@@ -94,6 +94,7 @@ mod name;
 #[cfg(feature = "nats")]
 mod nats;
 mod network;
+mod origins;
 mod plugin;
 mod remote;
 mod store;

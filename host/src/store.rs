@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bus::MessageBus;
 use crate::call::CallContext;
@@ -17,6 +18,7 @@ use crate::limiter::Limiter;
 use crate::limits::Limits;
 use crate::manifest::PoolConfig;
 use crate::name::Name;
+use crate::origins::Origins;
 use crate::tools::ToolRegistry;
 
 /// The data of one plugin instance's `Store`.
@@ -28,6 +30,8 @@ pub struct PluginState {
     pub(crate) limiter: Limiter,
     pub(crate) call: CallState,
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    origins: Origins,
     table: ResourceTable,
 }
 
@@ -75,6 +79,13 @@ impl PluginState {
                 context: CallContext::default(),
             },
             wasi: plugin.grants.wasi(denied_by(&plugin)),
+            http: WasiHttpCtx::new(),
+            origins: Origins::new(
+                &plugin.grants.http,
+                plugin.limits.max_input,
+                plugin.limits.max_output,
+                denied_by(&plugin),
+            ),
             table: ResourceTable::new(),
             plugin,
         }
@@ -102,6 +113,12 @@ fn denied_by(plugin: &Arc<PluginContext>) -> impl Fn(String) + Send + Sync + 'st
     move |capability: String| {
         tracing::warn!(target: "witplug::host", plugin = name.as_str(), "denied {capability}");
         services.events.send(|| Event::Denied { plugin: name.clone(), capability });
+    }
+}
+
+impl WasiHttpView for PluginState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.origins }
     }
 }
 

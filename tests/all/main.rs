@@ -10,6 +10,7 @@ mod contract;
 mod core_modules;
 mod fuzz;
 mod grants;
+mod http;
 mod imports;
 mod limits;
 mod loading;

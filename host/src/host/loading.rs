@@ -136,6 +136,9 @@ impl Host {
         for address in &grants.connect {
             crate::network::check_grant(address).map_err(manifest_error)?;
         }
+        for origin in &grants.http {
+            crate::origins::check_grant(origin).map_err(manifest_error)?;
+        }
         for pattern in &grants.subscribe {
             self.services.bus.check_pattern(pattern).map_err(|reason| {
                 manifest_error(format!("`subscribe`: the bus cannot carry `{pattern}`: {reason}"))
