@@ -268,7 +268,10 @@ impl NatsBus {
         .map_err(|_| fail(format!("no answer within {:?}", options.connect_timeout)))?
         .map_err(|err| fail(one_line(&err)))?;
 
-        counters.up.send_replace(client.connection_state() == State::Connected);
+        // Never back to false: a `Connected` event may have come first.
+        if client.connection_state() == State::Connected {
+            counters.up.send_replace(true);
+        }
         let (outgoing, queue) = mpsc::channel(options.outgoing);
         let bus = NatsBus {
             client,
