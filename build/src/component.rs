@@ -21,10 +21,19 @@ pub(crate) fn encode(name: &str, module: &[u8]) -> Result<Vec<u8>> {
         .validate(true)
         .encode()
         .map_err(|err| failed("making a component", &format!("{err:#}")))?;
-    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
-        .validate_all(&component)
-        .map_err(|err| failed("the component does not validate", &err))?;
+    validate(name, &component)?;
     Ok(component)
+}
+
+/// Checks that plugin `name`'s `component` is valid WebAssembly.
+pub(crate) fn validate(name: &str, component: &[u8]) -> Result<()> {
+    wasmparser::Validator::new_with_features(wasmparser::WasmFeatures::all())
+        .validate_all(component)
+        .map_err(|err| Error::Component {
+            plugin: name.to_owned(),
+            reason: format!("the component does not validate: {}", one_line(&err.to_string())),
+        })?;
+    Ok(())
 }
 
 fn one_line(text: &str) -> String {

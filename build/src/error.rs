@@ -38,7 +38,8 @@ pub enum Error {
     /// The `wasm32-wasip1` target is missing and could not be installed.
     #[error("{0}")]
     Target(String),
-    /// Cargo failed to compile a plugin; its messages went to stderr.
+    /// Cargo or a guest language's toolchain failed to compile a plugin;
+    /// its messages went to stderr.
     #[error("plugin `{plugin}` failed to compile (the compiler's messages are above)")]
     Compile {
         /// The plugin.
@@ -57,6 +58,17 @@ pub enum Error {
     Exists {
         /// The folder.
         path: PathBuf,
+    },
+    /// A guest language's toolchain is missing and could not be installed;
+    /// the message says what to install.
+    #[error("{0}")]
+    Toolchain(String),
+    /// A folder given as a Python or JavaScript plugin holds neither
+    /// `app.py` nor `app.js`.
+    #[error("{}: not a plugin folder (a Python plugin holds `app.py`, a JavaScript one `app.js`)", dir.display())]
+    NotAPlugin {
+        /// The folder.
+        dir: PathBuf,
     },
     /// A compiled plugin could not become a valid component.
     #[error("plugin `{plugin}`: {reason}")]

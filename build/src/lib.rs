@@ -26,9 +26,12 @@
 
 mod cargo;
 mod component;
+mod contract;
 mod error;
 mod new;
+mod scripts;
 mod target;
+mod toolchain;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -36,7 +39,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use error::{Error, Result};
 pub use new::{NewPlugin, Sdk, World, new_plugin};
+pub use scripts::{ScriptOptions, build_scripts};
 pub use target::{WASM_TARGET, ensure_wasm_target};
+pub use toolchain::{COMPONENTIZE_JS, COMPONENTIZE_PY, Language};
+
+pub(crate) use component::validate;
 
 /// What to build, and where to.
 #[derive(Debug, Clone)]
@@ -207,8 +214,8 @@ fn is_up_to_date(plugin: &cargo::PluginCrate, output: &Path, shared: SystemTime)
 }
 
 /// The newest modification time of `path` and, for a folder, of everything
-/// below it but `target/` folders.
-fn newest_mtime(path: &Path) -> Result<SystemTime> {
+/// below it but build output (`target/`, `__pycache__/`, `node_modules/`).
+pub(crate) fn newest_mtime(path: &Path) -> Result<SystemTime> {
     let io = |source| Error::Io { path: path.to_owned(), source };
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
@@ -221,7 +228,8 @@ fn newest_mtime(path: &Path) -> Result<SystemTime> {
     if metadata.is_dir() {
         for entry in std::fs::read_dir(path).map_err(io)? {
             let entry = entry.map_err(io)?;
-            if entry.file_name() != "target" {
+            let name = entry.file_name();
+            if !["target", "__pycache__", "node_modules"].iter().any(|skip| name == *skip) {
                 newest = newest.max(newest_mtime(&entry.path())?);
             }
         }
@@ -230,7 +238,7 @@ fn newest_mtime(path: &Path) -> Result<SystemTime> {
 }
 
 /// Writes through a temporary file, so a reader never sees half a component.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("wasm.tmp");
     std::fs::write(&tmp, bytes).map_err(|source| Error::Io { path: tmp.clone(), source })?;
     std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.to_owned(), source })

@@ -1,14 +1,17 @@
-//! `witplug build`: any plugin crate (or workspace of them) into components.
+//! `witplug build`: any plugin crate (or workspace of them), or a Python or
+//! JavaScript plugin folder, into components.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::out;
-use anyhow::Result;
+use anyhow::{Result, bail};
+use witplug_build::{Language, Report};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The `Cargo.toml` of the plugin crate or workspace.
+    /// The `Cargo.toml` of the plugin crate or workspace, or the folder of
+    /// a Python (`app.py`) or JavaScript (`app.js`) plugin.
     #[arg(long, value_name = "PATH", default_value = "Cargo.toml")]
     manifest_path: PathBuf,
     /// Where components are written, as `<name>.wasm`.
@@ -20,15 +23,37 @@ pub struct Args {
     /// Only this plugin, by package name (may be repeated).
     #[arg(short, long = "package", value_name = "NAME")]
     package: Vec<String>,
+    /// Python and JavaScript: the WIT folder to build against, when the
+    /// plugin folder has no `wit/` (default: the witplug contract).
+    #[arg(long, value_name = "DIR")]
+    wit: Option<PathBuf>,
+    /// Python and JavaScript: the world the plugin targets.
+    #[arg(long, value_name = "WORLD", default_value = "plugin")]
+    world: String,
+    /// Python and JavaScript: where their pinned toolchains are installed
+    /// (default: `$XDG_CACHE_HOME/witplug/tools` or `~/.cache/witplug/tools`).
+    #[arg(long, value_name = "DIR", env = "WITPLUG_TOOLS")]
+    tools: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let mut options = witplug_build::Options::new(&args.manifest_path, &args.out)
-        .profile(if args.release { "release" } else { "dev" });
-    for name in &args.package {
-        options = options.only(name);
-    }
-    let report = witplug_build::build(&options, |plugin| out!("{plugin}"))?;
+    let report = if Language::of(&args.manifest_path).is_some() {
+        build_script(args)?
+    } else {
+        if args.manifest_path.is_dir() {
+            bail!(
+                "{}: no Cargo.toml, app.py or app.js here (give --manifest-path a Cargo.toml or a \
+                 Python or JavaScript plugin folder)",
+                args.manifest_path.display()
+            );
+        }
+        let mut options = witplug_build::Options::new(&args.manifest_path, &args.out)
+            .profile(if args.release { "release" } else { "dev" });
+        for name in &args.package {
+            options = options.only(name);
+        }
+        witplug_build::build(&options, |plugin| out!("{plugin}"))?
+    };
     out!(
         "witplug build: {} built, {} up to date, in {}",
         report.built(),
@@ -36,4 +61,30 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// A Python or JavaScript plugin folder, with its toolchain installed (on
+/// first use) under the user's cache folder.
+fn build_script(args: &Args) -> Result<Report> {
+    let tools = match &args.tools {
+        Some(dir) => dir.clone(),
+        None => tools_dir()?,
+    };
+    let mut options = witplug_build::ScriptOptions::new([&args.manifest_path], &args.out, tools)
+        .world(&args.world);
+    if let Some(wit) = &args.wit {
+        options = options.wit(wit);
+    }
+    Ok(witplug_build::build_scripts(&options, |plugin| out!("{plugin}"))?)
+}
+
+/// `$XDG_CACHE_HOME/witplug/tools` or `~/.cache/witplug/tools`.
+fn tools_dir() -> Result<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")));
+    match base {
+        Some(base) => Ok(base.join("witplug/tools")),
+        None => bail!("neither XDG_CACHE_HOME nor HOME is set: nowhere to install the toolchain"),
+    }
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use crate::bus;
+use crate::stderr::StderrTail;
 
 /// The `[grants]` table of a manifest.
 ///
@@ -205,8 +206,13 @@ impl Grants {
     /// folders and environment variables, stdout and stderr when granted,
     /// TCP connections to the granted addresses and name lookups when
     /// granted, and nothing else (no arguments, closed stdin, no UDP, no
-    /// listening). `denied` hears of each connection refused, by address.
-    pub(crate) fn wasi(&self, denied: impl Fn(String) + Send + Sync + 'static) -> WasiCtx {
+    /// listening). `denied` hears of each connection refused, by address;
+    /// stderr goes to `stderr`, which forwards it when granted.
+    pub(crate) fn wasi(
+        &self,
+        denied: impl Fn(String) + Send + Sync + 'static,
+        stderr: StderrTail,
+    ) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
         builder.allow_tcp(true).allow_udp(false).allow_ip_name_lookup(self.resolve);
         builder.socket_addr_check(crate::network::check(self.connect.clone(), denied));
@@ -228,9 +234,7 @@ impl Grants {
         if self.stdout {
             builder.inherit_stdout();
         }
-        if self.stderr {
-            builder.inherit_stderr();
-        }
+        builder.stderr(stderr);
         builder.build()
     }
 

@@ -56,11 +56,12 @@
 
 // The modules in layers, each using only those above it in this list:
 // - bottom: `units` (sizes, durations), `name` (shared names), `bus`
-//   (messages), `remote` (tools across hosts), `events`, `call` (where a call comes from), `tools` (the
-//   tool registry), `error`, `files` (bounded reads of regular files),
-//   `bindings` (the one `bindgen!`);
+//   (messages), `remote` (tools across hosts), `events`, `call` (where a
+//   call comes from), `tools` (the tool registry), `error`, `files`
+//   (bounded reads of regular files), `bindings` (the one `bindgen!`);
 // - configuration: `limits`, `network` (what `connect` grants reach),
-//   `origins` (what `http` grants reach), `grants`, `manifest` (with the pool's config);
+//   `origins` (what `http` grants reach), `stderr` (the tail a trap
+//   quotes), `grants`, `manifest` (with the pool's config);
 // - the store: `store` (per-instance state), `limiter` (memory, tables,
 //   the limit markers), `imports` (the WIT host imports), `core_abi`;
 // - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
@@ -97,6 +98,7 @@ mod network;
 mod origins;
 mod plugin;
 mod remote;
+mod stderr;
 mod store;
 mod tools;
 mod trap;

@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::manifest::PoolConfig;
 use crate::name::Name;
 use crate::origins::Origins;
+use crate::stderr::StderrTail;
 use crate::tools::ToolRegistry;
 
 /// The data of one plugin instance's `Store`.
@@ -29,6 +30,7 @@ pub struct PluginState {
     pub(crate) plugin: Arc<PluginContext>,
     pub(crate) limiter: Limiter,
     pub(crate) call: CallState,
+    pub(crate) stderr: StderrTail,
     wasi: WasiCtx,
     http: WasiHttpCtx,
     origins: Origins,
@@ -64,21 +66,26 @@ pub(crate) struct CallState {
     pub log_lines: u64,
     /// The message of a Rust panic, as the guest SDK reported it.
     pub panic: Option<String>,
+    /// How much the instance had written to stderr when the call began.
+    pub stderr_mark: u64,
     /// Where the call comes from.
     pub context: CallContext,
 }
 
 impl PluginState {
     pub(crate) fn new(plugin: Arc<PluginContext>) -> Self {
+        let stderr = StderrTail::new(plugin.grants.stderr);
         Self {
             limiter: Limiter::new(&plugin.limits),
             call: CallState {
                 deadline: Instant::now() + plugin.limits.deadline,
                 log_lines: 0,
                 panic: None,
+                stderr_mark: 0,
                 context: CallContext::default(),
             },
-            wasi: plugin.grants.wasi(denied_by(&plugin)),
+            wasi: plugin.grants.wasi(denied_by(&plugin), stderr.clone()),
+            stderr,
             http: WasiHttpCtx::new(),
             origins: Origins::new(
                 &plugin.grants.http,
@@ -96,6 +103,7 @@ impl PluginState {
         self.call.deadline = deadline;
         self.call.log_lines = 0;
         self.call.panic = None;
+        self.call.stderr_mark = self.stderr.mark();
         self.call.context = context;
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;

@@ -44,10 +44,15 @@ pub(crate) fn classify(
             return Error::Trap { plugin, message: format!("panicked: {panic}") };
         }
     }
-    let message = match trap {
+    let mut message = match trap {
         Some(trap) => trap.to_string(),
         None => one_line(err),
     };
+    // What the guest's runtime printed before it gave up: how a Python
+    // or JavaScript plugin's uncaught exception reaches the host.
+    if let Some(stderr) = state.and_then(|state| state.stderr.since(state.call.stderr_mark)) {
+        message = format!("{message}; its stderr: {stderr}");
+    }
     // wasmtime reports these as plain errors; their text is all there is.
     if message.contains("count too high") {
         return Error::InstanceLimit { plugin, limit: limits.instances };

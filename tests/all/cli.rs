@@ -36,9 +36,10 @@ fn witplug(args: &[&str]) -> Output {
         .expect("running witplug")
 }
 
-/// A cache folder for these tests, so they do not write the user's.
+/// The suite's cache, so these tests do not write the user's, and find
+/// the example plugins compiled.
 fn cli_cache() -> PathBuf {
-    std::env::temp_dir().join(format!("witplug-cli-cache-{}", std::process::id()))
+    crate::support::suite_cache()
 }
 
 /// Runs witplug with plugin logs switched off, so stderr holds only errors.
@@ -288,6 +289,7 @@ fn run_prints_events_and_stops_on_ctrl_c() {
     let child = Command::new(witplug_bin())
         .args(["run", "--watch", "--plugins", dir.to_str().unwrap()])
         .env("WITPLUG_LOG", "off")
+        .env("WITPLUG_CACHE", cli_cache())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -307,7 +309,10 @@ fn run_prints_events_and_stops_on_ctrl_c() {
 
 #[test]
 fn precompile_fills_the_cache_that_later_commands_use() {
-    let dir = plugins_dir();
+    let plugins = crate::support::Scratch::new();
+    plugins.copy_fixture("counter");
+    plugins.copy_fixture("greeter-en");
+    let dir = plugins.path();
     let cache = std::env::temp_dir().join(format!("witplug-precompile-{}", std::process::id()));
     let cache = cache.to_str().unwrap();
     let output = witplug(&["precompile", "--plugins", dir.to_str().unwrap(), "--cache", cache]);
@@ -382,6 +387,47 @@ fn a_new_plugin_builds_outside_the_workspace_and_answers() {
     let err = assert_one_line_error(&again);
     assert!(err.ends_with("hello-there already exists"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A Python plugin folder outside the repository: `witplug build` runs
+/// componentize-py (the one `cargo xtask test` installed), and the
+/// component answers; built again unchanged, it is up to date.
+#[test]
+fn witplug_build_turns_a_python_plugin_folder_into_a_component() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = crate::support::Scratch::new();
+    let plugin = dir.path().join("py-counter");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::copy(root.join("example-plugins/py-counter/app.py"), plugin.join("app.py")).unwrap();
+    let out = dir.path().join("plugins");
+    let build = || {
+        Command::new(witplug_bin())
+            .args(["build", "--manifest-path", plugin.to_str().unwrap(), "--out"])
+            .arg(&out)
+            .env("WITPLUG_TOOLS", root.join("target/tools"))
+            .output()
+            .unwrap()
+    };
+    let built = build();
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(stdout(&built).contains("1 built, 0 up to date"), "{}", stdout(&built));
+    let again = build();
+    assert!(stdout(&again).contains("0 built, 1 up to date"), "{}", stdout(&again));
+
+    let called = witplug_quiet(&[
+        "call",
+        "--plugins",
+        out.to_str().unwrap(),
+        "py-counter",
+        "handle",
+        "\"x\"",
+    ]);
+    assert!(called.status.success(), "{}", stderr(&called));
+    assert_eq!(stdout(&called).trim(), "ok(\"x 1\")");
+
+    let not_a_plugin = witplug(&["build", "--manifest-path", out.to_str().unwrap()]);
+    let err = assert_one_line_error(&not_a_plugin);
+    assert!(err.contains("no Cargo.toml, app.py or app.js here"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The WIT contract travels inside each published crate that needs it
-//! (`guest-sdk/wit`, `host/wit`): the copies must be `wit/` to the byte.
+//! (`guest-sdk/wit`, `host/wit`, `build/wit`): the copies must be `wit/` to the byte.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,7 +23,7 @@ fn the_crates_carry_the_contract_unchanged() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let contract = wit_files(&root.join("wit"));
     assert!(contract.contains_key("host.wit"), "{:?}", contract.keys());
-    for copy in ["guest-sdk/wit", "host/wit"] {
+    for copy in ["guest-sdk/wit", "host/wit", "build/wit"] {
         assert_eq!(
             wit_files(&root.join(copy)),
             contract,

@@ -1,7 +1,9 @@
 //! `wasi:http` behind grants: linked for every component; a request goes
 //! out only to an origin the manifest grants, anything else is
 //! `HTTP-request-denied` (and an `Event::Denied` naming the origin). The
-//! http-fetch plugin fetches from a server each test starts on loopback.
+//! http-fetch plugin (Rust, on `wasi:http` itself) and js-fetch
+//! (JavaScript, through `fetch`) fetch from a server each test starts on
+//! loopback.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use witplug_host::{Error, Event, Grants, Host, Limits, Plugin, PluginError};
@@ -43,18 +45,35 @@ async fn server(body_size: usize) -> u16 {
 }
 
 async fn fetcher(grants: Grants, limits: Limits) -> (Host, std::sync::Arc<Plugin>) {
+    fetcher_in("http-fetch", grants, limits).await
+}
+
+async fn fetcher_in(
+    plugin: &str,
+    grants: Grants,
+    limits: Limits,
+) -> (Host, std::sync::Arc<Plugin>) {
     let mut builder = crate::support::builder();
-    builder.grants("http-fetch", grants).limits(limits);
+    builder.grants(plugin, grants).limits(limits);
     let host = builder.build().unwrap();
-    let plugin = host.load_file(fixture("http-fetch")).await.unwrap();
+    let plugin = host.load_file(fixture(plugin)).await.unwrap();
     (host, plugin)
 }
 
 #[tokio::test]
 async fn a_granted_origin_answers_and_any_other_is_denied_by_name() {
+    granted_origin_answers_and_any_other_is_denied("http-fetch").await;
+}
+
+#[tokio::test]
+async fn javascript_fetch_reaches_a_granted_origin_and_no_other() {
+    granted_origin_answers_and_any_other_is_denied("js-fetch").await;
+}
+
+async fn granted_origin_answers_and_any_other_is_denied(plugin: &str) {
     let (port, other) = (server(0).await, server(0).await);
     let grants = Grants::new().http(format!("http://127.0.0.1:{port}"));
-    let (host, fetch) = fetcher(grants, Limits::default()).await;
+    let (host, fetch) = fetcher_in(plugin, grants, Limits::default()).await;
     let mut events = host.events();
 
     let answer = fetch.handle(&format!("http://127.0.0.1:{port}/x")).await.unwrap();
@@ -62,10 +81,18 @@ async fn a_granted_origin_answers_and_any_other_is_denied_by_name() {
 
     let url = format!("http://127.0.0.1:{other}/x");
     let err = fetch.handle(&url).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::Plugin { error: PluginError::Denied(what), .. } if *what == format!("http:{url}")),
-        "{err}"
-    );
+    match plugin {
+        // On wasi:http itself, the refusal's own code.
+        "http-fetch" => assert!(
+            matches!(&err, Error::Plugin { error: PluginError::Denied(what), .. } if *what == format!("http:{url}")),
+            "{err}"
+        ),
+        // Through `fetch`, a `TypeError` the plugin returns as `failed`.
+        _ => assert!(
+            matches!(&err, Error::Plugin { error: PluginError::Failed(why), .. } if why.contains("NetworkError")),
+            "{err}"
+        ),
+    }
     let denied = std::iter::from_fn(|| events.try_recv().ok()).find_map(|event| match event {
         Event::Denied { capability, .. } => Some(capability),
         _ => None,

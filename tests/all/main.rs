@@ -6,6 +6,7 @@ mod support;
 mod cache;
 mod calls;
 mod cli;
+mod conformance;
 mod contract;
 mod core_modules;
 mod fuzz;

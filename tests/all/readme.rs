@@ -72,7 +72,7 @@ fn every_witplug_command_in_the_readme_works_as_written() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let commands = commands(&readme);
     assert!(commands.len() >= 8, "{commands:?}");
-    let cache = std::env::temp_dir().join(format!("witplug-readme-cache-{}", std::process::id()));
+    let cache = crate::support::suite_cache();
     for (args, expected) in &commands {
         let mut command = Command::new(witplug_bin());
         command
@@ -99,7 +99,6 @@ fn every_witplug_command_in_the_readme_works_as_written() {
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&cache);
 }
 
 /// Starts a command that runs until it is stopped, waits for it to report

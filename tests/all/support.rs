@@ -27,13 +27,24 @@ pub fn fixture(name: &str) -> PathBuf {
 }
 
 /// A host builder whose compiled components are cached for the whole test
-/// suite (under cargo's `target/tmp`), so each component compiles once per
-/// run however many tests load it. (The cache tests and the fuzz tests use
-/// their own settings.)
+/// suite, so each component compiles once per run however many tests load
+/// it. (The cache tests and the fuzz tests use their own settings.)
 pub fn builder() -> witplug_host::HostBuilder {
     let mut builder = Host::builder();
-    builder.cache_dir(Path::new(env!("CARGO_TARGET_TMPDIR")).join("witplug-suite-cache"));
+    builder.cache_dir(suite_cache());
     builder
+}
+
+/// The suite's compiled-component cache: `$WITPLUG_SUITE_CACHE`, which
+/// `cargo xtask test` fills with every example plugin (`witplug
+/// precompile`) before the tests start, so that no test compiles the large
+/// Python and JavaScript components again; else under cargo's `target/tmp`.
+/// The CLI tests run `witplug` with it too.
+pub fn suite_cache() -> PathBuf {
+    match std::env::var_os("WITPLUG_SUITE_CACHE") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_TARGET_TMPDIR")).join("witplug-suite-cache"),
+    }
 }
 
 /// Waits until `done` holds, checking it again whenever something happens

@@ -1,7 +1,9 @@
 //! `cargo xtask build-plugins`: the example plugin crates in, validated
 //! components out, through `witplug-build` (the code of `witplug build`),
-//! in the workspace's `plugin` profile (optimised for size, with LTO). WAT
-//! plugins are copied beside the components.
+//! in the workspace's `plugin` profile (optimised for size, with LTO).
+//! Python (`app.py`) and JavaScript (`app.js`) plugin folders are built by
+//! componentize-py and componentize-js, and WAT plugins are copied beside
+//! the components.
 
 use std::path::{Path, PathBuf};
 
@@ -46,9 +48,14 @@ impl Options {
 }
 
 /// Builds the plugins `options` selects, with the same code as `witplug
-/// build` (crate `witplug-build`).
+/// build` (crate `witplug-build`): Rust crates with cargo, Python and
+/// JavaScript plugins with their pinned toolchains (installed under
+/// `target/tools/` on first use).
 pub fn run(options: &Options) -> Result<()> {
     let root = workspace_root();
+    let scripts = script_plugins(&options.dir, &options.only)?;
+    let crates: Vec<&String> =
+        options.only.iter().filter(|name| !scripts.iter().any(|dir| dir.ends_with(name))).collect();
     let mut built = 0;
     let mut fresh = 0;
     let mut tally = |report: witplug_build::Report| {
@@ -56,14 +63,16 @@ pub fn run(options: &Options) -> Result<()> {
         fresh += report.fresh();
     };
     let print = |plugin: &witplug_build::Built| println!("{plugin}");
-    if options.dir == root.join("example-plugins") {
+    if !options.only.is_empty() && crates.is_empty() {
+        // Only Python or JavaScript plugins were asked for.
+    } else if options.dir == root.join("example-plugins") {
         // The workspace's plugins, in its size-optimised `plugin` profile;
         // the contract and the build code count as inputs of every one.
         let mut build = witplug_build::Options::new(root.join("Cargo.toml"), &options.out)
             .profile("plugin")
             .input(root.join("wit"))
             .input(root.join("build/src"));
-        for name in &options.only {
+        for name in crates {
             build = build.only(name);
         }
         tally(witplug_build::build(&build, print)?);
@@ -74,9 +83,36 @@ pub fn run(options: &Options) -> Result<()> {
             tally(witplug_build::build(&build, print)?);
         }
     }
+    if !scripts.is_empty() {
+        let build = witplug_build::ScriptOptions::new(scripts, &options.out, tools_dir())
+            .wit(root.join("wit"));
+        tally(witplug_build::build_scripts(&build, print)?);
+    }
     copy_wat_plugins(&options.dir, &options.out)?;
     println!("build-plugins: {built} built, {fresh} up to date, in {}", options.out.display());
     Ok(())
+}
+
+/// Where the xtask installs the tools it needs.
+pub fn tools_dir() -> PathBuf {
+    workspace_root().join("target/tools")
+}
+
+/// The Python and JavaScript plugin folders directly under `dir` (those
+/// named in `only`, when it names any).
+fn script_plugins(dir: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the plugins folder {}", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let named = only.is_empty() || only.iter().any(|name| path.ends_with(name));
+        if named && witplug_build::Language::of(&path).is_some() {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// The `Cargo.toml` of every folder directly under `dir`.

@@ -45,10 +45,26 @@ pub fn test(args: &[String]) -> Result<()> {
     let mut build = cargo();
     build.args(["build", "--quiet", "--package", "witplug-cli"]);
     run_step("building the witplug CLI", build)?;
+    // Every example plugin compiled once, into the cache the tests share:
+    // the Python and JavaScript components take seconds each to compile,
+    // and many tests, in-process and through the CLI, load them.
+    let cache = workspace_root().join("target/tmp/witplug-suite-cache");
+    let mut precompile = cargo();
+    precompile
+        .args(["run", "--quiet", "--package", "witplug-cli", "--", "precompile", "--plugins"])
+        .arg(workspace_root().join("plugins"))
+        .arg("--cache")
+        .arg(&cache)
+        .env("WITPLUG_LOG", "off");
+    run_step("compiling the example plugins into the suite's cache", precompile)?;
     // The NATS tests start a real nats-server of their own.
     let nats_server = crate::nats_server::install()?;
     let mut command = cargo();
-    command.arg("test").args(args).env(crate::nats_server::ENV, nats_server);
+    command
+        .arg("test")
+        .args(args)
+        .env(crate::nats_server::ENV, nats_server)
+        .env("WITPLUG_SUITE_CACHE", &cache);
     run_step("the tests", command)
 }
 

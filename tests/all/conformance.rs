@@ -1,0 +1,229 @@
+//! The conformance kit: every behaviour of the contract, written once and
+//! run against the same plugin in each guest language (`kit` in Rust,
+//! `py-kit` in Python, `js-kit` in JavaScript; they answer the commands
+//! listed in `example-plugins/kit/src/lib.rs`). A test's name says the
+//! language: `conformance::python::state_lasts_across_calls`. A new guest
+//! language is one more line in the `languages!` call at the bottom.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use witplug_host::{Error, Grants, Host, HostBuilder, Plugin, PluginError};
+
+use crate::support::{Scratch, capture_logs, fixture, wait_until};
+
+/// A host (from `builder`) with the kit plugin `kit` loaded under its own
+/// name, with `manifest` as its manifest.
+async fn load(
+    kit: &str,
+    manifest: &str,
+    builder: &mut HostBuilder,
+) -> (Host, Arc<Plugin>, Scratch) {
+    compiled_once(kit).await;
+    let dir = Scratch::new();
+    let path = dir.path().join(format!("{kit}.wasm"));
+    std::os::unix::fs::symlink(fixture(kit), &path).unwrap();
+    dir.write(&format!("{kit}.toml"), manifest);
+    let host = builder.build().unwrap();
+    let plugin = host.load_file(&path).await.unwrap_or_else(|err| panic!("{kit} loads: {err}"));
+    (host, plugin, dir)
+}
+
+/// Compiles `kit` into the suite's cache before any test loads it, so the
+/// tests of a large component (a Python or JavaScript runtime) that start
+/// together wait for one compilation instead of each running their own.
+async fn compiled_once(kit: &str) {
+    static COMPILED: tokio::sync::Mutex<Vec<String>> = tokio::sync::Mutex::const_new(Vec::new());
+    let mut compiled = COMPILED.lock().await;
+    if !compiled.iter().any(|done| done == kit) {
+        let host = crate::support::builder().build().unwrap();
+        host.load_file(fixture(kit)).await.unwrap_or_else(|err| panic!("{kit} loads: {err}"));
+        compiled.push(kit.to_owned());
+    }
+}
+
+async fn handle(plugin: &Plugin, input: &str) -> String {
+    plugin.handle(input).await.unwrap_or_else(|err| panic!("`{input}`: {err}"))
+}
+
+async fn info_names_the_plugin(kit: &str) {
+    let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
+    assert_eq!(plugin.info().name, kit);
+    assert_eq!(plugin.info().version, "0.1.0");
+    assert!(plugin.info().description.contains("conformance kit"), "{:?}", plugin.info());
+}
+
+async fn init_fails_with_its_error_then_succeeds(kit: &str) {
+    let manifest = "[config]\nfail-init = \"no database\"\n";
+    let (_host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    let err = plugin.handle("count").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InitFailed { error: PluginError::Failed(why), .. } if why == "no database"),
+        "{err}"
+    );
+    let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
+    assert_eq!(handle(&plugin, "count").await, "1");
+}
+
+async fn state_lasts_across_calls(kit: &str) {
+    let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
+    for expected in ["1", "2", "3"] {
+        assert_eq!(handle(&plugin, "count").await, expected);
+    }
+}
+
+async fn log_lines_reach_the_host_tagged_with_the_plugin(kit: &str) {
+    let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
+    let (lines, _guard) = capture_logs();
+    assert_eq!(handle(&plugin, "log hello from the kit").await, "logged");
+    let lines = lines.lock().unwrap();
+    let line = lines.iter().find(|l| l.message == "hello from the kit").expect("the line");
+    assert_eq!((line.level, line.plugin.as_str()), (tracing::Level::INFO, kit));
+}
+
+async fn config_is_read_and_a_missing_key_is_none(kit: &str) {
+    let manifest = "[config]\ngreeting = \"hi there\"\n";
+    let (_host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    assert_eq!(handle(&plugin, "config greeting").await, "hi there");
+    assert_eq!(handle(&plugin, "config nothing").await, "<none>");
+}
+
+async fn send_message_granted_and_denied(kit: &str) {
+    let manifest = "[grants]\npublish = [\"kit.*\"]\n";
+    let (host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    let mut inbox = host.subscribe("kit.out");
+    assert_eq!(handle(&plugin, "send kit.out hello").await, "sent");
+    let message = tokio::time::timeout(Duration::from_secs(10), inbox.recv()).await.unwrap();
+    let message = message.unwrap();
+    assert_eq!((message.topic.as_str(), &message.payload[..]), ("kit.out", &b"hello"[..]));
+    assert_eq!(handle(&plugin, "send admin.stop now").await, "denied:publish:admin.stop");
+}
+
+async fn call_tool_granted_denied_and_unknown(kit: &str) {
+    let manifest = "[grants]\ntools = [\"upper\", \"missing\"]\n";
+    let mut builder = crate::support::builder();
+    builder.tool("upper", |input| Ok(input.to_uppercase())).tool("secret", |_| Ok("!".into()));
+    let (_host, plugin, _dir) = load(kit, manifest, &mut builder).await;
+    assert_eq!(handle(&plugin, "tool upper abc").await, "ok:ABC");
+    assert_eq!(handle(&plugin, "tool secret x").await, "denied:tool:secret");
+    assert_eq!(handle(&plugin, "tool missing x").await, "not-found:missing");
+}
+
+async fn messages_are_delivered_to_on_message(kit: &str) {
+    let manifest = "[grants]\nsubscribe = [\"news.*\"]\n";
+    let (host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    let mut events = host.events();
+    host.publish("news.today", "sunny");
+    host.publish("sports", "not for the kit");
+    host.publish("news.tomorrow", "rain");
+    wait_until(&mut events, "the kit received two messages", || {
+        plugin.metrics().messages_delivered >= 2
+    })
+    .await;
+    assert_eq!(handle(&plugin, "received").await, "news.today=sunny;news.tomorrow=rain");
+}
+
+async fn run_tool_serves_other_plugins(kit: &str) {
+    let manifest = "[provides]\ntools = [\"kit-echo\"]\n";
+    let mut builder = crate::support::builder();
+    builder.grants("tool-user", Grants::new().tool("kit-echo"));
+    let (host, _plugin, _dir) = load(kit, manifest, &mut builder).await;
+    let caller = host.load_file(fixture("tool-user")).await.unwrap();
+    assert_eq!(handle(&caller, "kit-echo:hi").await, "kit-echo says: kit-echo:hi");
+}
+
+async fn an_error_value_is_returned_not_trapped(kit: &str) {
+    let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
+    assert_eq!(handle(&plugin, "count").await, "1");
+    let err = plugin.handle("fail out of stock").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Plugin { error: PluginError::Failed(why), .. } if why == "out of stock"),
+        "{err}"
+    );
+    // The same instance goes on.
+    assert_eq!(handle(&plugin, "count").await, "2");
+    assert_eq!(plugin.restarts(), 0);
+}
+
+async fn an_uncaught_exception_is_a_trap_with_its_message(kit: &str) {
+    let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
+    assert_eq!(handle(&plugin, "count").await, "1");
+    let err = plugin.handle("throw the kit gave up").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Trap { plugin, message } if plugin == kit && message.contains("the kit gave up")),
+        "{err}"
+    );
+    // A fresh instance serves the next call.
+    assert_eq!(handle(&plugin, "count").await, "1");
+    assert_eq!(plugin.restarts(), 1);
+}
+
+async fn a_loop_is_stopped_at_its_deadline_and_the_instance_rebuilt(kit: &str) {
+    let manifest = "[limits]\ndeadline = \"300 ms\"\n";
+    let (_host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    let err = plugin.handle("spin").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Timeout { deadline, .. } if *deadline == Duration::from_millis(300)),
+        "{err}"
+    );
+    assert_eq!(handle(&plugin, "count").await, "1");
+    assert_eq!(plugin.restarts(), 1);
+}
+
+async fn memory_is_refused_at_its_limit_and_the_instance_rebuilt(kit: &str) {
+    let manifest = "[limits]\nmemory = \"96 MiB\"\n";
+    let (_host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    let err = plugin.handle("grow").await.unwrap_err();
+    assert!(matches!(&err, Error::MemoryLimit { limit, .. } if *limit == 96 << 20), "{err}");
+    assert_eq!(handle(&plugin, "count").await, "1");
+    assert_eq!(plugin.restarts(), 1);
+}
+
+async fn output_over_its_limit_is_refused_and_the_instance_rebuilt(kit: &str) {
+    let manifest = "[limits]\nmax-output = \"64 KiB\"\n";
+    let (_host, plugin, _dir) = load(kit, manifest, &mut crate::support::builder()).await;
+    assert_eq!(handle(&plugin, "big 1000").await.len(), 1000);
+    let err = plugin.handle("big 100000").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::OutputTooLarge { size: 100_000, limit, .. } if *limit == 64 << 10),
+        "{err}"
+    );
+    assert_eq!(handle(&plugin, "count").await, "1");
+}
+
+/// One module per language, each running every test above against that
+/// language's kit plugin.
+macro_rules! languages {
+    ($($language:ident => $kit:literal),* $(,)?) => {$(
+        mod $language {
+            languages!(@tests $kit;
+                info_names_the_plugin,
+                init_fails_with_its_error_then_succeeds,
+                state_lasts_across_calls,
+                log_lines_reach_the_host_tagged_with_the_plugin,
+                config_is_read_and_a_missing_key_is_none,
+                send_message_granted_and_denied,
+                call_tool_granted_denied_and_unknown,
+                messages_are_delivered_to_on_message,
+                run_tool_serves_other_plugins,
+                an_error_value_is_returned_not_trapped,
+                an_uncaught_exception_is_a_trap_with_its_message,
+                a_loop_is_stopped_at_its_deadline_and_the_instance_rebuilt,
+                memory_is_refused_at_its_limit_and_the_instance_rebuilt,
+                output_over_its_limit_is_refused_and_the_instance_rebuilt,
+            );
+        }
+    )*};
+    (@tests $kit:literal; $($test:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $test() {
+            super::$test($kit).await;
+        }
+    )*};
+}
+
+languages! {
+    rust => "kit",
+    python => "py-kit",
+    javascript => "js-kit",
+}
