@@ -17,13 +17,19 @@ pub struct ScriptOptions {
     pub dirs: Vec<PathBuf>,
     /// Where components are written, as `<name>.wasm`.
     pub out: PathBuf,
-    /// The WIT folder to build against when a plugin has no `wit/` folder
-    /// of its own; `None`: the witplug contract this crate carries.
+    /// The witplug contract (a WIT folder): the world of a plugin without
+    /// a `wit/` of its own, and a dependency of one with; `None`: the
+    /// contract this crate carries.
     pub wit: Option<PathBuf>,
-    /// The world the plugins target: `plugin` unless set.
-    pub world: String,
+    /// The world the plugins target; unless set, `plugin` for the witplug
+    /// contract, and the one world of a plugin's own `wit/`.
+    pub world: Option<String>,
     /// Where the toolchains are installed (one folder per pinned version).
     pub tools: PathBuf,
+    /// Folders of WIT packages (a `.wit` file or a folder per package)
+    /// that a plugin's own world may use besides the witplug contract, as
+    /// if they were in its `wit/deps/`: the WASI packages, say.
+    pub deps: Vec<PathBuf>,
 }
 
 impl ScriptOptions {
@@ -38,12 +44,13 @@ impl ScriptOptions {
             dirs: dirs.into_iter().map(Into::into).collect(),
             out: out.into(),
             wit: None,
-            world: "plugin".to_owned(),
+            world: None,
             tools: tools.into(),
+            deps: Vec::new(),
         }
     }
 
-    /// Builds against the WIT folder `wit` (when a plugin has none).
+    /// Builds against the witplug contract in the WIT folder `wit`.
     pub fn wit(mut self, wit: impl Into<PathBuf>) -> Self {
         self.wit = Some(wit.into());
         self
@@ -51,7 +58,14 @@ impl ScriptOptions {
 
     /// Targets the world `world`.
     pub fn world(mut self, world: impl Into<String>) -> Self {
-        self.world = world.into();
+        self.world = Some(world.into());
+        self
+    }
+
+    /// Offers the WIT packages in folder `deps` to plugins with a world of
+    /// their own.
+    pub fn deps(mut self, deps: impl Into<PathBuf>) -> Self {
+        self.deps.push(deps.into());
         self
     }
 }
@@ -80,13 +94,16 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .ok_or_else(|| Error::NotAPlugin { dir: dir.clone() })?;
-        let wit = match (dir.join("wit"), &options.wit) {
-            (own, _) if own.is_dir() => own,
-            (_, Some(wit)) => wit.clone(),
-            (_, None) => crate::contract::write(&options.tools)?,
+        let contract = match &options.wit {
+            Some(wit) => wit.clone(),
+            None => crate::contract::write(&options.tools)?,
         };
+        let own = dir.join("wit");
         let path = options.out.join(format!("{name}.wasm"));
-        let inputs = newest_mtime(dir)?.max(newest_mtime(&wit)?);
+        let mut inputs = newest_mtime(dir)?.max(newest_mtime(&contract)?);
+        for deps in &options.deps {
+            inputs = inputs.max(newest_mtime(deps)?);
+        }
         let fresh =
             std::fs::metadata(&path).and_then(|m| m.modified()).is_ok_and(|built| built >= inputs);
         let built = if fresh {
@@ -95,7 +112,16 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
         } else {
             let started = Instant::now();
             let program = toolchain::ensure(language, &options.tools)?;
-            let component = componentize(language, &program, &name, dir, &wit, &options.world)?;
+            let (wit, world) = if own.is_dir() {
+                // A world of the plugin's own: its WIT, with the contract
+                // and the offered packages as dependencies.
+                let staged = options.tools.join("wit-staged").join(&name);
+                stage(&own, &contract, &options.deps, &staged)?;
+                (staged, options.world.as_deref())
+            } else {
+                (contract, Some(options.world.as_deref().unwrap_or("plugin")))
+            };
+            let component = componentize(language, &program, &name, dir, &wit, world)?;
             validate(&name, &component)?;
             write_atomically(&path, &component)?;
             let size = component.len() as u64;
@@ -107,6 +133,64 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
     Ok(report)
 }
 
+/// Lays out in `staged` the WIT of a plugin with a world of its own: the
+/// `.wit` files of `own`, its `deps/`, the witplug contract as the package
+/// `witplug`, and each package of the `offered` folders, unless `own/deps`
+/// already holds one of that name.
+fn stage(own: &Path, contract: &Path, offered: &[PathBuf], staged: &Path) -> Result<()> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Io { path, source }
+    };
+    let _ = std::fs::remove_dir_all(staged);
+    std::fs::create_dir_all(staged.join("deps")).map_err(io(staged))?;
+    copy_wit(own, staged)?;
+    let own_deps = own.join("deps");
+    let mut packages = vec![(contract.to_owned(), "witplug".to_owned())];
+    for folder in std::iter::once(&own_deps).chain(offered) {
+        let Ok(entries) = std::fs::read_dir(folder) else { continue };
+        for entry in entries {
+            let path = entry.map_err(io(folder))?.path();
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+            if let Some(stem) = stem.filter(|_| path.is_dir() || is_wit(&path)) {
+                packages.push((path, stem));
+            }
+        }
+    }
+    for (package, name) in packages {
+        let target = staged.join("deps").join(&name);
+        if target.exists() {
+            continue;
+        }
+        std::fs::create_dir_all(&target).map_err(io(&target))?;
+        if package.is_dir() {
+            copy_wit(&package, &target)?;
+        } else {
+            let file = target.join(package.file_name().unwrap_or_default());
+            std::fs::copy(&package, &file).map_err(io(&file))?;
+        }
+    }
+    Ok(())
+}
+
+fn is_wit(path: &Path) -> bool {
+    path.extension().is_some_and(|ext| ext == "wit")
+}
+
+/// Copies the `.wit` files directly in `from` into `to`.
+fn copy_wit(from: &Path, to: &Path) -> Result<()> {
+    let entries =
+        std::fs::read_dir(from).map_err(|source| Error::Io { path: from.to_owned(), source })?;
+    for entry in entries {
+        let path = entry.map_err(|source| Error::Io { path: from.to_owned(), source })?.path();
+        if is_wit(&path) {
+            let target = to.join(path.file_name().unwrap_or_default());
+            std::fs::copy(&path, &target).map_err(|source| Error::Io { path: target, source })?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs the toolchain on the plugin in `dir`, returning the component.
 fn componentize(
     language: Language,
@@ -114,7 +198,7 @@ fn componentize(
     name: &str,
     dir: &Path,
     wit: &Path,
-    world: &str,
+    world: Option<&str>,
 ) -> Result<Vec<u8>> {
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let scratch = std::env::temp_dir().join(format!("witplug-{name}-{}.wasm", std::process::id()));
@@ -122,12 +206,19 @@ fn componentize(
     command.current_dir(dir);
     match language {
         Language::Python => {
-            command.arg("-d").arg(absolute(wit)).args(["-w", world, "componentize", "app"]);
+            command.arg("-d").arg(absolute(wit));
+            if let Some(world) = world {
+                command.args(["-w", world]);
+            }
+            command.args(["componentize", "app"]);
             command.args(["-p", "."]).arg("-o").arg(&scratch);
         }
         Language::JavaScript => {
             command.arg(language.entry()).arg("--wit").arg(absolute(wit));
-            command.args(["--world-name", world]).arg("-o").arg(&scratch);
+            if let Some(world) = world {
+                command.args(["--world-name", world]);
+            }
+            command.arg("-o").arg(&scratch);
         }
     }
     let output = command
@@ -144,5 +235,48 @@ fn componentize(
             eprint!("{}", String::from_utf8_lossy(&output.stderr));
             Err(Error::Compile { plugin: name.to_owned() })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_a_world_of_its_own_with_the_contract_and_the_offered_packages() {
+        let root = std::env::temp_dir().join(format!("witplug-stage-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (own, contract, offered) = (root.join("own"), root.join("contract"), root.join("wasi"));
+        for dir in [own.join("deps/mine"), contract.clone(), offered.join("io")] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(own.join("world.wit"), "package a:b;").unwrap();
+        std::fs::write(own.join("notes.txt"), "not wit").unwrap();
+        std::fs::write(own.join("deps/mine/x.wit"), "package m:x;").unwrap();
+        std::fs::write(contract.join("host.wit"), "package witplug:plugin;").unwrap();
+        std::fs::write(offered.join("http.wit"), "package wasi:http;").unwrap();
+        std::fs::write(offered.join("io/io.wit"), "package wasi:io;").unwrap();
+        std::fs::write(offered.join("mine.wit"), "shadowed by own deps").unwrap();
+
+        let staged = root.join("staged");
+        stage(&own, &contract, std::slice::from_ref(&offered), &staged).unwrap();
+        let read = |path: &str| std::fs::read_to_string(staged.join(path)).unwrap();
+        assert_eq!(read("world.wit"), "package a:b;");
+        assert!(!staged.join("notes.txt").exists());
+        assert_eq!(read("deps/witplug/host.wit"), "package witplug:plugin;");
+        assert_eq!(read("deps/mine/x.wit"), "package m:x;");
+        assert_eq!(read("deps/http/http.wit"), "package wasi:http;");
+        assert_eq!(read("deps/io/io.wit"), "package wasi:io;");
+        assert!(!staged.join("deps/mine/mine.wit").exists());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_folder_without_app_py_or_app_js_is_not_a_plugin() {
+        let out = std::env::temp_dir().join(format!("witplug-out-{}", std::process::id()));
+        let options = ScriptOptions::new([std::env::temp_dir()], &out, "tools");
+        let err = build_scripts(&options, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("not a plugin folder"), "{err}");
+        let _ = std::fs::remove_dir_all(&out);
     }
 }

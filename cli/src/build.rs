@@ -23,13 +23,21 @@ pub struct Args {
     /// Only this plugin, by package name (may be repeated).
     #[arg(short, long = "package", value_name = "NAME")]
     package: Vec<String>,
-    /// Python and JavaScript: the WIT folder to build against, when the
-    /// plugin folder has no `wit/` (default: the witplug contract).
+    /// Python and JavaScript: the witplug contract to build against
+    /// (default: the one witplug-build carries). A plugin folder with a
+    /// `wit/` of its own has its own world, which may include the
+    /// contract's as `witplug:plugin/plugin@0.1.0`.
     #[arg(long, value_name = "DIR")]
     wit: Option<PathBuf>,
-    /// Python and JavaScript: the world the plugin targets.
-    #[arg(long, value_name = "WORLD", default_value = "plugin")]
-    world: String,
+    /// Python and JavaScript: a folder of WIT packages (the WASI ones, say)
+    /// that a plugin's own world may use, as if in its `wit/deps/` (may be
+    /// repeated).
+    #[arg(long, value_name = "DIR")]
+    wit_deps: Vec<PathBuf>,
+    /// Python and JavaScript: the world the plugin targets (default:
+    /// `plugin`, or the one world of the folder's own `wit/`).
+    #[arg(long, value_name = "WORLD")]
+    world: Option<String>,
     /// Python and JavaScript: where their pinned toolchains are installed
     /// (default: `$XDG_CACHE_HOME/witplug/tools` or `~/.cache/witplug/tools`).
     #[arg(long, value_name = "DIR", env = "WITPLUG_TOOLS")]
@@ -70,10 +78,15 @@ fn build_script(args: &Args) -> Result<Report> {
         Some(dir) => dir.clone(),
         None => tools_dir()?,
     };
-    let mut options = witplug_build::ScriptOptions::new([&args.manifest_path], &args.out, tools)
-        .world(&args.world);
+    let mut options = witplug_build::ScriptOptions::new([&args.manifest_path], &args.out, tools);
+    if let Some(world) = &args.world {
+        options = options.world(world);
+    }
     if let Some(wit) = &args.wit {
         options = options.wit(wit);
+    }
+    for deps in &args.wit_deps {
+        options = options.deps(deps);
     }
     Ok(witplug_build::build_scripts(&options, |plugin| out!("{plugin}"))?)
 }

@@ -56,6 +56,8 @@ fn main() -> Fallible<()> {
     rows.push(rt.block_on(fresh_calls())?);
     eprintln!("measuring loads...");
     rows.extend(rt.block_on(loads())?);
+    eprintln!("measuring the Python and JavaScript plugins...");
+    rows.extend(rt.block_on(guest_languages())?);
     eprintln!("measuring resident memory...");
     rows.push(rss()?);
     eprintln!("measuring throughput...");
@@ -389,6 +391,119 @@ async fn loads() -> Fallible<Vec<Row>> {
             target: "< 1 ms",
         },
     ])
+}
+
+/// The counters in Python and JavaScript, with their rows' names.
+const LANGUAGES: [(&str, [&str; 3]); 2] = [
+    (
+        "py-counter",
+        [
+            "Python (py-counter): warm call of `handle`",
+            "Python (py-counter): load, cold (compile, link, read `info`)",
+            "Python (py-counter): load from the cache",
+        ],
+    ),
+    (
+        "js-counter",
+        [
+            "JavaScript (js-counter): warm call of `handle`",
+            "JavaScript (js-counter): load, cold (compile, link, read `info`)",
+            "JavaScript (js-counter): load from the cache",
+        ],
+    ),
+];
+
+const GUEST_WARM_CALLS: u32 = 10_000;
+
+/// For each of the Python and JavaScript counters: a warm call, a cold
+/// load beside compiling by hand, a load from the cache; then a host
+/// starting with both from the cache.
+async fn guest_languages() -> Fallible<Vec<Row>> {
+    let cache = tempdir("languages")?;
+    let engine =
+        Engine::new(&witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings()))?;
+    let mut rows = Vec::new();
+    for (name, [warm, cold, cached]) in LANGUAGES {
+        let path = plugins_dir().join(format!("{name}.wasm"));
+        let bytes = component_bytes(name)?;
+        let cold_load = median(3, async || {
+            let host = Host::builder().build()?;
+            let started = Instant::now();
+            host.load_file(&path).await?;
+            Ok(started.elapsed().as_secs_f64())
+        })
+        .await?;
+        let compile = median(3, async || {
+            let started = Instant::now();
+            Component::new(&engine, &bytes)?;
+            Ok(started.elapsed().as_secs_f64())
+        })
+        .await?;
+        Host::builder().cache_dir(&cache).build()?.load_file(&path).await?;
+        let cached_load = median(5, async || {
+            let host = Host::builder().cache_dir(&cache).build()?;
+            let started = Instant::now();
+            host.load_file(&path).await?;
+            let elapsed = started.elapsed().as_secs_f64();
+            if host.cache_stats().map(|s| s.hits) != Some(1) {
+                return Err("the cached load did not come from the cache".into());
+            }
+            Ok(elapsed)
+        })
+        .await?;
+        let host = Host::builder().cache_dir(&cache).build()?;
+        let plugin = host.load_file(&path).await?;
+        plugin.warm(1).await?;
+        let warm_call = median(5, async || {
+            let started = Instant::now();
+            for _ in 0..GUEST_WARM_CALLS {
+                plugin.handle("x").await?;
+            }
+            Ok(started.elapsed().as_secs_f64() / f64::from(GUEST_WARM_CALLS))
+        })
+        .await?;
+        rows.push(Row {
+            what: warm,
+            witplug: warm_call,
+            floor: None,
+            unit: "µs",
+            target: "(Rust: the first row)",
+        });
+        rows.push(Row {
+            what: cold,
+            witplug: cold_load,
+            floor: Some(compile),
+            unit: "ms",
+            target: "(floor: compile only)",
+        });
+        rows.push(Row { what: cached, witplug: cached_load, floor: None, unit: "ms", target: "" });
+    }
+    let both = tempdir("both")?;
+    for (name, _) in LANGUAGES {
+        std::fs::write(both.join(format!("{name}.wasm")), component_bytes(name)?)?;
+    }
+    let start = median(5, async || {
+        let host = Host::builder().cache_dir(&cache).build()?;
+        let started = Instant::now();
+        let report = host.load_dir(&both).await?;
+        let elapsed = started.elapsed().as_secs_f64();
+        if report.loaded.len() != 2 {
+            let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+            return Err(format!("{} loaded; failed: {failed:?}", report.loaded.len()).into());
+        }
+        Ok(elapsed)
+    })
+    .await?;
+    rows.push(Row {
+        what: "a host starting with both, from the cache",
+        witplug: start,
+        floor: None,
+        unit: "ms",
+        target: "well under 1 s",
+    });
+    std::fs::remove_dir_all(&both)?;
+    std::fs::remove_dir_all(&cache)?;
+    Ok(rows)
 }
 
 const IDLE: usize = 1_000;

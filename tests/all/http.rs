@@ -1,9 +1,9 @@
 //! `wasi:http` behind grants: linked for every component; a request goes
 //! out only to an origin the manifest grants, anything else is
 //! `HTTP-request-denied` (and an `Event::Denied` naming the origin). The
-//! http-fetch plugin (Rust, on `wasi:http` itself) and js-fetch
-//! (JavaScript, through `fetch`) fetch from a server each test starts on
-//! loopback.
+//! http-fetch (Rust) and py-fetch (Python) plugins, on `wasi:http`
+//! itself, and js-fetch (JavaScript, through `fetch`) fetch from a server
+//! each test starts on loopback.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use witplug_host::{Error, Event, Grants, Host, Limits, Plugin, PluginError};
@@ -66,6 +66,11 @@ async fn a_granted_origin_answers_and_any_other_is_denied_by_name() {
 }
 
 #[tokio::test]
+async fn python_reaches_a_granted_origin_and_no_other() {
+    granted_origin_answers_and_any_other_is_denied("py-fetch").await;
+}
+
+#[tokio::test]
 async fn javascript_fetch_reaches_a_granted_origin_and_no_other() {
     granted_origin_answers_and_any_other_is_denied("js-fetch").await;
 }
@@ -83,7 +88,7 @@ async fn granted_origin_answers_and_any_other_is_denied(plugin: &str) {
     let err = fetch.handle(&url).await.unwrap_err();
     match plugin {
         // On wasi:http itself, the refusal's own code.
-        "http-fetch" => assert!(
+        "http-fetch" | "py-fetch" => assert!(
             matches!(&err, Error::Plugin { error: PluginError::Denied(what), .. } if *what == format!("http:{url}")),
             "{err}"
         ),

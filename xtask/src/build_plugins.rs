@@ -85,12 +85,49 @@ pub fn run(options: &Options) -> Result<()> {
     }
     if !scripts.is_empty() {
         let build = witplug_build::ScriptOptions::new(scripts, &options.out, tools_dir())
-            .wit(root.join("wit"));
+            .wit(root.join("wit"))
+            .deps(wasi_wit()?);
         tally(witplug_build::build_scripts(&build, print)?);
     }
     copy_wat_plugins(&options.dir, &options.out)?;
     println!("build-plugins: {built} built, {fresh} up to date, in {}", options.out.display());
     Ok(())
+}
+
+/// The WASI 0.2 WIT packages, for plugins with a world of their own that
+/// imports some (py-fetch): those wasmtime-wasi-http, which the host links,
+/// carries in its source.
+fn wasi_wit() -> Result<PathBuf> {
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        packages: Vec<Package>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Package {
+        name: String,
+        manifest_path: PathBuf,
+    }
+    let output = crate::cargo()
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(workspace_root().join("Cargo.toml"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!("cargo metadata failed");
+    }
+    let metadata: Metadata =
+        serde_json::from_slice(&output.stdout).context("reading cargo metadata")?;
+    let package = metadata
+        .packages
+        .iter()
+        .find(|package| package.name == "wasmtime-wasi-http")
+        .context("cargo metadata lists no wasmtime-wasi-http")?;
+    let deps = package.manifest_path.with_file_name("wit").join("deps");
+    if !deps.is_dir() {
+        bail!("{} is missing: where are the WASI WIT packages?", deps.display());
+    }
+    Ok(deps)
 }
 
 /// Where the xtask installs the tools it needs.
