@@ -341,9 +341,18 @@ async fn fresh_calls() -> Fallible<Row> {
     })
 }
 
-async fn loads() -> Fallible<Vec<Row>> {
-    let cache = tempdir("cache")?;
-    let path = plugins_dir().join("counter.wasm");
+/// Three measurements of loading a component: through witplug with no
+/// cache (compile, link, read `info`), by hand (compile only), and through
+/// witplug from a filled cache.
+struct Loads {
+    cold: f64,
+    compile: f64,
+    cached: f64,
+}
+
+async fn measure_loads(name: &str, cached_rounds: usize) -> Fallible<Loads> {
+    let cache = tempdir(&format!("cache-{name}"))?;
+    let path = plugins_dir().join(format!("{name}.wasm"));
     let cold = median(3, async || {
         let host = Host::builder().build()?;
         let started = Instant::now();
@@ -353,7 +362,7 @@ async fn loads() -> Fallible<Vec<Row>> {
     .await?;
     // Fill the cache once, outside the timed part.
     Host::builder().cache_dir(&cache).build()?.load_file(&path).await?;
-    let cached = median(11, async || {
+    let cached = median(cached_rounds, async || {
         let host = Host::builder().cache_dir(&cache).build()?;
         let started = Instant::now();
         host.load_file(&path).await?;
@@ -368,13 +377,18 @@ async fn loads() -> Fallible<Vec<Row>> {
 
     let engine =
         Engine::new(&witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings()))?;
-    let bytes = component_bytes("counter")?;
-    let floor_cold = median(3, async || {
+    let bytes = component_bytes(name)?;
+    let compile = median(3, async || {
         let started = Instant::now();
         Component::new(&engine, &bytes)?;
         Ok(started.elapsed().as_secs_f64())
     })
     .await?;
+    Ok(Loads { cold, compile, cached })
+}
+
+async fn loads() -> Fallible<Vec<Row>> {
+    let Loads { cold, compile: floor_cold, cached } = measure_loads("counter", 11).await?;
     Ok(vec![
         Row {
             what: "load a plugin, cold (compile, link, read `info`)",
@@ -420,37 +434,10 @@ const GUEST_WARM_CALLS: u32 = 10_000;
 /// starting with both from the cache.
 async fn guest_languages() -> Fallible<Vec<Row>> {
     let cache = tempdir("languages")?;
-    let engine =
-        Engine::new(&witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings()))?;
     let mut rows = Vec::new();
     for (name, [warm, cold, cached]) in LANGUAGES {
         let path = plugins_dir().join(format!("{name}.wasm"));
-        let bytes = component_bytes(name)?;
-        let cold_load = median(3, async || {
-            let host = Host::builder().build()?;
-            let started = Instant::now();
-            host.load_file(&path).await?;
-            Ok(started.elapsed().as_secs_f64())
-        })
-        .await?;
-        let compile = median(3, async || {
-            let started = Instant::now();
-            Component::new(&engine, &bytes)?;
-            Ok(started.elapsed().as_secs_f64())
-        })
-        .await?;
-        Host::builder().cache_dir(&cache).build()?.load_file(&path).await?;
-        let cached_load = median(5, async || {
-            let host = Host::builder().cache_dir(&cache).build()?;
-            let started = Instant::now();
-            host.load_file(&path).await?;
-            let elapsed = started.elapsed().as_secs_f64();
-            if host.cache_stats().map(|s| s.hits) != Some(1) {
-                return Err("the cached load did not come from the cache".into());
-            }
-            Ok(elapsed)
-        })
-        .await?;
+        let loads = measure_loads(name, 5).await?;
         let host = Host::builder().cache_dir(&cache).build()?;
         let plugin = host.load_file(&path).await?;
         plugin.warm(1).await?;
@@ -471,12 +458,12 @@ async fn guest_languages() -> Fallible<Vec<Row>> {
         });
         rows.push(Row {
             what: cold,
-            witplug: cold_load,
-            floor: Some(compile),
+            witplug: loads.cold,
+            floor: Some(loads.compile),
             unit: "ms",
             target: "(floor: compile only)",
         });
-        rows.push(Row { what: cached, witplug: cached_load, floor: None, unit: "ms", target: "" });
+        rows.push(Row { what: cached, witplug: loads.cached, floor: None, unit: "ms", target: "" });
     }
     let both = tempdir("both")?;
     for (name, _) in LANGUAGES {
