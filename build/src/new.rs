@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
+use crate::{Error, Language, Result};
 
 /// Where a new plugin crate gets `witplug-sdk` from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,13 +48,22 @@ pub struct NewPlugin {
     pub dir: PathBuf,
     /// Where `witplug-sdk` comes from.
     pub sdk: Sdk,
+    /// The language: `None` for a Rust crate, else a Python (`app.py`) or
+    /// JavaScript (`app.js`) plugin folder.
+    pub language: Option<Language>,
 }
 
 impl NewPlugin {
     /// A plugin of the `plugin` world named `name`, created in `dir`, with
     /// the SDK from crates.io.
     pub fn new(name: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
-        Self { name: name.into(), world: World::Plugin, dir: dir.into(), sdk: Sdk::default() }
+        Self {
+            name: name.into(),
+            world: World::Plugin,
+            dir: dir.into(),
+            sdk: Sdk::default(),
+            language: None,
+        }
     }
 
     /// Targets `world`.
@@ -66,6 +75,13 @@ impl NewPlugin {
     /// Takes the SDK from `sdk`.
     pub fn sdk(mut self, sdk: Sdk) -> Self {
         self.sdk = sdk;
+        self
+    }
+
+    /// Writes the plugin in `language` (Python or JavaScript) instead of
+    /// Rust.
+    pub fn language(mut self, language: Language) -> Self {
+        self.language = Some(language);
         self
     }
 }
@@ -85,6 +101,11 @@ pub fn new_plugin(plugin: &NewPlugin) -> Result<PathBuf> {
     let write = |path: PathBuf, text: String| {
         std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
     };
+    if let Some(language) = plugin.language {
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        write(dir.join(language.entry()), script(&plugin.name, language))?;
+        return Ok(dir);
+    }
     std::fs::create_dir_all(dir.join("src"))
         .map_err(|source| Error::Io { path: dir.clone(), source })?;
     write(dir.join("Cargo.toml"), manifest(plugin)?)?;
@@ -174,6 +195,68 @@ fn source(plugin: &NewPlugin) -> String {
     }
 }
 
+/// A Python or JavaScript plugin of the `plugin` world named `name`.
+fn script(name: &str, language: Language) -> String {
+    match language {
+        Language::Python => format!(
+            "\"\"\"The `{name}` plugin: handles requests of the `plugin` world.\"\"\"\n\
+             \n\
+             from componentize_py_types import Err\n\
+             from wit_world import exports\n\
+             from wit_world.imports import host, types\n\
+             \n\
+             calls = 0\n\
+             \n\
+             \n\
+             class Guest(exports.Guest):\n    \
+                 def info(self):\n        \
+                     return types.PluginInfo(name=\"{name}\", version=\"0.1.0\", description=\"TODO\")\n\
+             \n    \
+                 def init(self):\n        \
+                     pass\n\
+             \n    \
+                 def handle(self, input):\n        \
+                     global calls\n        \
+                     calls += 1\n        \
+                     host.log(types.Level.INFO, f\"call {{calls}}: {{input}}\")\n        \
+                     return input\n\
+             \n    \
+                 def on_message(self, topic, payload):\n        \
+                     pass\n\
+             \n    \
+                 def run_tool(self, name, input):\n        \
+                     raise Err(types.Error_NotFound(name))\n\
+             \n    \
+                 def shutdown(self):\n        \
+                     pass\n"
+        ),
+        Language::JavaScript => format!(
+            "// The `{name}` plugin: handles requests of the `plugin` world.\n\
+             \n\
+             import {{ log }} from 'witplug:plugin/host@0.1.0';\n\
+             \n\
+             let calls = 0;\n\
+             \n\
+             export const guest = {{\n  \
+                 info() {{\n    \
+                     return {{ name: '{name}', version: '0.1.0', description: 'TODO' }};\n  \
+                 }},\n  \
+                 init() {{}},\n  \
+                 handle(input) {{\n    \
+                     calls += 1;\n    \
+                     log('info', `call ${{calls}}: ${{input}}`);\n    \
+                     return input;\n  \
+                 }},\n  \
+                 onMessage(topic, payload) {{}},\n  \
+                 runTool(name, input) {{\n    \
+                     throw {{ tag: 'not-found', val: name }};\n  \
+                 }},\n  \
+                 shutdown() {{}},\n\
+             }};\n"
+        ),
+    }
+}
+
 fn path_str(path: &Path) -> Result<&str> {
     path.to_str().ok_or_else(|| Error::Io {
         path: path.to_owned(),
@@ -184,6 +267,16 @@ fn path_str(path: &Path) -> Result<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_and_javascript_plugins_say_their_name() {
+        let python = script("hello-py", Language::Python);
+        assert!(python.contains("class Guest(exports.Guest):"), "{python}");
+        assert!(python.contains("name=\"hello-py\""), "{python}");
+        let javascript = script("hello-js", Language::JavaScript);
+        assert!(javascript.contains("export const guest = {"), "{javascript}");
+        assert!(javascript.contains("name: 'hello-js'"), "{javascript}");
+    }
 
     #[test]
     fn names_must_be_kebab_case() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::out;
 use anyhow::Result;
-use witplug_build::{NewPlugin, Sdk, World};
+use witplug_build::{Language, NewPlugin, Sdk, World};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,7 +14,8 @@ pub struct Args {
     /// The world it exports.
     #[arg(long, value_enum, default_value = "plugin")]
     world: WorldArg,
-    /// The language it is written in.
+    /// The language it is written in: a Rust crate, or a folder with
+    /// `app.py` or `app.js`.
     #[arg(long, value_enum, default_value = "rust")]
     lang: Lang,
     /// The folder to create the crate in.
@@ -39,10 +40,12 @@ enum WorldArg {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Lang {
     Rust,
+    Python,
+    #[value(alias = "js")]
+    Javascript,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let Lang::Rust = args.lang;
     let sdk = match (&args.sdk_path, &args.sdk_git) {
         (Some(path), _) => Sdk::Path(std::path::absolute(path)?),
         (None, Some(url)) => Sdk::Git(url.clone()),
@@ -51,9 +54,18 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let world = match args.world {
         WorldArg::Plugin => World::Plugin,
     };
-    let plugin = NewPlugin::new(&args.name, &args.dir).world(world).sdk(sdk);
+    let mut plugin = NewPlugin::new(&args.name, &args.dir).world(world).sdk(sdk);
+    match args.lang {
+        Lang::Rust => {}
+        Lang::Python => plugin = plugin.language(Language::Python),
+        Lang::Javascript => plugin = plugin.language(Language::JavaScript),
+    }
     let dir = witplug_build::new_plugin(&plugin)?;
     out!("created {}", dir.display());
+    if plugin.language.is_some() {
+        out!("build it with: witplug build --manifest-path {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     out!(
         "build it with: witplug build --manifest-path {} --release",
         dir.join("Cargo.toml").display()

@@ -389,16 +389,19 @@ fn a_new_plugin_builds_outside_the_workspace_and_answers() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A Python plugin folder outside the repository: `witplug build` runs
-/// componentize-py (the one `cargo xtask test` installed), and the
-/// component answers; built again unchanged, it is up to date.
+/// A Python plugin outside the repository: `witplug new --lang python`
+/// writes it, `witplug build` runs componentize-py (the one `cargo xtask
+/// test` installed), and the component answers; built again unchanged, it
+/// is up to date.
 #[test]
-fn witplug_build_turns_a_python_plugin_folder_into_a_component() {
+fn a_new_python_plugin_builds_outside_the_workspace_and_answers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let dir = crate::support::Scratch::new();
-    let plugin = dir.path().join("py-counter");
-    std::fs::create_dir_all(&plugin).unwrap();
-    std::fs::copy(root.join("example-plugins/py-counter/app.py"), plugin.join("app.py")).unwrap();
+    let created =
+        witplug(&["new", "hello-py", "--lang", "python", "--dir", dir.path().to_str().unwrap()]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let plugin = dir.path().join("hello-py");
+    assert!(plugin.join("app.py").is_file());
     let out = dir.path().join("plugins");
     let build = || {
         Command::new(witplug_bin())
@@ -414,16 +417,10 @@ fn witplug_build_turns_a_python_plugin_folder_into_a_component() {
     let again = build();
     assert!(stdout(&again).contains("0 built, 1 up to date"), "{}", stdout(&again));
 
-    let called = witplug_quiet(&[
-        "call",
-        "--plugins",
-        out.to_str().unwrap(),
-        "py-counter",
-        "handle",
-        "\"x\"",
-    ]);
+    let called =
+        witplug_quiet(&["call", "--plugins", out.to_str().unwrap(), "hello-py", "handle", "\"x\""]);
     assert!(called.status.success(), "{}", stderr(&called));
-    assert_eq!(stdout(&called).trim(), "ok(\"x 1\")");
+    assert_eq!(stdout(&called).trim(), "ok(\"x\")");
 
     let not_a_plugin = witplug(&["build", "--manifest-path", out.to_str().unwrap()]);
     let err = assert_one_line_error(&not_a_plugin);
