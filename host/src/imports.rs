@@ -156,12 +156,7 @@ impl PluginState {
     }
 
     fn deny(&self, capability: String) -> WitError {
-        let plugin = &self.plugin.name;
-        tracing::warn!(target: "witplug::host", plugin = plugin.as_str(), "denied {capability}");
-        self.plugin
-            .services
-            .events
-            .send(|| Event::Denied { plugin: plugin.clone(), capability: capability.clone() });
+        self.plugin.deny(&capability);
         WitError::Denied(capability)
     }
 

@@ -35,6 +35,10 @@ pub struct Metrics {
     pub messages_delivered: u64,
     /// Messages dropped because the plugin's queue was full.
     pub messages_dropped: u64,
+    /// Uses of something the plugin was not granted (a tool, a topic, a
+    /// network address, an HTTP origin), each refused with an error and
+    /// an [`Event::Denied`](crate::Event::Denied).
+    pub denied: u64,
 }
 
 /// Buckets of the latency histogram: exact below 16 ns, then 8 per power of
@@ -249,6 +253,7 @@ pub(crate) fn total<'a>(parts: impl IntoIterator<Item = &'a (Metrics, Histogram)
         total.peak_memory = total.peak_memory.max(m.peak_memory);
         total.messages_delivered += m.messages_delivered;
         total.messages_dropped += m.messages_dropped;
+        total.denied += m.denied;
         histogram.add(h);
     }
     finish(&mut total, &histogram);
@@ -271,7 +276,7 @@ impl std::fmt::Display for Stats {
         let width = self.plugins.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(6);
         writeln!(
             f,
-            "{:<width$} {:>7} {:>7} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7}",
+            "{:<width$} {:>7} {:>7} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7} {:>6}",
             "PLUGIN",
             "CALLS",
             "OK",
@@ -284,13 +289,14 @@ impl std::fmt::Display for Stats {
             "TOTAL",
             "FUEL",
             "PEAK MEM",
-            "MSGS"
+            "MSGS",
+            "DENIED"
         )?;
         let rows = self.plugins.iter().map(|(n, m)| (n.as_str(), m));
         for (name, m) in rows.chain(std::iter::once(("TOTAL", &self.total))) {
             writeln!(
                 f,
-                "{name:<width$} {:>7} {:>7} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7}",
+                "{name:<width$} {:>7} {:>7} {:>6} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>7} {:>6}",
                 m.calls,
                 m.successes,
                 m.errors,
@@ -303,6 +309,7 @@ impl std::fmt::Display for Stats {
                 m.fuel_used,
                 crate::units::format_size(m.peak_memory),
                 m.messages_delivered,
+                m.denied,
             )?;
         }
         Ok(())

@@ -205,6 +205,7 @@ impl Plugin {
         let mut histogram = Histogram::default();
         self.pool.read_counters(&mut metrics, &mut histogram);
         self.shared.read_into(&mut metrics, &mut histogram);
+        metrics.denied = self.context.denied.load(std::sync::atomic::Ordering::Relaxed);
         crate::metrics::finish(&mut metrics, &histogram);
         (metrics, histogram)
     }

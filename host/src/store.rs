@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
@@ -47,6 +48,21 @@ pub(crate) struct PluginContext {
     pub pool: PoolConfig,
     pub provides: Vec<String>,
     pub services: Arc<Services>,
+    /// Uses of something not granted, refused.
+    pub denied: AtomicU64,
+}
+
+impl PluginContext {
+    /// Refuses `capability` (`tool:shell`, `connect:10.0.0.1:22`...): logs
+    /// it, counts it and tells the host's listeners.
+    pub(crate) fn deny(&self, capability: &str) {
+        tracing::warn!(target: "witplug::host", plugin = self.name.as_str(), "denied {capability}");
+        self.denied.fetch_add(1, Ordering::Relaxed);
+        self.services.events.send(|| Event::Denied {
+            plugin: self.name.clone(),
+            capability: capability.to_owned(),
+        });
+    }
 }
 
 /// What every plugin of one host shares.
@@ -115,12 +131,14 @@ impl PluginState {
     }
 }
 
-/// Reports a network use the grants refused, as a denied call is.
+/// Reports a network use the grants refused, as a denied call is. (Weak:
+/// the WASI context lives in the store, which the context must not keep.)
 fn denied_by(plugin: &Arc<PluginContext>) -> impl Fn(String) + Send + Sync + 'static {
-    let (name, services) = (plugin.name.clone(), plugin.services.clone());
+    let plugin = Arc::downgrade(plugin);
     move |capability: String| {
-        tracing::warn!(target: "witplug::host", plugin = name.as_str(), "denied {capability}");
-        services.events.send(|| Event::Denied { plugin: name.clone(), capability });
+        if let Some(plugin) = plugin.upgrade() {
+            plugin.deny(&capability);
+        }
     }
 }
 

@@ -97,6 +97,7 @@ async fn send_message_granted_and_denied(kit: &str) {
     let message = message.unwrap();
     assert_eq!((message.topic.as_str(), &message.payload[..]), ("kit.out", &b"hello"[..]));
     assert_eq!(handle(&plugin, "send admin.stop now").await, "denied:publish:admin.stop");
+    assert_eq!(plugin.metrics().denied, 1);
 }
 
 async fn call_tool_granted_denied_and_unknown(kit: &str) {
@@ -107,6 +108,7 @@ async fn call_tool_granted_denied_and_unknown(kit: &str) {
     assert_eq!(handle(&plugin, "tool upper abc").await, "ok:ABC");
     assert_eq!(handle(&plugin, "tool secret x").await, "denied:tool:secret");
     assert_eq!(handle(&plugin, "tool missing x").await, "not-found:missing");
+    assert_eq!(plugin.metrics().denied, 1);
 }
 
 async fn messages_are_delivered_to_on_message(kit: &str) {

@@ -103,6 +103,7 @@ async fn granted_origin_answers_and_any_other_is_denied(plugin: &str) {
         _ => None,
     });
     assert_eq!(denied, Some(format!("http:http://127.0.0.1:{other}")));
+    assert_eq!(fetch.metrics().denied, 1);
     assert_eq!(fetch.restarts(), 0, "a refusal is an error, not a trap");
 }
 

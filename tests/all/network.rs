@@ -37,6 +37,7 @@ async fn without_a_grant_a_connection_is_denied_not_trapped() {
         matches!(&denied, Some(Event::Denied { plugin, capability: what }) if plugin == "net-probe" && *what == capability),
         "{denied:?}"
     );
+    assert_eq!(probe.metrics().denied, 1);
     // The instance is fine: the refusal was an error, not a trap.
     assert_eq!(probe.restarts(), 0);
 }

@@ -173,6 +173,7 @@ impl Host {
             pool,
             provides: manifest.provides.tools.clone(),
             services: self.services.clone(),
+            denied: Default::default(),
         });
         let size = bytes.len() as u64;
         Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
