@@ -40,11 +40,12 @@ fn main() -> Fallible<()> {
     match args.next() {
         // A child process: hold 1,000 idle instances and print the memory.
         Some(mode) if mode.starts_with("--rss-") => return runtime().block_on(rss_child(&mode)),
-        // Only warm calls, one way, for a profiler:
-        // `valgrind --tool=callgrind overhead --profile witplug`.
+        // Only warm calls, one way (witplug, lease or floor), for a
+        // profiler: `valgrind --tool=callgrind overhead --profile witplug`.
         Some(mode) if mode == "--profile" => {
             let way = args.next().unwrap_or_default();
-            return runtime().block_on(profile(&way));
+            let calls = args.next().map_or(Ok(WARM_CALLS), |calls| calls.parse())?;
+            return runtime().block_on(profile(&way, calls));
         }
         _ => {}
     }
@@ -224,80 +225,147 @@ impl Floor {
 const WARM_CALLS: u32 = 100_000;
 const FRESH_CALLS: u32 = 2_000;
 
+/// Warm calls of `handle` through witplug, through a lease and by hand,
+/// in interleaved rounds, so that the three meet the same noise from the
+/// machine; the median round of each.
 async fn warm_calls() -> Fallible<Vec<Row>> {
+    const ROUNDS: usize = 7;
     let host = Host::builder().build()?;
     let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
     counter.warm(1).await?;
-    let witplug = median(5, async || {
+    let floor = Floor::new("counter")?;
+    let mut store = floor.store();
+    let plugin = floor.instance(&mut store).await?;
+    let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(WARM_CALLS);
+    let (mut witplug, mut leased, mut by_hand) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
         let started = Instant::now();
         for _ in 0..WARM_CALLS {
             counter.handle("get").await?;
         }
-        Ok(started.elapsed().as_secs_f64() / f64::from(WARM_CALLS))
-    })
-    .await?;
+        witplug.push(per_call(started));
 
-    let leased = median(5, async || {
         let mut lease = counter.lease().await?;
         let started = Instant::now();
         for _ in 0..WARM_CALLS {
             lease.handle("get").await?;
         }
-        Ok(started.elapsed().as_secs_f64() / f64::from(WARM_CALLS))
-    })
-    .await?;
+        leased.push(per_call(started));
+        drop(lease);
 
-    let floor = Floor::new("counter")?;
-    let mut store = floor.store();
-    let plugin = floor.instance(&mut store).await?;
-    let floor = median(5, async || {
         let started = Instant::now();
         for _ in 0..WARM_CALLS {
-            plugin
-                .witplug_plugin_guest()
-                .call_handle(&mut store, "get")
-                .await?
-                .map_err(|e| e.to_string())?;
+            let guest = plugin.witplug_plugin_guest();
+            guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
         }
-        Ok(started.elapsed().as_secs_f64() / f64::from(WARM_CALLS))
-    })
-    .await?;
-    Ok(vec![
+        by_hand.push(per_call(started));
+    }
+    let floor = middle(by_hand);
+    let mut rows = vec![
         Row {
             what: "warm call of `handle`",
-            witplug,
+            witplug: middle(witplug),
             floor: Some(floor),
             unit: "µs",
             target: "≤ 1.1× floor",
         },
         Row {
             what: "warm call of `handle` through a `Lease`",
-            witplug: leased,
+            witplug: middle(leased),
             floor: Some(floor),
             unit: "µs",
             target: "≤ 1.1× floor",
         },
+    ];
+    rows.extend(instructions()?);
+    Ok(rows)
+}
+
+fn middle(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[samples.len() / 2]
+}
+
+/// The same warm calls counted in instructions by callgrind, which the
+/// machine's noise does not move: each way runs twice in a child process,
+/// with two numbers of calls, and the difference is divided by the
+/// difference in calls (so loading and compiling cancel out). No rows when
+/// valgrind is not installed.
+fn instructions() -> Fallible<Vec<Row>> {
+    const FEW: u32 = 1_000;
+    const MANY: u32 = 21_000;
+    let valgrind = |args: &[&str]| Command::new("valgrind").args(args).output();
+    if !valgrind(&["--version"]).is_ok_and(|output| output.status.success()) {
+        eprintln!("valgrind is not installed: no rows counted in instructions");
+        return Ok(Vec::new());
+    }
+    let exe = std::env::current_exe()?;
+    let exe = exe.to_str().ok_or("the benchmark's path is not UTF-8")?;
+    let count = |way: &str, calls: u32| -> Fallible<f64> {
+        let calls = calls.to_string();
+        let args = ["--tool=callgrind", "--callgrind-out-file=/dev/null", exe, "--profile"];
+        let output = valgrind(&[&args[..], &[way, &calls]].concat())?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if !output.status.success() {
+            return Err(format!("callgrind on the {way} calls failed: {stderr}").into());
+        }
+        let collected = stderr
+            .lines()
+            .find_map(|line| line.split_once("Collected :").map(|(_, n)| n.trim().to_owned()))
+            .ok_or("callgrind printed no count")?;
+        Ok(collected.parse::<f64>()?)
+    };
+    let per_call = |way: &str| -> Fallible<f64> {
+        Ok((count(way, MANY)? - count(way, FEW)?) / f64::from(MANY - FEW))
+    };
+    let floor = per_call("floor")?;
+    let row = |what, way| -> Fallible<Row> {
+        Ok(Row {
+            what,
+            witplug: per_call(way)?,
+            floor: Some(floor),
+            unit: "instructions",
+            target: "",
+        })
+    };
+    Ok(vec![
+        row("warm call of `handle`, counted by callgrind", "witplug")?,
+        row("warm call of `handle` through a `Lease`, counted by callgrind", "lease")?,
     ])
 }
 
-/// 100,000 warm calls of `handle`, through witplug or by hand.
-async fn profile(way: &str) -> Fallible<()> {
+/// `calls` warm calls of `handle`, through witplug, a lease or by hand
+/// (`floor`), for a profiler; prints the time per call.
+async fn profile(way: &str, calls: u32) -> Fallible<()> {
+    let started;
     if way == "floor" {
         let floor = Floor::new("counter")?;
         let mut store = floor.store();
         let plugin = floor.instance(&mut store).await?;
-        for _ in 0..WARM_CALLS {
+        started = Instant::now();
+        for _ in 0..calls {
             let guest = plugin.witplug_plugin_guest();
             guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
         }
-        return Ok(());
+    } else {
+        let host = Host::builder().build()?;
+        let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
+        counter.warm(1).await?;
+        if way == "lease" {
+            let mut lease = counter.lease().await?;
+            started = Instant::now();
+            for _ in 0..calls {
+                lease.handle("get").await?;
+            }
+        } else {
+            started = Instant::now();
+            for _ in 0..calls {
+                counter.handle("get").await?;
+            }
+        }
     }
-    let host = Host::builder().build()?;
-    let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
-    counter.warm(1).await?;
-    for _ in 0..WARM_CALLS {
-        counter.handle("get").await?;
-    }
+    let per_call = started.elapsed().as_secs_f64() / f64::from(calls);
+    eprintln!("{way}: {:.3} µs per warm call of `handle`", per_call * 1e6);
     Ok(())
 }
 
@@ -664,9 +732,10 @@ fn report(rows: &[Row], throughput: &Throughput) -> String {
         let witplug = scale(row.unit, row.witplug);
         let floor = row.floor.map(|f| scale(row.unit, f));
         let ratio = floor.map_or("-".to_owned(), |f| format!("{:.2}×", witplug / f));
-        let floor = floor.map_or("-".to_owned(), |f| format!("{f:.2} {}", row.unit));
+        let digits = if row.unit == "instructions" { 0 } else { 2 };
+        let floor = floor.map_or("-".to_owned(), |f| format!("{f:.digits$} {}", row.unit));
         out.push_str(&format!(
-            "| {} | {witplug:.2} {} | {floor} | {ratio} | {} |\n",
+            "| {} | {witplug:.digits$} {} | {floor} | {ratio} | {} |\n",
             row.what, row.unit, row.target
         ));
     }
