@@ -118,6 +118,7 @@ fn build(key: EngineKey, ceilings: &Limits) -> wasmtime::Result<Runtime> {
 
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    crate::lookups::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     crate::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
     let mut core_linker = wasmtime::Linker::new(&engine);

@@ -63,7 +63,8 @@
 //   `origins` (what `http` grants reach), `stderr` (the tail a trap
 //   quotes), `grants`, `manifest` (with the pool's config);
 // - the store: `store` (per-instance state), `limiter` (memory, tables,
-//   the limit markers), `imports` (the WIT host imports), `core_abi`;
+//   the limit markers), `imports` (the WIT host imports), `lookups` (name
+//   lookups behind the `resolve` grant), `core_abi`;
 // - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
 //   `Error`), `metrics` (counters and histograms);
 // - compiling: `engine`, `cache`, `load`, `inspect`;
@@ -89,6 +90,7 @@ mod inspect;
 mod limiter;
 mod limits;
 mod load;
+mod lookups;
 mod manifest;
 mod metrics;
 mod name;

@@ -67,9 +67,23 @@ async fn a_grant_by_name_covers_what_the_name_resolves_to() {
 
 #[tokio::test]
 async fn name_lookups_need_the_resolve_grant() {
-    let (_host, refused) = probe(Grants::new()).await;
+    let (host, refused) = probe(Grants::new()).await;
+    let mut events = host.events();
     let err = refused.handle("resolve:localhost").await.unwrap_err();
-    assert!(matches!(&err, Error::Plugin { .. }), "an error, not a trap: {err}");
+    // The interface's own `access-denied`, which the probe reports as
+    // denied: an error, not a trap, and not a resolver failure.
+    assert!(
+        matches!(&err, Error::Plugin { error: PluginError::Denied(what), .. } if what == "resolve:localhost"),
+        "{err}"
+    );
+    let denied = std::iter::from_fn(|| events.try_recv().ok())
+        .find(|event| matches!(event, Event::Denied { .. }));
+    assert!(
+        matches!(&denied, Some(Event::Denied { capability, .. }) if capability == "resolve:localhost"),
+        "{denied:?}"
+    );
+    assert_eq!(refused.metrics().denied, 1);
+    assert_eq!(refused.restarts(), 0);
     let (_host, allowed) = probe(Grants::new().resolve(true)).await;
     let found = allowed.handle("resolve:localhost").await.unwrap();
     assert!(found.split(',').any(|ip| ip == "127.0.0.1" || ip == "::1"), "{found}");
