@@ -29,6 +29,10 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
+    // Listening from the start: a Ctrl-C while the plugins load (a large
+    // component compiles for seconds) stops the host once they are loaded,
+    // rather than killing it.
+    let interrupted = interrupted()?;
     let mut builder = args.plugins.builder();
     let bus = args.nats.connect().await;
     if let Some(bus) = &bus {
@@ -59,7 +63,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         args.plugins.dir.display(),
         if args.watch { ", watching for changes" } else { "" }
     );
-    tokio::signal::ctrl_c().await?;
+    interrupted.await?;
     for error in host.stop_all().await {
         eprintln!("failed: {error}");
     }
@@ -74,4 +78,22 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     tokio::time::sleep(Duration::from_millis(50)).await;
     printer.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves at the first Ctrl-C (SIGINT) from now on.
+#[cfg(unix)]
+fn interrupted() -> std::io::Result<impl Future<Output = std::io::Result<()>>> {
+    // Registered here, not at the first poll as `ctrl_c` is.
+    let mut signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    Ok(async move {
+        signal.recv().await;
+        Ok(())
+    })
+}
+
+/// Resolves at the first Ctrl-C from now on.
+#[cfg(not(unix))]
+fn interrupted() -> std::io::Result<impl Future<Output = std::io::Result<()>>> {
+    let signal = tokio::spawn(tokio::signal::ctrl_c());
+    Ok(async move { signal.await.map_err(std::io::Error::other)? })
 }
