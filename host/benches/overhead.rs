@@ -137,8 +137,7 @@ async fn median<F: AsyncFnMut() -> Fallible<f64>>(rounds: usize, mut run: F) -> 
     for _ in 0..rounds {
         samples.push(run().await?);
     }
-    samples.sort_by(f64::total_cmp);
-    Ok(samples[samples.len() / 2])
+    Ok(middle(samples))
 }
 
 // ---- the floor: wasmtime by hand ------------------------------------------
@@ -281,6 +280,7 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
     Ok(rows)
 }
 
+/// The median of `samples`.
 fn middle(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples[samples.len() / 2]

@@ -16,10 +16,12 @@ use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress, 
 use wasmtime_wasi::p2::{DynPollable, SocketError};
 use wasmtime_wasi::sockets::WasiSocketsView;
 
+use crate::error::one_line_text;
 use crate::store::PluginState;
 
 /// The longest name a refusal quotes: a valid DNS name is at most 253
-/// bytes, and a hostile plugin's longer one must not flood the log.
+/// bytes, and a hostile plugin's longer one (or one with newlines) must
+/// not flood or forge the log.
 const QUOTED: usize = 253;
 
 /// Replaces wasmtime-wasi's `ip-name-lookup` in `linker` (which already
@@ -51,9 +53,7 @@ impl ip_name_lookup::Host for Lookups<'_> {
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
         let plugin = &self.state.plugin;
         if !plugin.grants.resolve {
-            let end = name.floor_char_boundary(QUOTED);
-            let more = if end < name.len() { "…" } else { "" };
-            plugin.deny(&format!("resolve:{}{more}", &name[..end]));
+            plugin.deny(&format!("resolve:{}", one_line_text(&name, QUOTED)));
             return Err(ErrorCode::AccessDenied.into());
         }
         ip_name_lookup::Host::resolve_addresses(&mut self.state.sockets(), network, name)
