@@ -166,11 +166,17 @@ async fn nats_a_server_restart_loses_only_what_is_counted() {
     sent += 500;
     wait_for_deliveries(&b, &ledger, 500).await;
 
-    // A stream of 50 batches of 100, and the server stops in its middle.
+    // A stream of 50 batches of 100, and the server stops in its middle:
+    // the last 30 are published once A has seen the server go.
+    let (down, server_down) = tokio::sync::oneshot::channel::<()>();
     let stream = tokio::spawn({
         let desk = desk.clone();
+        let mut server_down = Some(server_down);
         async move {
-            for _ in 0..50 {
+            for batch in 0..50 {
+                if batch == 20 {
+                    let _ = server_down.take().unwrap().await;
+                }
                 // Publishing never blocks: every call answers, server or not.
                 desk.handle("100").await.expect("order-desk answers during the outage");
                 tokio::task::yield_now().await;
@@ -180,6 +186,14 @@ async fn nats_a_server_restart_loses_only_what_is_counted() {
     sent += 5000;
     wait_for_deliveries(&b, &ledger, 1500).await;
     server.stop();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while bus_a.is_connected() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("host A sees the server go");
+    let _ = down.send(());
     tokio::time::timeout(Duration::from_secs(30), stream)
         .await
         .expect("the publisher never blocked")
