@@ -3,6 +3,7 @@
 mod build_plugins;
 mod nats_server;
 mod new_plugin;
+mod package;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ tasks:
   demo              build the plugins and run them in the host
   test              build the plugins and run every test (installs nats-server
                     under target/tools/ for the NATS tests)
+  package [ARGS]    package the published crates (ARGS go to `cargo package`)
+                    and check that each compiles from its package alone
   bench             measure witplug against wasmtime by hand; writes BENCHMARKS.md
   help              show this message";
 
@@ -40,6 +43,7 @@ fn try_main() -> Result<()> {
         "new-plugin" => new_plugin::run(&new_plugin::Options::parse(&rest)?),
         "demo" => run::demo(&rest),
         "test" => run::test(&rest),
+        "package" => package::run(&rest),
         "bench" => run::bench(),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
@@ -55,6 +59,12 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask lives one level below the workspace root")
         .to_path_buf()
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR`, or `target/`.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 /// The `cargo` that runs this task, so nested builds use the same toolchain.

@@ -41,16 +41,23 @@ pub fn demo(args: &[String]) -> Result<()> {
 pub fn test(args: &[String]) -> Result<()> {
     build_plugins::run(&Options::all())?;
     // The CLI tests run the `witplug` binary, which lives in its own crate.
+    // It is built with every target `cargo test` builds, in one go: features
+    // are resolved once for both, so the tests reuse all the binary's crates
+    // (built alone, it would give wasmtime other features and a second build).
     let mut build = cargo();
-    build.args(["build", "--quiet", "--package", "witplug-cli"]);
-    run_step("building the witplug CLI", build)?;
+    build.args(["build", "--quiet", "--lib", "--bins", "--tests", "--examples"]);
+    run_step("building the witplug CLI and the tests", build)?;
     // Every example plugin compiled once, into the cache the tests share:
     // the Python and JavaScript components take seconds each to compile,
     // and many tests, in-process and through the CLI, load them.
     let cache = workspace_root().join("target/tmp/witplug-suite-cache");
-    let mut precompile = cargo();
+    // (The binary just built, not `cargo run -p witplug-cli`: that resolves
+    // features for the CLI alone and would build wasmtime again.)
+    let witplug =
+        crate::target_dir().join("debug").join(format!("witplug{}", std::env::consts::EXE_SUFFIX));
+    let mut precompile = std::process::Command::new(witplug);
     precompile
-        .args(["run", "--quiet", "--package", "witplug-cli", "--", "precompile", "--plugins"])
+        .args(["precompile", "--plugins"])
         .arg(workspace_root().join("plugins"))
         .arg("--cache")
         .arg(&cache)
@@ -93,7 +100,7 @@ pub fn bench() -> Result<()> {
     Ok(())
 }
 
-fn run_step(what: &str, mut command: std::process::Command) -> Result<()> {
+pub(crate) fn run_step(what: &str, mut command: std::process::Command) -> Result<()> {
     let status = command
         .current_dir(workspace_root())
         .status()
