@@ -105,3 +105,32 @@ fn check_workspace(folders: &[String], profile: Option<&toml::Value>) -> Result<
     }
     toml::to_string(&root).context("writing the check workspace's manifest")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_workspace_patches_the_libraries_and_keeps_the_profiles() {
+        let folders: Vec<String> = CRATES.iter().map(|name| format!("{name}-1.2.3")).collect();
+        let profile: toml::Value =
+            toml::from_str::<toml::Table>("[dev.package.wasmtime]\nopt-level = 2\n")
+                .unwrap()
+                .into();
+        let text = check_workspace(&folders, Some(&profile)).unwrap();
+        let manifest: toml::Table = toml::from_str(&text).unwrap();
+
+        let members = manifest["workspace"]["members"].as_array().unwrap();
+        assert_eq!(members.len(), CRATES.len());
+        let patch = manifest["patch"]["crates-io"].as_table().unwrap();
+        assert_eq!(patch["witplug-host"]["path"].as_str(), Some("witplug-host-1.2.3"));
+        assert_eq!(patch["witplug-sdk"]["path"].as_str(), Some("witplug-sdk-1.2.3"));
+        assert_eq!(patch["witplug-build"]["path"].as_str(), Some("witplug-build-1.2.3"));
+        // Nothing depends on the CLI: patching it would only warn.
+        assert!(!patch.contains_key("witplug-cli"));
+        assert_eq!(
+            manifest["profile"]["dev"]["package"]["wasmtime"]["opt-level"].as_integer(),
+            Some(2)
+        );
+    }
+}
