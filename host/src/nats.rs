@@ -313,8 +313,18 @@ impl NatsBus {
     /// bus reconnects (or first connects, with
     /// [`NatsOptions::retry_on_start`]).
     pub async fn connected(&self) {
+        self.until_up_is(true).await;
+    }
+
+    /// Waits until the bus has seen the connection go: at once if it is
+    /// down, else until it is lost.
+    pub async fn disconnected(&self) {
+        self.until_up_is(false).await;
+    }
+
+    async fn until_up_is(&self, wanted: bool) {
         let mut up = self.counters.up.subscribe();
-        let _ = up.wait_for(|up| *up).await;
+        let _ = up.wait_for(|up| *up == wanted).await;
     }
 
     /// The server's URL, as given.

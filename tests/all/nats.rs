@@ -186,13 +186,9 @@ async fn nats_a_server_restart_loses_only_what_is_counted() {
     sent += 5000;
     wait_for_deliveries(&b, &ledger, 1500).await;
     server.stop();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while bus_a.is_connected() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("host A sees the server go");
+    tokio::time::timeout(Duration::from_secs(10), bus_a.disconnected())
+        .await
+        .expect("host A sees the server go");
     let _ = down.send(());
     tokio::time::timeout(Duration::from_secs(30), stream)
         .await

@@ -18,8 +18,12 @@ use anyhow::{Context, Result};
 
 use crate::{cargo, target_dir, workspace_root};
 
-/// The published crates, each after the ones it depends on.
-const CRATES: [&str; 4] = ["witplug-sdk", "witplug-host", "witplug-build", "witplug-cli"];
+/// The published libraries, each after the ones it depends on.
+const LIBRARIES: [&str; 3] = ["witplug-sdk", "witplug-host", "witplug-build"];
+
+/// Every published crate: the libraries, then the CLI, which nothing
+/// depends on.
+const CRATES: [&str; 4] = [LIBRARIES[0], LIBRARIES[1], LIBRARIES[2], "witplug-cli"];
 
 /// Packages the crates (passing `args` on to `cargo package`) and checks
 /// each from its package.
@@ -81,10 +85,7 @@ fn read_manifest(path: &Path) -> Result<toml::Table> {
 /// they are for the tests.
 fn check_workspace(folders: &[String], profile: Option<&toml::Value>) -> Result<String> {
     let mut patch = toml::Table::new();
-    for (name, folder) in CRATES.iter().zip(folders) {
-        if *name == "witplug-cli" {
-            continue;
-        }
+    for (name, folder) in LIBRARIES.iter().zip(folders) {
         let mut path = toml::Table::new();
         path.insert("path".to_owned(), folder.clone().into());
         patch.insert((*name).to_owned(), path.into());
