@@ -40,8 +40,8 @@ fn main() -> Fallible<()> {
     match args.next() {
         // A child process: hold 1,000 idle instances and print the memory.
         Some(mode) if mode.starts_with("--rss-") => return runtime().block_on(rss_child(&mode)),
-        // Only warm calls, one way (witplug, lease or floor), for a
-        // profiler: `valgrind --tool=callgrind overhead --profile witplug`.
+        // Only calls, one way (see `profile`), for a profiler:
+        // `valgrind --tool=callgrind overhead --profile witplug`.
         Some(mode) if mode == "--profile" => {
             let way = args.next().unwrap_or_default();
             let calls = args.next().map_or(Ok(WARM_CALLS), |calls| calls.parse())?;
@@ -55,6 +55,8 @@ fn main() -> Fallible<()> {
     rows.extend(rt.block_on(warm_calls())?);
     eprintln!("measuring fresh-instance calls...");
     rows.push(rt.block_on(fresh_calls())?);
+    eprintln!("counting instructions...");
+    rows.extend(instructions()?);
     eprintln!("measuring loads...");
     rows.extend(rt.block_on(loads())?);
     eprintln!("measuring the Python and JavaScript plugins...");
@@ -212,6 +214,15 @@ impl Floor {
         store
     }
 
+    /// A call of `handle` on a new instance, dropped after it.
+    async fn fresh_call(&self) -> Fallible<()> {
+        let mut store = self.store();
+        let plugin = self.instance(&mut store).await?;
+        let guest = plugin.witplug_plugin_guest();
+        guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     async fn instance(&self, store: &mut Store<FloorState>) -> Fallible<floor::Plugin> {
         let plugin = self.pre.instantiate_async(&mut *store).await?;
         plugin.witplug_plugin_guest().call_init(&mut *store).await?.map_err(|e| e.to_string())?;
@@ -228,7 +239,7 @@ const FRESH_CALLS: u32 = 2_000;
 /// in interleaved rounds, so that the three meet the same noise from the
 /// machine; the median round of each.
 async fn warm_calls() -> Fallible<Vec<Row>> {
-    const ROUNDS: usize = 7;
+    const ROUNDS: usize = 11;
     let host = Host::builder().build()?;
     let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
     counter.warm(1).await?;
@@ -260,7 +271,7 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
         by_hand.push(per_call(started));
     }
     let floor = middle(by_hand);
-    let mut rows = vec![
+    let rows = vec![
         Row {
             what: "warm call of `handle`",
             witplug: middle(witplug),
@@ -276,7 +287,6 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
             target: "≤ 1.1× floor",
         },
     ];
-    rows.extend(instructions()?);
     Ok(rows)
 }
 
@@ -292,8 +302,6 @@ fn middle(mut samples: Vec<f64>) -> f64 {
 /// difference in calls (so loading and compiling cancel out). No rows when
 /// valgrind is not installed.
 fn instructions() -> Fallible<Vec<Row>> {
-    const FEW: u32 = 1_000;
-    const MANY: u32 = 21_000;
     let valgrind = |args: &[&str]| Command::new("valgrind").args(args).output();
     if !valgrind(&["--version"]).is_ok_and(|output| output.status.success()) {
         eprintln!("valgrind is not installed: no rows counted in instructions");
@@ -315,11 +323,13 @@ fn instructions() -> Fallible<Vec<Row>> {
             .ok_or("callgrind printed no count")?;
         Ok(collected.parse::<f64>()?)
     };
+    // Warm calls are few instructions: many of them. A fresh instance's
+    // call is some 90,000: fewer.
     let per_call = |way: &str| -> Fallible<f64> {
-        Ok((count(way, MANY)? - count(way, FEW)?) / f64::from(MANY - FEW))
+        let (few, many) = if way.starts_with("fresh") { (100, 1_100) } else { (1_000, 21_000) };
+        Ok((count(way, many)? - count(way, few)?) / f64::from(many - few))
     };
-    let floor = per_call("floor")?;
-    let row = |what, way| -> Fallible<Row> {
+    let row = |what, way, floor: f64| -> Fallible<Row> {
         Ok(Row {
             what,
             witplug: per_call(way)?,
@@ -328,82 +338,116 @@ fn instructions() -> Fallible<Vec<Row>> {
             target: "",
         })
     };
+    let warm = per_call("floor")?;
+    let fresh = per_call("fresh-floor")?;
     Ok(vec![
-        row("warm call of `handle`, counted by callgrind", "witplug")?,
-        row("warm call of `handle` through a `Lease`, counted by callgrind", "lease")?,
+        row("warm call of `handle`, counted by callgrind", "witplug", warm)?,
+        row("warm call of `handle` through a `Lease`, counted by callgrind", "lease", warm)?,
+        row("call on a fresh instance, counted by callgrind", "fresh", fresh)?,
     ])
 }
 
-/// `calls` warm calls of `handle`, through witplug, a lease or by hand
-/// (`floor`), for a profiler; prints the time per call.
+/// `calls` calls of `handle` one way, for a profiler; prints the time per
+/// call. Warm calls through witplug, a lease or by hand (`witplug`,
+/// `lease`, `floor`), or calls on a fresh instance each (`fresh`,
+/// `fresh-floor`).
 async fn profile(way: &str, calls: u32) -> Fallible<()> {
     let started;
-    if way == "floor" {
-        let floor = Floor::new("counter")?;
-        let mut store = floor.store();
-        let plugin = floor.instance(&mut store).await?;
-        started = Instant::now();
-        for _ in 0..calls {
-            let guest = plugin.witplug_plugin_guest();
-            guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
-        }
-    } else {
-        let host = Host::builder().build()?;
-        let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
-        counter.warm(1).await?;
-        if way == "lease" {
-            let mut lease = counter.lease().await?;
+    match way {
+        "floor" => {
+            let floor = Floor::new("counter")?;
+            let mut store = floor.store();
+            let plugin = floor.instance(&mut store).await?;
             started = Instant::now();
             for _ in 0..calls {
-                lease.handle("get").await?;
+                let guest = plugin.witplug_plugin_guest();
+                guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
             }
-        } else {
+        }
+        "fresh-floor" => {
+            let floor = Floor::new("counter")?;
+            started = Instant::now();
+            for _ in 0..calls {
+                floor.fresh_call().await?;
+            }
+        }
+        "fresh" => {
+            let dir = fresh_pool_dir()?;
+            let host = Host::builder().build()?;
+            let counter = host.load_file(dir.join("counter.wasm")).await?;
             started = Instant::now();
             for _ in 0..calls {
                 counter.handle("get").await?;
             }
+            std::fs::remove_dir_all(&dir)?;
+        }
+        "witplug" | "lease" => {
+            let host = Host::builder().build()?;
+            let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
+            counter.warm(1).await?;
+            if way == "lease" {
+                let mut lease = counter.lease().await?;
+                started = Instant::now();
+                for _ in 0..calls {
+                    lease.handle("get").await?;
+                }
+            } else {
+                started = Instant::now();
+                for _ in 0..calls {
+                    counter.handle("get").await?;
+                }
+            }
+        }
+        _ => {
+            return Err(format!(
+                "`--profile {way}`: not witplug, lease, floor, fresh or fresh-floor"
+            )
+            .into());
         }
     }
     let per_call = started.elapsed().as_secs_f64() / f64::from(calls);
-    eprintln!("{way}: {:.3} µs per warm call of `handle`", per_call * 1e6);
+    eprintln!("{way}: {:.3} µs per call of `handle`", per_call * 1e6);
     Ok(())
 }
 
-async fn fresh_calls() -> Fallible<Row> {
+/// A folder holding the counter plugin with a manifest that makes its pool
+/// fresh: a new instance for every call.
+fn fresh_pool_dir() -> Fallible<PathBuf> {
     let dir = tempdir("fresh")?;
     std::fs::write(dir.join("counter.wasm"), component_bytes("counter")?)?;
     std::fs::write(dir.join("counter.toml"), "[pool]\nfresh = true\n")?;
+    Ok(dir)
+}
+
+/// Calls on a fresh instance each, through witplug (a `fresh` pool) and
+/// by hand, in interleaved rounds as for warm calls; the median round of
+/// each.
+async fn fresh_calls() -> Fallible<Row> {
+    const ROUNDS: usize = 9;
+    let dir = fresh_pool_dir()?;
     let host = Host::builder().build()?;
     let counter = host.load_file(dir.join("counter.wasm")).await?;
-    let witplug = median(5, async || {
+    let floor = Floor::new("counter")?;
+    let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS);
+    let (mut witplug, mut by_hand) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
         let started = Instant::now();
         for _ in 0..FRESH_CALLS {
             counter.handle("get").await?;
         }
-        Ok(started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS))
-    })
-    .await?;
-    std::fs::remove_dir_all(&dir)?;
+        witplug.push(per_call(started));
 
-    let floor = Floor::new("counter")?;
-    let floor = median(5, async || {
         let started = Instant::now();
         for _ in 0..FRESH_CALLS {
-            let mut store = floor.store();
-            let plugin = floor.instance(&mut store).await?;
-            plugin
-                .witplug_plugin_guest()
-                .call_handle(&mut store, "get")
-                .await?
-                .map_err(|e| e.to_string())?;
+            floor.fresh_call().await?;
         }
-        Ok(started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS))
-    })
-    .await?;
+        by_hand.push(per_call(started));
+    }
+    std::fs::remove_dir_all(&dir)?;
     Ok(Row {
         what: "call on a fresh instance (instantiate, init, call, drop)",
-        witplug,
-        floor: Some(floor),
+        witplug: middle(witplug),
+        floor: Some(middle(by_hand)),
         unit: "µs",
         target: "≤ 1.1× floor",
     })

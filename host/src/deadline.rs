@@ -2,17 +2,19 @@
 //! that decides at each tick whether a call has run out of time, and the
 //! backstop that stops a call waiting too long in the host.
 //!
-//! Arming a call reads no clock: its deadline counts from the instant the
-//! call already read for its metrics, and the clock is read again only at
-//! an epoch tick, every [`TICK`], while wasm runs.
+//! Starting a call reads no clock and touches no epoch: its deadline counts
+//! from the moment the call already read for its metrics, the epoch
+//! deadline is left where the last tick put it, and the clock is read again
+//! only at an epoch tick, every [`TICK`], while wasm runs.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wasmtime::{Engine, Store, UpdateDeadline};
 
+use crate::clock::{Moment, Span};
 use crate::limiter::LimitHit;
 use crate::limits::Limits;
 use crate::store::PluginState;
@@ -37,20 +39,32 @@ pub(crate) fn start_ticker(engine: &Engine) -> wasmtime::Result<()> {
 }
 
 /// Makes every epoch tick check the current call's deadline: past it, the
-/// call traps with [`LimitHit::Deadline`]; before it, the call yields to
-/// the runtime and runs on.
+/// call traps with [`LimitHit::Deadline`]; before it, the call runs on,
+/// and yields to the runtime first if it has run for a tick already.
+///
+/// The epoch deadline is never re-armed between calls: it always stands
+/// at the tick after the last one the store saw. So a tick that passed
+/// while the instance sat idle is seen at the next call's first check,
+/// which then finds the call young and carries on without yielding.
 pub(crate) fn watch(store: &mut Store<PluginState>) {
+    store.set_epoch_deadline(1);
     store.epoch_deadline_callback(|store| {
-        if Instant::now() >= store.data().call.deadline {
+        let call = &store.data().call;
+        let now = Moment::now();
+        if now >= call.deadline {
             return Err(wasmtime::Error::new(LimitHit::Deadline));
+        }
+        if now < call.started.after(Span::of(TICK)) {
+            return Ok(UpdateDeadline::Continue(1));
         }
         Ok(UpdateDeadline::Yield(1))
     });
 }
 
-/// Arms the interruption and the fuel of one call in `store`.
+/// Arms the fuel of one call in `store` (the epoch deadline needs no
+/// arming: see [`watch`]).
+#[inline]
 pub(crate) fn arm(store: &mut Store<PluginState>, limits: &Limits) {
-    store.set_epoch_deadline(1);
     if let Some(fuel) = limits.fuel {
         // Fails only when the engine does not meter fuel, which the
         // engine key rules out.
@@ -64,8 +78,8 @@ pub(crate) fn arm(store: &mut Store<PluginState>, limits: &Limits) {
 /// answers, a WASI sleep). The timer is only set once the call first waits,
 /// so a call that never waits pays nothing for it, and the call is polled
 /// where it lies, never moved.
-pub(crate) fn backstop<F: Future>(deadline: Instant, call: F) -> Backstop<F> {
-    Backstop { call, timer: None, until: tokio::time::Instant::from_std(deadline) + 2 * TICK }
+pub(crate) fn backstop<F: Future>(deadline: Moment, call: F) -> Backstop<F> {
+    Backstop { call, timer: None, until: deadline }
 }
 
 pin_project_lite::pin_project! {
@@ -75,7 +89,7 @@ pin_project_lite::pin_project! {
         call: F,
         #[pin]
         timer: Option<tokio::time::Sleep>,
-        until: tokio::time::Instant,
+        until: Moment,
     }
 }
 
@@ -83,16 +97,28 @@ impl<T, F: Future<Output = wasmtime::Result<T>>> Future for Backstop<F> {
     type Output = wasmtime::Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+        let this = self.project();
         if let Poll::Ready(result) = this.call.poll(cx) {
             return Poll::Ready(result);
         }
-        if this.timer.is_none() {
-            this.timer.set(Some(tokio::time::sleep_until(*this.until)));
-        }
-        match this.timer.as_pin_mut().map(|timer| timer.poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
-            _ => Poll::Pending,
-        }
+        waiting(this.timer, *this.until, cx)
+    }
+}
+
+/// The backstop of a call that waits: the timer, set at the first wait.
+/// Out of line, so that the code of a call that never waits stays short.
+#[cold]
+#[inline(never)]
+fn waiting<T>(
+    mut timer: Pin<&mut Option<tokio::time::Sleep>>,
+    until: Moment,
+    cx: &mut Context<'_>,
+) -> Poll<wasmtime::Result<T>> {
+    if timer.is_none() {
+        timer.set(Some(tokio::time::sleep(until.remaining() + 2 * TICK)));
+    }
+    match timer.as_pin_mut().map(|timer| timer.poll(cx)) {
+        Some(Poll::Ready(())) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
+        _ => Poll::Pending,
     }
 }

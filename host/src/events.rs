@@ -166,11 +166,13 @@ impl Default for Events {
 
 impl Events {
     /// Whether any [`EventStream`] is open.
+    #[inline]
     pub fn listening(&self) -> bool {
         self.listeners.load(Ordering::Relaxed) > 0
     }
 
     /// Sends the event `make` builds, if anyone listens.
+    #[inline]
     pub fn send(&self, make: impl FnOnce() -> Event) {
         if self.listening() {
             // Fails only when every receiver is gone since the check.

@@ -138,7 +138,7 @@ impl PluginState {
         name: String,
         input: String,
     ) -> impl Future<Output = Result<String, WitError>> + Send + 'static {
-        let left = self.call.deadline.saturating_duration_since(std::time::Instant::now());
+        let left = self.call.deadline.remaining();
         let request = ToolRequest {
             name,
             input,

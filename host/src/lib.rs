@@ -77,6 +77,7 @@ pub mod bindings;
 mod bus;
 mod cache;
 mod call;
+mod clock;
 mod core_abi;
 mod deadline;
 mod engine;

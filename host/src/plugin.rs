@@ -1,6 +1,7 @@
 //! A loaded plugin: its compiled component, its instances, its lifecycle,
 //! and calls into it, typed or dynamic.
 
+mod atomic_box;
 mod checkout;
 mod core;
 mod dynamic;
@@ -12,13 +13,13 @@ mod pool;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
 
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
 use crate::bindings::PluginIndices;
 use crate::call::CallContext;
+use crate::clock::Moment;
 use crate::deadline;
 use crate::events::{Event, Events};
 use crate::load::{Code, Wasm};
@@ -28,6 +29,7 @@ use crate::store::{PluginContext, PluginState};
 use crate::tools::{ProviderFuture, ToolProvider};
 use crate::{Error, PluginError, Result};
 
+use checkout::Source;
 pub use exports::Export;
 pub use lease::Lease;
 pub use lifecycle::Lifecycle;
@@ -276,9 +278,7 @@ impl Plugin {
 
     /// Starts the deadline, fuel and log accounting of one call in `store`.
     pub fn begin_call(&self, store: &mut Store<PluginState>) {
-        store
-            .data_mut()
-            .begin_call(CallContext::default(), Instant::now() + self.context.limits.deadline);
+        store.data_mut().begin_call(CallContext::default(), Moment::now(), self.context.deadline);
         deadline::arm(store, &self.context.limits);
     }
 
@@ -291,14 +291,8 @@ impl Plugin {
     /// [`Error::Busy`] or [`Error::Stopped`] when it takes no call now, an
     /// error naming the trap or limit when it fails, and
     /// [`Error::InitFailed`] when a fresh instance fails to initialise.
-    pub async fn handle(&self, input: &str) -> Result<String> {
-        self.require_guest()?;
-        let started = Instant::now();
-        let mut checkout = match self.try_checkout() {
-            Some(checkout) => checkout,
-            None => self.checkout(Some(&self.labels.handle), false, started).await?,
-        };
-        checkout.handle(started, input).await
+    pub fn handle<'a>(&'a self, input: &'a str) -> impl Future<Output = Result<String>> + 'a {
+        self.handle_in(Source::POOL, input)
     }
 
     /// Takes one instance for a batch of calls: the calls made through the
@@ -318,7 +312,7 @@ impl Plugin {
     ///
     /// [`Error::Busy`] or [`Error::Stopped`], as for a call.
     pub async fn lease(&self) -> Result<Lease<'_>> {
-        Ok(Lease::new(self.checkout(None, false, Instant::now()).await?))
+        Ok(Lease::new(self.checkout(None, false, Moment::now()).await?))
     }
 
     /// Delivers a message to the plugin's `on-message` export, as if it came
@@ -340,21 +334,15 @@ impl Plugin {
 
     /// Delivers a bus message that has been published `hops` times.
     pub(crate) async fn deliver(&self, topic: &str, payload: &[u8], hops: u32) -> Result<()> {
-        self.require_guest()?;
-        let started = Instant::now();
         // Patient: one delivery task per plugin waits without the pool's
         // queue and wait bounds.
-        let mut checkout = self.checkout(Some(&self.labels.on_message), true, started).await?;
         let call = CallContext { hops, ..CallContext::default() };
-        checkout.on_message(started, call, topic, payload).await
+        self.on_message_in(Source::Pool { patient: true }, call, topic, payload).await
     }
 
     /// Runs a tool this plugin provides, for another plugin's `call-tool`.
     async fn serve_tool(&self, call: CallContext, name: &str, input: &str) -> Result<String> {
-        self.require_guest()?;
-        let started = Instant::now();
-        let mut checkout = self.checkout(Some(&self.labels.run_tool), false, started).await?;
-        checkout.run_tool(started, call, name, input).await
+        self.run_tool_in(Source::POOL, call, name, input).await
     }
 
     /// Initialises the plugin: an instance runs `init` with the plugin's

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -13,6 +12,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bus::MessageBus;
 use crate::call::CallContext;
+use crate::clock::{Moment, Span};
 use crate::events::{Event, Events};
 use crate::grants::Grants;
 use crate::limiter::Limiter;
@@ -45,6 +45,8 @@ pub(crate) struct PluginContext {
     pub config: BTreeMap<String, String>,
     pub grants: Grants,
     pub limits: Limits,
+    /// `limits.deadline` in the clock's units.
+    pub deadline: Span,
     pub pool: PoolConfig,
     pub provides: Vec<String>,
     pub services: Arc<Services>,
@@ -76,8 +78,10 @@ pub(crate) struct Services {
 /// What the host tracks during one call.
 #[derive(Debug)]
 pub(crate) struct CallState {
+    /// When the call began.
+    pub started: Moment,
     /// When the call must have finished.
-    pub deadline: Instant,
+    pub deadline: Moment,
     /// Log lines written so far.
     pub log_lines: u64,
     /// The message of a Rust panic, as the guest SDK reported it.
@@ -94,7 +98,8 @@ impl PluginState {
         Self {
             limiter: Limiter::new(&plugin.limits),
             call: CallState {
-                deadline: Instant::now() + plugin.limits.deadline,
+                started: Moment::now(),
+                deadline: Moment::now().after(plugin.deadline),
                 log_lines: 0,
                 panic: None,
                 stderr_mark: 0,
@@ -114,8 +119,17 @@ impl PluginState {
         }
     }
 
-    /// Starts the accounting of a call that must end by `deadline`.
-    pub(crate) fn begin_call(&mut self, context: CallContext, deadline: Instant) {
+    /// Starts the accounting of a call that began at `started` and may
+    /// run for `limit`; gives back its deadline.
+    #[inline(always)]
+    pub(crate) fn begin_call(
+        &mut self,
+        context: CallContext,
+        started: Moment,
+        limit: Span,
+    ) -> Moment {
+        let deadline = started.after(limit);
+        self.call.started = started;
         self.call.deadline = deadline;
         self.call.log_lines = 0;
         self.call.panic = None;
@@ -123,6 +137,7 @@ impl PluginState {
         self.call.context = context;
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
+        deadline
     }
 
     /// The name of the plugin this instance belongs to.

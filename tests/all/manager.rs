@@ -131,7 +131,7 @@ async fn while_busy<T>(pool: &str, then: impl AsyncFnOnce(&witplug_host::Plugin)
     let spin = host.load_file(&wasm).await.unwrap();
     spin.warm(1).await.unwrap();
     let (spun, result) = tokio::join!(spin.handle(""), async {
-        // The spinning call yields at every epoch tick, so this runs.
+        // The spinning call yields at the epoch ticks, so this runs.
         while spin.lifecycle() != Lifecycle::Running {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

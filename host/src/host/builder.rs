@@ -179,6 +179,8 @@ impl HostBuilder {
         let defaults = Limits::resolve(&self.limits, &self.ceilings, &Default::default())
             .map_err(|reason| Error::Setup(format!("the default limits: {reason}")))?;
         let engines = Engines::new(self.ceilings.clone());
+        // Once per process: a few milliseconds no call then waits for.
+        crate::clock::calibrate();
         let default_engine = engines.get(EngineKey::for_limits(&defaults))?.engine.clone();
         Ok(Host {
             engines,

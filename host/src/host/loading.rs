@@ -8,6 +8,7 @@ use super::{Entry, Host, Stamp};
 use crate::PluginError;
 use crate::bus::Subscription;
 use crate::call::CallContext;
+use crate::clock::Span;
 use crate::engine::EngineKey;
 use crate::events::Event;
 use crate::limits::Limits;
@@ -169,6 +170,7 @@ impl Host {
             name: name.into(),
             config,
             grants,
+            deadline: Span::of(limits.deadline),
             limits,
             pool,
             provides: manifest.provides.tools.clone(),

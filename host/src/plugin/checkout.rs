@@ -1,15 +1,18 @@
 //! One call's path through a plugin: take a slot, make sure it holds an
 //! instance, run the export within the call's limits, record the call, and
 //! put the slot back. A warm call takes no lock and allocates nothing of
-//! its own.
+//! its own, and the whole path is one future: [`Plugin::run`]'s.
 
-use std::time::Instant;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use wasmtime::component::Val;
 
 use super::pool::Live;
 use super::{CoreExport, Export, Plugin};
 use crate::call::CallContext;
+use crate::clock::Moment;
 use crate::deadline;
 use crate::events::{Event, Outcome};
 use crate::metrics::{Sample, Writer};
@@ -24,6 +27,20 @@ pub(crate) struct Checkout<'a> {
     /// Set while an export runs: an instance whose call was abandoned (the
     /// caller dropped the future) is in an unknown state and not reused.
     in_call: bool,
+}
+
+/// Where a call finds its instance.
+pub(crate) enum Source<'c, 'p> {
+    /// A slot of the pool: taken at once when one is free, else after a
+    /// wait, within the pool's queue and wait bounds unless `patient`.
+    Pool { patient: bool },
+    /// The slot a lease holds.
+    Leased(&'c mut Checkout<'p>),
+}
+
+impl Source<'_, '_> {
+    /// A slot of the pool, within its bounds.
+    pub const POOL: Self = Self::Pool { patient: false };
 }
 
 /// What a call used, for the metrics.
@@ -43,6 +60,7 @@ impl Drop for Checkout<'_> {
 impl Plugin {
     /// A slot for a call, if one is free now: the path of a warm call, with
     /// no lock and no wait.
+    #[inline]
     pub(crate) fn try_checkout(&self) -> Option<Checkout<'_>> {
         if self.phase.is_stopped() {
             return None;
@@ -58,7 +76,7 @@ impl Plugin {
         &self,
         export: Option<&Name>,
         patient: bool,
-        started: Instant,
+        started: Moment,
     ) -> Result<Checkout<'_>> {
         let taken = async {
             self.refuse_if_stopped()?;
@@ -90,13 +108,13 @@ impl Plugin {
         &self,
         slot: Option<usize>,
         export: &Name,
-        started: Instant,
+        started: Moment,
         outcome: Outcome,
         usage: Usage,
     ) {
-        let duration = started.elapsed();
+        let nanos = started.nanos_since();
         let sample = Sample {
-            duration,
+            nanos,
             outcome,
             fuel: usage.fuel,
             memory: usage.memory,
@@ -113,7 +131,7 @@ impl Plugin {
         self.events().send(|| Event::CallFinished {
             plugin: self.context.name.clone(),
             export: export.clone(),
-            duration,
+            duration: Duration::from_nanos(nanos),
             outcome,
         });
     }
@@ -128,6 +146,31 @@ impl Plugin {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A future polled by a function of its own, never inlined: a warm call
+    /// takes neither the wait for a slot nor an instantiation, and their
+    /// code kept out of [`Plugin::run`]'s leaves the warm path's code
+    /// short, so it stays in the instruction cache.
+    struct OutOfLine<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+fn out_of_line<F: Future>(future: F) -> OutOfLine<F> {
+    OutOfLine { future }
+}
+
+impl<F: Future> Future for OutOfLine<F> {
+    type Output = F::Output;
+
+    #[cold]
+    #[inline(never)]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        self.project().future.poll(cx)
+    }
+}
+
 /// How a call that failed with `err` ended.
 fn failure(err: &Error) -> Outcome {
     if err.is_trap() { Outcome::Trap } else { Outcome::Error }
@@ -137,79 +180,92 @@ fn outcome<T>(result: &Result<T>) -> Outcome {
     result.as_ref().map_or_else(failure, |_| Outcome::Ok)
 }
 
+impl<'p> Plugin {
+    /// Runs one call: takes a slot from `source`, fills it with an
+    /// instance if it is empty, runs `body` on the instance within the
+    /// call's limits, maps its result with `then`, and records the call, all
+    /// before the slot can be put back. A trap or a limit throws the
+    /// instance away. `guest` calls need the `plugin` world's bindings.
+    pub(crate) async fn run<T, U>(
+        &'p self,
+        source: Source<'_, 'p>,
+        export: &Name,
+        guest: bool,
+        call: CallContext,
+        body: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<T>,
+        then: impl FnOnce(T) -> Result<U>,
+    ) -> Result<U> {
+        if guest {
+            self.require_guest()?;
+        }
+        let started = Moment::now();
+        let mut taken = None;
+        let checkout = match source {
+            Source::Leased(checkout) => checkout,
+            Source::Pool { patient } => taken.insert(match self.try_checkout() {
+                Some(checkout) => checkout,
+                None => out_of_line(self.checkout(Some(export), patient, started)).await?,
+            }),
+        };
+        let live = match &mut checkout.live {
+            Some(live) => live,
+            empty => match out_of_line(self.instantiate(checkout.index)).await {
+                Ok(live) => empty.insert(live),
+                Err(err) => {
+                    let slot = Some(checkout.index);
+                    self.record(slot, export, started, failure(&err), Usage::default());
+                    return Err(err);
+                }
+            },
+        };
+        let limits = &self.context.limits;
+        let until = live.store.data_mut().begin_call(call, started, self.context.deadline);
+        deadline::arm(&mut live.store, limits);
+        checkout.in_call = true;
+        let result = deadline::backstop(until, body(live)).await;
+        checkout.in_call = false;
+        let usage = checkout.usage();
+        let result = match result {
+            Ok(value) => {
+                if self.context.pool.fresh {
+                    checkout.live = None;
+                }
+                then(value)
+            }
+            Err(err) => Err(checkout.failed(&err)),
+        };
+        self.record(Some(checkout.index), export, started, outcome(&result), usage);
+        result
+    }
+}
+
 impl<'a> Checkout<'a> {
     pub fn plugin(&self) -> &'a Plugin {
         self.plugin
     }
 
-    /// Runs `body` on this slot's instance (created first if the slot is
-    /// empty) within the call's limits; maps its result with `then`; and
-    /// records the call, all before the slot can be put back. A trap or a
-    /// limit throws the instance away.
-    pub async fn run<T, U>(
-        &mut self,
-        export: &Name,
-        call: CallContext,
-        started: Instant,
-        body: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<T>,
-        then: impl FnOnce(T) -> Result<U>,
-    ) -> Result<U> {
-        let plugin = self.plugin;
-        let live = match &mut self.live {
-            Some(live) => live,
-            empty => match plugin.instantiate(self.index).await {
-                Ok(live) => empty.insert(live),
-                Err(err) => {
-                    plugin.record(
-                        Some(self.index),
-                        export,
-                        started,
-                        failure(&err),
-                        Usage::default(),
-                    );
-                    return Err(err);
-                }
-            },
-        };
-        let limits = &plugin.context.limits;
-        let until = started + limits.deadline;
-        live.store.data_mut().begin_call(call, until);
-        deadline::arm(&mut live.store, limits);
-        self.in_call = true;
-        let result = deadline::backstop(until, body(live)).await;
-        self.in_call = false;
-        let (result, usage) = self.settle(result);
-        let result = result.and_then(then);
-        plugin.record(Some(self.index), export, started, outcome(&result), usage);
-        result
-    }
-
-    /// Ends a call on the instance: a good one stays in the slot (unless the
-    /// pool is fresh), a failed one is thrown away and the failure named.
-    fn settle<T>(&mut self, result: wasmtime::Result<T>) -> (Result<T>, Usage) {
-        let plugin = self.plugin;
-        let Some(live) = self.live.as_ref() else {
-            return (result.map_err(|err| plugin.classify(&err, None)), Usage::default());
-        };
-        let fuel = match plugin.context.limits.fuel {
+    /// What the call that just ended on this slot's instance used.
+    #[inline]
+    fn usage(&self) -> Usage {
+        let Some(live) = self.live.as_ref() else { return Usage::default() };
+        let fuel = match self.plugin.context.limits.fuel {
             Some(given) => given.saturating_sub(live.store.get_fuel().unwrap_or(given)),
             None => 0,
         };
-        let usage = Usage { fuel, memory: live.store.data().limiter.peak_memory };
-        match result {
-            Ok(value) => {
-                if plugin.context.pool.fresh {
-                    self.live = None;
-                }
-                (Ok(value), usage)
-            }
-            Err(err) => {
-                let error = plugin.classify(&err, Some(live.store.data()));
-                self.live = None;
-                plugin.restarted(&error);
-                (Err(error), usage)
-            }
-        }
+        Usage { fuel, memory: live.store.data().limiter.peak_memory }
+    }
+
+    /// Names the failure of a call and throws its instance away (a trap or
+    /// a limit leaves it in an unknown state).
+    #[cold]
+    #[inline(never)]
+    fn failed(&mut self, err: &wasmtime::Error) -> Error {
+        let plugin = self.plugin;
+        let Some(live) = self.live.take() else { return plugin.classify(err, None) };
+        let error = plugin.classify(err, Some(live.store.data()));
+        drop(live);
+        plugin.restarted(&error);
+        error
     }
 }
 
@@ -225,80 +281,82 @@ fn guest(
     (guest.witplug_plugin_guest(), &mut live.store)
 }
 
-/// The calls a checkout makes: one per kind of export.
-impl Checkout<'_> {
-    pub async fn handle(&mut self, started: Instant, input: &str) -> Result<String> {
-        let plugin = self.plugin;
+/// The calls of each kind of export, on an instance from any source. Each
+/// is [`Plugin::run`]'s own future, not a future wrapping it.
+impl<'p> Plugin {
+    pub(crate) fn handle_in(
+        &'p self,
+        source: Source<'_, 'p>,
+        input: &str,
+    ) -> impl Future<Output = Result<String>> {
         self.run(
-            &plugin.labels.handle,
+            source,
+            &self.labels.handle,
+            true,
             CallContext::default(),
-            started,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_handle(store, input).await
             },
-            |result| plugin.returned(result).and_then(|output| plugin.check_output(output)),
+            |result| self.returned(result).and_then(|output| self.check_output(output)),
         )
-        .await
     }
 
-    pub async fn on_message(
-        &mut self,
-        started: Instant,
+    pub(crate) fn on_message_in(
+        &'p self,
+        source: Source<'_, 'p>,
         call: CallContext,
         topic: &str,
         payload: &[u8],
-    ) -> Result<()> {
-        let plugin = self.plugin;
+    ) -> impl Future<Output = Result<()>> {
         self.run(
-            &plugin.labels.on_message,
+            source,
+            &self.labels.on_message,
+            true,
             call,
-            started,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_on_message(store, topic, payload).await
             },
-            |result| plugin.returned(result),
+            |result| self.returned(result),
         )
-        .await
     }
 
-    pub async fn run_tool(
-        &mut self,
-        started: Instant,
+    pub(crate) fn run_tool_in(
+        &'p self,
+        source: Source<'_, 'p>,
         call: CallContext,
         name: &str,
         input: &str,
-    ) -> Result<String> {
-        let plugin = self.plugin;
+    ) -> impl Future<Output = Result<String>> {
         self.run(
-            &plugin.labels.run_tool,
+            source,
+            &self.labels.run_tool,
+            true,
             call,
-            started,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_run_tool(store, name, input).await
             },
-            |result| plugin.returned(result).and_then(|output| plugin.check_output(output)),
+            |result| self.returned(result).and_then(|output| self.check_output(output)),
         )
-        .await
     }
 
     /// Calls a component export with arguments already checked against its
     /// type.
-    pub async fn call(
-        &mut self,
-        started: Instant,
+    pub(crate) fn call_in(
+        &'p self,
+        source: Source<'_, 'p>,
         export: &Export,
         args: &[Val],
-    ) -> Result<Vec<Val>> {
-        let plugin = self.plugin;
+    ) -> impl Future<Output = Result<Vec<Val>>> {
         let results = export.ty.results().len();
         self.run(
+            source,
             &export.label,
+            false,
             CallContext::default(),
-            started,
-            async |live| {
+            async move |live| {
                 let crate::load::Wasm::Component(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a core module has no component exports"));
                 };
@@ -310,28 +368,27 @@ impl Checkout<'_> {
                 Ok(values)
             },
             |values| {
-                plugin
-                    .check_output(values.iter().map(super::exports::value_size).sum::<usize>())?;
+                self.check_output(values.iter().map(super::exports::value_size).sum::<usize>())?;
                 Ok(values)
             },
         )
-        .await
     }
 
     /// Calls a core module's export with arguments already checked against
     /// its type.
-    pub async fn call_core(
-        &mut self,
-        started: Instant,
+    pub(crate) fn call_core_in(
+        &'p self,
+        source: Source<'_, 'p>,
         export: &CoreExport,
         args: &[wasmtime::Val],
-    ) -> Result<Vec<wasmtime::Val>> {
+    ) -> impl Future<Output = Result<Vec<wasmtime::Val>>> {
         let results = export.ty.results().len();
         self.run(
+            source,
             &export.label,
+            false,
             CallContext::default(),
-            started,
-            async |live| {
+            async move |live| {
                 let crate::load::Wasm::Module(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a component has no core exports"));
                 };
@@ -344,6 +401,5 @@ impl Checkout<'_> {
             },
             Ok,
         )
-        .await
     }
 }

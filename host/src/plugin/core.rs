@@ -2,8 +2,7 @@
 
 use wasmtime::{Val, ValType};
 
-use std::time::Instant;
-
+use super::checkout::Source;
 use super::{CoreExport, Plugin};
 use crate::call::CallContext;
 use crate::load::Wasm;
@@ -39,9 +38,7 @@ impl Plugin {
                 reason: format!("expects ({}), got ({})", wanted.join(", "), given.join(", ")),
             });
         }
-        let started = Instant::now();
-        let mut checkout = self.checkout(Some(&export.label), false, started).await?;
-        checkout.call_core(started, export, args).await
+        self.call_core_in(Source::POOL, export, args).await
     }
 
     /// [`Plugin::call_core`] with arguments and results in WAVE (`10`, `2.5`).
@@ -120,36 +117,34 @@ impl Plugin {
         access: impl FnOnce(&mut [u8], std::ops::Range<usize>) -> Result<T>,
     ) -> Result<T> {
         let plugin = self.name().to_owned();
-        let started = Instant::now();
-        let mut checkout = self.checkout(Some(what), false, started).await?;
-        checkout
-            .run(
-                what,
-                CallContext::default(),
-                started,
-                async |live| {
-                    let Wasm::Module(instance) = &live.instance else {
-                        return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
-                    };
-                    let Some(memory) = instance.get_memory(&mut live.store, "memory") else {
-                        return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
-                    };
-                    let data = memory.data_mut(&mut live.store);
-                    let size = data.len() as u64;
-                    let end = address.checked_add(len as u64).filter(|end| *end <= size);
-                    let Some(end) = end else {
-                        return Ok(Err(Error::MemoryOutOfBounds {
-                            plugin: plugin.clone(),
-                            address,
-                            len: len as u64,
-                            size,
-                        }));
-                    };
-                    Ok(access(data, address as usize..end as usize))
-                },
-                |result| result,
-            )
-            .await
+        self.run(
+            Source::POOL,
+            what,
+            false,
+            CallContext::default(),
+            async |live| {
+                let Wasm::Module(instance) = &live.instance else {
+                    return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
+                };
+                let Some(memory) = instance.get_memory(&mut live.store, "memory") else {
+                    return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
+                };
+                let data = memory.data_mut(&mut live.store);
+                let size = data.len() as u64;
+                let end = address.checked_add(len as u64).filter(|end| *end <= size);
+                let Some(end) = end else {
+                    return Ok(Err(Error::MemoryOutOfBounds {
+                        plugin: plugin.clone(),
+                        address,
+                        len: len as u64,
+                        size,
+                    }));
+                };
+                Ok(access(data, address as usize..end as usize))
+            },
+            |result| result,
+        )
+        .await
     }
 
     fn core_export(&self, name: &str) -> Result<&CoreExport> {

@@ -1,10 +1,9 @@
 //! Dynamic calls: any export by name, with component values or WAVE text,
 //! checked against its type before the call.
 
-use std::time::Instant;
-
 use wasmtime::component::Val;
 
+use super::checkout::Source;
 use super::{Export, Plugin, exports};
 use crate::{Error, Result};
 
@@ -40,9 +39,7 @@ impl Plugin {
 
     /// Calls `export` with arguments already checked against its type.
     async fn call_checked(&self, export: &Export, args: &[Val]) -> Result<Vec<Val>> {
-        let started = Instant::now();
-        let mut checkout = self.checkout(Some(&export.label), false, started).await?;
-        checkout.call(started, export, args).await
+        self.call_in(Source::POOL, export, args).await
     }
 
     /// Calls any export by name with arguments and results in WAVE, the

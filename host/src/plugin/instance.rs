@@ -2,14 +2,13 @@
 //! `init` within one call's limits), keeping some ready, and shutting them
 //! all down.
 
-use std::time::Instant;
-
 use wasmtime::Store;
 
 use super::Plugin;
 use super::pool::Live;
 use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
 use crate::call::CallContext;
+use crate::clock::Moment;
 use crate::deadline;
 use crate::events::Event;
 use crate::load::{Instance, Wasm};
@@ -128,12 +127,12 @@ impl Plugin {
         for slot in &mut slots {
             let Some(mut live) = slot.live.take() else { continue };
             let Some(guest) = live.guest.take() else { continue };
-            let started = Instant::now();
-            live.store
-                .data_mut()
-                .begin_call(CallContext::default(), started + self.context.limits.deadline);
+            let until = live.store.data_mut().begin_call(
+                CallContext::default(),
+                Moment::now(),
+                self.context.deadline,
+            );
             deadline::arm(&mut live.store, &self.context.limits);
-            let until = live.store.data().call.deadline;
             let call = guest.witplug_plugin_guest().call_shutdown(&mut live.store);
             if let Err(err) = deadline::backstop(until, call).await {
                 let error = self.classify(&err, Some(live.store.data()));

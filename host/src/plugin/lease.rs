@@ -1,12 +1,10 @@
 //! A lease: one instance of a plugin held by one caller for a batch of
 //! calls, with no trip through the pool between them.
 
-use std::time::Instant;
-
 use wasmtime::component::Val;
 
 use super::Plugin;
-use super::checkout::Checkout;
+use super::checkout::{Checkout, Source};
 use crate::Result;
 
 /// One instance of a plugin, held for a batch of calls; see
@@ -33,9 +31,8 @@ impl<'a> Lease<'a> {
     /// # Errors
     ///
     /// As for [`Plugin::handle`], except that the lease never waits.
-    pub async fn handle(&mut self, input: &str) -> Result<String> {
-        self.plugin().require_guest()?;
-        self.checkout.handle(Instant::now(), input).await
+    pub fn handle<'s>(&'s mut self, input: &'s str) -> impl Future<Output = Result<String>> + 's {
+        self.plugin().handle_in(Source::Leased(&mut self.checkout), input)
     }
 
     /// Calls any export by name on the leased instance; see
@@ -45,8 +42,9 @@ impl<'a> Lease<'a> {
     ///
     /// As for [`Plugin::call`].
     pub async fn call(&mut self, export: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let export = self.plugin().checked_export(export, args)?;
-        self.checkout.call(Instant::now(), export, args).await
+        let plugin = self.plugin();
+        let export = plugin.checked_export(export, args)?;
+        plugin.call_in(Source::Leased(&mut self.checkout), export, args).await
     }
 }
 

@@ -56,6 +56,7 @@ impl Phase {
         }
     }
 
+    #[inline]
     pub fn is_stopped(&self) -> bool {
         self.state.load(Ordering::Acquire) == STOPPED
     }
@@ -72,6 +73,7 @@ impl Phase {
 
     /// A call succeeded: an initialised or failed plugin is ready. One load
     /// when it already is.
+    #[inline]
     pub fn succeeded(&self) {
         let state = self.state.load(Ordering::Acquire);
         if state == INITIALISED || state == FAILED {

@@ -1,12 +1,14 @@
 //! The instances of one plugin: a fixed number of slots, each empty or
-//! holding an instance, kept in two lock-free queues, and the bounded queue
-//! of callers waiting for a slot.
+//! holding an instance, kept lock-free (the first idle instance in one
+//! atomic box, the others and the empty slots in two queues), and the
+//! bounded queue of callers waiting for a slot.
 //!
 //! A caller takes a slot (an idle instance, or an empty slot it fills by
 //! instantiating) and owns it until it puts it back: holding a slot is what
 //! bounds the instances running at once, so there is no separate semaphore,
 //! and the slot's [`Counters`] are written only by its holder. With no
-//! caller waiting, taking and putting back are one atomic exchange each.
+//! caller waiting, taking and putting back a warm instance are one atomic
+//! swap each.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,6 +16,7 @@ use crossbeam_queue::ArrayQueue;
 use tokio::sync::Notify;
 use wasmtime::Store;
 
+use super::atomic_box::AtomicBox;
 use crate::bindings::Plugin as GuestBindings;
 use crate::load::Instance;
 use crate::manifest::PoolConfig;
@@ -38,7 +41,10 @@ pub(crate) struct Slot {
 }
 
 pub(crate) struct Pool {
-    /// Slots holding an initialised instance, ready for a call.
+    /// A slot holding an initialised instance, ready for a call: the one a
+    /// warm call takes and puts back.
+    hot: AtomicBox<Live>,
+    /// More slots holding an initialised instance, when the hot one is full.
     idle: ArrayQueue<Box<Live>>,
     /// Slots without an instance.
     empty: ArrayQueue<usize>,
@@ -59,6 +65,7 @@ impl Pool {
             let _ = empty.push(index);
         }
         Self {
+            hot: AtomicBox::empty(),
             idle: ArrayQueue::new(size),
             empty,
             counters: (0..size).map(|_| Counters::default()).collect(),
@@ -74,7 +81,7 @@ impl Pool {
 
     /// Initialised instances waiting for calls.
     pub fn idle(&self) -> usize {
-        self.idle.len()
+        self.idle.len() + usize::from(self.hot.is_full())
     }
 
     /// Slots with an instance, idle or busy.
@@ -84,10 +91,11 @@ impl Pool {
 
     /// Whether any slot is taken now.
     pub fn busy(&self) -> bool {
-        self.idle.len() + self.empty.len() < self.size()
+        self.idle() + self.empty.len() < self.size()
     }
 
     /// The counts of the slot `index`, for its holder to write.
+    #[inline]
     pub fn counters(&self, index: usize) -> &Counters {
         &self.counters[index]
     }
@@ -98,14 +106,16 @@ impl Pool {
     }
 
     /// A free slot, if one is free now and nobody waits for one (a waiter
-    /// comes first): one atomic exchange, no lock.
+    /// comes first): for a warm instance, one atomic swap, no lock.
+    #[inline]
     pub fn try_take(&self) -> Option<Slot> {
         if self.waiters.load(Ordering::SeqCst) == 0 { self.pop() } else { None }
     }
 
     /// A free slot, preferring one with an instance, if one is free now.
+    #[inline]
     fn pop(&self) -> Option<Slot> {
-        if let Some(live) = self.idle.pop() {
+        if let Some(live) = self.hot.take().or_else(|| self.idle.pop()) {
             return Some(Slot { index: live.slot, live: Some(live) });
         }
         self.empty.pop().map(|index| Slot { index, live: None })
@@ -165,20 +175,27 @@ impl Pool {
 
     /// Puts a slot back, with its instance if it is fit for another call,
     /// and wakes a waiting caller if there is one.
+    #[inline]
     pub fn put(&self, index: usize, live: Option<Box<Live>>) {
-        // Neither queue can be full: each slot is in at most one place.
-        match live {
-            Some(live) => {
-                let _ = self.idle.push(live);
+        // A waiter counts itself in before it looks for a slot, and a slot is
+        // put back before this looks for waiters: one of the two sees the
+        // other. The hot slot's swap is sequentially consistent, so a plain
+        // load follows it in order; the queues' pushes are not, so after
+        // one, a read-modify-write orders the look (as a fence would, for
+        // less on x86). Neither queue can be full: each slot is in at most
+        // one place.
+        let waiters = match live.map(|live| self.hot.put(live)) {
+            Some(None) => self.waiters.load(Ordering::SeqCst),
+            Some(Some(other)) => {
+                let _ = self.idle.push(other);
+                self.waiters.fetch_add(0, Ordering::SeqCst)
             }
             None => {
                 let _ = self.empty.push(index);
+                self.waiters.fetch_add(0, Ordering::SeqCst)
             }
-        }
-        // A read-modify-write orders the push before the look at `waiters`
-        // (as a fence would, for less on x86), as a waiter orders its count
-        // before its look at the queues: one of the two sees the other.
-        if self.waiters.fetch_add(0, Ordering::SeqCst) > 0 {
+        };
+        if waiters > 0 {
             self.freed.notify_one();
         }
     }
