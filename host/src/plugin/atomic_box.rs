@@ -1,6 +1,7 @@
-//! One box that threads hand to each other with a single atomic swap: the
-//! pool's first idle instance lives here, so a warm call takes it and puts it
-//! back without the bookkeeping of a queue.
+//! One box that threads hand to each other with one atomic instruction each
+//! way (a swap to take it, a compare-exchange to put it back): the pool's
+//! first idle instance lives here, so a warm call takes it and puts it back
+//! without the bookkeeping of a queue.
 
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -30,12 +31,17 @@ impl<T> AtomicBox<T> {
         (!taken.is_null()).then(|| unsafe { Box::from_raw(taken) })
     }
 
-    /// Puts `value` in; gives back the box the place held before, if any.
+    /// Puts `value` in if the place is empty; gives it back if not.
     #[inline]
-    pub fn put(&self, value: Box<T>) -> Option<Box<T>> {
-        let before = self.ptr.swap(Box::into_raw(value), Ordering::SeqCst);
-        // SAFETY: as in `take`: the swap made this the only owner.
-        (!before.is_null()).then(|| unsafe { Box::from_raw(before) })
+    pub fn put(&self, value: Box<T>) -> Result<(), Box<T>> {
+        let raw = Box::into_raw(value);
+        // SeqCst, as in `take`.
+        match self.ptr.compare_exchange(ptr::null_mut(), raw, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => Ok(()),
+            // SAFETY: `raw` came from `Box::into_raw` just above and was not
+            // stored, so this is still its only owner.
+            Err(_) => Err(unsafe { Box::from_raw(raw) }),
+        }
     }
 
     /// Whether the place holds a box now.
@@ -86,10 +92,10 @@ mod tests {
     fn take_and_put_hand_over_the_one_value() {
         let cell = AtomicBox::empty();
         assert!(cell.take().is_none());
-        assert!(cell.put(Box::new(1)).is_none());
+        assert!(cell.put(Box::new(1)).is_ok());
         assert!(cell.is_full());
-        assert_eq!(cell.put(Box::new(2)).as_deref(), Some(&1));
-        assert_eq!(cell.take().as_deref(), Some(&2));
+        assert_eq!(cell.put(Box::new(2)).err().as_deref(), Some(&2));
+        assert_eq!(cell.take().as_deref(), Some(&1));
         assert!(!cell.is_full());
     }
 
@@ -103,8 +109,8 @@ mod tests {
                 std::thread::spawn(move || {
                     for _ in 0..10_000 {
                         let held = cell.take();
-                        if let Some(old) = cell.put(Box::new(Counted(drops.clone()))) {
-                            drop(old);
+                        if let Err(refused) = cell.put(Box::new(Counted(drops.clone()))) {
+                            drop(refused);
                         }
                         drop(held);
                     }

@@ -201,7 +201,15 @@ impl<'p> Plugin {
         let started = Moment::now();
         let mut taken = None;
         let checkout = match source {
-            Source::Leased(checkout) => checkout,
+            Source::Leased(checkout) => {
+                // The lease's last call was abandoned mid-call (its future
+                // dropped): its instance is in an unknown state.
+                if checkout.in_call {
+                    checkout.in_call = false;
+                    checkout.live = None;
+                }
+                checkout
+            }
             Source::Pool { patient } => taken.insert(match self.try_checkout() {
                 Some(checkout) => checkout,
                 None => out_of_line(self.checkout(Some(export), patient, started)).await?,

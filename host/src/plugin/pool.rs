@@ -179,15 +179,15 @@ impl Pool {
     pub fn put(&self, index: usize, live: Option<Box<Live>>) {
         // A waiter counts itself in before it looks for a slot, and a slot is
         // put back before this looks for waiters: one of the two sees the
-        // other. The hot slot's swap is sequentially consistent, so a plain
-        // load follows it in order; the queues' pushes are not, so after
-        // one, a read-modify-write orders the look (as a fence would, for
-        // less on x86). Neither queue can be full: each slot is in at most
-        // one place.
+        // other. The hot slot's exchange is sequentially consistent, so a
+        // plain load follows it in order; the queues' pushes are not, so
+        // after one, a read-modify-write orders the look (as a fence would,
+        // for less on x86). Neither queue can be full: each slot is in at
+        // most one place.
         let waiters = match live.map(|live| self.hot.put(live)) {
-            Some(None) => self.waiters.load(Ordering::SeqCst),
-            Some(Some(other)) => {
-                let _ = self.idle.push(other);
+            Some(Ok(())) => self.waiters.load(Ordering::SeqCst),
+            Some(Err(live)) => {
+                let _ = self.idle.push(live);
                 self.waiters.fetch_add(0, Ordering::SeqCst)
             }
             None => {
