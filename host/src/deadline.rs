@@ -48,13 +48,14 @@ pub(crate) fn start_ticker(engine: &Engine) -> wasmtime::Result<()> {
 /// which then finds the call young and carries on without yielding.
 pub(crate) fn watch(store: &mut Store<PluginState>) {
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(|store| {
+    let tick = Span::of(TICK);
+    store.epoch_deadline_callback(move |store| {
         let call = &store.data().call;
         let now = Moment::now();
         if now >= call.deadline {
             return Err(wasmtime::Error::new(LimitHit::Deadline));
         }
-        if now < call.started.after(Span::of(TICK)) {
+        if now < call.started.after(tick) {
             return Ok(UpdateDeadline::Continue(1));
         }
         Ok(UpdateDeadline::Yield(1))

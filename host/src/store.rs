@@ -95,11 +95,12 @@ pub(crate) struct CallState {
 impl PluginState {
     pub(crate) fn new(plugin: Arc<PluginContext>) -> Self {
         let stderr = StderrTail::new(plugin.grants.stderr);
+        let now = Moment::now();
         Self {
             limiter: Limiter::new(&plugin.limits),
             call: CallState {
-                started: Moment::now(),
-                deadline: Moment::now().after(plugin.deadline),
+                started: now,
+                deadline: now.after(plugin.deadline),
                 log_lines: 0,
                 panic: None,
                 stderr_mark: 0,

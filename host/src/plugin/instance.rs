@@ -7,8 +7,6 @@ use wasmtime::Store;
 use super::Plugin;
 use super::pool::Live;
 use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
-use crate::call::CallContext;
-use crate::clock::Moment;
 use crate::deadline;
 use crate::events::Event;
 use crate::load::{Instance, Wasm};
@@ -127,12 +125,8 @@ impl Plugin {
         for slot in &mut slots {
             let Some(mut live) = slot.live.take() else { continue };
             let Some(guest) = live.guest.take() else { continue };
-            let until = live.store.data_mut().begin_call(
-                CallContext::default(),
-                Moment::now(),
-                self.context.deadline,
-            );
-            deadline::arm(&mut live.store, &self.context.limits);
+            self.begin_call(&mut live.store);
+            let until = live.store.data().call.deadline;
             let call = guest.witplug_plugin_guest().call_shutdown(&mut live.store);
             if let Err(err) = deadline::backstop(until, call).await {
                 let error = self.classify(&err, Some(live.store.data()));

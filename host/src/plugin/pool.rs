@@ -8,7 +8,7 @@
 //! bounds the instances running at once, so there is no separate semaphore,
 //! and the slot's [`Counters`] are written only by its holder. With no
 //! caller waiting, taking and putting back a warm instance are one atomic
-//! swap each.
+//! instruction each.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
