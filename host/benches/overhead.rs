@@ -44,8 +44,16 @@ fn main() -> Fallible<()> {
         // `valgrind --tool=callgrind overhead --profile witplug`.
         Some(mode) if mode == "--profile" => {
             let way = args.next().unwrap_or_default();
-            let calls = args.next().map_or(Ok(WARM_CALLS), |calls| calls.parse())?;
+            let calls = args.next().map_or(Ok(PROFILE_CALLS), |calls| calls.parse())?;
             return runtime().block_on(profile(&way, calls));
+        }
+        // Only the timed call rows, for a quick look at the call path.
+        Some(mode) if mode == "--calls" => {
+            let rt = runtime();
+            let mut rows = rt.block_on(warm_calls())?;
+            rows.push(rt.block_on(fresh_calls())?);
+            print!("{}", table(&rows));
+            return Ok(());
         }
         _ => {}
     }
@@ -128,8 +136,40 @@ struct Row {
     what: &'static str,
     witplug: f64,
     floor: Option<f64>,
+    /// The ratio of rounds paired with the floor's (see [`Paired`]), where
+    /// it is not simply `witplug / floor`.
+    paired: Option<f64>,
     unit: &'static str,
     target: &'static str,
+}
+
+/// Times of one way and the floor's, taken in the same rounds.
+///
+/// The machine's noise comes in bursts that slow everything running in
+/// them: a round of each way runs back to back, the order rotating from
+/// round to round, and each round's own ratio is the witplug time over the
+/// floor's from the same round. The ratio reported is the median of those
+/// ratios, so a burst weighs on both sides of the ratios it touches instead
+/// of on one side of the comparison. The times reported are each way's
+/// median round.
+#[derive(Default)]
+struct Paired {
+    witplug: Vec<f64>,
+    floor: Vec<f64>,
+}
+
+impl Paired {
+    fn row(self, what: &'static str, target: &'static str) -> Row {
+        let ratios = self.witplug.iter().zip(&self.floor).map(|(w, f)| w / f).collect();
+        Row {
+            what,
+            paired: Some(middle(ratios)),
+            witplug: middle(self.witplug),
+            floor: Some(middle(self.floor)),
+            unit: "µs",
+            target,
+        }
+    }
 }
 
 /// The median of `rounds` runs of `run`, which returns the seconds one
@@ -232,14 +272,18 @@ impl Floor {
 
 // ---- the measurements -----------------------------------------------------
 
-const WARM_CALLS: u32 = 100_000;
-const FRESH_CALLS: u32 = 2_000;
+/// Calls of the `--profile` way when the command line gives no number.
+const PROFILE_CALLS: u32 = 100_000;
 
-/// Warm calls of `handle` through witplug, through a lease and by hand,
-/// in interleaved rounds, so that the three meet the same noise from the
-/// machine; the median round of each.
+/// Warm calls per round: some 15 ms, short enough that most rounds fall
+/// between the machine's bursts of noise.
+const WARM_CALLS: u32 = 20_000;
+const WARM_ROUNDS: usize = 45;
+
+/// Warm calls of `handle` through witplug, through a lease and by hand, in
+/// rounds paired as [`Paired`] says (each way's round in turn, the order
+/// rotating).
 async fn warm_calls() -> Fallible<Vec<Row>> {
-    const ROUNDS: usize = 11;
     let host = Host::builder().build()?;
     let counter = host.load_file(plugins_dir().join("counter.wasm")).await?;
     counter.warm(1).await?;
@@ -247,47 +291,43 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
     let mut store = floor.store();
     let plugin = floor.instance(&mut store).await?;
     let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(WARM_CALLS);
-    let (mut witplug, mut leased, mut by_hand) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let started = Instant::now();
-        for _ in 0..WARM_CALLS {
-            counter.handle("get").await?;
+    let (mut witplug, mut leased) = (Paired::default(), Paired::default());
+    for round in 0..WARM_ROUNDS {
+        let mut floor_time = 0.0;
+        for way in 0..3 {
+            match (round + way) % 3 {
+                0 => {
+                    let started = Instant::now();
+                    for _ in 0..WARM_CALLS {
+                        counter.handle("get").await?;
+                    }
+                    witplug.witplug.push(per_call(started));
+                }
+                1 => {
+                    let mut lease = counter.lease().await?;
+                    let started = Instant::now();
+                    for _ in 0..WARM_CALLS {
+                        lease.handle("get").await?;
+                    }
+                    leased.witplug.push(per_call(started));
+                }
+                _ => {
+                    let started = Instant::now();
+                    for _ in 0..WARM_CALLS {
+                        let guest = plugin.witplug_plugin_guest();
+                        guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
+                    }
+                    floor_time = per_call(started);
+                }
+            }
         }
-        witplug.push(per_call(started));
-
-        let mut lease = counter.lease().await?;
-        let started = Instant::now();
-        for _ in 0..WARM_CALLS {
-            lease.handle("get").await?;
-        }
-        leased.push(per_call(started));
-        drop(lease);
-
-        let started = Instant::now();
-        for _ in 0..WARM_CALLS {
-            let guest = plugin.witplug_plugin_guest();
-            guest.call_handle(&mut store, "get").await?.map_err(|e| e.to_string())?;
-        }
-        by_hand.push(per_call(started));
+        witplug.floor.push(floor_time);
+        leased.floor.push(floor_time);
     }
-    let floor = middle(by_hand);
-    let rows = vec![
-        Row {
-            what: "warm call of `handle`",
-            witplug: middle(witplug),
-            floor: Some(floor),
-            unit: "µs",
-            target: "≤ 1.1× floor",
-        },
-        Row {
-            what: "warm call of `handle` through a `Lease`",
-            witplug: middle(leased),
-            floor: Some(floor),
-            unit: "µs",
-            target: "≤ 1.1× floor",
-        },
-    ];
-    Ok(rows)
+    Ok(vec![
+        witplug.row("warm call of `handle`", "≤ 1.1× floor"),
+        leased.row("warm call of `handle` through a `Lease`", "≤ 1.1× floor"),
+    ])
 }
 
 /// The median of `samples`.
@@ -334,6 +374,7 @@ fn instructions() -> Fallible<Vec<Row>> {
             what,
             witplug: per_call(way)?,
             floor: Some(floor),
+            paired: None,
             unit: "instructions",
             target: "",
         })
@@ -420,37 +461,35 @@ fn fresh_pool_dir() -> Fallible<PathBuf> {
 }
 
 /// Calls on a fresh instance each, through witplug (a `fresh` pool) and
-/// by hand, in interleaved rounds as for warm calls; the median round of
-/// each.
+/// by hand, in rounds paired as [`Paired`] says.
 async fn fresh_calls() -> Fallible<Row> {
-    const ROUNDS: usize = 9;
+    /// Some 20 ms a round.
+    const FRESH_CALLS: u32 = 500;
+    const ROUNDS: usize = 31;
     let dir = fresh_pool_dir()?;
     let host = Host::builder().build()?;
     let counter = host.load_file(dir.join("counter.wasm")).await?;
     let floor = Floor::new("counter")?;
     let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS);
-    let (mut witplug, mut by_hand) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let started = Instant::now();
-        for _ in 0..FRESH_CALLS {
-            counter.handle("get").await?;
+    let mut paired = Paired::default();
+    for round in 0..ROUNDS {
+        for way in 0..2 {
+            let started = Instant::now();
+            if (round + way) % 2 == 0 {
+                for _ in 0..FRESH_CALLS {
+                    counter.handle("get").await?;
+                }
+                paired.witplug.push(per_call(started));
+            } else {
+                for _ in 0..FRESH_CALLS {
+                    floor.fresh_call().await?;
+                }
+                paired.floor.push(per_call(started));
+            }
         }
-        witplug.push(per_call(started));
-
-        let started = Instant::now();
-        for _ in 0..FRESH_CALLS {
-            floor.fresh_call().await?;
-        }
-        by_hand.push(per_call(started));
     }
     std::fs::remove_dir_all(&dir)?;
-    Ok(Row {
-        what: "call on a fresh instance (instantiate, init, call, drop)",
-        witplug: middle(witplug),
-        floor: Some(middle(by_hand)),
-        unit: "µs",
-        target: "≤ 1.1× floor",
-    })
+    Ok(paired.row("call on a fresh instance (instantiate, init, call, drop)", "≤ 1.1× floor"))
 }
 
 /// Three measurements of loading a component: through witplug with no
@@ -506,6 +545,7 @@ async fn loads() -> Fallible<Vec<Row>> {
             what: "load a plugin, cold (compile, link, read `info`)",
             witplug: cold,
             floor: Some(floor_cold),
+            paired: None,
             unit: "ms",
             target: "(floor: compile only)",
         },
@@ -513,6 +553,7 @@ async fn loads() -> Fallible<Vec<Row>> {
             what: "load a plugin from the cache",
             witplug: cached,
             floor: None,
+            paired: None,
             unit: "ms",
             target: "< 1 ms",
         },
@@ -565,6 +606,7 @@ async fn guest_languages() -> Fallible<Vec<Row>> {
             what: warm,
             witplug: warm_call,
             floor: None,
+            paired: None,
             unit: "µs",
             target: "(Rust: the first row)",
         });
@@ -572,10 +614,18 @@ async fn guest_languages() -> Fallible<Vec<Row>> {
             what: cold,
             witplug: loads.cold,
             floor: Some(loads.compile),
+            paired: None,
             unit: "ms",
             target: "(floor: compile only)",
         });
-        rows.push(Row { what: cached, witplug: loads.cached, floor: None, unit: "ms", target: "" });
+        rows.push(Row {
+            what: cached,
+            witplug: loads.cached,
+            floor: None,
+            paired: None,
+            unit: "ms",
+            target: "",
+        });
     }
     let both = tempdir("both")?;
     for (name, _) in LANGUAGES {
@@ -597,6 +647,7 @@ async fn guest_languages() -> Fallible<Vec<Row>> {
         what: "a host starting with both, from the cache",
         witplug: start,
         floor: None,
+        paired: None,
         unit: "ms",
         target: "well under 1 s",
     });
@@ -624,6 +675,7 @@ fn rss() -> Fallible<Row> {
         what: "resident memory per idle instance (1,000 instances)",
         witplug,
         floor: Some(floor),
+        paired: None,
         unit: "KiB",
         target: "≤ 1.5× floor",
     })
@@ -753,11 +805,6 @@ fn tempdir(what: &str) -> Fallible<PathBuf> {
 // ---- the report -----------------------------------------------------------
 
 fn report(rows: &[Row], throughput: &Throughput) -> String {
-    let scale = |unit: &str, seconds: f64| match unit {
-        "µs" => seconds * 1e6,
-        "ms" => seconds * 1e3,
-        _ => seconds,
-    };
     let mut out = String::new();
     out.push_str("# Benchmarks\n\n");
     out.push_str(
@@ -766,23 +813,16 @@ fn report(rows: &[Row], throughput: &Throughput) -> String {
          hosts).\n",
     );
     out.push_str(
-        "The floor is wasmtime used by hand with the same engine settings and component.\n\n",
+        "The floor is wasmtime used by hand with the same engine settings and component.\n",
+    );
+    out.push_str(
+        "Timed calls run in short rounds, witplug's and the floor's in turn: their times are each \
+         way's median round, and their ratio is the median of the rounds' own ratios (witplug's \
+         time over the floor's in the same round), so that a burst of noise from the machine \
+         weighs on both sides of a ratio.\n\n",
     );
     out.push_str(&format!("Machine: {}\n\n", machine()));
-    out.push_str(
-        "| measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
-    );
-    for row in rows {
-        let witplug = scale(row.unit, row.witplug);
-        let floor = row.floor.map(|f| scale(row.unit, f));
-        let ratio = floor.map_or("-".to_owned(), |f| format!("{:.2}×", witplug / f));
-        let digits = if row.unit == "instructions" { 0 } else { 2 };
-        let floor = floor.map_or("-".to_owned(), |f| format!("{f:.digits$} {}", row.unit));
-        out.push_str(&format!(
-            "| {} | {witplug:.digits$} {} | {floor} | {ratio} | {} |\n",
-            row.what, row.unit, row.target
-        ));
-    }
+    out.push_str(&table(rows));
     out.push_str(&format!(
         "| messages through the bus, plugin to plugin | {:.0} /s | - | - | |\n",
         throughput.messages_per_second
@@ -792,6 +832,31 @@ fn report(rows: &[Row], throughput: &Throughput) -> String {
         PLUGINS * CALLERS_PER_PLUGIN,
         throughput.calls_per_second
     ));
+    out
+}
+
+/// The table's head and `rows`.
+fn table(rows: &[Row]) -> String {
+    let scale = |unit: &str, seconds: f64| match unit {
+        "µs" => seconds * 1e6,
+        "ms" => seconds * 1e3,
+        _ => seconds,
+    };
+    let mut out = String::from(
+        "| measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
+    );
+    for row in rows {
+        let witplug = scale(row.unit, row.witplug);
+        let floor = row.floor.map(|f| scale(row.unit, f));
+        let ratio = row.paired.or(floor.map(|f| witplug / f));
+        let ratio = ratio.map_or("-".to_owned(), |ratio| format!("{ratio:.2}×"));
+        let digits = if row.unit == "instructions" { 0 } else { 2 };
+        let floor = floor.map_or("-".to_owned(), |f| format!("{f:.digits$} {}", row.unit));
+        out.push_str(&format!(
+            "| {} | {witplug:.digits$} {} | {floor} | {ratio} | {} |\n",
+            row.what, row.unit, row.target
+        ));
+    }
     out
 }
 

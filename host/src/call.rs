@@ -10,3 +10,11 @@ pub(crate) struct CallContext {
     /// How many plugins passed on the message this call delivers.
     pub hops: u32,
 }
+
+impl CallContext {
+    /// Whether the call comes straight from the embedder: no plugin waits
+    /// on it and it delivers no passed-on message.
+    pub fn is_direct(&self) -> bool {
+        self.chain.is_empty() && self.hops == 0
+    }
+}

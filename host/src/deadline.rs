@@ -97,6 +97,9 @@ pin_project_lite::pin_project! {
 impl<T, F: Future<Output = wasmtime::Result<T>>> Future for Backstop<F> {
     type Output = wasmtime::Result<T>;
 
+    /// Inlined into the call's own future: the call's result is then
+    /// handed on once, not once more through this wrapper.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Poll::Ready(result) = this.call.poll(cx) {

@@ -175,9 +175,17 @@ impl Events {
     #[inline]
     pub fn send(&self, make: impl FnOnce() -> Event) {
         if self.listening() {
-            // Fails only when every receiver is gone since the check.
-            let _ = self.sender.send(make());
+            self.build_and_send(make);
         }
+    }
+
+    /// Out of line, so that a call path with nobody listening carries only
+    /// the check.
+    #[cold]
+    #[inline(never)]
+    fn build_and_send(&self, make: impl FnOnce() -> Event) {
+        // Fails only when every receiver is gone since the check.
+        let _ = self.sender.send(make());
     }
 
     pub fn subscribe(&self) -> EventStream {

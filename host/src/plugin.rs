@@ -278,7 +278,7 @@ impl Plugin {
 
     /// Starts the deadline, fuel and log accounting of one call in `store`.
     pub fn begin_call(&self, store: &mut Store<PluginState>) {
-        store.data_mut().begin_call(CallContext::default(), Moment::now(), self.context.deadline);
+        store.data_mut().begin_call(&mut None, Moment::now(), self.context.deadline);
         deadline::arm(store, &self.context.limits);
     }
 

@@ -121,11 +121,12 @@ impl PluginState {
     }
 
     /// Starts the accounting of a call that began at `started` and may
-    /// run for `limit`; gives back its deadline.
+    /// run for `limit`; gives back its deadline. A call with no `context`
+    /// comes straight from the embedder.
     #[inline(always)]
     pub(crate) fn begin_call(
         &mut self,
-        context: CallContext,
+        context: &mut Option<CallContext>,
         started: Moment,
         limit: Span,
     ) -> Moment {
@@ -135,7 +136,12 @@ impl PluginState {
         self.call.log_lines = 0;
         self.call.panic = None;
         self.call.stderr_mark = self.stderr.mark();
-        self.call.context = context;
+        // Taken only when there is one: a direct call's reads only the tag.
+        if context.is_some() {
+            self.call.context = context.take().unwrap_or_default();
+        } else if !self.call.context.is_direct() {
+            self.call.context = CallContext::default();
+        }
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
         deadline

@@ -1,5 +1,7 @@
 //! Typed calls of the `plugin` world and dynamic calls of any export.
 
+use std::time::Duration;
+
 use witplug_host::{Error, Val};
 
 use crate::support::fixture;
@@ -106,4 +108,50 @@ async fn typed_calls_need_the_plugin_world() {
 async fn on_message_is_a_typed_call() {
     let echo = load("echo").await;
     echo.on_message("news", b"payload").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_lease_holds_one_instance_for_a_batch_of_calls() {
+    let kit = load("kit").await;
+    let mut lease = kit.lease().await.unwrap();
+    assert_eq!(lease.handle("count").await.unwrap(), "1");
+    assert_eq!(lease.handle("count").await.unwrap(), "2");
+
+    // A trap throws the instance away: the lease's next call gets a new one.
+    let err = lease.handle("throw gave up").await.unwrap_err();
+    assert!(err.is_trap(), "{err}");
+    assert_eq!(lease.handle("count").await.unwrap(), "1");
+    assert_eq!(kit.restarts(), 1);
+
+    // Dropped, the lease gives its instance back to the pool.
+    drop(lease);
+    assert_eq!(kit.handle("count").await.unwrap(), "2");
+}
+
+#[tokio::test]
+async fn a_lease_call_dropped_mid_call_leaves_no_half_run_instance() {
+    let kit = load("kit").await;
+    let mut lease = kit.lease().await.unwrap();
+    assert_eq!(lease.handle("count").await.unwrap(), "1");
+    // The spin yields at each epoch tick, so the timeout drops its future
+    // while the instance is inside the call.
+    let spin = tokio::time::timeout(Duration::from_millis(100), lease.handle("spin")).await;
+    assert!(spin.is_err(), "the spin cannot finish: {spin:?}");
+    // The instance the dropped call was running in is not used again.
+    assert_eq!(lease.handle("count").await.unwrap(), "1");
+    assert_eq!(lease.handle("count").await.unwrap(), "2");
+}
+
+#[tokio::test]
+async fn stop_waits_for_a_lease_to_be_dropped() {
+    let kit = load("kit").await;
+    let lease = kit.lease().await.unwrap();
+    let stop = kit.stop();
+    tokio::pin!(stop);
+    let waited = tokio::time::timeout(Duration::from_millis(100), &mut stop).await;
+    assert!(waited.is_err(), "stop returned while a lease held an instance");
+    drop(lease);
+    stop.await.unwrap();
+    let err = kit.handle("count").await.unwrap_err();
+    assert!(matches!(err, Error::Stopped { .. }), "{err}");
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use wasmtime::component::Val;
 
-use super::pool::Live;
+use super::pool::{Live, Slot};
 use super::{CoreExport, Export, Plugin};
 use crate::call::CallContext;
 use crate::clock::Moment;
@@ -57,16 +57,21 @@ impl Drop for Checkout<'_> {
     }
 }
 
+impl<'a> Checkout<'a> {
+    fn new(plugin: &'a Plugin, slot: Slot) -> Self {
+        Self { plugin, index: slot.index, live: slot.live, in_call: false }
+    }
+}
+
 impl Plugin {
     /// A slot for a call, if one is free now: the path of a warm call, with
     /// no lock and no wait.
     #[inline]
-    pub(crate) fn try_checkout(&self) -> Option<Checkout<'_>> {
+    fn try_take(&self) -> Option<Slot> {
         if self.phase.is_stopped() {
             return None;
         }
-        let slot = self.pool.try_take()?;
-        Some(Checkout { plugin: self, index: slot.index, live: slot.live, in_call: false })
+        self.pool.try_take()
     }
 
     /// Takes a slot for a call to `export` that started at `started`;
@@ -78,18 +83,25 @@ impl Plugin {
         patient: bool,
         started: Moment,
     ) -> Result<Checkout<'_>> {
+        Ok(Checkout::new(self, self.take(export, patient, started).await?))
+    }
+
+    /// [`Plugin::checkout`]'s slot.
+    async fn take(&self, export: Option<&Name>, patient: bool, started: Moment) -> Result<Slot> {
         let taken = async {
             self.refuse_if_stopped()?;
             let slot = self.pool.take(patient, &self.context.pool, &self.context.name).await?;
-            let checkout =
-                Checkout { plugin: self, index: slot.index, live: slot.live, in_call: false };
-            // Stopped while this caller waited: `stop` is draining the pool.
-            self.refuse_if_stopped()?;
-            Ok(checkout)
+            // Stopped while this caller waited: `stop` is draining the pool,
+            // and takes the slot back.
+            if let Err(err) = self.refuse_if_stopped() {
+                self.pool.put(slot.index, slot.live);
+                return Err(err);
+            }
+            Ok(slot)
         };
         let taken = taken.await;
         if let (Err(err), Some(export)) = (&taken, export) {
-            self.record(None, export, started, failure(err), Usage::default());
+            self.record_failure(None, export, started, err, Usage::default());
         }
         taken
     }
@@ -101,9 +113,25 @@ impl Plugin {
         Ok(())
     }
 
+    /// Records a failed call: [`Plugin::record`], out of line.
+    #[cold]
+    #[inline(never)]
+    fn record_failure(
+        &self,
+        slot: Option<usize>,
+        export: &Name,
+        started: Moment,
+        err: &Error,
+        usage: Usage,
+    ) {
+        self.record(slot, export, started, failure(err), usage);
+    }
+
     /// Records a finished call in the holder's slot counters (or the shared
     /// ones, for a call refused before it held a slot) and, if anyone
-    /// listens, in the event stream.
+    /// listens, in the event stream. Inlined: a warm call's success is
+    /// recorded where it ends.
+    #[inline(always)]
     fn record(
         &self,
         slot: Option<usize>,
@@ -176,74 +204,94 @@ fn failure(err: &Error) -> Outcome {
     if err.is_trap() { Outcome::Trap } else { Outcome::Error }
 }
 
-fn outcome<T>(result: &Result<T>) -> Outcome {
-    result.as_ref().map_or_else(failure, |_| Outcome::Ok)
-}
-
 impl<'p> Plugin {
     /// Runs one call: takes a slot from `source`, fills it with an
     /// instance if it is empty, runs `body` on the instance within the
     /// call's limits, maps its result with `then`, and records the call, all
     /// before the slot can be put back. A trap or a limit throws the
     /// instance away. `guest` calls need the `plugin` world's bindings.
-    pub(crate) async fn run<T, U>(
+    ///
+    /// (An async block, not an `async fn`: an async fn's future moves its
+    /// arguments into its locals at the first poll, where the block uses
+    /// what it captured in place; some 20 instructions a call.)
+    #[expect(clippy::manual_async_fn, reason = "see above: the block keeps its captures in place")]
+    pub(crate) fn run<T, U>(
         &'p self,
         source: Source<'_, 'p>,
         export: &Name,
         guest: bool,
-        call: CallContext,
+        mut call: Option<CallContext>,
         body: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<T>,
         then: impl FnOnce(T) -> Result<U>,
-    ) -> Result<U> {
-        if guest {
-            self.require_guest()?;
-        }
-        let started = Moment::now();
-        let mut taken = None;
-        let checkout = match source {
-            Source::Leased(checkout) => {
-                // The lease's last call was abandoned mid-call (its future
-                // dropped): its instance is in an unknown state.
-                if checkout.in_call {
+    ) -> impl Future<Output = Result<U>> {
+        async move {
+            if guest {
+                self.require_guest()?;
+            }
+            let started = Moment::now();
+            let mut taken = None;
+            let checkout = match source {
+                Source::Leased(checkout) => {
+                    // The lease's last call was abandoned mid-call (its future
+                    // dropped): its instance is in an unknown state.
+                    if checkout.in_call {
+                        checkout.in_call = false;
+                        checkout.live = None;
+                    }
+                    checkout
+                }
+                Source::Pool { patient } => {
+                    let slot = match self.try_take() {
+                        Some(slot) => slot,
+                        None => out_of_line(self.take(Some(export), patient, started)).await?,
+                    };
+                    taken.insert(Checkout::new(self, slot))
+                }
+            };
+            let live = match &mut checkout.live {
+                Some(live) => live,
+                empty => match out_of_line(self.instantiate(checkout.index)).await {
+                    Ok(live) => empty.insert(live),
+                    Err(err) => {
+                        let slot = Some(checkout.index);
+                        self.record_failure(slot, export, started, &err, Usage::default());
+                        return Err(err);
+                    }
+                },
+            };
+            let limits = &self.context.limits;
+            let until = live.store.data_mut().begin_call(&mut call, started, self.context.deadline);
+            deadline::arm(&mut live.store, limits);
+            checkout.in_call = true;
+            // The result is matched where the call left it, and each way out
+            // builds its own result after recording the call: a result moved
+            // on through variables costs more than its fields (each move reads
+            // back what was only just written).
+            let slot = Some(checkout.index);
+            let (err, usage) = match deadline::backstop(until, body(live)).await {
+                Ok(value) => {
                     checkout.in_call = false;
-                    checkout.live = None;
+                    let usage = checkout.usage(limits.fuel);
+                    if self.context.pool.fresh {
+                        checkout.live = None;
+                    }
+                    match then(value) {
+                        Ok(output) => {
+                            self.record(slot, export, started, Outcome::Ok, usage);
+                            return Ok(output);
+                        }
+                        Err(err) => (err, usage),
+                    }
                 }
-                checkout
-            }
-            Source::Pool { patient } => taken.insert(match self.try_checkout() {
-                Some(checkout) => checkout,
-                None => out_of_line(self.checkout(Some(export), patient, started)).await?,
-            }),
-        };
-        let live = match &mut checkout.live {
-            Some(live) => live,
-            empty => match out_of_line(self.instantiate(checkout.index)).await {
-                Ok(live) => empty.insert(live),
                 Err(err) => {
-                    let slot = Some(checkout.index);
-                    self.record(slot, export, started, failure(&err), Usage::default());
-                    return Err(err);
+                    checkout.in_call = false;
+                    let usage = checkout.usage(limits.fuel);
+                    (checkout.failed(&err), usage)
                 }
-            },
-        };
-        let limits = &self.context.limits;
-        let until = live.store.data_mut().begin_call(call, started, self.context.deadline);
-        deadline::arm(&mut live.store, limits);
-        checkout.in_call = true;
-        let result = deadline::backstop(until, body(live)).await;
-        checkout.in_call = false;
-        let usage = checkout.usage();
-        let result = match result {
-            Ok(value) => {
-                if self.context.pool.fresh {
-                    checkout.live = None;
-                }
-                then(value)
-            }
-            Err(err) => Err(checkout.failed(&err)),
-        };
-        self.record(Some(checkout.index), export, started, outcome(&result), usage);
-        result
+            };
+            self.record_failure(slot, export, started, &err, usage);
+            Err(err)
+        }
     }
 }
 
@@ -252,11 +300,12 @@ impl<'a> Checkout<'a> {
         self.plugin
     }
 
-    /// What the call that just ended on this slot's instance used.
+    /// What the call that just ended on this slot's instance used, of the
+    /// fuel `given` it.
     #[inline]
-    fn usage(&self) -> Usage {
+    fn usage(&self, given: Option<u64>) -> Usage {
         let Some(live) = self.live.as_ref() else { return Usage::default() };
-        let fuel = match self.plugin.context.limits.fuel {
+        let fuel = match given {
             Some(given) => given.saturating_sub(live.store.get_fuel().unwrap_or(given)),
             None => 0,
         };
@@ -301,7 +350,7 @@ impl<'p> Plugin {
             source,
             &self.labels.handle,
             true,
-            CallContext::default(),
+            None,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_handle(store, input).await
@@ -321,7 +370,7 @@ impl<'p> Plugin {
             source,
             &self.labels.on_message,
             true,
-            call,
+            Some(call),
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_on_message(store, topic, payload).await
@@ -341,7 +390,7 @@ impl<'p> Plugin {
             source,
             &self.labels.run_tool,
             true,
-            call,
+            Some(call),
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_run_tool(store, name, input).await
@@ -363,7 +412,7 @@ impl<'p> Plugin {
             source,
             &export.label,
             false,
-            CallContext::default(),
+            None,
             async move |live| {
                 let crate::load::Wasm::Component(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a core module has no component exports"));
@@ -395,7 +444,7 @@ impl<'p> Plugin {
             source,
             &export.label,
             false,
-            CallContext::default(),
+            None,
             async move |live| {
                 let crate::load::Wasm::Module(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a component has no core exports"));

@@ -4,7 +4,6 @@ use wasmtime::{Val, ValType};
 
 use super::checkout::Source;
 use super::{CoreExport, Plugin};
-use crate::call::CallContext;
 use crate::load::Wasm;
 use crate::{Error, Result};
 
@@ -121,7 +120,7 @@ impl Plugin {
             Source::POOL,
             what,
             false,
-            CallContext::default(),
+            None,
             async |live| {
                 let Wasm::Module(instance) = &live.instance else {
                     return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
