@@ -275,10 +275,11 @@ impl Floor {
 /// Calls of the `--profile` way when the command line gives no number.
 const PROFILE_CALLS: u32 = 100_000;
 
-/// Warm calls per round: some 15 ms, short enough that most rounds fall
-/// between the machine's bursts of noise.
-const WARM_CALLS: u32 = 20_000;
-const WARM_ROUNDS: usize = 45;
+/// Warm calls per round: some 10 ms, short enough that most rounds fall
+/// between the machine's bursts of noise; many rounds, so that the median
+/// ratio moves by less than 1% from run to run.
+const WARM_CALLS: u32 = 15_000;
+const WARM_ROUNDS: usize = 121;
 
 /// Warm calls of `handle` through witplug, through a lease and by hand, in
 /// rounds paired as [`Paired`] says (each way's round in turn, the order
@@ -463,9 +464,9 @@ fn fresh_pool_dir() -> Fallible<PathBuf> {
 /// Calls on a fresh instance each, through witplug (a `fresh` pool) and
 /// by hand, in rounds paired as [`Paired`] says.
 async fn fresh_calls() -> Fallible<Row> {
-    /// Some 20 ms a round.
-    const FRESH_CALLS: u32 = 500;
-    const ROUNDS: usize = 31;
+    /// Some 10 ms a round.
+    const FRESH_CALLS: u32 = 300;
+    const ROUNDS: usize = 61;
     let dir = fresh_pool_dir()?;
     let host = Host::builder().build()?;
     let counter = host.load_file(dir.join("counter.wasm")).await?;
