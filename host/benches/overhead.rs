@@ -49,20 +49,31 @@ fn main() -> Fallible<()> {
         }
         // Only the timed call rows, for a quick look at the call path.
         Some(mode) if mode == "--calls" => {
+            print!("{}", table(&timed_calls()?));
+            return Ok(());
+        }
+        // A child process: the timed call rows, measured once (see
+        // `timed_calls`).
+        Some(mode) if mode == "--calls-once" => {
             let rt = runtime();
             let mut rows = rt.block_on(warm_calls())?;
             rows.push(rt.block_on(fresh_calls())?);
-            print!("{}", table(&rows));
+            for row in rows {
+                let paired = row.paired.ok_or("a timed row is paired")?;
+                println!(
+                    "{} {} {paired}",
+                    row.witplug,
+                    row.floor.ok_or("a timed row has a floor")?
+                );
+            }
             return Ok(());
         }
         _ => {}
     }
     let rt = runtime();
     let mut rows = Vec::new();
-    eprintln!("measuring warm calls...");
-    rows.extend(rt.block_on(warm_calls())?);
-    eprintln!("measuring fresh-instance calls...");
-    rows.push(rt.block_on(fresh_calls())?);
+    eprintln!("measuring warm and fresh-instance calls in {PROCESSES} processes...");
+    rows.extend(timed_calls()?);
     eprintln!("counting instructions...");
     rows.extend(instructions()?);
     eprintln!("measuring loads...");
@@ -159,7 +170,7 @@ struct Paired {
 }
 
 impl Paired {
-    fn row(self, what: &'static str, target: &'static str) -> Row {
+    fn row(self, what: &'static str) -> Row {
         let ratios = self.witplug.iter().zip(&self.floor).map(|(w, f)| w / f).collect();
         Row {
             what,
@@ -167,7 +178,7 @@ impl Paired {
             witplug: middle(self.witplug),
             floor: Some(middle(self.floor)),
             unit: "µs",
-            target,
+            target: "≤ 1.1× floor",
         }
     }
 }
@@ -276,10 +287,60 @@ impl Floor {
 const PROFILE_CALLS: u32 = 100_000;
 
 /// Warm calls per round: some 10 ms, short enough that most rounds fall
-/// between the machine's bursts of noise; many rounds, so that the median
-/// ratio moves by less than 1% from run to run.
+/// between the machine's bursts of noise.
 const WARM_CALLS: u32 = 15_000;
-const WARM_ROUNDS: usize = 121;
+const WARM_ROUNDS: usize = 61;
+
+/// The timed rows, in the order a `--calls-once` child prints them.
+const TIMED: [&str; 3] = [
+    "warm call of `handle`",
+    "warm call of `handle` through a `Lease`",
+    "call on a fresh instance (instantiate, init, call, drop)",
+];
+
+/// How many processes measure the timed rows.
+const PROCESSES: usize = 7;
+
+/// The timed rows, measured in [`PROCESSES`] child processes of this
+/// benchmark. Each process lays out its code and memory afresh, and that
+/// alone moves either way's time by a few percent from one process to the
+/// next, which no number of rounds within one process averages out: each
+/// row is the median of the processes' own results (times and paired
+/// ratios).
+fn timed_calls() -> Fallible<Vec<Row>> {
+    let exe = std::env::current_exe()?;
+    let mut runs: Vec<Vec<[f64; 3]>> = vec![Vec::new(); TIMED.len()];
+    for _ in 0..PROCESSES {
+        let output = Command::new(&exe).arg("--calls-once").output()?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return Err(format!("the timed calls failed: {stderr}").into());
+        }
+        let stdout = String::from_utf8(output.stdout)?;
+        let lines: Vec<&str> = stdout.lines().collect();
+        if lines.len() != TIMED.len() {
+            return Err(format!("the timed calls printed {} rows: {stdout}", lines.len()).into());
+        }
+        for (row, line) in runs.iter_mut().zip(lines) {
+            let numbers: Vec<f64> = line.split(' ').map(str::parse).collect::<Result<_, _>>()?;
+            row.push(numbers.try_into().map_err(|_| format!("not three numbers: {line}"))?);
+        }
+    }
+    let median =
+        |run: &[[f64; 3]], at: usize| middle(run.iter().map(|numbers| numbers[at]).collect());
+    Ok(TIMED
+        .iter()
+        .zip(&runs)
+        .map(|(what, run)| Row {
+            what,
+            witplug: median(run, 0),
+            floor: Some(median(run, 1)),
+            paired: Some(median(run, 2)),
+            unit: "µs",
+            target: "≤ 1.1× floor",
+        })
+        .collect())
+}
 
 /// Warm calls of `handle` through witplug, through a lease and by hand, in
 /// rounds paired as [`Paired`] says (each way's round in turn, the order
@@ -325,10 +386,7 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
         witplug.floor.push(floor_time);
         leased.floor.push(floor_time);
     }
-    Ok(vec![
-        witplug.row("warm call of `handle`", "≤ 1.1× floor"),
-        leased.row("warm call of `handle` through a `Lease`", "≤ 1.1× floor"),
-    ])
+    Ok(vec![witplug.row(TIMED[0]), leased.row(TIMED[1])])
 }
 
 /// The median of `samples`.
@@ -466,7 +524,7 @@ fn fresh_pool_dir() -> Fallible<PathBuf> {
 async fn fresh_calls() -> Fallible<Row> {
     /// Some 10 ms a round.
     const FRESH_CALLS: u32 = 300;
-    const ROUNDS: usize = 61;
+    const ROUNDS: usize = 31;
     let dir = fresh_pool_dir()?;
     let host = Host::builder().build()?;
     let counter = host.load_file(dir.join("counter.wasm")).await?;
@@ -490,7 +548,7 @@ async fn fresh_calls() -> Fallible<Row> {
         }
     }
     std::fs::remove_dir_all(&dir)?;
-    Ok(paired.row("call on a fresh instance (instantiate, init, call, drop)", "≤ 1.1× floor"))
+    Ok(paired.row(TIMED[2]))
 }
 
 /// Three measurements of loading a component: through witplug with no
@@ -817,10 +875,12 @@ fn report(rows: &[Row], throughput: &Throughput) -> String {
         "The floor is wasmtime used by hand with the same engine settings and component.\n",
     );
     out.push_str(
-        "Timed calls run in short rounds, witplug's and the floor's in turn: their times are each \
-         way's median round, and their ratio is the median of the rounds' own ratios (witplug's \
-         time over the floor's in the same round), so that a burst of noise from the machine \
-         weighs on both sides of a ratio.\n\n",
+        "Timed calls run in short rounds, witplug's and the floor's in turn, in each of \
+         several processes: a process's times are each way's median round, and its ratio is the \
+         median of the rounds' own ratios (witplug's time over the floor's in the same round), \
+         so that a burst of noise from the machine weighs on both sides of a ratio. Each row is \
+         the median over the processes, since each lays out its code and memory afresh and that \
+         alone moves a time by a few percent.\n\n",
     );
     out.push_str(&format!("Machine: {}\n\n", machine()));
     out.push_str(&table(rows));
