@@ -58,13 +58,10 @@ fn main() -> Fallible<()> {
             let rt = runtime();
             let mut rows = rt.block_on(warm_calls())?;
             rows.push(rt.block_on(fresh_calls())?);
-            for row in rows {
+            for (index, row) in rows.iter().enumerate() {
                 let paired = row.paired.ok_or("a timed row is paired")?;
-                println!(
-                    "{} {} {paired}",
-                    row.witplug,
-                    row.floor.ok_or("a timed row has a floor")?
-                );
+                let floor = row.floor.ok_or("a timed row has a floor")?;
+                println!("{index} {} {floor} {paired}", row.witplug);
             }
             return Ok(());
         }
@@ -289,7 +286,9 @@ const PROFILE_CALLS: u32 = 100_000;
 /// Warm calls per round: some 10 ms, short enough that most rounds fall
 /// between the machine's bursts of noise.
 const WARM_CALLS: u32 = 15_000;
-const WARM_ROUNDS: usize = 61;
+/// (Odd, for a median, and a multiple of the three ways, so that each way
+/// comes first, second and third equally often.)
+const WARM_ROUNDS: usize = 63;
 
 /// The timed rows, in the order a `--calls-once` child prints them.
 const TIMED: [&str; 3] = [
@@ -321,8 +320,12 @@ fn timed_calls() -> Fallible<Vec<Row>> {
         if lines.len() != TIMED.len() {
             return Err(format!("the timed calls printed {} rows: {stdout}", lines.len()).into());
         }
-        for (row, line) in runs.iter_mut().zip(lines) {
-            let numbers: Vec<f64> = line.split(' ').map(str::parse).collect::<Result<_, _>>()?;
+        for (index, (row, line)) in runs.iter_mut().zip(lines).enumerate() {
+            let (printed, numbers) = line.split_once(' ').ok_or("an empty row")?;
+            if printed.parse::<usize>()? != index {
+                return Err(format!("row {index} came as row {printed}").into());
+            }
+            let numbers: Vec<f64> = numbers.split(' ').map(str::parse).collect::<Result<_, _>>()?;
             row.push(numbers.try_into().map_err(|_| format!("not three numbers: {line}"))?);
         }
     }

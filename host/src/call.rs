@@ -18,3 +18,15 @@ impl CallContext {
         self.chain.is_empty() && self.hops == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_call_with_no_chain_and_no_hops_is_direct() {
+        assert!(CallContext::default().is_direct());
+        assert!(!CallContext { hops: 3, ..CallContext::default() }.is_direct());
+        assert!(!CallContext { chain: vec!["relay".into()], hops: 0 }.is_direct());
+    }
+}

@@ -136,7 +136,8 @@ impl PluginState {
         self.call.log_lines = 0;
         self.call.panic = None;
         self.call.stderr_mark = self.stderr.mark();
-        // Taken only when there is one: a direct call's reads only the tag.
+        // A direct call leaves the origin in place when it is already a
+        // direct one (as after another direct call), and resets it if not.
         if context.is_some() {
             self.call.context = context.take().unwrap_or_default();
         } else if !self.call.context.is_direct() {

@@ -155,3 +155,25 @@ async fn stop_waits_for_a_lease_to_be_dropped() {
     let err = kit.handle("count").await.unwrap_err();
     assert!(matches!(err, Error::Stopped { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_caller_waiting_when_the_plugin_stops_is_refused_and_stop_finishes() {
+    let kit = load("kit").await;
+    let lease = kit.lease().await.unwrap();
+    // The pool has one instance, held by the lease: this call waits.
+    let waiting = tokio::spawn({
+        let kit = kit.clone();
+        async move { kit.handle("count").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let stop = kit.stop();
+    tokio::pin!(stop);
+    assert!(tokio::time::timeout(Duration::from_millis(50), &mut stop).await.is_err());
+    drop(lease);
+    // The waiter gets the slot, finds the plugin stopped and gives the slot
+    // back for the drain: both finish.
+    tokio::time::timeout(Duration::from_secs(5), stop).await.unwrap().unwrap();
+    let err = waiting.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Stopped { .. }), "{err}");
+    assert_eq!(kit.metrics().errors, 1);
+}

@@ -91,8 +91,8 @@ impl Plugin {
         let taken = async {
             self.refuse_if_stopped()?;
             let slot = self.pool.take(patient, &self.context.pool, &self.context.name).await?;
-            // Stopped while this caller waited: `stop` is draining the pool,
-            // and takes the slot back.
+            // Stopped while this caller waited: the slot goes back for
+            // `stop`'s drain to take.
             if let Err(err) = self.refuse_if_stopped() {
                 self.pool.put(slot.index, slot.live);
                 return Err(err);
