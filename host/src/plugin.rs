@@ -18,7 +18,7 @@ use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
 use crate::bindings::PluginIndices;
-use crate::call::CallContext;
+use crate::call::{CallContext, Direct};
 use crate::clock::Moment;
 use crate::deadline;
 use crate::events::{Event, Events};
@@ -278,7 +278,7 @@ impl Plugin {
 
     /// Starts the deadline, fuel and log accounting of one call in `store`.
     pub fn begin_call(&self, store: &mut Store<PluginState>) {
-        store.data_mut().begin_call(&mut None, Moment::now(), self.context.deadline);
+        store.data_mut().begin_call(Direct, Moment::now(), self.context.deadline);
         deadline::arm(store, &self.context.limits);
     }
 

@@ -11,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bus::MessageBus;
-use crate::call::CallContext;
+use crate::call::{CallContext, Origin};
 use crate::clock::{Moment, Span};
 use crate::events::{Event, Events};
 use crate::grants::Grants;
@@ -121,12 +121,11 @@ impl PluginState {
     }
 
     /// Starts the accounting of a call that began at `started` and may
-    /// run for `limit`; gives back its deadline. A call with no `context`
-    /// comes straight from the embedder.
+    /// run for `limit`, coming from `origin`; gives back its deadline.
     #[inline(always)]
     pub(crate) fn begin_call(
         &mut self,
-        context: &mut Option<CallContext>,
+        origin: impl Origin,
         started: Moment,
         limit: Span,
     ) -> Moment {
@@ -136,13 +135,7 @@ impl PluginState {
         self.call.log_lines = 0;
         self.call.panic = None;
         self.call.stderr_mark = self.stderr.mark();
-        // A direct call leaves the origin in place when it is already a
-        // direct one (as after another direct call), and resets it if not.
-        if context.is_some() {
-            self.call.context = context.take().unwrap_or_default();
-        } else if !self.call.context.is_direct() {
-            self.call.context = CallContext::default();
-        }
+        origin.replace(&mut self.call.context);
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
         deadline

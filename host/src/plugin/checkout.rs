@@ -11,7 +11,7 @@ use wasmtime::component::Val;
 
 use super::pool::{Live, Slot};
 use super::{CoreExport, Export, Plugin};
-use crate::call::CallContext;
+use crate::call::{CallContext, Direct, Origin};
 use crate::clock::Moment;
 use crate::deadline;
 use crate::events::{Event, Outcome};
@@ -220,7 +220,7 @@ impl<'p> Plugin {
         source: Source<'_, 'p>,
         export: &Name,
         guest: bool,
-        mut call: Option<CallContext>,
+        origin: impl Origin,
         body: impl AsyncFnOnce(&mut Live) -> wasmtime::Result<T>,
         then: impl FnOnce(T) -> Result<U>,
     ) -> impl Future<Output = Result<U>> {
@@ -260,7 +260,7 @@ impl<'p> Plugin {
                 },
             };
             let limits = &self.context.limits;
-            let until = live.store.data_mut().begin_call(&mut call, started, self.context.deadline);
+            let until = live.store.data_mut().begin_call(origin, started, self.context.deadline);
             deadline::arm(&mut live.store, limits);
             checkout.in_call = true;
             // The result is matched where the call left it, and each way out
@@ -350,7 +350,7 @@ impl<'p> Plugin {
             source,
             &self.labels.handle,
             true,
-            None,
+            Direct,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_handle(store, input).await
@@ -370,7 +370,7 @@ impl<'p> Plugin {
             source,
             &self.labels.on_message,
             true,
-            Some(call),
+            call,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_on_message(store, topic, payload).await
@@ -390,7 +390,7 @@ impl<'p> Plugin {
             source,
             &self.labels.run_tool,
             true,
-            Some(call),
+            call,
             async |live| {
                 let (guest, store) = guest(live);
                 guest.call_run_tool(store, name, input).await
@@ -412,7 +412,7 @@ impl<'p> Plugin {
             source,
             &export.label,
             false,
-            None,
+            Direct,
             async move |live| {
                 let crate::load::Wasm::Component(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a core module has no component exports"));
@@ -444,7 +444,7 @@ impl<'p> Plugin {
             source,
             &export.label,
             false,
-            None,
+            Direct,
             async move |live| {
                 let crate::load::Wasm::Module(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a component has no core exports"));

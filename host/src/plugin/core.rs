@@ -4,6 +4,7 @@ use wasmtime::{Val, ValType};
 
 use super::checkout::Source;
 use super::{CoreExport, Plugin};
+use crate::call::Direct;
 use crate::load::Wasm;
 use crate::{Error, Result};
 
@@ -120,7 +121,7 @@ impl Plugin {
             Source::POOL,
             what,
             false,
-            None,
+            Direct,
             async |live| {
                 let Wasm::Module(instance) = &live.instance else {
                     return Ok(Err(Error::NoMemory { plugin: plugin.clone() }));
