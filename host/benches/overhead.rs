@@ -151,6 +151,21 @@ struct Row {
     target: &'static str,
 }
 
+impl Row {
+    /// A timed row: the median times per call in µs, and the median of the
+    /// paired ratios (see [`Paired`]).
+    fn timed(what: &'static str, witplug: f64, floor: f64, paired: f64) -> Self {
+        Self {
+            what,
+            witplug,
+            floor: Some(floor),
+            paired: Some(paired),
+            unit: "µs",
+            target: "≤ 1.1× floor",
+        }
+    }
+}
+
 /// Times of one way and the floor's, taken in the same rounds.
 ///
 /// The machine's noise comes in bursts that slow everything running in
@@ -169,14 +184,7 @@ struct Paired {
 impl Paired {
     fn row(self, what: &'static str) -> Row {
         let ratios = self.witplug.iter().zip(&self.floor).map(|(w, f)| w / f).collect();
-        Row {
-            what,
-            paired: Some(middle(ratios)),
-            witplug: middle(self.witplug),
-            floor: Some(middle(self.floor)),
-            unit: "µs",
-            target: "≤ 1.1× floor",
-        }
+        Row::timed(what, middle(self.witplug), middle(self.floor), middle(ratios))
     }
 }
 
@@ -334,14 +342,7 @@ fn timed_calls() -> Fallible<Vec<Row>> {
     Ok(TIMED
         .iter()
         .zip(&runs)
-        .map(|(what, run)| Row {
-            what,
-            witplug: median(run, 0),
-            floor: Some(median(run, 1)),
-            paired: Some(median(run, 2)),
-            unit: "µs",
-            target: "≤ 1.1× floor",
-        })
+        .map(|(what, run)| Row::timed(what, median(run, 0), median(run, 1), median(run, 2)))
         .collect())
 }
 

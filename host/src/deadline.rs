@@ -76,9 +76,10 @@ pub(crate) fn arm(store: &mut Store<PluginState>, limits: &Limits) {
 /// Runs `call` with a wall-clock backstop at `deadline` (and two ticks of
 /// grace): epoch interruption stops wasm that runs too long, and this stops
 /// a call that waits too long in the host (an async tool that never
-/// answers, a WASI sleep). The timer is only set once the call first waits,
-/// so a call that never waits pays nothing for it, and the call is polled
-/// where it lies, never moved.
+/// answers, a WASI sleep). The timer is made, on the heap, only when the
+/// call first waits: a call that never waits pays nothing for it, not even
+/// the drop of an unset timer. The call is polled where it lies, never
+/// moved.
 pub(crate) fn backstop<F: Future>(deadline: Moment, call: F) -> Backstop<F> {
     Backstop { call, timer: None, until: deadline }
 }
@@ -88,8 +89,7 @@ pin_project_lite::pin_project! {
     pub(crate) struct Backstop<F> {
         #[pin]
         call: F,
-        #[pin]
-        timer: Option<tokio::time::Sleep>,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
         until: Moment,
     }
 }
@@ -114,15 +114,14 @@ impl<T, F: Future<Output = wasmtime::Result<T>>> Future for Backstop<F> {
 #[cold]
 #[inline(never)]
 fn waiting<T>(
-    mut timer: Pin<&mut Option<tokio::time::Sleep>>,
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     until: Moment,
     cx: &mut Context<'_>,
 ) -> Poll<wasmtime::Result<T>> {
-    if timer.is_none() {
-        timer.set(Some(tokio::time::sleep(until.remaining() + 2 * TICK)));
-    }
-    match timer.as_pin_mut().map(|timer| timer.poll(cx)) {
-        Some(Poll::Ready(())) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
-        _ => Poll::Pending,
+    let timer =
+        timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(until.remaining() + 2 * TICK)));
+    match timer.as_mut().poll(cx) {
+        Poll::Ready(()) => Poll::Ready(Err(wasmtime::Error::new(LimitHit::Deadline))),
+        Poll::Pending => Poll::Pending,
     }
 }

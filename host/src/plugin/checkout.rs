@@ -51,6 +51,8 @@ struct Usage {
 }
 
 impl Drop for Checkout<'_> {
+    /// Inlined: a warm call puts its slot back where it ends.
+    #[inline]
     fn drop(&mut self) {
         let live = if self.in_call { None } else { self.live.take() };
         self.plugin.pool.put(self.index, live);
