@@ -76,10 +76,10 @@ pub(crate) fn arm(store: &mut Store<PluginState>, limits: &Limits) {
 /// Runs `call` with a wall-clock backstop at `deadline` (and two ticks of
 /// grace): epoch interruption stops wasm that runs too long, and this stops
 /// a call that waits too long in the host (an async tool that never
-/// answers, a WASI sleep). The timer is made, on the heap, only when the
-/// call first waits: a call that never waits pays nothing for it, not even
-/// the drop of an unset timer. The call is polled where it lies, never
-/// moved.
+/// answers, a WASI sleep). The timer is made, boxed, only when the call
+/// first waits: a call that never waits carries just an empty pointer for
+/// it, and one that waits pays one allocation. The call is polled where it
+/// lies, never moved.
 pub(crate) fn backstop<F: Future>(deadline: Moment, call: F) -> Backstop<F> {
     Backstop { call, timer: None, until: deadline }
 }
@@ -109,7 +109,7 @@ impl<T, F: Future<Output = wasmtime::Result<T>>> Future for Backstop<F> {
     }
 }
 
-/// The backstop of a call that waits: the timer, set at the first wait.
+/// The backstop of a call that waits: the timer, made at the first wait.
 /// Out of line, so that the code of a call that never waits stays short.
 #[cold]
 #[inline(never)]
