@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::out;
 use anyhow::Result;
-use witplug_host::{Error, Manifest};
+use witplug_host::Manifest;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,9 +15,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.file)
-        .map_err(|source| Error::Io { path: args.file.clone(), source })?;
-    let inspection = witplug_host::inspect(&args.file, &bytes)?;
+    let inspection = witplug_host::inspect_file(&args.file)?;
     let manifest_path = args.file.with_extension("toml");
     let manifest = Manifest::load(&manifest_path)?;
     out!("{}", inspection.wit.trim_end());

@@ -246,8 +246,7 @@ struct Floor {
 
 impl Floor {
     fn new(name: &str) -> Fallible<Self> {
-        let mut config =
-            witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings());
+        let mut config = witplug_host::engine_config(&Limits::default());
         // As witplug does where the machine (or valgrind) refuses the pool.
         let engine = Engine::new(&config).or_else(|_| {
             config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
@@ -589,8 +588,7 @@ async fn measure_loads(name: &str, cached_rounds: usize) -> Fallible<Loads> {
     .await?;
     std::fs::remove_dir_all(&cache)?;
 
-    let engine =
-        Engine::new(&witplug_host::engine_config(&Limits::default(), &Limits::default_ceilings()))?;
+    let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
     let bytes = component_bytes(name)?;
     let compile = median(3, async || {
         let started = Instant::now();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wasmtime::component::{HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
 use crate::deadline::start_ticker;
 use crate::error::one_line;
@@ -40,35 +40,35 @@ pub(crate) struct Runtime {
 }
 
 /// The engines of one host, created on first use.
+#[derive(Default)]
 pub(crate) struct Engines {
-    ceilings: Limits,
     runtimes: Mutex<HashMap<EngineKey, Arc<Runtime>>>,
 }
 
 impl Engines {
-    pub fn new(ceilings: Limits) -> Self {
-        Self { ceilings, runtimes: Mutex::default() }
-    }
-
     /// The runtime for `key`, created with its ticker when first asked for.
     pub fn get(&self, key: EngineKey) -> Result<Arc<Runtime>> {
         let mut runtimes = self.runtimes.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(runtime) = runtimes.get(&key) {
             return Ok(runtime.clone());
         }
-        let runtime =
-            Arc::new(build(key, &self.ceilings).map_err(|err| Error::Setup(one_line(&err)))?);
+        let runtime = Arc::new(build(key).map_err(|err| Error::Setup(one_line(&err)))?);
         runtimes.insert(key, runtime.clone());
         Ok(runtime)
     }
 }
 
-/// The wasmtime configuration of plugins under the given limits (the
-/// ceilings bound what the pooling allocator reserves per instance).
+/// The wasmtime configuration of plugins under the given limits.
+///
+/// Instances are allocated on demand, each by itself: no engine-wide pool
+/// whose totals (instances, memories, tables, fiber stacks) one plugin's
+/// pool, or a thousand plugins, could use up for all the others. Each
+/// instance is still held to its own [`Limits`] by the store's limiter,
+/// and its memory starts from a copy-on-write image as in a pool.
 ///
 /// It is public so that a host can compare witplug against wasmtime used by
 /// hand with the same settings, as `cargo xtask bench` does.
-pub fn engine_config(limits: &Limits, ceilings: &Limits) -> Config {
+pub fn engine_config(limits: &Limits) -> Config {
     let key = EngineKey::for_limits(limits);
     let mut config = Config::new();
     config.wasm_component_model(true);
@@ -81,45 +81,20 @@ pub fn engine_config(limits: &Limits, ceilings: &Limits) -> Config {
     config.max_wasm_stack(stack);
     // Host calls run on the same fiber stack as wasm: leave them room.
     config.async_stack_size(stack.saturating_add(1 << 20));
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(ceilings)));
+    config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
     config
 }
 
-/// Slots reserved up front, so that instantiation takes memory from a pool
-/// instead of the kernel. Sized for thousands of small instances; memories
-/// and tables may grow to the ceilings.
-fn pooling(ceilings: &Limits) -> PoolingAllocationConfig {
-    let mut pooling = PoolingAllocationConfig::new();
-    pooling
-        .total_component_instances(4096)
-        .total_core_instances(16_384)
-        .total_memories(8192)
-        .total_tables(8192)
-        .total_stacks(1024)
-        .max_memory_size(usize::try_from(ceilings.memory).unwrap_or(usize::MAX))
-        .table_elements(usize::try_from(ceilings.table_elements).unwrap_or(usize::MAX));
-    pooling
-}
-
-fn build(key: EngineKey, ceilings: &Limits) -> wasmtime::Result<Runtime> {
+fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
     let limits = Limits { stack: key.stack, fuel: key.fuel.then_some(1), ..Limits::default() };
-    let mut config = engine_config(&limits, ceilings);
-    let engine = match Engine::new(&config) {
-        Ok(engine) => engine,
-        Err(err) => {
-            // Some machines refuse the pool's address space: allocate per
-            // instance instead.
-            tracing::debug!(target: "witplug::host", "pooling allocator unavailable: {err}");
-            config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-            Engine::new(&config)?
-        }
-    };
+    let engine = Engine::new(&engine_config(&limits))?;
     start_ticker(&engine)?;
 
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
     crate::lookups::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    crate::held::add_to_linker(&mut linker)?;
     crate::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
     let mut core_linker = wasmtime::Linker::new(&engine);
     crate::core_abi::add_to_linker(&mut core_linker)?;

@@ -105,6 +105,20 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// The export takes or returns a value that a dynamic call cannot
+    /// carry or print: a resource, a stream, a future, a reference.
+    #[error(
+        "plugin `{plugin}`, export `{export}`: its {reason}, which a dynamic call cannot carry"
+    )]
+    UnsupportedType {
+        /// The plugin.
+        plugin: String,
+        /// The export.
+        export: String,
+        /// Which parameter or result, and what it holds.
+        reason: String,
+    },
+
     /// A typed call needs a world the plugin does not target.
     #[error("plugin `{plugin}` does not export the `{world}` world's functions")]
     WrongWorld {
@@ -241,6 +255,29 @@ pub enum Error {
         limit: u64,
     },
 
+    /// The instance wanted the host to hold more for it than one of its
+    /// budgets allows (handles, header maps), and the call was stopped.
+    #[error("plugin `{plugin}` hit its `{}` budget of {}", budget.key(), budget.show(*limit))]
+    BudgetExceeded {
+        /// The plugin.
+        plugin: String,
+        /// Which budget.
+        budget: crate::limits::Budget,
+        /// The budget's limit.
+        limit: u64,
+    },
+
+    /// The host could not run the plugin for a reason of its own (the
+    /// kernel refused memory or a file descriptor, a shared pool was
+    /// exhausted): no fault of the plugin's, which is not restarted for it.
+    #[error("plugin `{plugin}`: the host could not run it: {reason}")]
+    HostResource {
+        /// The plugin.
+        plugin: String,
+        /// What the host was refused.
+        reason: String,
+    },
+
     /// The host refused a capability the plugin was not granted.
     #[error("plugin `{plugin}` was denied `{capability}`: it was not granted")]
     Denied {
@@ -360,6 +397,7 @@ impl Error {
                 | Self::StackOverflow { .. }
                 | Self::LogLimit { .. }
                 | Self::DataLimit { .. }
+                | Self::BudgetExceeded { .. }
         )
     }
 }
@@ -376,27 +414,12 @@ pub fn describe(error: &WitError) -> String {
         WitError::LimitExceeded(m) => ("limit exceeded", m),
         WitError::Failed(m) => ("failed", m),
     };
-    format!("{kind}: {}", one_line_text(message, 1024))
+    format!("{kind}: {}", crate::text::sanitize(message, crate::text::DESCRIPTION))
 }
 
 /// `text` with every run of whitespace, newlines included, made one space.
 pub(crate) fn collapse_whitespace(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `text` on one line (control characters become spaces) and at most
-/// `limit` bytes, marked when cut.
-pub(crate) fn one_line_text(text: &str, limit: usize) -> String {
-    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if line.len() > limit {
-        let mut end = limit;
-        while !line.is_char_boundary(end) {
-            end -= 1;
-        }
-        line.truncate(end);
-        line.push_str(" [truncated]");
-    }
-    line
 }
 
 /// Joins names for a message; `none` for an empty list.
@@ -424,7 +447,9 @@ pub(crate) fn chain_line(err: &(dyn std::error::Error + 'static)) -> String {
             line.push_str(&text);
         }
     }
-    collapse_whitespace(&line)
+    // wasmtime's messages quote names from the component (imports,
+    // exports), which its author chose.
+    crate::text::sanitize(&collapse_whitespace(&line), 4 * crate::text::DESCRIPTION)
 }
 
 #[cfg(test)]
@@ -445,8 +470,6 @@ mod tests {
 
     #[test]
     fn plugin_text_is_made_one_bounded_line() {
-        assert_eq!(one_line_text("a\nb\rc", 100), "a b c");
-        assert_eq!(one_line_text("héllo", 2), "h [truncated]");
         let long = WitError::Failed("x\n".repeat(5000));
         assert!(describe(&long).len() < 1100 && !describe(&long).contains('\n'));
     }

@@ -202,6 +202,20 @@ impl Grants {
         Ok(())
     }
 
+    /// Opens each granted folder once, at load: every instance is given
+    /// these handles, so a link swapped in at the path later cannot widen
+    /// what was granted.
+    pub(crate) fn open_dirs(&self) -> Result<Vec<OpenDir>, String> {
+        self.dirs
+            .iter()
+            .map(|dir| {
+                std::fs::File::open(&dir.host)
+                    .map(OpenDir)
+                    .map_err(|err| format!("grants.dirs: {}: {err}", dir.host.display()))
+            })
+            .collect()
+    }
+
     /// A WASI context holding exactly what these grants give: the granted
     /// folders and environment variables, stdout and stderr when granted,
     /// TCP connections to the granted addresses and name lookups when
@@ -210,6 +224,7 @@ impl Grants {
     /// stderr goes to `stderr`, which forwards it when granted.
     pub(crate) fn wasi(
         &self,
+        opened: &[OpenDir],
         denied: impl Fn(String) + Send + Sync + 'static,
         stderr: StderrTail,
     ) -> WasiCtx {
@@ -221,12 +236,13 @@ impl Grants {
                 builder.env(name, value);
             }
         }
-        for dir in &self.dirs {
+        for (i, dir) in self.dirs.iter().enumerate() {
             let perms = match dir.mode {
                 DirMode::ReadOnly => FsPerms::ReadOnly,
                 DirMode::ReadWrite => FsPerms::ReadWrite,
             };
-            if let Err(err) = builder.preopened_dir(&dir.host, &dir.guest, perms) {
+            let host = opened.get(i).map_or_else(|| dir.host.clone(), |open| open.path(&dir.host));
+            if let Err(err) = builder.preopened_dir(&host, &dir.guest, perms) {
                 // Checked at load; a folder removed since then is not granted.
                 tracing::warn!(target: "witplug::host", folder = %dir.host.display(), "not granted: {err}");
             }
@@ -286,6 +302,27 @@ impl Grants {
             "witplug:plugin/types" => "types only".to_owned(),
             _ => "not provided: fails to load".to_owned(),
         }
+    }
+}
+
+/// A granted folder, opened at load.
+#[derive(Debug)]
+pub(crate) struct OpenDir(std::fs::File);
+
+impl OpenDir {
+    /// A path that opens this very folder, whatever its name leads to now:
+    /// on Linux its descriptor's entry in `/proc/self/fd`; elsewhere
+    /// `fallback`, the granted path.
+    fn path(&self, fallback: &Path) -> PathBuf {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let by_fd = PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()));
+            if by_fd.exists() {
+                return by_fd;
+            }
+        }
+        fallback.to_owned()
     }
 }
 

@@ -45,7 +45,7 @@ pub struct Host {
     /// Files that failed to load, with the stamp they had, so a watcher
     /// does not retry them until they change.
     failed: Mutex<HashMap<PathBuf, Stamp>>,
-    cache: Option<Cache>,
+    cache: Option<Arc<Cache>>,
 }
 
 /// A loaded plugin and what the host runs for it.
@@ -171,7 +171,7 @@ impl Host {
 
     /// How the precompiled cache has served, if there is one.
     pub fn cache_stats(&self) -> Option<CacheStats> {
-        self.cache.as_ref().map(Cache::stats)
+        self.cache.as_deref().map(Cache::stats)
     }
 
     /// A stream of what happens to plugins from now on. While no stream

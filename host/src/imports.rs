@@ -5,11 +5,11 @@ use crate::bindings::witplug::plugin::host::Host;
 use crate::bindings::witplug::plugin::types::{self, Error as WitError, Level};
 use crate::bus::{MAX_HOPS, Message, Published};
 use crate::call::CallContext;
-use crate::error::one_line_text;
 use crate::events::Event;
 use crate::limiter::LimitHit;
 use crate::remote::ToolRequest;
 use crate::store::PluginState;
+use crate::text::{self, sanitize};
 use crate::tools::Found;
 
 /// How the guest SDK prefixes a panic's message when it logs it, so the
@@ -24,14 +24,14 @@ impl Host for PluginState {
         if level == Level::Error
             && let Some(panic) = message.strip_prefix(PANIC_PREFIX)
         {
-            self.call.panic = Some(one_line_text(panic, limit.min(4096)));
+            self.call.panic = Some(sanitize(panic, limit.min(4096)));
         }
         self.call.log_lines += 1;
         if self.call.log_lines > self.plugin.limits.log_lines {
             return Err(wasmtime::Error::new(LimitHit::LogLines));
         }
         // One line, so a plugin cannot forge other log lines.
-        let message = one_line_text(&message, limit);
+        let message = sanitize(&message, limit);
         let plugin = self.plugin.name.as_str();
         match level {
             Level::Trace => tracing::trace!(target: "witplug::plugin", plugin, "{message}"),
@@ -56,13 +56,13 @@ impl Host for PluginState {
             return Ok(Err(err));
         }
         if !self.plugin.grants.may_publish(&topic) {
-            return Ok(Err(self.deny(format!("publish:{topic}"))));
+            return Ok(Err(WitError::Denied(self.deny(&format!("publish:{topic}")))));
         }
-        let hops = self.call.context.hops + 1;
+        let hops = self.call.context.hops.saturating_add(1);
         if hops > MAX_HOPS {
             self.plugin.services.events.send(|| Event::MessageDropped {
                 plugin: self.plugin.name.clone(),
-                topic: topic.clone(),
+                topic: sanitize(&topic, text::NAME),
             });
             return Ok(Err(WitError::LimitExceeded(format!(
                 "message loop cut: `{topic}` would be the message's hop {hops}, over {MAX_HOPS}"
@@ -74,7 +74,8 @@ impl Host for PluginState {
         }
         let from = Some(self.plugin.name.to_string());
         let message = Message { topic, payload, from, hops, origin: None };
-        let topic = self.plugin.services.events.listening().then(|| message.topic.clone());
+        let topic =
+            self.plugin.services.events.listening().then(|| sanitize(&message.topic, text::NAME));
         if bus.publish(message) == Published::Dropped {
             // The bus counted it; say whose message it was.
             self.plugin.services.events.send(|| Event::MessageDropped {
@@ -94,7 +95,7 @@ impl Host for PluginState {
             return Ok(Err(err));
         }
         if !self.plugin.grants.may_call(&name) {
-            return Ok(Err(self.deny(format!("tool:{name}"))));
+            return Ok(Err(WitError::Denied(self.deny(&format!("tool:{name}")))));
         }
         let provider = match self.plugin.services.tools.get(&name, input.clone()) {
             Some(Found::Host(call)) => return Ok(call.await.map_err(WitError::Failed)),
@@ -153,11 +154,6 @@ impl PluginState {
                 None => Err(WitError::NotFound(request.name)),
             }
         }
-    }
-
-    fn deny(&self, capability: String) -> WitError {
-        self.plugin.deny(&capability);
-        WitError::Denied(capability)
     }
 
     fn check_input(&self, what: &str, len: usize) -> Result<(), WitError> {

@@ -23,6 +23,23 @@ pub struct Inspection {
 /// [`Error::NotWasm`], [`Error::CoreModule`] or [`Error::InvalidComponent`]
 /// naming `path` when `bytes` is not a component.
 pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Inspection> {
+    inspect_bytes(path, bytes)
+}
+
+/// [`inspect`] of the file at `path`, read as plugins are: only a regular
+/// file of at most [`DEFAULT_MAX_FILE_SIZE`](crate::DEFAULT_MAX_FILE_SIZE)
+/// bytes is read, so a FIFO or a device neither hangs nor swamps it.
+///
+/// # Errors
+///
+/// As for [`inspect`], and [`Error::NotAFile`], [`Error::TooLarge`] or
+/// [`Error::Io`] for a file that cannot be read so.
+pub fn inspect_file(path: &Path) -> Result<Inspection> {
+    let bytes = crate::files::read(path, crate::DEFAULT_MAX_FILE_SIZE)?;
+    inspect_bytes(path, &bytes)
+}
+
+fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection> {
     let invalid = |reason: String| Error::InvalidComponent { path: path.to_owned(), reason };
     crate::load::check_header(path, bytes)?;
     let decoded = wit_component::decode(bytes).map_err(|err| invalid(format!("{err:#}")))?;

@@ -57,14 +57,16 @@
 // The modules in layers, each using only those above it in this list:
 // - bottom: `units` (sizes, durations), `name` (shared names), `bus`
 //   (messages), `remote` (tools across hosts), `events`, `call` (where a
-//   call comes from), `tools` (the tool registry), `error`, `files`
+//   call comes from), `tools` (the tool registry), `text` (plugin text
+//   made safe), `error`, `files`
 //   (bounded reads of regular files), `bindings` (the one `bindgen!`);
 // - configuration: `limits`, `network` (what `connect` grants reach),
 //   `origins` (what `http` grants reach), `stderr` (the tail a trap
 //   quotes), `grants`, `manifest` (with the pool's config);
 // - the store: `store` (per-instance state), `limiter` (memory, tables,
-//   the limit markers), `imports` (the WIT host imports), `lookups` (name
-//   lookups behind the `resolve` grant), `core_abi`;
+//   the limit markers), `held` (sockets and header maps charged to their
+//   instance), `imports` (the WIT host imports), `lookups` (name lookups
+//   behind the `resolve` grant), `core_abi`;
 // - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
 //   `Error`), `metrics` (counters and histograms);
 // - compiling: `engine`, `cache`, `load`, `inspect`;
@@ -85,6 +87,7 @@ mod error;
 mod events;
 mod files;
 mod grants;
+mod held;
 mod host;
 mod imports;
 mod inspect;
@@ -103,6 +106,7 @@ mod plugin;
 mod remote;
 mod stderr;
 mod store;
+mod text;
 mod tools;
 mod trap;
 pub mod units;
@@ -118,8 +122,8 @@ pub use error::{Error, Result, describe};
 pub use events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
 pub use grants::{DirGrant, DirMode, Grants};
 pub use host::{DEFAULT_MAX_FILE_SIZE, Host, HostBuilder, LoadReport, SyncReport, Watcher};
-pub use inspect::{Inspection, inspect};
-pub use limits::{Limits, LimitsSpec};
+pub use inspect::{Inspection, inspect, inspect_file};
+pub use limits::{Budget, Limits, LimitsSpec};
 pub use load::hex_sha256;
 pub use manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
 pub use metrics::{Metrics, Stats};

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::limits::Limits;
+use crate::limits::{Budget, Limits};
 
 /// Which limit a plugin ran into, raised as the error of a trap so the host
 /// can tell it apart from other traps.
@@ -14,6 +14,8 @@ pub(crate) enum LimitHit {
     Deadline,
     /// The call wrote more log lines than allowed.
     LogLines,
+    /// The instance wanted the host to hold more for it than a budget.
+    Budget(Budget),
 }
 
 impl fmt::Display for LimitHit {
@@ -21,6 +23,7 @@ impl fmt::Display for LimitHit {
         match self {
             Self::Deadline => f.write_str("the call ran past its deadline"),
             Self::LogLines => f.write_str("the call wrote too many log lines"),
+            Self::Budget(budget) => write!(f, "the instance is over its {} budget", budget.key()),
         }
     }
 }
@@ -44,6 +47,8 @@ pub(crate) struct Limiter {
     pub memory_refused: bool,
     /// Set when a table growth was refused during the current call.
     pub table_refused: bool,
+    /// Set when a host-side budget refused something during the call.
+    pub budget_refused: Option<Budget>,
 }
 
 impl Limiter {
@@ -57,6 +62,7 @@ impl Limiter {
             peak_memory: 0,
             memory_refused: false,
             table_refused: false,
+            budget_refused: None,
         }
     }
 }

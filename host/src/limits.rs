@@ -27,7 +27,17 @@ const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
 ///   message payload, a tool input);
 /// - `max_output`: 16 MiB in the result of one call;
 /// - `log_lines`: 1,000 log lines per call;
-/// - `message_queue`: 1,024 messages waiting for the plugin's `on-message`.
+/// - `message_queue`: 1,024 messages waiting for the plugin's `on-message`;
+///
+/// and the budgets of what the host holds for one instance ([`Budget`]):
+/// - `handles`: 10,000 live resource handles (the store's component
+///   handles, and the host's resource table: streams, pollables, sockets,
+///   header maps, requests...);
+/// - `host_memory`: 16 MiB of header maps, each charged at the most it may
+///   hold (128 KiB, or the whole budget if that is less);
+/// - `sockets`: 16 open TCP sockets (none at all without a `connect`
+///   grant; UDP never);
+/// - `requests`: 16 outgoing HTTP requests in flight.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -53,6 +63,67 @@ pub struct Limits {
     /// Messages waiting for the plugin's `on-message`; past that, new ones
     /// are dropped and counted.
     pub message_queue: u64,
+    /// Live resource handles one instance may hold.
+    pub handles: u64,
+    /// Bytes the host may hold for one instance's header maps.
+    pub host_memory: u64,
+    /// Open TCP sockets one instance may hold.
+    pub sockets: u64,
+    /// Outgoing HTTP requests one instance may have in flight.
+    pub requests: u64,
+}
+
+/// A budget of what the host holds on one instance's behalf, as opposed to
+/// what the instance holds itself (its memory, tables and instances).
+///
+/// A resource is charged when the plugin makes it and released when it
+/// leaves the instance's resource table; past the budget the plugin is
+/// refused with its interface's own error (a socket's `new-socket-limit`,
+/// an HTTP request's `internal-error`) or, where the interface has none
+/// (a handle, a header map), the call stops with
+/// [`Error::BudgetExceeded`](crate::Error::BudgetExceeded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Budget {
+    /// `handles`: live resource handles.
+    Handles,
+    /// `host-memory`: bytes of header maps.
+    HostMemory,
+    /// `sockets`: open TCP sockets.
+    Sockets,
+    /// `requests`: outgoing HTTP requests in flight.
+    Requests,
+}
+
+impl Budget {
+    /// Its key in a manifest's `[limits]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Handles => "handles",
+            Self::HostMemory => "host-memory",
+            Self::Sockets => "sockets",
+            Self::Requests => "requests",
+        }
+    }
+
+    /// Its limit in `limits`.
+    pub fn limit(self, limits: &Limits) -> u64 {
+        match self {
+            Self::Handles => limits.handles,
+            Self::HostMemory => limits.host_memory,
+            Self::Sockets => limits.sockets,
+            Self::Requests => limits.requests,
+        }
+    }
+
+    /// `amount` of this budget in words: a size for `host-memory`, a count
+    /// for the others.
+    pub fn show(self, amount: u64) -> String {
+        match self {
+            Self::HostMemory => format_size(amount),
+            _ => amount.to_string(),
+        }
+    }
 }
 
 impl Default for Limits {
@@ -68,6 +139,10 @@ impl Default for Limits {
             max_output: 16 << 20,
             log_lines: 1_000,
             message_queue: 1_024,
+            handles: 10_000,
+            host_memory: 16 << 20,
+            sockets: 16,
+            requests: 16,
         }
     }
 }
@@ -78,7 +153,9 @@ impl Limits {
     /// - `memory`: 1 GiB; `table_elements`: 1,000,000; `instances`: 100;
     /// - `deadline`: 60 s; `fuel`: any; `stack`: 8 MiB;
     /// - `max_input`: 64 MiB; `max_output`: 256 MiB; `log_lines`: 100,000;
-    /// - `message_queue`: 1,000,000.
+    /// - `message_queue`: 1,000,000;
+    /// - `handles`: 1,000,000; `host_memory`: 1 GiB; `sockets`: 1,024;
+    ///   `requests`: 1,024.
     pub fn default_ceilings() -> Self {
         Self {
             memory: 1 << 30,
@@ -91,6 +168,10 @@ impl Limits {
             max_output: 256 << 20,
             log_lines: 100_000,
             message_queue: 1_000_000,
+            handles: 1_000_000,
+            host_memory: 1 << 30,
+            sockets: 1_024,
+            requests: 1_024,
         }
     }
 
@@ -180,6 +261,16 @@ impl Limits {
                 ceilings.message_queue,
                 count,
             )?,
+            handles: pick("handles", spec.handles, defaults.handles, ceilings.handles, count)?,
+            host_memory: pick(
+                "host-memory",
+                spec.host_memory,
+                defaults.host_memory,
+                ceilings.host_memory,
+                size,
+            )?,
+            sockets: pick("sockets", spec.sockets, defaults.sockets, ceilings.sockets, count)?,
+            requests: pick("requests", spec.requests, defaults.requests, ceilings.requests, count)?,
         };
         limits.check()?;
         Ok(limits)
@@ -207,6 +298,11 @@ impl Limits {
         }
         if self.deadline > MAX_DEADLINE {
             return Err(format!("limits.deadline = {:?} is more than 7 days", self.deadline));
+        }
+        if self.handles < 16 {
+            // A component needs a few handles (its streams, its pollables)
+            // just to run.
+            return Err(format!("limits.handles = {} is less than 16", self.handles));
         }
         if self.stack < 16 << 10 {
             return Err(format!("limits.stack = {} is less than 16 KiB", format_size(self.stack)));
@@ -250,6 +346,18 @@ pub struct LimitsSpec {
     /// `message-queue = 10000`.
     #[serde(default, deserialize_with = "units::count")]
     pub message_queue: Option<u64>,
+    /// `handles = 1000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub handles: Option<u64>,
+    /// `host-memory = "4 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub host_memory: Option<u64>,
+    /// `sockets = 4`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub sockets: Option<u64>,
+    /// `requests = 4`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub requests: Option<u64>,
 }
 
 #[cfg(test)]

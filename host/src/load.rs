@@ -8,6 +8,7 @@ use wasmtime::component::{Component, InstancePre, Linker};
 use crate::cache::Cache;
 use crate::error::{collapse_whitespace, one_line};
 use crate::store::PluginState;
+use crate::text::{self, sanitize};
 use crate::{Error, Result};
 
 /// A component or a core module: what a plugin file holds (`Wasm`), what
@@ -43,13 +44,24 @@ pub(crate) fn wasm_files(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The plugin name a file gives: its name without `.wasm`.
+///
+/// A name reaches logs, events and NATS headers, so one with control or
+/// reordering characters, or longer than any real name, is refused.
 pub(crate) fn plugin_name(path: &Path) -> Result<String> {
-    path.file_stem().and_then(|stem| stem.to_str()).map(str::to_owned).ok_or_else(|| {
-        Error::InvalidComponent {
-            path: path.to_owned(),
-            reason: "the file name is not valid UTF-8".to_owned(),
-        }
-    })
+    let invalid = |reason: &str| Error::InvalidComponent {
+        path: PathBuf::from(path.to_string_lossy().escape_debug().to_string()),
+        reason: reason.to_owned(),
+    };
+    let name = path
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .ok_or_else(|| invalid("the file name is not valid UTF-8"))?;
+    if !crate::text::is_safe(name, crate::text::NAME) {
+        return Err(invalid(
+            "the file name has control or invisible characters, or is over 256 bytes",
+        ));
+    }
+    Ok(name.to_owned())
 }
 
 /// Reads a plugin file of at most `limit` bytes (see `files`), checking it
@@ -172,8 +184,8 @@ fn missing_import(path: &Path, err: &wasmtime::Error) -> Error {
     match import {
         Some(import) => Error::MissingImport {
             path: path.to_owned(),
-            import,
-            reason: collapse_whitespace(&err.root_cause().to_string()),
+            import: sanitize(&import, text::NAME),
+            reason: sanitize(&err.root_cause().to_string(), text::DESCRIPTION),
         },
         None => Error::InvalidComponent { path: path.to_owned(), reason: one_line(err) },
     }

@@ -16,8 +16,8 @@ use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress, 
 use wasmtime_wasi::p2::{DynPollable, SocketError};
 use wasmtime_wasi::sockets::WasiSocketsView;
 
-use crate::error::one_line_text;
 use crate::store::PluginState;
+use crate::text::sanitize;
 
 /// The longest name a refusal quotes: a valid DNS name is at most 253
 /// bytes, and a hostile plugin's longer one (or one with newlines) must
@@ -29,31 +29,32 @@ const QUOTED: usize = 253;
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
     let added =
-        ip_name_lookup::add_to_linker::<PluginState, Guarded>(linker, |state| Lookups { state });
+        ip_name_lookup::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state });
     linker.allow_shadowing(false);
     added
 }
 
-struct Guarded;
+/// The guarded `wasi:sockets` functions (name lookups here, socket
+/// constructors in `held`), reached through a [`Guard`].
+pub(crate) struct Guarded;
 
 impl HasData for Guarded {
-    type Data<'a> = Lookups<'a>;
+    type Data<'a> = Guard<'a>;
 }
 
-/// One instance's lookups, seen from its store.
-struct Lookups<'a> {
-    state: &'a mut PluginState,
+/// One instance's guarded sockets functions, seen from its store.
+pub(crate) struct Guard<'a> {
+    pub(crate) state: &'a mut PluginState,
 }
 
-impl ip_name_lookup::Host for Lookups<'_> {
+impl ip_name_lookup::Host for Guard<'_> {
     fn resolve_addresses(
         &mut self,
         network: Resource<Network>,
         name: String,
     ) -> Result<Resource<ResolveAddressStream>, SocketError> {
-        let plugin = &self.state.plugin;
-        if !plugin.grants.resolve {
-            plugin.deny(&format!("resolve:{}", one_line_text(&name, QUOTED)));
+        if !self.state.plugin.grants.resolve {
+            self.state.deny(&format!("resolve:{}", sanitize(&name, QUOTED)));
             return Err(ErrorCode::AccessDenied.into());
         }
         ip_name_lookup::Host::resolve_addresses(&mut self.state.sockets(), network, name)
@@ -61,7 +62,7 @@ impl ip_name_lookup::Host for Lookups<'_> {
 }
 
 /// How the lookup's errors reach the plugin: as wasmtime-wasi delivers them.
-impl network::Host for Lookups<'_> {
+impl network::Host for Guard<'_> {
     fn convert_error_code(&mut self, error: SocketError) -> wasmtime::Result<ErrorCode> {
         self.state.sockets().convert_error_code(error)
     }
@@ -74,13 +75,13 @@ impl network::Host for Lookups<'_> {
     }
 }
 
-impl network::HostNetwork for Lookups<'_> {
+impl network::HostNetwork for Guard<'_> {
     fn drop(&mut self, network: Resource<Network>) -> wasmtime::Result<()> {
         network::HostNetwork::drop(&mut self.state.sockets(), network)
     }
 }
 
-impl HostResolveAddressStream for Lookups<'_> {
+impl HostResolveAddressStream for Guard<'_> {
     fn resolve_next_address(
         &mut self,
         stream: Resource<ResolveAddressStream>,

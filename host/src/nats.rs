@@ -53,12 +53,18 @@ pub const DEFAULT_OUTGOING: usize = 16_384;
 /// it the numbering starts again (a gap is then not noticed once).
 const MAX_SEQUENCES: usize = 65_536;
 
+/// The largest gap in a publisher's numbering counted as messages lost:
+/// more than an outgoing buffer and a subscriber's queue hold together.
+const MAX_GAP: u64 = 1 << 24;
+
 /// How to reach the NATS server, and how to name things on it.
 #[derive(Debug, Clone)]
 pub struct NatsOptions {
     url: String,
     prefix: String,
     tool_prefix: String,
+    /// Whether the tool prefix was set, rather than following the topics'.
+    own_tool_prefix: bool,
     token_file: Option<PathBuf>,
     credentials_file: Option<PathBuf>,
     outgoing: usize,
@@ -75,6 +81,7 @@ impl NatsOptions {
             url: url.into(),
             prefix: "witplug.".to_owned(),
             tool_prefix: "witplug-tool.".to_owned(),
+            own_tool_prefix: false,
             token_file: None,
             credentials_file: None,
             outgoing: DEFAULT_OUTGOING,
@@ -84,16 +91,23 @@ impl NatsOptions {
     }
 
     /// The subject prefix of topics: `orders.created` is published on
-    /// `<prefix>orders.created`. A `.` is added when it has none.
+    /// `<prefix>orders.created`. A `.` is added when it has none. Tools
+    /// follow it unless [`NatsOptions::tool_prefix`] says otherwise: under
+    /// `a.`, tools are called on `a-tool.<name>`, so two prefixes keep two
+    /// sets of hosts apart in tools as in topics.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = dotted(prefix.into());
+        if !self.own_tool_prefix {
+            self.tool_prefix = tools_under(&self.prefix);
+        }
         self
     }
 
     /// The subject prefix of tools: tool `count-words` is called on
-    /// `<prefix>count-words`.
+    /// `<prefix>count-words`. It may not overlap the topic prefix.
     pub fn tool_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.tool_prefix = dotted(prefix.into());
+        self.own_tool_prefix = true;
         self
     }
 
@@ -133,6 +147,15 @@ impl NatsOptions {
     /// The server's URL, as given.
     pub fn url(&self) -> &str {
         &self.url
+    }
+}
+
+/// The tool prefix that goes with a topic prefix: `witplug.` gives
+/// `witplug-tool.`.
+fn tools_under(prefix: &str) -> String {
+    match prefix.strip_suffix('.') {
+        Some(stem) if !stem.is_empty() => format!("{stem}-tool."),
+        _ => String::new(),
     }
 }
 
@@ -215,6 +238,7 @@ impl NatsBus {
     pub async fn connect(options: NatsOptions) -> Result<Arc<NatsBus>> {
         let url = options.url.clone();
         let fail = |reason: String| Error::Nats { url: url.clone(), reason };
+        subject::check_prefixes(&options.prefix, &options.tool_prefix).map_err(fail)?;
         let counters = Arc::new(Counters::default());
         let events = counters.clone();
         let name = url.clone();
@@ -425,7 +449,8 @@ impl MessageBus for NatsBus {
     }
 
     fn check_topic(&self, topic: &str) -> Result<(), String> {
-        subject::check_topic(topic)
+        subject::check_topic(topic)?;
+        subject::check_length(&self.prefix, topic)
     }
 
     fn check_pattern(&self, pattern: &str) -> Result<(), String> {
@@ -526,13 +551,16 @@ impl Forward {
         let header = |name: &str| headers.get(name).map(|value| value.as_str().to_owned());
         let origin = header(subject::ORIGIN);
         if let (Some(origin), Some(seq)) = (&origin, header(subject::SEQ)) {
-            self.count_gap(origin, &topic, seq.parse().unwrap_or(0));
+            // A number that is not one is no evidence of a loss.
+            if let Ok(seq) = seq.trim().parse() {
+                self.count_gap(origin, &topic, seq);
+            }
         }
         Some(Message {
             topic,
             payload: incoming.payload.to_vec(),
             from: header(subject::FROM),
-            hops: header(subject::HOPS).and_then(|hops| hops.parse().ok()).unwrap_or(0),
+            hops: subject::hops(header(subject::HOPS).as_deref()),
             // What this host published itself counts as local.
             origin: origin.filter(|origin| *origin != self.origin),
         })
@@ -543,9 +571,11 @@ impl Forward {
             self.last.clear();
         }
         let last = self.last.entry((origin.to_owned(), topic.to_owned())).or_insert(seq);
-        // The first message seen, or a publisher that numbers afresh.
-        if seq > *last + 1 {
-            let lost = seq - *last - 1;
+        // The first message seen, or a publisher that numbers afresh; a
+        // jump larger than any buffer could lose is a forged or restarted
+        // numbering, not a loss, and poisons no counter.
+        let lost = seq.checked_sub(*last).and_then(|ahead| ahead.checked_sub(1)).unwrap_or(0);
+        if lost > 0 && lost <= MAX_GAP {
             self.counters.lost.fetch_add(lost, Ordering::Relaxed);
             self.dropped.fetch_add(lost, Ordering::Relaxed);
         }

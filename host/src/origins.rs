@@ -7,9 +7,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::clock::Moment;
+use crate::limits::Limits;
 
 /// One granted origin: a scheme (or either of `http` and `https`), a host
 /// (or every subdomain of one, for `*.`), and a port (or the scheme's).
@@ -77,6 +82,21 @@ pub(crate) struct Origins {
     denied: Arc<dyn Fn(String) + Send + Sync>,
     max_request: u64,
     max_response: u64,
+    /// Requests in flight: sent and not yet answered in full.
+    in_flight: Arc<AtomicU64>,
+    /// The `requests` budget.
+    max_in_flight: u64,
+    /// When the current call must end: no request outlives it.
+    pub until: Moment,
+}
+
+/// One request in flight, counted until its response body is dropped.
+struct InFlight(Arc<AtomicU64>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Origins {
@@ -85,12 +105,19 @@ impl Origins {
     /// `denied` hears of each refused origin.
     pub fn new(
         grants: &[String],
-        max_request: u64,
-        max_response: u64,
+        limits: &Limits,
         denied: impl Fn(String) + Send + Sync + 'static,
     ) -> Self {
         let allowed = grants.iter().filter_map(|grant| Origin::parse(grant).ok()).collect();
-        Self { allowed, denied: Arc::new(denied), max_request, max_response }
+        Self {
+            allowed,
+            denied: Arc::new(denied),
+            max_request: limits.max_input,
+            max_response: limits.max_output,
+            in_flight: Arc::default(),
+            max_in_flight: limits.requests,
+            until: Moment::now(),
+        }
     }
 
     /// The origin of `uri` when a grant allows it, else its text for the
@@ -122,17 +149,46 @@ impl WasiHttpHooks for Origins {
             (self.denied)(format!("http:{origin}"));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
+        if self.in_flight.load(Ordering::Relaxed) >= self.max_in_flight {
+            let budget = self.max_in_flight;
+            return Box::new(async move {
+                Err(HttpError::InternalError(Some(format!(
+                    "over the `requests` budget of {budget} in flight"
+                ))))
+            });
+        }
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = InFlight(self.in_flight.clone());
+        // No request outlives the call that sent it: every wait is cut to
+        // what is left of the call's deadline.
+        let left = self.until.remaining();
+        let cut = |wait: Option<Duration>| Some(wait.map_or(left, |wait| wait.min(left)));
+        let options = options.unwrap_or_default();
+        let options = RequestOptions {
+            connect_timeout: cut(options.connect_timeout),
+            first_byte_timeout: cut(options.first_byte_timeout),
+            between_bytes_timeout: cut(options.between_bytes_timeout),
+        };
         let (max_request, max_response) = (self.max_request, self.max_response);
         let request = request.map(|body| {
             limited(body, max_request, move || HttpError::HttpRequestBodySize(Some(max_request)))
         });
         Box::new(async move {
-            let (response, sent) =
-                wasmtime_wasi_http::default_send_request(request, options).await?;
+            let send = wasmtime_wasi_http::default_send_request(request, Some(options));
+            let (response, sent) = match tokio::time::timeout(left, send).await {
+                Ok(answer) => answer?,
+                Err(_) => return Err(HttpError::ConnectionReadTimeout),
+            };
             let response = response.map(|body| {
-                limited(body.boxed_unsync(), max_response, move || {
+                let body = limited(body.boxed_unsync(), max_response, move || {
                     HttpError::HttpResponseBodySize(Some(max_response))
+                });
+                // The request stays in flight until its body is dropped.
+                body.map_frame(move |frame| {
+                    let _ = &in_flight;
+                    frame
                 })
+                .boxed_unsync()
             });
             Ok((response, Box::new(sent) as Sent))
         })
@@ -159,7 +215,7 @@ mod tests {
     use super::*;
 
     fn allows(grant: &str, url: &str) -> bool {
-        let origins = Origins::new(&[grant.to_owned()], 1, 1, |_| {});
+        let origins = Origins::new(&[grant.to_owned()], &Limits::default(), |_| {});
         origins.check(&url.parse().unwrap()).is_ok()
     }
 

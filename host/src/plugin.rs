@@ -129,7 +129,8 @@ impl Plugin {
                     .filter_map(|export| {
                         let ty = export.ty().func()?.clone();
                         let name = export.name();
-                        Some(CoreExport { name: name.to_owned(), ty, label: name.into() })
+                        let label = crate::text::sanitize(name, crate::text::NAME).into();
+                        Some(CoreExport { name: name.to_owned(), ty, label })
                     })
                     .collect();
                 (engine, None, Vec::new(), core_exports)
@@ -271,6 +272,8 @@ impl Plugin {
         let mut store = Store::new(&self.engine, PluginState::new(self.context.clone()));
         store.limiter(|state| &mut state.limiter);
         store.set_hostcall_fuel(crate::trap::hostcall_fuel(&self.context.limits));
+        let handles = usize::try_from(self.context.limits.handles).unwrap_or(usize::MAX);
+        store.set_max_component_handles(handles);
         deadline::watch(&mut store);
         self.begin_call(&mut store);
         store

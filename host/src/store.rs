@@ -14,13 +14,15 @@ use crate::bus::MessageBus;
 use crate::call::{CallContext, Origin};
 use crate::clock::{Moment, Span};
 use crate::events::{Event, Events};
-use crate::grants::Grants;
+use crate::grants::{Grants, OpenDir};
+use crate::held::Held;
 use crate::limiter::Limiter;
 use crate::limits::Limits;
 use crate::manifest::PoolConfig;
 use crate::name::Name;
 use crate::origins::Origins;
 use crate::stderr::StderrTail;
+use crate::text::{self, sanitize};
 use crate::tools::ToolRegistry;
 
 /// The data of one plugin instance's `Store`.
@@ -35,7 +37,9 @@ pub struct PluginState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     origins: Origins,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
+    /// The sockets and header maps it holds in the host.
+    pub(crate) held: Held,
 }
 
 /// What every instance of one plugin shares.
@@ -44,6 +48,8 @@ pub(crate) struct PluginContext {
     pub name: Name,
     pub config: BTreeMap<String, String>,
     pub grants: Grants,
+    /// The granted folders, opened at load.
+    pub dirs: Vec<OpenDir>,
     pub limits: Limits,
     /// `limits.deadline` in the clock's units.
     pub deadline: Span,
@@ -52,18 +58,41 @@ pub(crate) struct PluginContext {
     pub services: Arc<Services>,
     /// Uses of something not granted, refused.
     pub denied: AtomicU64,
+    /// The second in which `denials_in_window` counts refusals made
+    /// outside a call.
+    pub denial_window: AtomicU64,
+    pub denials_in_window: AtomicU64,
 }
 
 impl PluginContext {
-    /// Refuses `capability` (`tool:shell`, `connect:10.0.0.1:22`...): logs
-    /// it, counts it and tells the host's listeners.
-    pub(crate) fn deny(&self, capability: &str) {
-        tracing::warn!(target: "witplug::host", plugin = self.name.as_str(), "denied {capability}");
+    /// Refuses `capability` (`tool:shell`, `connect:10.0.0.1:22`...): counts
+    /// it, tells the host's listeners and, when `logged`, logs it. Gives back
+    /// the capability as it was told (made safe: a plugin chooses it).
+    pub(crate) fn deny(&self, capability: &str, logged: bool) -> String {
+        let capability = sanitize(capability, text::NAME);
+        if logged {
+            tracing::warn!(target: "witplug::host", plugin = self.name.as_str(), "denied {capability}");
+        }
         self.denied.fetch_add(1, Ordering::Relaxed);
-        self.services.events.send(|| Event::Denied {
-            plugin: self.name.clone(),
-            capability: capability.to_owned(),
-        });
+        self.services
+            .events
+            .send(|| Event::Denied { plugin: self.name.clone(), capability: capability.clone() });
+        capability
+    }
+
+    /// Refuses `capability` where no call's log budget is at hand (a socket
+    /// address wasmtime-wasi checks): at most `log-lines` such refusals are
+    /// logged per second, the rest only counted.
+    pub(crate) fn deny_outside_call(&self, capability: &str) {
+        let second = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let window = self.denial_window.swap(second, Ordering::Relaxed);
+        if window != second {
+            self.denials_in_window.store(0, Ordering::Relaxed);
+        }
+        let logged = self.denials_in_window.fetch_add(1, Ordering::Relaxed) < self.limits.log_lines;
+        self.deny(capability, logged);
     }
 }
 
@@ -106,16 +135,22 @@ impl PluginState {
                 stderr_mark: 0,
                 context: CallContext::default(),
             },
-            wasi: plugin.grants.wasi(denied_by(&plugin), stderr.clone()),
+            wasi: plugin.grants.wasi(&plugin.dirs, denied_by(&plugin), stderr.clone()),
             stderr,
-            http: WasiHttpCtx::new(),
-            origins: Origins::new(
-                &plugin.grants.http,
-                plugin.limits.max_input,
-                plugin.limits.max_output,
-                denied_by(&plugin),
-            ),
-            table: ResourceTable::new(),
+            http: {
+                let mut http = WasiHttpCtx::new();
+                let map = crate::held::header_map_size(plugin.limits.host_memory);
+                http.set_field_size_limit(usize::try_from(map).unwrap_or(usize::MAX));
+                http
+            },
+            origins: Origins::new(&plugin.grants.http, &plugin.limits, denied_by(&plugin)),
+            table: {
+                let mut table = ResourceTable::new();
+                table
+                    .set_max_capacity(usize::try_from(plugin.limits.handles).unwrap_or(usize::MAX));
+                table
+            },
+            held: Held::default(),
             plugin,
         }
     }
@@ -138,7 +173,17 @@ impl PluginState {
         origin.replace(&mut self.call.context);
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
+        self.limiter.budget_refused = None;
         deadline
+    }
+
+    /// Refuses `capability` during a call: the refusal counts toward the
+    /// call's log budget, so a loop of refused uses cannot flood the log
+    /// (past the budget they are counted and told, not logged).
+    pub(crate) fn deny(&mut self, capability: &str) -> String {
+        self.call.log_lines += 1;
+        let logged = self.call.log_lines <= self.plugin.limits.log_lines;
+        self.plugin.deny(capability, logged)
     }
 
     /// The name of the plugin this instance belongs to.
@@ -153,13 +198,14 @@ fn denied_by(plugin: &Arc<PluginContext>) -> impl Fn(String) + Send + Sync + 'st
     let plugin = Arc::downgrade(plugin);
     move |capability: String| {
         if let Some(plugin) = plugin.upgrade() {
-            plugin.deny(&capability);
+            plugin.deny_outside_call(&capability);
         }
     }
 }
 
 impl WasiHttpView for PluginState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
+        self.origins.until = self.call.deadline;
         WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.origins }
     }
 }

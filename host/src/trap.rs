@@ -2,10 +2,11 @@
 //! or which trap happened.
 
 use wasmtime::Trap;
+use wasmtime::component::ResourceTableError;
 
 use crate::error::{Error, collapse_whitespace, one_line};
 use crate::limiter::LimitHit;
-use crate::limits::Limits;
+use crate::limits::{Budget, Limits};
 use crate::store::PluginState;
 
 /// Names the failure `err` of a call into `plugin`; `state` is the store's
@@ -21,7 +22,11 @@ pub(crate) fn classify(
     match err.downcast_ref::<LimitHit>() {
         Some(LimitHit::Deadline) => return Error::Timeout { plugin, deadline: limits.deadline },
         Some(LimitHit::LogLines) => return Error::LogLimit { plugin, limit: limits.log_lines },
+        Some(LimitHit::Budget(budget)) => return budget_exceeded(plugin, limits, *budget),
         None => {}
+    }
+    if matches!(err.downcast_ref::<ResourceTableError>(), Some(ResourceTableError::Full)) {
+        return budget_exceeded(plugin, limits, Budget::Handles);
     }
     let trap = err.downcast_ref::<Trap>();
     match trap {
@@ -48,19 +53,46 @@ pub(crate) fn classify(
         Some(trap) => trap.to_string(),
         None => one_line(err),
     };
-    // What the guest's runtime printed before it gave up: how a Python
-    // or JavaScript plugin's uncaught exception reaches the host.
-    if let Some(stderr) = state.and_then(|state| state.stderr.since(state.call.stderr_mark)) {
-        message = format!("{message}; its stderr: {stderr}");
-    }
     // wasmtime reports these as plain errors; their text is all there is.
+    // It is read before the plugin's stderr joins it, so that what a
+    // plugin writes never decides the kind of its failure.
+    if message.contains("store handle limit exceeded") {
+        return budget_exceeded(plugin, limits, Budget::Handles);
+    }
     if message.contains("count too high") {
         return Error::InstanceLimit { plugin, limit: limits.instances };
     }
     if message.contains("fuel allocated for hostcalls has been exhausted") {
         return Error::DataLimit { plugin, limit: hostcall_fuel(limits) as u64 };
     }
+    // What the guest's runtime printed before it gave up: how a Python
+    // or JavaScript plugin's uncaught exception reaches the host.
+    if let Some(stderr) = state.and_then(|state| state.stderr.since(state.call.stderr_mark)) {
+        message = format!("{message}; its stderr: {stderr}");
+    }
     Error::Trap { plugin, message }
+}
+
+/// Names the failure `err` of an instantiation: a limit or a trap of the
+/// plugin's (its start function), or else the host's own failure (memory,
+/// a memory image or a descriptor the kernel refused, a pool exhausted),
+/// which is no fault of the plugin's.
+pub(crate) fn instantiation_failed(
+    plugin: &str,
+    limits: &Limits,
+    err: &wasmtime::Error,
+    state: &PluginState,
+) -> Error {
+    match classify(plugin, limits, err, Some(state)) {
+        Error::Trap { plugin, message } if err.downcast_ref::<Trap>().is_none() => {
+            Error::HostResource { plugin, reason: message }
+        }
+        other => other,
+    }
+}
+
+fn budget_exceeded(plugin: String, limits: &Limits, budget: Budget) -> Error {
+    Error::BudgetExceeded { plugin, budget, limit: budget.limit(limits) }
 }
 
 /// How many bytes wasmtime may copy out of the plugin in one host call

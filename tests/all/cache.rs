@@ -129,3 +129,75 @@ async fn an_entry_with_a_good_checksum_but_foreign_code_is_not_trusted() {
     assert_eq!(again.load_file(fixture("echo")).await.unwrap().handle("ok").await.unwrap(), "ok");
     assert_eq!(stats(&again), (0, 0, 1));
 }
+
+#[tokio::test]
+async fn an_entry_copied_over_another_plugins_name_is_not_run() {
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let [echo_entry] = entries(&cache).try_into().unwrap();
+    host(&cache).load_file(fixture("counter")).await.unwrap();
+    let counter_entry = entries(&cache).into_iter().find(|e| *e != echo_entry).unwrap();
+    // echo's compiled code under counter's name: the MAC binds it to echo.
+    std::fs::copy(&echo_entry, &counter_entry).unwrap();
+    let again = host(&cache);
+    let counter = again.load_file(fixture("counter")).await.unwrap();
+    assert_eq!(counter.handle("tick").await.unwrap(), "1", "counter's own code runs");
+    assert_eq!(stats(&again), (0, 0, 1));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn links_and_entries_others_can_write_are_not_followed_or_trusted() {
+    use std::os::unix::fs::PermissionsExt;
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let [entry] = entries(&cache).try_into().unwrap();
+    // Entries and the key are written private to this user.
+    assert_eq!(std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777, 0o600);
+    let mut key = cache.path().as_os_str().to_owned();
+    key.push(".key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let again = host(&cache);
+    assert_eq!(again.load_file(fixture("echo")).await.unwrap().handle("ok").await.unwrap(), "ok");
+    assert_eq!(stats(&again), (0, 0, 1), "a world-writable entry was trusted");
+
+    // A good entry, reached through a link, is not followed.
+    let aside = cache.path().join("aside");
+    std::fs::rename(&entry, &aside).unwrap();
+    std::os::unix::fs::symlink(&aside, &entry).unwrap();
+    let linked = host(&cache);
+    linked.load_file(fixture("echo")).await.unwrap();
+    assert_eq!(stats(&linked), (0, 0, 1), "a link was followed");
+
+    // With the key gone, old entries no longer check: a fresh key makes
+    // them foreign.
+    std::fs::remove_file(&key).unwrap();
+    let rekeyed = host(&cache);
+    rekeyed.load_file(fixture("echo")).await.unwrap();
+    assert_eq!(stats(&rekeyed), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn every_flipped_byte_and_every_cut_is_rejected() {
+    let cache = Scratch::new();
+    host(&cache).load_file(fixture("echo")).await.unwrap();
+    let [entry] = entries(&cache).try_into().unwrap();
+    let good = std::fs::read(&entry).unwrap();
+    // Bytes of the header, the MAC and across the code, and cuts of each.
+    let len = good.len();
+    let places = [0, 15, 16, 47, 48, 100, len / 3, len / 2, len - 1];
+    for at in places {
+        let mut flipped = good.clone();
+        flipped[at] ^= 0x01;
+        std::fs::write(&entry, &flipped).unwrap();
+        let again = host(&cache);
+        again.load_file(fixture("echo")).await.unwrap();
+        assert_eq!(stats(&again), (0, 0, 1), "a byte flipped at {at} was trusted");
+        std::fs::write(&entry, &good[..at]).unwrap();
+        let cut = host(&cache);
+        cut.load_file(fixture("echo")).await.unwrap();
+        assert_eq!(stats(&cut), (0, 0, 1), "a cut at {at} was trusted");
+    }
+}

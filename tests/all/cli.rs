@@ -345,6 +345,7 @@ fn precompile_fills_the_cache_that_later_commands_use() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     std::fs::remove_dir_all(cache).unwrap();
+    std::fs::remove_file(format!("{cache}.key")).unwrap();
     let err = assert_one_line_error(&witplug(&["precompile", "--no-cache"]));
     assert!(err.contains("needs a cache folder"), "{err}");
 }

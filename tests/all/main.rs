@@ -22,4 +22,5 @@ mod nats_server;
 mod network;
 mod readme;
 mod reload;
+mod sandbox;
 mod tools;

@@ -156,16 +156,24 @@ pub struct LogLine {
 /// Collects the host's plugin log events while the guard lives, on this
 /// thread (tests run on a current-thread runtime, so calls stay here).
 pub fn capture_logs() -> (Arc<Mutex<Vec<LogLine>>>, tracing::subscriber::DefaultGuard) {
+    capture_target("witplug::plugin")
+}
+
+/// [`capture_logs`] for the log events of `target` (`witplug::host` for
+/// the host's own lines).
+pub fn capture_target(
+    target: &'static str,
+) -> (Arc<Mutex<Vec<LogLine>>>, tracing::subscriber::DefaultGuard) {
     let lines = Arc::new(Mutex::new(Vec::new()));
-    let subscriber = tracing_subscriber::registry().with(Capture(lines.clone()));
+    let subscriber = tracing_subscriber::registry().with(Capture(lines.clone(), target));
     (lines, tracing::subscriber::set_default(subscriber))
 }
 
-struct Capture(Arc<Mutex<Vec<LogLine>>>);
+struct Capture(Arc<Mutex<Vec<LogLine>>>, &'static str);
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Capture {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "witplug::plugin" {
+        if event.metadata().target() != self.1 {
             return;
         }
         let mut fields = Fields::default();

@@ -178,7 +178,7 @@ impl HostBuilder {
     pub fn build(&self) -> Result<Host> {
         let defaults = Limits::resolve(&self.limits, &self.ceilings, &Default::default())
             .map_err(|reason| Error::Setup(format!("the default limits: {reason}")))?;
-        let engines = Engines::new(self.ceilings.clone());
+        let engines = Engines::default();
         // Once per process: a few milliseconds no call then waits for.
         crate::clock::calibrate();
         let default_engine = engines.get(EngineKey::for_limits(&defaults))?.engine.clone();
@@ -193,7 +193,7 @@ impl HostBuilder {
             settings: self.clone(),
             plugins: RwLock::default(),
             failed: Mutex::default(),
-            cache: self.cache_dir.clone().map(Cache::new),
+            cache: self.cache_dir.clone().map(|dir| Arc::new(Cache::new(dir))),
         })
     }
 }

@@ -152,16 +152,31 @@ impl Host {
         };
         let bytes = load::wasm_bytes(path, bytes)?;
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-        let code = match load::kind(path, &bytes)? {
-            Wasm::Component(()) => {
-                let (cache, off) = (self.cache.as_ref(), &self.settings.switched_off);
-                load::compile(&runtime.engine, &runtime.linker, cache, off, path, &bytes)?
-            }
-            Wasm::Module(()) => {
-                load::compile_module(&runtime.engine, &runtime.core_linker, path, &bytes)?
-            }
-        };
+        // Compiling takes up to seconds of CPU: it runs off the runtime's
+        // worker threads, so other plugins' calls go on meanwhile.
+        let (cache, off) = (self.cache.clone(), self.settings.switched_off.clone());
+        let (file, wasm) = (path.to_owned(), bytes);
+        let compiled = tokio::task::spawn_blocking(move || {
+            let code = match load::kind(&file, &wasm)? {
+                Wasm::Component(()) => load::compile(
+                    &runtime.engine,
+                    &runtime.linker,
+                    cache.as_deref(),
+                    &off,
+                    &file,
+                    &wasm,
+                )?,
+                Wasm::Module(()) => {
+                    load::compile_module(&runtime.engine, &runtime.core_linker, &file, &wasm)?
+                }
+            };
+            Ok::<_, Error>((code, wasm.len() as u64))
+        })
+        .await
+        .map_err(|err| Error::Setup(format!("compiling {}: {err}", path.display())))?;
+        let (code, size) = compiled?;
 
+        let dirs = grants.open_dirs().map_err(manifest_error)?;
         let mut config = manifest.config_strings();
         if let Some(overrides) = self.settings.config.get(name) {
             config.extend(overrides.clone());
@@ -170,14 +185,16 @@ impl Host {
             name: name.into(),
             config,
             grants,
+            dirs,
             deadline: Span::of(limits.deadline),
             limits,
             pool,
             provides: manifest.provides.tools.clone(),
             services: self.services.clone(),
             denied: Default::default(),
+            denial_window: Default::default(),
+            denials_in_window: Default::default(),
         });
-        let size = bytes.len() as u64;
         Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
     }
 

@@ -19,6 +19,57 @@ pub const TIMEOUT_MS: &str = "Witplug-Timeout-Ms";
 /// payload; absent on success.
 pub const ERROR: &str = "Witplug-Error";
 
+/// The longest subject witplug publishes on: the server refuses a control
+/// line (`HPUB <subject> <reply> <sizes>`) over 4 KiB by default, and the
+/// rest of the line needs room too.
+pub const MAX_SUBJECT: usize = 3 * 1024;
+
+/// Checks that `name` (a topic or a tool) under `prefix` makes a subject
+/// short enough for the server, before anything is published.
+pub fn check_length(prefix: &str, name: &str) -> Result<(), String> {
+    let length = prefix.len() + name.len();
+    if length > MAX_SUBJECT {
+        return Err(format!(
+            "its NATS subject would be {length} bytes, over the {MAX_SUBJECT} a server takes"
+        ));
+    }
+    Ok(())
+}
+
+/// The hop count a peer's `Witplug-Hops` header gives. A message without
+/// one came from a plain NATS client (hop 0); a header that is not a
+/// number, or is past the loop cut, is taken at the cut, so a forged one
+/// can neither overflow nor slip a loop past it.
+pub fn hops(header: Option<&str>) -> u32 {
+    match header {
+        None => 0,
+        Some(text) => {
+            text.trim().parse::<u32>().map_or(crate::MAX_HOPS, |hops| hops.min(crate::MAX_HOPS))
+        }
+    }
+}
+
+/// Checks the prefixes of topics and tools: neither empty, and neither
+/// inside the other, so no subject is both a topic and a tool.
+pub fn check_prefixes(topics: &str, tools: &str) -> Result<(), String> {
+    if topics.is_empty() || tools.is_empty() {
+        return Err("a subject prefix is empty: every host on the server would share \
+                    its subjects with everything else there"
+            .to_owned());
+    }
+    for prefix in [topics, tools] {
+        check_topic(prefix.strip_suffix('.').unwrap_or(prefix))
+            .map_err(|reason| format!("the prefix `{prefix}`: {reason}"))?;
+    }
+    if topics.starts_with(tools) || tools.starts_with(topics) {
+        return Err(format!(
+            "the topic prefix `{topics}` and the tool prefix `{tools}` overlap: a topic \
+             would be a tool's subject"
+        ));
+    }
+    Ok(())
+}
+
 /// Why `token` cannot be one token of a subject, if it cannot.
 fn check_token(token: &str) -> Result<(), String> {
     if token.is_empty() {
@@ -113,6 +164,27 @@ mod tests {
         assert!(check_pattern("orders..x").unwrap_err().contains("empty segment"));
         assert!(check_topic("orders.").unwrap_err().contains("empty segment"));
         assert!(check_topic("orders.*").is_err());
+    }
+
+    #[test]
+    fn forged_hop_counts_are_taken_at_the_cut() {
+        assert_eq!(hops(None), 0);
+        assert_eq!(hops(Some("3")), 3);
+        assert_eq!(hops(Some("4294967295")), crate::MAX_HOPS);
+        assert_eq!(hops(Some("99999999999999999999")), crate::MAX_HOPS);
+        assert_eq!(hops(Some("-1")), crate::MAX_HOPS);
+        assert_eq!(hops(Some("lots")), crate::MAX_HOPS);
+    }
+
+    #[test]
+    fn prefixes_are_neither_empty_nor_overlapping() {
+        assert!(check_prefixes("witplug.", "witplug-tool.").is_ok());
+        assert!(check_prefixes("", "witplug-tool.").unwrap_err().contains("empty"));
+        assert!(check_prefixes("a.", "a.tools.").unwrap_err().contains("overlap"));
+        assert!(check_prefixes("a.b.", "a.").unwrap_err().contains("overlap"));
+        assert!(check_prefixes("a b.", "c.").is_err());
+        assert!(check_length("witplug.", &"x".repeat(MAX_SUBJECT)).is_err());
+        assert!(check_length("witplug.", "orders").is_ok());
     }
 
     #[test]

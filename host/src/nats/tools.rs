@@ -17,10 +17,14 @@ use crate::PluginError;
 use crate::remote::{
     RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
 };
+use crate::text::{self, sanitize};
 
 /// How many calls of one tool a host runs at once for other hosts; more
 /// are answered `failed` at once rather than queued without bound.
 const MAX_IN_FLIGHT: usize = 1024;
+
+/// The most callers a request's chain names: a longer one is forged.
+const MAX_CHAIN: usize = 64;
 
 /// The longest a caller may ask a provider to work on a call.
 const MAX_TIMEOUT: Duration = Duration::from_secs(60);
@@ -32,6 +36,9 @@ impl RemoteTools for NatsBus {
             if subject::check_topic(&name).is_err() {
                 // No host can offer a tool by that name.
                 return Err(PluginError::NotFound(name));
+            }
+            if let Err(reason) = subject::check_length(&self.tool_prefix, &name) {
+                return Err(PluginError::InvalidInput(format!("tool `{name}`: {reason}")));
             }
             if self.client.connection_state() != State::Connected {
                 return Err(PluginError::Failed(format!(
@@ -72,7 +79,9 @@ impl RemoteTools for NatsBus {
     fn serve(&self, name: &str, handler: ToolHandler) -> ServeFuture<'_> {
         let name = name.to_owned();
         Box::pin(async move {
-            subject::check_topic(&name).map_err(|reason| format!("tool `{name}`: {reason}"))?;
+            subject::check_topic(&name)
+                .and_then(|()| subject::check_length(&self.tool_prefix, &name))
+                .map_err(|reason| format!("tool `{name}`: {reason}"))?;
             let subject = subject::topic_subject(&self.tool_prefix, &name);
             let mut requests = self
                 .client
@@ -121,14 +130,23 @@ fn decode_request(name: &str, incoming: async_nats::Message) -> Result<ToolReque
     let header = |key: &str| headers.get(key).map(|value| value.as_str().to_owned());
     let input = String::from_utf8(incoming.payload.to_vec())
         .map_err(|_| PluginError::InvalidInput(format!("tool `{name}`: the input is not UTF-8")))?;
+    // The chain is quoted in refusals: made safe, and no longer than the
+    // longest chain a loop cut allows.
     let chain = header(subject::CHAIN)
-        .map(|chain| chain.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .map(|chain| {
+            chain
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .take(MAX_CHAIN)
+                .map(|name| sanitize(name, text::NAME))
+                .collect()
+        })
         .unwrap_or_default();
     let timeout = header(subject::TIMEOUT_MS)
         .and_then(|ms| ms.parse().ok())
         .map_or(MAX_TIMEOUT, Duration::from_millis)
         .min(MAX_TIMEOUT);
-    let hops = header(subject::HOPS).and_then(|hops| hops.parse().ok()).unwrap_or(0);
+    let hops = subject::hops(header(subject::HOPS).as_deref());
     Ok(ToolRequest { name: name.to_owned(), input, chain, hops, timeout })
 }
 
@@ -166,7 +184,8 @@ fn decode_reply(name: &str, reply: async_nats::Message) -> ToolReply {
         "limit-exceeded" => PluginError::LimitExceeded(text),
         "failed" => PluginError::Failed(text),
         other => PluginError::Failed(format!(
-            "remote tool `{name}` answered an unknown error `{other}`: {text}"
+            "remote tool `{name}` answered an unknown error `{}`: {text}",
+            sanitize(other, text::NAME)
         )),
     })
 }

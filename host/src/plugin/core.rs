@@ -48,6 +48,13 @@ impl Plugin {
         args: &[impl AsRef<str>],
     ) -> Result<Vec<String>> {
         let ty = &self.core_export(export)?.ty;
+        if let Some(at) = ty.results().position(|result| result.is_ref()) {
+            return Err(Error::UnsupportedType {
+                plugin: self.name().to_owned(),
+                export: export.to_owned(),
+                reason: format!("result {} is a reference", at + 1),
+            });
+        }
         let bad = |reason: String| Error::BadArguments {
             plugin: self.name().to_owned(),
             export: export.to_owned(),

@@ -23,6 +23,7 @@ impl Plugin {
     /// The export `name`, if `args` fit its parameters.
     pub(crate) fn checked_export(&self, name: &str, args: &[Val]) -> Result<&Export> {
         let export = self.export(name)?;
+        self.carried(export)?;
         if args.len() != export.ty.params().len() {
             return Err(self.bad_arguments(export, exports::arity_message(export, args.len())));
         }
@@ -76,6 +77,7 @@ impl Plugin {
     }
 
     fn parse_args(&self, export: &Export, args: &[impl AsRef<str>]) -> Result<Vec<Val>> {
+        self.carried(export)?;
         if args.len() != export.ty.params().len() {
             return Err(self.bad_arguments(export, exports::arity_message(export, args.len())));
         }
@@ -102,6 +104,18 @@ impl Plugin {
             }
         };
         exact.or_else(by_suffix).ok_or_else(|| self.no_such_export(name))
+    }
+
+    /// Refuses an export whose values no dynamic call can carry.
+    fn carried(&self, export: &Export) -> Result<()> {
+        match &export.unsupported {
+            None => Ok(()),
+            Some(reason) => Err(Error::UnsupportedType {
+                plugin: self.name().to_owned(),
+                export: export.name.clone(),
+                reason: reason.clone(),
+            }),
+        }
     }
 
     fn no_such_export(&self, export: &str) -> Error {

@@ -3,7 +3,11 @@
 use wasmtime::Engine;
 
 use crate::name::Name;
-use wasmtime::component::wasm_wave::{self, wasm::DisplayType};
+use wasmtime::component::Type;
+use wasmtime::component::wasm_wave::{
+    self,
+    wasm::{DisplayType, WasmType},
+};
 use wasmtime::component::{
     Component, ComponentExportIndex, Val, types::ComponentFunc, types::ComponentItem,
 };
@@ -22,6 +26,9 @@ pub struct Export {
     pub(crate) index: ComponentExportIndex,
     /// The name, shared, for events.
     pub(crate) label: Name,
+    /// Which of its parameters or results holds a value a dynamic call
+    /// cannot carry (a resource, a stream, a future...), if one does.
+    pub(crate) unsupported: Option<String>,
 }
 
 /// Every function a component exports, directly or in an exported interface.
@@ -59,7 +66,33 @@ impl Export {
             [one] => format!("func({}) -> {one}", params.join(", ")),
             many => format!("func({}) -> ({})", params.join(", "), many.join(", ")),
         };
-        Self { label: name.as_str().into(), name, signature, ty, index }
+        let param = ty.params().find_map(|(name, ty)| {
+            unsupported(&ty).map(|kind| format!("parameter `{name}` holds {kind}"))
+        });
+        let unsupported = param.or_else(|| {
+            ty.results().find_map(|ty| unsupported(&ty).map(|kind| format!("result holds {kind}")))
+        });
+        Self { label: name.as_str().into(), name, signature, ty, index, unsupported }
+    }
+}
+
+/// What `ty` holds that no dynamic call can carry, in words: a handle to
+/// something living in the instance, or a type WAVE has no text for.
+pub(crate) fn unsupported(ty: &Type) -> Option<&'static str> {
+    let inner = |ty: Option<Type>| ty.as_ref().and_then(unsupported);
+    match ty {
+        Type::Own(_) | Type::Borrow(_) => Some("a resource"),
+        Type::Stream(_) => Some("a stream"),
+        Type::Future(_) => Some("a future"),
+        Type::ErrorContext => Some("an error-context"),
+        Type::Map(_) => Some("a map"),
+        Type::List(_) | Type::FixedLengthList(_) => inner(ty.list_element_type()),
+        Type::Record(_) => ty.record_fields().find_map(|(_, ty)| unsupported(&ty)),
+        Type::Tuple(_) => ty.tuple_element_types().find_map(|ty| unsupported(&ty)),
+        Type::Variant(_) => ty.variant_cases().find_map(|(_, ty)| inner(ty)),
+        Type::Option(_) => inner(ty.option_some_type()),
+        Type::Result(_) => ty.result_types().and_then(|(ok, err)| inner(ok).or_else(|| inner(err))),
+        _ => None,
     }
 }
 

@@ -11,6 +11,7 @@ use crate::deadline;
 use crate::events::Event;
 use crate::load::{Instance, Wasm};
 use crate::store::PluginState;
+use crate::text::{self, sanitize};
 use crate::{Error, PluginInfo, Result};
 
 impl Plugin {
@@ -53,10 +54,24 @@ impl Plugin {
         Ok(Box::new(Live { slot, store, instance, guest }))
     }
 
+    /// Instantiates the plugin in `store`. A failure of the host's own (the
+    /// kernel refusing memory, a memory image or a descriptor) is retried
+    /// once in a new store, and is never reported as the plugin's trap.
     pub(crate) async fn instantiate_code(
         &self,
         store: &mut Store<PluginState>,
     ) -> Result<Instance> {
+        match self.try_instantiate(store).await {
+            Err(Error::HostResource { reason, .. }) => {
+                tracing::debug!(target: "witplug::host", plugin = self.name(), "instantiation failed, retrying once: {reason}");
+                *store = self.new_store();
+                self.try_instantiate(store).await
+            }
+            done => done,
+        }
+    }
+
+    async fn try_instantiate(&self, store: &mut Store<PluginState>) -> Result<Instance> {
         let until = store.data().call.deadline;
         let result = match &self.code {
             Wasm::Component((_, pre)) => {
@@ -68,7 +83,9 @@ impl Plugin {
                 .await
                 .map(Wasm::Module),
         };
-        result.map_err(|err| self.classify(&err, Some(store.data())))
+        result.map_err(|err| {
+            crate::trap::instantiation_failed(self.name(), &self.context.limits, &err, store.data())
+        })
     }
 
     /// Calls `info` on a throwaway instance: it must not need `init`.
@@ -89,7 +106,13 @@ impl Plugin {
         };
         let WitInfo { name, version, description } =
             info.map_err(|err| self.classify(&err, Some(store.data())))?;
-        Ok(PluginInfo { name, version, description })
+        // What a plugin says of itself is shown to operators: bounded and
+        // made safe once, here.
+        Ok(PluginInfo {
+            name: sanitize(&name, text::LABEL),
+            version: sanitize(&version, text::LABEL),
+            description: sanitize(&description, text::DESCRIPTION),
+        })
     }
 
     /// Creates idle, initialised instances until `count` slots (at most the

@@ -1,0 +1,245 @@
+//! What a plugin cannot reach through what the host holds for it: sockets,
+//! header maps and handles are charged to its instance; its strings are
+//! made safe before they reach a log, an event or an error; values a
+//! dynamic call cannot carry are a typed error; and after every attack the
+//! host still loads a good plugin from disk and serves it.
+
+use std::sync::Arc;
+
+use witplug_host::{Budget, Error, Event, Host, Limits, Plugin, TryRecvError};
+
+use crate::support::{Scratch, capture_target, fixture};
+
+/// The plugin `hostile-hoard`, under the manifest `toml`, in a host of its
+/// own.
+async fn hoard(dir: &Scratch, toml: &str) -> (Host, Arc<Plugin>) {
+    let wasm = dir.copy_fixture("hostile-hoard");
+    dir.write("hostile-hoard.toml", toml);
+    let host = crate::support::builder().build().unwrap();
+    let plugin = host.load_file(&wasm).await.unwrap();
+    (host, plugin)
+}
+
+/// The host is healthy: a good plugin loads from disk and answers.
+async fn still_serves(host: &Host) {
+    let echo = host.load_file(fixture("echo")).await.expect("a good plugin still loads");
+    assert_eq!(echo.handle("still here").await.unwrap(), "still here");
+}
+
+/// The capabilities the host's events say it refused, so far.
+fn denials(events: &mut witplug_host::EventStream) -> Vec<String> {
+    let mut denied = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(Event::Denied { capability, .. }) => denied.push(capability),
+            Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+            Err(_) => return denied,
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[cfg(target_os = "linux")]
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn without_a_connect_grant_no_socket_is_made_at_all() {
+    let dir = Scratch::new();
+    let (host, plugin) = hoard(&dir, "").await;
+    let mut events = host.events();
+    let before = open_descriptors();
+    assert_eq!(plugin.handle("sockets:5000").await.unwrap(), "0 sockets, then access-denied");
+    assert_eq!(plugin.handle("udp").await.unwrap(), "no UDP socket: access-denied");
+    assert!(open_descriptors() <= before + 50, "sockets were opened");
+    assert_eq!(denials(&mut events), ["socket:tcp", "udp"]);
+    assert_eq!(plugin.metrics().denied, 2);
+    still_serves(&host).await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn sockets_past_the_budget_are_refused_and_closed_with_their_instance() {
+    let dir = Scratch::new();
+    let toml = "[grants]\nconnect = [\"127.0.0.1:9\"]\n[limits]\nsockets = 4\n";
+    let (host, plugin) = hoard(&dir, toml).await;
+    let before = open_descriptors();
+    assert_eq!(plugin.handle("sockets:5000").await.unwrap(), "4 sockets, then new-socket-limit");
+    // The instance keeps its four: the budget is per instance, not per call.
+    assert_eq!(plugin.handle("sockets:1").await.unwrap(), "0 sockets, then new-socket-limit");
+    host.unload("hostile-hoard").await.unwrap();
+    assert!(open_descriptors() <= before + 50, "the sockets outlived their instance");
+    still_serves(&host).await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn header_maps_past_host_memory_stop_the_call_with_the_budget() {
+    let dir = Scratch::new();
+    let (host, plugin) = hoard(&dir, "").await;
+    let before = resident_bytes();
+    // 20,000 maps of 120 KiB would be 2.4 GB of the host's memory.
+    let err = plugin.handle("headers:20000:120000").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::BudgetExceeded { budget: Budget::HostMemory, limit, .. } if limit == 16 << 20
+        ),
+        "{err}"
+    );
+    assert!(err.is_trap());
+    let grown = resident_bytes().saturating_sub(before);
+    assert!(grown < 512 << 20, "the host grew by {grown} bytes");
+    // The instance was thrown away, and its maps with it.
+    assert_eq!(plugin.handle("headers:10:1000").await.unwrap(), "10 header maps");
+    still_serves(&host).await;
+}
+
+#[tokio::test]
+async fn handles_past_their_budget_stop_the_call_with_the_budget() {
+    let dir = Scratch::new();
+    let (host, plugin) = hoard(&dir, "[limits]\nhandles = 100\n").await;
+    let err = plugin.handle("handles:1000").await.unwrap_err();
+    assert!(
+        matches!(err, Error::BudgetExceeded { budget: Budget::Handles, limit: 100, .. }),
+        "{err}"
+    );
+    assert_eq!(plugin.handle("handles:10").await.unwrap(), "10 pollables");
+    let mut defaults = Limits::default();
+    defaults.handles = 20;
+    let mut ceilings = Limits::default_ceilings();
+    ceilings.handles = 50;
+    let err = Host::builder()
+        .limits(defaults)
+        .ceilings(ceilings)
+        .build()
+        .unwrap()
+        .load_file(&dir.path().join("hostile-hoard.wasm"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("limits.handles = 100 is over the host's ceiling of 50"));
+    still_serves(&host).await;
+}
+
+#[tokio::test]
+async fn a_loop_of_denied_calls_is_counted_but_logs_no_more_than_the_log_budget() {
+    let dir = Scratch::new();
+    let (host, plugin) = hoard(&dir, "[limits]\nlog-lines = 10\n").await;
+    let (lines, _guard) = capture_target("witplug::host");
+    assert_eq!(plugin.handle("denied:5000").await.unwrap(), "5000 refused");
+    let logged = lines.lock().unwrap().iter().filter(|l| l.message.contains("denied")).count();
+    assert_eq!(logged, 10);
+    assert_eq!(plugin.metrics().denied, 5000);
+    still_serves(&host).await;
+}
+
+#[tokio::test]
+async fn plugin_text_reaches_logs_and_events_on_one_line_without_escapes() {
+    let dir = Scratch::new();
+    let (host, plugin) = hoard(&dir, "").await;
+    let mut events = host.events();
+    let (host_lines, _guard) = capture_target("witplug::host");
+    let answer = plugin.handle("forge").await.unwrap();
+    assert!(answer.contains("Denied"), "{answer}");
+    let [denied] = denials(&mut events).try_into().unwrap();
+    assert_eq!(denied, "tool:x WARN witplug::host: plugin=admin granted everything");
+    for line in host_lines.lock().unwrap().iter() {
+        assert!(!line.message.contains(['\n', '\u{1b}']), "{:?}", line.message);
+    }
+    drop(_guard);
+    let (plugin_lines, _guard) = crate::support::capture_logs();
+    plugin.handle("forge").await.unwrap();
+    let screen = plugin_lines
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.message.contains("screen cleared"))
+        .map(|l| l.message.clone())
+        .unwrap();
+    assert!(!screen.contains(['\u{1b}', '\u{202e}']), "{screen:?}");
+    still_serves(&host).await;
+}
+
+#[tokio::test]
+async fn what_a_plugin_writes_to_stderr_never_decides_its_failure() {
+    let dir = Scratch::new();
+    let (host, plugin) = hoard(&dir, "").await;
+    let err = plugin.handle("stderr-trap").await.unwrap_err();
+    let Error::Trap { message, .. } = &err else { panic!("not a plain trap: {err}") };
+    assert!(message.contains("count too high"), "the stderr is quoted: {message}");
+    assert!(!message.contains('\u{1b}'), "{message:?}");
+    still_serves(&host).await;
+}
+
+#[tokio::test]
+async fn a_value_no_dynamic_call_can_carry_is_a_typed_error_not_a_panic() {
+    let host = crate::support::builder().build().unwrap();
+    let core = host
+        .load_wat(
+            "refs",
+            r#"(module
+                 (memory (export "memory") 1)
+                 (func $f)
+                 (elem declare func $f)
+                 (func (export "give") (result funcref) ref.func $f))"#,
+        )
+        .await
+        .unwrap();
+    let err = core.call_wave("give", &[] as &[&str]).await.unwrap_err();
+    assert!(matches!(&err, Error::UnsupportedType { export, .. } if export == "give"), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "plugin `refs`, export `give`: its result 1 is a reference, which a dynamic call cannot \
+         carry"
+    );
+    let component = host
+        .load_wat(
+            "handles",
+            r#"(component
+                 (type $r' (resource (rep i32)))
+                 (export $r "r" (type $r'))
+                 (core module $m (func (export "f") (param i32)))
+                 (core instance $i (instantiate $m))
+                 (func $take (param "x" (own $r)) (canon lift (core func $i "f")))
+                 (export "take" (func $take)))"#,
+        )
+        .await
+        .unwrap();
+    let err = component.call_wave("take", &["0"]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::UnsupportedType { reason, .. } if reason == "parameter `x` holds a resource"),
+        "{err}"
+    );
+    let err = component.call("take", &[]).await.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedType { .. }), "{err}");
+    still_serves(&host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_plugins_each_called_once_are_all_served() {
+    // No engine-wide pool to run out of: each instance is allocated by
+    // itself, so the 1,025th plugin is served like the first.
+    let host = crate::support::builder().build().unwrap();
+    let wat = r#"(component
+        (core module $m
+          (memory (export "memory") 1)
+          (func (export "answer") (result i32) i32.const 42))
+        (core instance $i (instantiate $m))
+        (func (export "answer") (result u32) (canon lift (core func $i "answer"))))"#;
+    let mut plugins = Vec::new();
+    for n in 0..5_000 {
+        plugins.push(host.load_wat(&format!("p{n}"), wat).await.unwrap());
+    }
+    for plugin in &plugins {
+        assert_eq!(plugin.call_wave("answer", &[] as &[&str]).await.unwrap(), ["42"]);
+    }
+    still_serves(&host).await;
+}
