@@ -345,6 +345,19 @@ impl Plugin {
 
     /// Runs a tool this plugin provides, for another plugin's `call-tool`.
     async fn serve_tool(&self, call: CallContext, name: &str, input: &str) -> Result<String> {
+        // What the provider could not pass the host itself, it is not
+        // made to take in: refused before it runs, never trapping it.
+        let limit = self.context.limits.max_input;
+        if input.len() as u64 > limit {
+            return Err(Error::Plugin {
+                plugin: self.name().to_owned(),
+                error: PluginError::LimitExceeded(format!(
+                    "the input of tool `{}` is {} bytes, over its provider's max-input of {limit}",
+                    crate::text::sanitize(name, crate::text::NAME),
+                    input.len()
+                )),
+            });
+        }
         self.run_tool_in(Source::POOL, call, name, input).await
     }
 

@@ -374,3 +374,72 @@ async fn nats_a_message_loop_across_hosts_is_cut_off() {
         .await;
     assert_eq!(ping.metrics().messages_delivered, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_forged_headers_from_a_raw_client_never_break_delivery() {
+    let server = NatsServer::start();
+    let (b, bus_b) = host_on(&server, |_| {}).await;
+    let ledger = b.load_file(fixture("ledger")).await.unwrap();
+    let raw = async_nats::connect(server.url()).await.unwrap();
+    let forged = [
+        ("Witplug-Hops", "4294967295"),
+        ("Witplug-Hops", "-1"),
+        ("Witplug-Hops", "99999999999999999999999"),
+        ("Witplug-Seq", "18446744073709551615"),
+        ("Witplug-Seq", "not a number"),
+        ("Witplug-Seq", "0"),
+        ("Witplug-Origin", "\u{1b}[2Jforged"),
+        ("Witplug-Chain", &"x,".repeat(10_000)),
+    ];
+    for (n, (name, value)) in forged.iter().enumerate() {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Witplug-Origin", "forger");
+        headers.insert(*name, *value);
+        let payload = format!("{}:1", n + 1);
+        raw.publish_with_headers("witplug.orders.new", headers, payload.into()).await.unwrap();
+    }
+    // A number past the last forged one, from the same origin: a gap the
+    // forger's own numbering can claim, bounded by what any buffer holds.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Witplug-Origin", "forger");
+    headers.insert("Witplug-Seq", "18446744073709551615");
+    raw.publish_with_headers("witplug.orders.new", headers, "9:1".into()).await.unwrap();
+    raw.flush().await.unwrap();
+    wait_for_deliveries(&b, &ledger, 9).await;
+    assert_eq!(ledger.handle("").await.unwrap(), "orders=9 total=9 out-of-order=0");
+    assert_eq!(bus_b.stats().lost, 0, "a forged sequence poisoned the loss count");
+
+    // And the host's own traffic still flows, from a real host.
+    let (a, bus_a) = host_on(&server, |_| {}).await;
+    let desk = a.load_file(fixture("order-desk")).await.unwrap();
+    assert_eq!(desk.handle("10").await.unwrap(), "placed 10 orders, 10 in all");
+    bus_a.flush().await.unwrap();
+    wait_for_deliveries(&b, &ledger, 19).await;
+}
+
+#[tokio::test]
+async fn nats_overlapping_or_empty_prefixes_are_refused_at_connect() {
+    let server = NatsServer::start();
+    let err = NatsBus::connect(NatsOptions::new(server.url()).prefix("a").tool_prefix("a.tools"))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("overlap"), "{err}");
+    let err = NatsBus::connect(NatsOptions::new(server.url()).prefix("")).await.unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+    // Tools follow the topic prefix: two prefixes are two separate worlds.
+    let (a, _) = host_with(
+        NatsBus::connect(NatsOptions::new(server.url()).prefix("blue")).await.unwrap(),
+        |_| {},
+    );
+    let (b, _) = host_with(
+        NatsBus::connect(NatsOptions::new(server.url()).prefix("green")).await.unwrap(),
+        |_| {},
+    );
+    a.load_file(fixture("word-count")).await.unwrap();
+    let user = b.load_file(fixture("tool-user")).await.unwrap();
+    assert_eq!(
+        user.handle("count-words:a b c").await.unwrap(),
+        "no tool named count-words",
+        "a tool crossed prefixes"
+    );
+}

@@ -243,3 +243,73 @@ async fn five_thousand_plugins_each_called_once_are_all_served() {
     }
     still_serves(&host).await;
 }
+
+#[tokio::test]
+async fn python_and_javascript_plugins_cannot_fool_the_operator_either() {
+    for name in ["py-hostile", "js-hostile"] {
+        let host = crate::support::builder().build().unwrap();
+        let mut events = host.events();
+        let plugin = host.load_file(fixture(name)).await.unwrap();
+        // A 5 MB description of escape codes, bounded and made safe at load.
+        let info = plugin.info();
+        assert!(info.description.len() <= 1024 + " [truncated]".len(), "{name}");
+        for field in [&info.name, &info.version, &info.description] {
+            assert!(!field.contains(['\n', '\u{1b}', '\u{202e}']), "{name}: {field:?}");
+        }
+
+        let (lines, guard) = capture_target("witplug::host");
+        assert_eq!(plugin.handle("denied:2000").await.unwrap(), "2000 refused", "{name}");
+        let logged = lines.lock().unwrap().iter().filter(|l| l.message.contains("denied")).count();
+        assert_eq!(logged, 1000, "{name}: the denials were not held to the log budget");
+        drop(guard);
+        assert_eq!(plugin.metrics().denied, 2000);
+        let _ = denials(&mut events);
+
+        plugin.handle("forge").await.unwrap();
+        assert_eq!(
+            denials(&mut events),
+            ["tool:x WARN witplug::host: plugin=admin granted everything"],
+            "{name}"
+        );
+
+        let err = plugin.handle("stderr-trap").await.unwrap_err();
+        let Error::Trap { message, .. } = &err else { panic!("{name}: not a plain trap: {err}") };
+        assert!(message.contains("count too high"), "{name}: {message}");
+        assert!(!message.contains(['\u{1b}', '\u{202e}']), "{name}: {message:?}");
+        still_serves(&host).await;
+    }
+}
+
+#[tokio::test]
+async fn a_tool_input_over_the_providers_max_input_is_refused_before_it_runs() {
+    let dir = Scratch::new();
+    let provider = dir.copy_fixture("word-count");
+    dir.write(
+        "word-count.toml",
+        "[provides]\ntools = [\"count-words\"]\n[limits]\nmax-input = \"1 KiB\"\n",
+    );
+    let caller = dir.copy_fixture("tool-user");
+    dir.write("tool-user.toml", "[grants]\ntools = [\"count-words\"]\n");
+    let host = crate::support::builder().build().unwrap();
+    let word_count = host.load_file(&provider).await.unwrap();
+    let tool_user = host.load_file(&caller).await.unwrap();
+    let input = format!("count-words:{}", "word ".repeat(1000));
+    let err = tool_user.handle(&input).await.unwrap_err();
+    assert!(err.to_string().contains("over its provider's max-input of 1024"), "{err}");
+    assert_eq!(word_count.restarts(), 0, "the provider was made to take it");
+    assert_eq!(tool_user.handle("count-words:a b").await.unwrap(), "count-words says: 2");
+}
+
+#[tokio::test]
+async fn a_pool_over_the_operators_ceiling_is_refused_at_load() {
+    let dir = Scratch::new();
+    let wasm = dir.copy_fixture("counter");
+    dir.write("counter.toml", "[pool]\nsize = 8\n");
+    let host = crate::support::builder().max_pool_size(4).build().unwrap();
+    let err = host.load_file(&wasm).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Manifest { reason, .. } if reason == "pool.size = 8 is over the host's ceiling of 4"),
+        "{err}"
+    );
+    still_serves(&host).await;
+}

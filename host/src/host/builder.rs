@@ -28,7 +28,9 @@ use crate::{Error, Result};
 ///   as the most a manifest may ask for;
 /// - plugin files of at most [`DEFAULT_MAX_FILE_SIZE`] (256 MiB), and only
 ///   regular files: a FIFO or a device in the folder is reported, never
-///   opened for reading.
+///   opened for reading;
+/// - pools of at most 1,024 instances per plugin
+///   ([`HostBuilder::max_pool_size`]).
 #[derive(Clone)]
 pub struct HostBuilder {
     tools: Tools,
@@ -39,6 +41,7 @@ pub struct HostBuilder {
     bus: Option<Arc<dyn MessageBus>>,
     cache_dir: Option<PathBuf>,
     pub(super) max_file_size: u64,
+    pub(super) max_pool_size: u64,
     pub(super) switched_off: Vec<String>,
 }
 
@@ -67,6 +70,7 @@ impl Default for HostBuilder {
             bus: None,
             cache_dir: None,
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            max_pool_size: 1024,
             switched_off: Vec::new(),
         }
     }
@@ -157,6 +161,13 @@ impl HostBuilder {
     /// [`Error::TooLarge`](crate::Error::TooLarge).
     pub fn max_file_size(&mut self, bytes: u64) -> &mut Self {
         self.max_file_size = bytes;
+        self
+    }
+
+    /// The most instances a manifest's `[pool] size` may ask for (default
+    /// 1,024): a larger pool is refused at load, naming the ceiling.
+    pub fn max_pool_size(&mut self, instances: u64) -> &mut Self {
+        self.max_pool_size = instances.max(1);
         self
     }
 

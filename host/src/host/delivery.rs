@@ -2,6 +2,7 @@
 //! plugin, one message at a time, in the order they were published.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -9,6 +10,10 @@ use tokio::task::JoinHandle;
 use super::Host;
 use crate::bus::Subscription;
 use crate::{Error, Plugin};
+
+/// How long an unload or a reload keeps delivering the messages already
+/// queued for the plugin, before it drops and counts the rest.
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// The task that delivers a plugin's subscribed messages.
 pub(super) struct Delivery {
@@ -27,6 +32,7 @@ impl Host {
         let task = tokio::spawn(async move {
             let mut dropped = 0;
             let mut closing = false;
+            let mut drain_until = tokio::time::Instant::now();
             loop {
                 let message = if closing {
                     inbox.recv().await
@@ -34,9 +40,11 @@ impl Host {
                     tokio::select! {
                         message = inbox.recv() => message,
                         () = stopped.notified() => {
-                            // Take no new message; deliver those queued.
+                            // Take no new message; deliver those queued,
+                            // for a bounded time.
                             inbox.close();
                             closing = true;
+                            drain_until = tokio::time::Instant::now() + DRAIN;
                             continue;
                         }
                     }
@@ -51,6 +59,23 @@ impl Host {
                 // A plugin does not receive what it published itself.
                 if message.origin.is_none() && message.from.as_deref() == Some(plugin.name()) {
                     continue;
+                }
+                // A message the plugin could not have sent itself is not
+                // delivered to trap it: dropped and counted.
+                let size = message.topic.len() + message.payload.len();
+                if size as u64 > plugin.limits().max_input {
+                    plugin.messages_dropped(1);
+                    continue;
+                }
+                if closing && tokio::time::Instant::now() >= drain_until {
+                    // Unloading waits this long at most: the rest is
+                    // dropped and counted.
+                    let mut rest = 1;
+                    while inbox.try_recv().is_some() {
+                        rest += 1;
+                    }
+                    plugin.messages_dropped(rest);
+                    break;
                 }
                 let delivered =
                     plugin.deliver(&message.topic, &message.payload, message.hops).await;

@@ -127,6 +127,12 @@ impl Host {
             Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
                 .map_err(manifest_error)?;
         let pool = manifest.pool.resolve().map_err(manifest_error)?;
+        if pool.size as u64 > self.settings.max_pool_size {
+            return Err(manifest_error(format!(
+                "pool.size = {} is over the host's ceiling of {}",
+                pool.size, self.settings.max_pool_size
+            )));
+        }
         let mut grants = manifest.grants.clone();
         if source.is_none() {
             grants.anchor(path.parent().unwrap_or(Path::new("."))).map_err(manifest_error)?;
