@@ -75,6 +75,8 @@ fn main() -> Fallible<()> {
     rows.extend(instructions()?);
     eprintln!("measuring loads...");
     rows.extend(rt.block_on(loads())?);
+    eprintln!("loading {MANY} plugins and calling each once...");
+    rows.push(rt.block_on(many_plugins())?);
     eprintln!("measuring the Python and JavaScript plugins...");
     rows.extend(rt.block_on(guest_languages())?);
     eprintln!("measuring resident memory...");
@@ -246,12 +248,7 @@ struct Floor {
 
 impl Floor {
     fn new(name: &str) -> Fallible<Self> {
-        let mut config = witplug_host::engine_config(&Limits::default());
-        // As witplug does where the machine (or valgrind) refuses the pool.
-        let engine = Engine::new(&config).or_else(|_| {
-            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::OnDemand);
-            Engine::new(&config)
-        })?;
+        let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         floor::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
@@ -619,6 +616,64 @@ async fn loads() -> Fallible<Vec<Row>> {
             target: "< 1 ms",
         },
     ])
+}
+
+/// How many plugins one host loads in the row of many.
+const MANY: usize = 5_000;
+
+/// A small component of one memory and one function, as the row of many
+/// loads it: the cost of a plugin to the host, not of its toolchain.
+const SMALL: &str = r#"(component
+    (core module $m
+      (memory (export "memory") 1)
+      (func (export "answer") (result i32) i32.const 42))
+    (core instance $i (instantiate $m))
+    (func (export "answer") (result u32) (canon lift (core func $i "answer"))))"#;
+
+/// One host loading `MANY` small plugins and calling each once (each call
+/// instantiates it), beside wasmtime by hand compiling, instantiating and
+/// calling as many, each in a store of its own, all kept alive.
+async fn many_plugins() -> Fallible<Row> {
+    let host = Host::builder().build()?;
+    let started = Instant::now();
+    let mut plugins = Vec::with_capacity(MANY);
+    for n in 0..MANY {
+        plugins.push(host.load_wat(&format!("p{n}"), SMALL).await?);
+    }
+    for plugin in &plugins {
+        plugin.call_wave("answer", &[] as &[&str]).await?;
+    }
+    let witplug = started.elapsed().as_secs_f64() * 1e3;
+    drop(plugins);
+    drop(host);
+
+    let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+    let linker = Linker::<()>::new(&engine);
+    let bytes = wat::parse_str(SMALL)?;
+    let started = Instant::now();
+    let mut kept = Vec::with_capacity(MANY);
+    for _ in 0..MANY {
+        let component = Component::new(&engine, &bytes)?;
+        kept.push(linker.instantiate_pre(&component)?);
+    }
+    let mut live = Vec::with_capacity(MANY);
+    for pre in &kept {
+        let mut store = Store::new(&engine, ());
+        store.set_epoch_deadline(u64::MAX / 2);
+        let instance = pre.instantiate_async(&mut store).await?;
+        let answer = instance.get_typed_func::<(), (u32,)>(&mut store, "answer")?;
+        answer.call_async(&mut store, ()).await?;
+        live.push((store, instance));
+    }
+    let floor = started.elapsed().as_secs_f64() * 1e3;
+    Ok(Row {
+        what: "load 5,000 small plugins and call each once",
+        witplug,
+        floor: Some(floor),
+        paired: None,
+        unit: "ms",
+        target: "all served",
+    })
 }
 
 /// The counters in Python and JavaScript, with their rows' names.

@@ -67,7 +67,7 @@ impl StderrTail {
         if line.is_empty() {
             return None;
         }
-        Some(crate::text::sanitize(&last_chars(&line, SHOWN), SHOWN))
+        Some(crate::text::sanitize(&last_chars(&line, SHOWN), 4 * SHOWN))
     }
 
     fn push(&self, bytes: &[u8]) {
