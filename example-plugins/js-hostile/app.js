@@ -1,6 +1,6 @@
 // Hostile fixture in JavaScript: text meant to fool the host's operator.
 //
-// Its `info` is a 5 MB description full of escape codes; `handle` takes
+// Its `info` is a 200 KB description full of escape codes; `handle` takes
 // `forge` (a tool name that forges a log line, a log line with escapes),
 // `denied:N` (N calls of an ungranted tool) or `stderr-trap` (escape codes
 // and a fake limit on stderr, then an uncaught exception).
@@ -14,7 +14,7 @@ export const guest = {
     return {
       name: 'js-hostile' + ESCAPES,
       version: '0.1.0\nWARN forged',
-      description: (ESCAPES + 'x'.repeat(100)).repeat(50000),
+      description: (ESCAPES + 'x'.repeat(100)).repeat(2000),
     };
   },
 

@@ -1,6 +1,6 @@
 """Hostile fixture in Python: text meant to fool the host's operator.
 
-Its `info` is a 5 MB description full of escape codes; `handle` takes
+Its `info` is a 1 MB description full of escape codes; `handle` takes
 `forge` (a tool name that forges a log line, a log line with escapes),
 `denied:N` (N calls of an ungranted tool) or `stderr-trap` (escape codes
 and a fake limit on stderr, then an uncaught exception)."""
@@ -19,7 +19,7 @@ class Guest(exports.Guest):
         return types.PluginInfo(
             name="py-hostile" + ESCAPES,
             version="0.1.0\nWARN forged",
-            description=(ESCAPES + "x" * 100) * 50_000,
+            description=(ESCAPES + "x" * 100) * 10_000,
         )
 
     def init(self):

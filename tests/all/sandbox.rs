@@ -250,7 +250,8 @@ async fn python_and_javascript_plugins_cannot_fool_the_operator_either() {
         let host = crate::support::builder().build().unwrap();
         let mut events = host.events();
         let plugin = host.load_file(fixture(name)).await.unwrap();
-        // A 5 MB description of escape codes, bounded and made safe at load.
+        // Megabytes of description and escape codes, bounded and made safe
+        // at load.
         let info = plugin.info();
         assert!(info.description.len() <= 1024 + " [truncated]".len(), "{name}");
         for field in [&info.name, &info.version, &info.description] {
