@@ -59,6 +59,7 @@ pub(crate) struct Cache {
     hits: AtomicU64,
     misses: AtomicU64,
     rejected: AtomicU64,
+    pruned: std::sync::atomic::AtomicBool,
 }
 
 /// What one component's entry is bound to.
@@ -78,6 +79,7 @@ impl Cache {
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            pruned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -124,7 +126,11 @@ impl Cache {
         if let Err(err) = self.store(&path, &key, &binding, &component) {
             tracing::warn!(target: "witplug::host", file = %path.display(), "cache not written: {err}");
         }
-        self.prune(MAX_AGE, MAX_TOTAL);
+        // Once per host: a start that compiles many plugins lists the
+        // folder once, not once per plugin.
+        if !self.pruned.swap(true, Ordering::Relaxed) {
+            self.prune(MAX_AGE, MAX_TOTAL);
+        }
         Ok(component)
     }
 
@@ -228,12 +234,18 @@ impl Cache {
         let mut kept = Vec::new();
         for entry in dir.flatten() {
             let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let modified = meta.modified().unwrap_or(now);
+            let age = now.duration_since(modified).unwrap_or_default();
+            // What a writer that died left aside.
+            if path.to_string_lossy().contains(".tmp") && age > Duration::from_secs(3600) {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
             if path.extension().is_none_or(|ext| ext != "cwasm") {
                 continue;
             }
-            let Ok(meta) = entry.metadata() else { continue };
-            let modified = meta.modified().unwrap_or(now);
-            if now.duration_since(modified).unwrap_or_default() > max_age {
+            if age > max_age {
                 let _ = std::fs::remove_file(&path);
             } else {
                 kept.push((modified, meta.len(), path));
@@ -313,6 +325,9 @@ fn deserialize(engine: &Engine, code: &[u8]) -> Option<Component> {
 /// when there is none, `Err` naming the check it failed.
 fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
     let Some(file) = open_checked(path)? else { return Ok(None) };
+    // A hit keeps the entry young for pruning (on the file checked, not
+    // on whatever the path names now).
+    let _ = file.set_modified(SystemTime::now());
     let len = file.metadata().map_err(|err| err.to_string())?.len();
     if len > MAX_ENTRY {
         return Err(format!("it is over {MAX_ENTRY} bytes"));
@@ -321,10 +336,6 @@ fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
     file.take(MAX_ENTRY + 1).read_to_end(&mut bytes).map_err(|err| err.to_string())?;
     if bytes.len() as u64 > MAX_ENTRY {
         return Err("it grew while read".to_owned());
-    }
-    // A hit keeps the entry young for pruning.
-    if let Ok(file) = File::options().write(true).open(path) {
-        let _ = file.set_modified(SystemTime::now());
     }
     Ok(Some(bytes))
 }

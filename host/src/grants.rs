@@ -209,8 +209,7 @@ impl Grants {
         self.dirs
             .iter()
             .map(|dir| {
-                std::fs::File::open(&dir.host)
-                    .map(OpenDir)
+                OpenDir::open(&dir.host)
                     .map_err(|err| format!("grants.dirs: {}: {err}", dir.host.display()))
             })
             .collect()
@@ -305,24 +304,43 @@ impl Grants {
     }
 }
 
-/// A granted folder, opened at load.
+/// A granted folder, opened at load, and a path that opens this very
+/// folder whatever its name leads to later: on Linux its descriptor's entry
+/// in `/proc/self/fd`; elsewhere (or without `/proc`) the granted path.
 #[derive(Debug)]
-pub(crate) struct OpenDir(std::fs::File);
+pub(crate) struct OpenDir {
+    _held: std::fs::File,
+    path: Option<PathBuf>,
+}
 
 impl OpenDir {
-    /// A path that opens this very folder, whatever its name leads to now:
-    /// on Linux its descriptor's entry in `/proc/self/fd`; elsewhere
-    /// `fallback`, the granted path.
-    fn path(&self, fallback: &Path) -> PathBuf {
-        #[cfg(target_os = "linux")]
+    /// Opens `path` as a folder, never waiting (a FIFO there is refused).
+    fn open(path: &Path) -> std::io::Result<Self> {
+        let mut options = std::fs::File::options();
+        options.read(true);
+        #[cfg(unix)]
         {
-            use std::os::fd::AsRawFd;
-            let by_fd = PathBuf::from(format!("/proc/self/fd/{}", self.0.as_raw_fd()));
-            if by_fd.exists() {
-                return by_fd;
-            }
+            use std::os::unix::fs::OpenOptionsExt;
+            let flags = rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::NONBLOCK;
+            options.custom_flags(i32::try_from(flags.bits()).unwrap_or(0));
         }
-        fallback.to_owned()
+        let held = options.open(path)?;
+        if !held.metadata()?.is_dir() {
+            return Err(std::io::Error::other("not a folder"));
+        }
+        #[cfg(target_os = "linux")]
+        let path = {
+            use std::os::fd::AsRawFd;
+            let by_fd = PathBuf::from(format!("/proc/self/fd/{}", held.as_raw_fd()));
+            by_fd.is_dir().then_some(by_fd)
+        };
+        #[cfg(not(target_os = "linux"))]
+        let path = None;
+        Ok(Self { _held: held, path })
+    }
+
+    fn path(&self, fallback: &Path) -> PathBuf {
+        self.path.clone().unwrap_or_else(|| fallback.to_owned())
     }
 }
 

@@ -82,8 +82,17 @@ impl Held {
         list.len() as u64
     }
 
-    fn record(list: &mut Vec<Entry>, rep: u32, kind: Kind) {
+    /// Records a new resource, first forgetting those the table no longer
+    /// holds, so the list never outgrows the table.
+    fn record(list: &mut Vec<Entry>, table: &ResourceTable, rep: u32, kind: Kind) {
+        Self::live(list, table);
         list.push(Entry { rep, kind });
+    }
+
+    /// The header maps `list` holds: a request or a response counts two,
+    /// its headers and the trailers it may be finished with.
+    fn maps(list: &[Entry]) -> u64 {
+        list.iter().map(|entry| if entry.kind == Kind::Fields { 1 } else { 2 }).sum()
     }
 }
 
@@ -112,7 +121,7 @@ fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
         let state = store.data_mut();
         state.charge_header_map()?;
         let fields = HostFields::new(&mut state.http())?;
-        Held::record(&mut state.held.header_maps, fields.rep(), Kind::Fields);
+        Held::record(&mut state.held.header_maps, &state.table, fields.rep(), Kind::Fields);
         Ok((fields,))
     })?;
     types.func_wrap(
@@ -130,7 +139,7 @@ fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
             let state = store.data_mut();
             state.charge_header_map()?;
             let copy = HostFields::clone(&mut state.http(), fields)?;
-            Held::record(&mut state.held.header_maps, copy.rep(), Kind::Fields);
+            Held::record(&mut state.held.header_maps, &state.table, copy.rep(), Kind::Fields);
             Ok((copy,))
         },
     )?;
@@ -144,7 +153,7 @@ fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
                 &mut state.http(),
                 headers,
             )?;
-            Held::record(&mut state.held.header_maps, request.rep(), Kind::Request);
+            Held::record(&mut state.held.header_maps, &state.table, request.rep(), Kind::Request);
             Ok((request,))
         },
     )?;
@@ -157,7 +166,7 @@ fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
                     &mut state.http(),
                     headers,
                 )?;
-            Held::record(&mut state.held.header_maps, response.rep(), Kind::Response);
+            Held::record(&mut state.held.header_maps, &state.table, response.rep(), Kind::Response);
             Ok((response,))
         },
     )?;
@@ -169,9 +178,9 @@ impl PluginState {
     /// the budget.
     fn charge_header_map(&mut self) -> wasmtime::Result<()> {
         let each = header_map_size(self.plugin.limits.host_memory);
-        let held = Held::live(&mut self.held.header_maps, &self.table);
+        Held::live(&mut self.held.header_maps, &self.table);
+        let held = Held::maps(&self.held.header_maps);
         if (held + 1).saturating_mul(each) > self.plugin.limits.host_memory {
-            self.limiter.budget_refused = Some(Budget::HostMemory);
             return Err(wasmtime::Error::new(LimitHit::Budget(Budget::HostMemory)));
         }
         Ok(())
@@ -184,7 +193,7 @@ impl PluginState {
     ) -> wasmtime::Result<Result<Resource<FieldMap>, HeaderError>> {
         match made {
             Ok(fields) => {
-                Held::record(&mut self.held.header_maps, fields.rep(), Kind::Fields);
+                Held::record(&mut self.held.header_maps, &self.table, fields.rep(), Kind::Fields);
                 Ok(Ok(fields))
             }
             Err(err) => err.downcast().map(Err),
@@ -202,7 +211,6 @@ impl PluginState {
         }
         let held = Held::live(&mut self.held.sockets, &self.table);
         if held >= self.plugin.limits.sockets {
-            self.limiter.budget_refused = Some(Budget::Sockets);
             tracing::debug!(target: "witplug::host", plugin = self.plugin.name.as_str(), "socket refused: {held} open, the budget");
             return Err(ErrorCode::NewSocketLimit.into());
         }
@@ -217,7 +225,7 @@ impl tcp_create_socket::Host for Guard<'_> {
     ) -> Result<Resource<TcpSocket>, SocketError> {
         self.state.admit_tcp()?;
         let socket = tcp_create_socket::Host::create_tcp_socket(&mut self.state.sockets(), family)?;
-        Held::record(&mut self.state.held.sockets, socket.rep(), Kind::Tcp);
+        Held::record(&mut self.state.held.sockets, &self.state.table, socket.rep(), Kind::Tcp);
         Ok(socket)
     }
 }

@@ -47,8 +47,6 @@ pub(crate) struct Limiter {
     pub memory_refused: bool,
     /// Set when a table growth was refused during the current call.
     pub table_refused: bool,
-    /// Set when a host-side budget refused something during the call.
-    pub budget_refused: Option<Budget>,
 }
 
 impl Limiter {
@@ -62,7 +60,6 @@ impl Limiter {
             peak_memory: 0,
             memory_refused: false,
             table_refused: false,
-            budget_refused: None,
         }
     }
 }

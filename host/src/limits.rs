@@ -299,6 +299,12 @@ impl Limits {
         if self.deadline > MAX_DEADLINE {
             return Err(format!("limits.deadline = {:?} is more than 7 days", self.deadline));
         }
+        if self.host_memory < 64 << 10 {
+            return Err(format!(
+                "limits.host-memory = {} is less than 64 KiB",
+                format_size(self.host_memory)
+            ));
+        }
         if self.handles < 16 {
             // A component needs a few handles (its streams, its pollables)
             // just to run.

@@ -53,6 +53,9 @@ pub const DEFAULT_OUTGOING: usize = 16_384;
 /// it the numbering starts again (a gap is then not noticed once).
 const MAX_SEQUENCES: usize = 65_536;
 
+/// The longest `Witplug-Origin` whose numbering is followed.
+const MAX_ORIGIN: usize = 64;
+
 /// The largest gap in a publisher's numbering counted as messages lost:
 /// more than an outgoing buffer and a subscriber's queue hold together.
 const MAX_GAP: u64 = 1 << 24;
@@ -454,7 +457,8 @@ impl MessageBus for NatsBus {
     }
 
     fn check_pattern(&self, pattern: &str) -> Result<(), String> {
-        subject::check_pattern(pattern)
+        subject::check_pattern(pattern)?;
+        subject::check_length(&self.prefix, pattern)
     }
 
     fn remote_tools(&self) -> Option<&dyn RemoteTools> {
@@ -508,7 +512,7 @@ async fn send_loop(
         match client.publish_with_headers(subject, headers, message.payload.into()).await {
             Ok(()) => counters.sent.fetch_add(1, Ordering::Relaxed),
             Err(err) => {
-                tracing::warn!(target: "witplug::nats", "dropped a message on `{}`: {err}", message.topic);
+                tracing::debug!(target: "witplug::nats", "dropped a message on `{}`: {err}", crate::text::sanitize(&message.topic, crate::text::NAME));
                 counters.dropped.fetch_add(1, Ordering::Relaxed)
             }
         };
@@ -567,6 +571,11 @@ impl Forward {
     }
 
     fn count_gap(&mut self, origin: &str, topic: &str, seq: u64) {
+        // A host's origin is 16 hex digits: a longer one is forged, and is
+        // not kept (its key could hold up to a payload's worth).
+        if origin.len() > MAX_ORIGIN || topic.len() > subject::MAX_SUBJECT {
+            return;
+        }
         if self.last.len() >= MAX_SEQUENCES {
             self.last.clear();
         }

@@ -113,6 +113,9 @@ pub(crate) struct CallState {
     pub deadline: Moment,
     /// Log lines written so far.
     pub log_lines: u64,
+    /// Refusals logged so far; they have a budget of `log-lines` of their
+    /// own, so that refusals never use up the plugin's log lines.
+    pub denials_logged: u64,
     /// The message of a Rust panic, as the guest SDK reported it.
     pub panic: Option<String>,
     /// How much the instance had written to stderr when the call began.
@@ -131,6 +134,7 @@ impl PluginState {
                 started: now,
                 deadline: now.after(plugin.deadline),
                 log_lines: 0,
+                denials_logged: 0,
                 panic: None,
                 stderr_mark: 0,
                 context: CallContext::default(),
@@ -168,12 +172,12 @@ impl PluginState {
         self.call.started = started;
         self.call.deadline = deadline;
         self.call.log_lines = 0;
+        self.call.denials_logged = 0;
         self.call.panic = None;
         self.call.stderr_mark = self.stderr.mark();
         origin.replace(&mut self.call.context);
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
-        self.limiter.budget_refused = None;
         deadline
     }
 
@@ -181,8 +185,8 @@ impl PluginState {
     /// call's log budget, so a loop of refused uses cannot flood the log
     /// (past the budget they are counted and told, not logged).
     pub(crate) fn deny(&mut self, capability: &str) -> String {
-        self.call.log_lines += 1;
-        let logged = self.call.log_lines <= self.plugin.limits.log_lines;
+        self.call.denials_logged += 1;
+        let logged = self.call.denials_logged <= self.plugin.limits.log_lines;
         self.plugin.deny(capability, logged)
     }
 

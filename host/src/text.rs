@@ -47,12 +47,16 @@ pub(crate) fn is_safe(text: &str, limit: usize) -> bool {
 fn hides(c: char) -> bool {
     matches!(
         c,
-        '\u{061c}'
+        '\u{00ad}'
+            | '\u{061c}'
+            | '\u{180e}'
             | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
+            | '\u{2028}'..='\u{202e}'
             | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
+            | '\u{2066}'..='\u{206f}'
             | '\u{feff}'
+            | '\u{fff9}'..='\u{fffb}'
+            | '\u{e0000}'..='\u{e007f}'
     )
 }
 
@@ -66,6 +70,7 @@ mod tests {
         assert_eq!(sanitize("\u{1b}[31mred\u{1b}[0m", 100), " [31mred [0m");
         assert_eq!(sanitize("abc\u{202e}fed", 100), "abcfed");
         assert_eq!(sanitize("x\u{200b}y", 100), "xy");
+        assert_eq!(sanitize("a\u{2028}b\u{e0041}c\u{ad}", 100), "abc");
         assert!(is_safe("orders.created", NAME));
         assert!(!is_safe("a\nWARN forged", NAME));
         assert!(!is_safe(&"x".repeat(NAME + 1), NAME));

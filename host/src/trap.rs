@@ -74,9 +74,9 @@ pub(crate) fn classify(
 }
 
 /// Names the failure `err` of an instantiation: a limit or a trap of the
-/// plugin's (its start function), or else the host's own failure (memory,
-/// a memory image or a descriptor the kernel refused, a pool exhausted),
-/// which is no fault of the plugin's.
+/// plugin's (its start function, or what its host calls did), or the
+/// host's own failure (memory, a memory image or a descriptor the kernel
+/// refused), which is no fault of the plugin's.
 pub(crate) fn instantiation_failed(
     plugin: &str,
     limits: &Limits,
@@ -84,11 +84,32 @@ pub(crate) fn instantiation_failed(
     state: &PluginState,
 ) -> Error {
     match classify(plugin, limits, err, Some(state)) {
-        Error::Trap { plugin, message } if err.downcast_ref::<Trap>().is_none() => {
-            Error::HostResource { plugin, reason: message }
+        Error::Trap { plugin, .. } if err.downcast_ref::<Trap>().is_none() && host_refused(err) => {
+            // wasmtime's words alone: nothing the plugin wrote.
+            Error::HostResource { plugin, reason: one_line(err) }
         }
         other => other,
     }
+}
+
+/// Whether the operating system refused the host something: an I/O error
+/// in the chain, or wasmtime's words for a mapping or image it could not
+/// make.
+fn host_refused(err: &wasmtime::Error) -> bool {
+    const REFUSALS: [&str; 6] = [
+        "memfd",
+        "mmap",
+        "Cannot allocate memory",
+        "Too many open files",
+        "Device or resource busy",
+        "Resource temporarily unavailable",
+    ];
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some() || {
+            let text = cause.to_string();
+            REFUSALS.iter().any(|refusal| text.contains(refusal))
+        }
+    })
 }
 
 fn budget_exceeded(plugin: String, limits: &Limits, budget: Budget) -> Error {
