@@ -166,14 +166,16 @@ async fn nats_a_server_restart_loses_only_what_is_counted() {
     sent += 500;
     wait_for_deliveries(&b, &ledger, 500).await;
 
-    // A stream of 50 batches of 100, and the server stops in its middle:
-    // the last 30 are published once A has seen the server go.
+    // A stream of 80 batches of 100, and the server stops in its middle:
+    // the last 60 are published once A has seen the server go, 6,000
+    // messages, more than A's outgoing buffer (1,000) and the NATS
+    // client's own (2,048) hold together, whatever had left before.
     let (down, server_down) = tokio::sync::oneshot::channel::<()>();
     let stream = tokio::spawn({
         let desk = desk.clone();
         let mut server_down = Some(server_down);
         async move {
-            for batch in 0..50 {
+            for batch in 0..80 {
                 if batch == 20 {
                     let _ = server_down.take().unwrap().await;
                 }
@@ -183,7 +185,7 @@ async fn nats_a_server_restart_loses_only_what_is_counted() {
             }
         }
     });
-    sent += 5000;
+    sent += 8000;
     wait_for_deliveries(&b, &ledger, 1500).await;
     server.stop();
     tokio::time::timeout(Duration::from_secs(10), bus_a.disconnected())
