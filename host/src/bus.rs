@@ -7,6 +7,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+pub use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::remote::RemoteTools;
@@ -14,6 +15,10 @@ use crate::remote::RemoteTools;
 /// How many undelivered messages a subscriber may hold before new ones are
 /// dropped (and counted) instead of blocking the publisher.
 pub const DEFAULT_QUEUE: usize = 1024;
+
+/// How many bytes of undelivered messages (topics and payloads) a
+/// subscriber may hold before new ones are dropped and counted: 16 MiB.
+pub const DEFAULT_QUEUE_BYTES: u64 = 16 << 20;
 
 /// The most plugins a message may pass through: a message that a plugin
 /// publishes while handling one that has already been passed on this many
@@ -25,8 +30,9 @@ pub const MAX_HOPS: u32 = 8;
 pub struct Message {
     /// The topic it was published on, e.g. `orders.created`.
     pub topic: String,
-    /// Its bytes; their format is the publisher's to choose.
-    pub payload: Vec<u8>,
+    /// Its bytes; their format is the publisher's to choose. Every
+    /// subscriber's copy of the message shares them.
+    pub payload: Bytes,
     /// The plugin that published it, or `None` for host code.
     pub from: Option<String>,
     /// How many plugins published it in a chain: 0 from host code, 1 from a
@@ -39,8 +45,79 @@ pub struct Message {
 
 impl Message {
     /// A message from host code.
-    pub fn new(topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Self {
+    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Self {
         Self { topic: topic.into(), payload: payload.into(), from: None, hops: 0, origin: None }
+    }
+
+    /// The bytes it takes in a queue: its topic and its payload.
+    pub fn size(&self) -> u64 {
+        (self.topic.len() + self.payload.len()) as u64
+    }
+}
+
+/// How much one subscriber's queue may hold: messages, and their bytes
+/// ([`Message::size`]). Past either, a new message is dropped for that
+/// subscriber and counted; a message larger than the whole byte bound is
+/// never queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueBounds {
+    /// Messages (at least 1).
+    pub messages: usize,
+    /// Bytes of topics and payloads.
+    pub bytes: u64,
+}
+
+impl QueueBounds {
+    /// At most `messages` messages and `bytes` bytes.
+    pub const fn new(messages: usize, bytes: u64) -> Self {
+        Self { messages, bytes }
+    }
+}
+
+impl Default for QueueBounds {
+    /// [`DEFAULT_QUEUE`] messages, [`DEFAULT_QUEUE_BYTES`] bytes.
+    fn default() -> Self {
+        Self::new(DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES)
+    }
+}
+
+impl From<usize> for QueueBounds {
+    /// `messages` messages, and [`DEFAULT_QUEUE_BYTES`] bytes.
+    fn from(messages: usize) -> Self {
+        Self::new(messages, DEFAULT_QUEUE_BYTES)
+    }
+}
+
+/// A count of bytes held, up to a bound: taken before something is queued,
+/// given back when it leaves the queue.
+#[derive(Debug, Clone)]
+pub(crate) struct ByteBudget {
+    held: Arc<AtomicU64>,
+    bound: u64,
+}
+
+impl ByteBudget {
+    pub(crate) fn new(bound: u64) -> Self {
+        Self { held: Arc::new(AtomicU64::new(0)), bound }
+    }
+
+    /// Takes `bytes` if they fit under the bound with what is held.
+    pub(crate) fn take(&self, bytes: u64) -> bool {
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes).filter(|total| *total <= self.bound)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `bytes` taken before.
+    pub(crate) fn give(&self, bytes: u64) {
+        self.held.fetch_sub(bytes, Ordering::AcqRel);
+    }
+
+    /// The bytes held now.
+    pub(crate) fn held(&self) -> u64 {
+        self.held.load(Ordering::Acquire)
     }
 }
 
@@ -72,9 +149,9 @@ pub trait MessageBus: Send + Sync + fmt::Debug {
     /// network.
     fn publish(&self, message: Message) -> Published;
 
-    /// Subscribes to every topic matching any of `patterns`, with a queue of
-    /// `queue` messages.
-    fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription;
+    /// Subscribes to every topic matching any of `patterns`, with a queue
+    /// bounded by `queue`.
+    fn subscribe_many(&self, patterns: Vec<String>, queue: QueueBounds) -> Subscription;
 
     /// Subscribes like [`subscribe_many`](Self::subscribe_many), and
     /// resolves once the subscription is in place: what is published after
@@ -84,7 +161,7 @@ pub trait MessageBus: Send + Sync + fmt::Debug {
     /// # Errors
     ///
     /// Why the subscription could not be made, as one line.
-    fn subscribe_ready(&self, patterns: Vec<String>, queue: usize) -> SubscribeFuture<'_> {
+    fn subscribe_ready(&self, patterns: Vec<String>, queue: QueueBounds) -> SubscribeFuture<'_> {
         let subscription = self.subscribe_many(patterns, queue);
         Box::pin(std::future::ready(Ok(subscription)))
     }
@@ -123,10 +200,12 @@ pub trait MessageBus: Send + Sync + fmt::Debug {
 ///
 /// A pattern is a topic (`orders.created`), a prefix ending in `.*`
 /// (`orders.*` matches `orders.created` and `orders.eu.created`), or `*` for
-/// every topic. Each subscriber has its own bounded queue and receives the
-/// messages of a topic in the order they were published. A slow subscriber
-/// never blocks a publisher: when its queue is full, the message is dropped
-/// for that subscriber and counted in [`Subscription::dropped`].
+/// every topic. Each subscriber has its own queue, bounded in messages and
+/// bytes ([`QueueBounds`]), and receives the messages of a topic in the
+/// order they were published; the subscribers of one message share its
+/// payload. A slow subscriber never blocks a publisher: when its queue is
+/// full, the message is dropped for that subscriber and counted in
+/// [`Subscription::dropped`].
 #[derive(Default)]
 pub struct Bus {
     subscribers: Mutex<Vec<Subscriber>>,
@@ -134,19 +213,24 @@ pub struct Bus {
 
 struct Subscriber {
     patterns: Vec<String>,
-    sender: mpsc::Sender<Message>,
-    dropped: Arc<AtomicU64>,
+    sender: QueueSender,
 }
 
 impl Bus {
-    /// Subscribes to `pattern` with a queue of [`DEFAULT_QUEUE`] messages.
+    /// Subscribes to `pattern` with the default bounds
+    /// ([`QueueBounds::default`]).
     pub fn subscribe(&self, pattern: impl Into<String>) -> Subscription {
-        self.subscribe_many(vec![pattern.into()], DEFAULT_QUEUE)
+        self.subscribe_many(vec![pattern.into()], QueueBounds::default())
     }
 
-    /// Subscribes to `pattern` with a queue of `queue` messages (at least 1).
-    pub fn subscribe_with_queue(&self, pattern: impl Into<String>, queue: usize) -> Subscription {
-        self.subscribe_many(vec![pattern.into()], queue)
+    /// Subscribes to `pattern` with a queue bounded by `queue`: a number of
+    /// messages, or [`QueueBounds`].
+    pub fn subscribe_with_queue(
+        &self,
+        pattern: impl Into<String>,
+        queue: impl Into<QueueBounds>,
+    ) -> Subscription {
+        self.subscribe_many(vec![pattern.into()], queue.into())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Subscriber>> {
@@ -162,25 +246,22 @@ impl MessageBus for Bus {
             if !subscriber.patterns.iter().any(|p| matches(p, &message.topic)) {
                 return !subscriber.sender.is_closed();
             }
-            match subscriber.sender.try_send(message.clone()) {
-                Ok(()) => {
+            // A clone shares the payload.
+            match subscriber.sender.offer(message.clone()) {
+                Offered::Queued => {
                     delivered += 1;
                     true
                 }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    subscriber.dropped.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
+                Offered::Dropped => true,
+                Offered::Closed => false,
             }
         });
         Published::Queued(delivered)
     }
 
-    fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription {
+    fn subscribe_many(&self, patterns: Vec<String>, queue: QueueBounds) -> Subscription {
         let (sender, subscription) = Subscription::channel(queue);
-        let dropped = subscription.dropped.clone();
-        self.lock().push(Subscriber { patterns, sender, dropped });
+        self.lock().push(Subscriber { patterns, sender });
         subscription
     }
 }
@@ -191,10 +272,71 @@ impl fmt::Debug for Bus {
     }
 }
 
+/// The sending end of a [`Subscription`]'s queue, made by
+/// [`Subscription::channel`]: what a [`MessageBus`] keeps for each
+/// subscriber. It counts a message it drops in the subscription's
+/// [`dropped`](Subscription::dropped).
+#[derive(Debug, Clone)]
+pub struct QueueSender {
+    sender: mpsc::Sender<Message>,
+    bytes: ByteBudget,
+    dropped: Arc<AtomicU64>,
+}
+
+/// What [`QueueSender::offer`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offered {
+    /// It is in the queue.
+    Queued,
+    /// The queue was full, in messages or bytes: dropped, and counted.
+    Dropped,
+    /// The subscription is gone.
+    Closed,
+}
+
+impl QueueSender {
+    /// Queues `message` if it fits, without waiting.
+    pub fn offer(&self, message: Message) -> Offered {
+        if self.sender.is_closed() {
+            return Offered::Closed;
+        }
+        let size = message.size();
+        if !self.bytes.take(size) {
+            self.count_dropped(1);
+            return Offered::Dropped;
+        }
+        match self.sender.try_send(message) {
+            Ok(()) => Offered::Queued,
+            Err(err) => {
+                self.bytes.give(size);
+                match err {
+                    mpsc::error::TrySendError::Full(_) => {
+                        self.count_dropped(1);
+                        Offered::Dropped
+                    }
+                    mpsc::error::TrySendError::Closed(_) => Offered::Closed,
+                }
+            }
+        }
+    }
+
+    /// Counts `messages` lost on the way to this queue (a gap a network bus
+    /// noticed).
+    pub fn count_dropped(&self, messages: u64) {
+        self.dropped.fetch_add(messages, Ordering::Relaxed);
+    }
+
+    /// Whether the subscription is gone.
+    pub fn is_closed(&self) -> bool {
+        self.sender.is_closed()
+    }
+}
+
 /// The receiving end of [`Bus::subscribe`]; dropping it unsubscribes.
 #[derive(Debug)]
 pub struct Subscription {
     receiver: mpsc::Receiver<Message>,
+    bytes: ByteBudget,
     dropped: Arc<AtomicU64>,
     /// What feeds the queue when it is not the publisher itself (a task
     /// reading the network), stopped with the subscription.
@@ -210,14 +352,15 @@ impl Drop for Subscription {
 }
 
 impl Subscription {
-    /// A subscription with a queue of `queue` messages (at least 1), and
-    /// the sender that fills it: what a [`MessageBus`] implementation
-    /// keeps for each subscriber. A message it drops because the queue is
-    /// full is added to [`Subscription::dropped_counter`].
-    pub fn channel(queue: usize) -> (mpsc::Sender<Message>, Subscription) {
-        let (sender, receiver) = mpsc::channel(queue.max(1));
+    /// A subscription with a queue bounded by `queue`, and the sender that
+    /// fills it: what a [`MessageBus`] implementation keeps for each
+    /// subscriber.
+    pub fn channel(queue: QueueBounds) -> (QueueSender, Subscription) {
+        let (sender, receiver) = mpsc::channel(queue.messages.max(1));
         let dropped = Arc::new(AtomicU64::new(0));
-        (sender, Subscription { receiver, dropped, feeder: None })
+        let bytes = ByteBudget::new(queue.bytes);
+        let sender = QueueSender { sender, bytes: bytes.clone(), dropped: dropped.clone() };
+        (sender, Subscription { receiver, bytes, dropped, feeder: None })
     }
 
     /// Stops `task` when this subscription is dropped: the task that feeds
@@ -227,19 +370,23 @@ impl Subscription {
         self
     }
 
-    /// The counter of dropped messages, for the sender's side to add to.
-    pub fn dropped_counter(&self) -> Arc<AtomicU64> {
-        self.dropped.clone()
-    }
-
     /// Waits for the next message.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.receiver.recv().await
+        let message = self.receiver.recv().await?;
+        self.bytes.give(message.size());
+        Some(message)
     }
 
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Option<Message> {
-        self.receiver.try_recv().ok()
+        let message = self.receiver.try_recv().ok()?;
+        self.bytes.give(message.size());
+        Some(message)
+    }
+
+    /// The bytes of the messages queued now.
+    pub fn queued_bytes(&self) -> u64 {
+        self.bytes.held()
     }
 
     /// Takes no new message; those already queued can still be received.
@@ -268,6 +415,36 @@ mod tests {
 
     fn message(topic: &str) -> Message {
         Message::new(topic, b"x".to_vec())
+    }
+
+    #[test]
+    fn a_queue_full_in_bytes_drops_and_counts_and_frees_what_is_received() {
+        let bus = Bus::default();
+        let mut slow = bus.subscribe_with_queue("t", QueueBounds::new(100, 1_000));
+        let big = || Message::new("t", vec![0; 399]);
+        for _ in 0..5 {
+            bus.publish(big());
+        }
+        // Two of 400 bytes fit under 1,000; the other three are dropped.
+        assert_eq!((slow.dropped(), slow.queued_bytes()), (3, 800));
+        assert!(slow.try_recv().is_some());
+        assert_eq!(slow.queued_bytes(), 400);
+        assert_eq!(bus.publish(big()), Published::Queued(1));
+        // One larger than the whole bound never fits.
+        assert_eq!(bus.publish(Message::new("t", vec![0; 1_000])), Published::Queued(0));
+        assert_eq!(slow.dropped(), 4);
+    }
+
+    #[test]
+    fn subscribers_share_one_payload() {
+        let bus = Bus::default();
+        let mut a = bus.subscribe("t");
+        let mut b = bus.subscribe("*");
+        let payload = Bytes::from(vec![7; 4096]);
+        bus.publish(Message::new("t", payload.clone()));
+        let (a, b) = (a.try_recv().unwrap(), b.try_recv().unwrap());
+        assert_eq!(a.payload.as_ptr(), payload.as_ptr());
+        assert_eq!(b.payload.as_ptr(), payload.as_ptr());
     }
 
     #[test]
@@ -309,7 +486,7 @@ mod tests {
     #[test]
     fn one_subscription_can_match_several_patterns_once() {
         let bus = Bus::default();
-        let mut both = bus.subscribe_many(vec!["a.*".into(), "*".into()], 8);
+        let mut both = bus.subscribe_many(vec!["a.*".into(), "*".into()], 8.into());
         assert_eq!(bus.publish(message("a.x")), Published::Queued(1));
         assert!(both.try_recv().is_some());
         assert!(both.try_recv().is_none());

@@ -191,11 +191,11 @@ impl Host {
     /// Subscribes host code to messages whose topic matches `pattern`
     /// (see [`Bus`](crate::Bus) for patterns).
     pub fn subscribe(&self, pattern: impl Into<String>) -> Subscription {
-        self.services.bus.subscribe_many(vec![pattern.into()], crate::bus::DEFAULT_QUEUE)
+        self.services.bus.subscribe_many(vec![pattern.into()], crate::QueueBounds::default())
     }
 
     /// Publishes a message from host code, and says what became of it.
-    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Vec<u8>>) -> Published {
+    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<crate::Bytes>) -> Published {
         self.services.bus.publish(Message::new(topic, payload))
     }
 

@@ -73,7 +73,7 @@ impl Host for PluginState {
             return Ok(Err(WitError::InvalidInput(format!("topic `{topic}`: {reason}"))));
         }
         let from = Some(self.plugin.name.to_string());
-        let message = Message { topic, payload, from, hops, origin: None };
+        let message = Message { topic, payload: payload.into(), from, hops, origin: None };
         let topic =
             self.plugin.services.events.listening().then(|| sanitize(&message.topic, text::NAME));
         if bus.publish(message) == Published::Dropped {

@@ -113,7 +113,8 @@ pub mod units;
 
 pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
 pub use bus::{
-    Bus, DEFAULT_QUEUE, MAX_HOPS, Message, MessageBus, Published, SubscribeFuture, Subscription,
+    Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
+    Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
 };
 pub use cache::CacheStats;
 pub use core_abi::MODULE as CORE_ABI_MODULE;
@@ -129,7 +130,10 @@ pub use manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
 pub use metrics::{Metrics, Stats};
 pub use name::Name;
 #[cfg(feature = "nats")]
-pub use nats::{DEFAULT_OUTGOING, NatsBus, NatsOptions, NatsStats};
+pub use nats::{
+    CLIENT_QUEUE, DEFAULT_OUTGOING, DEFAULT_OUTGOING_BYTES, NatsBus, NatsOptions, NatsStats,
+    SUBSCRIPTION_QUEUE,
+};
 pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
 pub use remote::{
     RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,

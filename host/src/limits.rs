@@ -27,7 +27,8 @@ const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
 ///   message payload, a tool input);
 /// - `max_output`: 16 MiB in the result of one call;
 /// - `log_lines`: 1,000 log lines per call;
-/// - `message_queue`: 1,024 messages waiting for the plugin's `on-message`;
+/// - `message_queue`: 1,024 messages waiting for the plugin's `on-message`,
+///   and `message_queue_bytes`: 16 MiB of them (topics and payloads);
 ///
 /// and the budgets of what the host holds for one instance ([`Budget`]):
 /// - `handles`: 10,000 live resource handles (the store's component
@@ -63,6 +64,9 @@ pub struct Limits {
     /// Messages waiting for the plugin's `on-message`; past that, new ones
     /// are dropped and counted.
     pub message_queue: u64,
+    /// Bytes (topics and payloads) of the messages waiting for the plugin's
+    /// `on-message`; past that, new ones are dropped and counted.
+    pub message_queue_bytes: u64,
     /// Live resource handles one instance may hold.
     pub handles: u64,
     /// Bytes the host may hold for one instance's header maps.
@@ -139,6 +143,7 @@ impl Default for Limits {
             max_output: 16 << 20,
             log_lines: 1_000,
             message_queue: 1_024,
+            message_queue_bytes: 16 << 20,
             handles: 10_000,
             host_memory: 16 << 20,
             sockets: 16,
@@ -153,7 +158,7 @@ impl Limits {
     /// - `memory`: 1 GiB; `table_elements`: 1,000,000; `instances`: 100;
     /// - `deadline`: 60 s; `fuel`: any; `stack`: 8 MiB;
     /// - `max_input`: 64 MiB; `max_output`: 256 MiB; `log_lines`: 100,000;
-    /// - `message_queue`: 1,000,000;
+    /// - `message_queue`: 1,000,000; `message_queue_bytes`: 1 GiB;
     /// - `handles`: 1,000,000; `host_memory`: 1 GiB; `sockets`: 1,024;
     ///   `requests`: 1,024.
     pub fn default_ceilings() -> Self {
@@ -168,6 +173,7 @@ impl Limits {
             max_output: 256 << 20,
             log_lines: 100_000,
             message_queue: 1_000_000,
+            message_queue_bytes: 1 << 30,
             handles: 1_000_000,
             host_memory: 1 << 30,
             sockets: 1_024,
@@ -261,6 +267,13 @@ impl Limits {
                 ceilings.message_queue,
                 count,
             )?,
+            message_queue_bytes: pick(
+                "message-queue-bytes",
+                spec.message_queue_bytes,
+                defaults.message_queue_bytes,
+                ceilings.message_queue_bytes,
+                size,
+            )?,
             handles: pick("handles", spec.handles, defaults.handles, ceilings.handles, count)?,
             host_memory: pick(
                 "host-memory",
@@ -352,6 +365,9 @@ pub struct LimitsSpec {
     /// `message-queue = 10000`.
     #[serde(default, deserialize_with = "units::count")]
     pub message_queue: Option<u64>,
+    /// `message-queue-bytes = "64 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub message_queue_bytes: Option<u64>,
     /// `handles = 1000`.
     #[serde(default, deserialize_with = "units::count")]
     pub handles: Option<u64>,

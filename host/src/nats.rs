@@ -17,13 +17,24 @@
 //!
 //! Core NATS delivers at most once. A message a plugin publishes waits in
 //! this host's outgoing buffer while the connection is down and is sent
-//! when it comes back; past the buffer it is dropped and counted
+//! when it comes back; past the buffer (16,384 messages or 64 MiB of
+//! topics and payloads by default) it is dropped and counted
 //! ([`NatsStats::dropped`], and an `Event::MessageDropped` naming the
 //! publisher). Messages in flight when a connection breaks, or that a
 //! server drops, are lost: every message carries its host's sequence
 //! number for its topic, so a subscriber counts each gap
 //! ([`NatsStats::lost`], and the subscribing plugin's `messages_dropped`).
 //! Nothing is lost silently; nothing lost is sent again.
+//!
+//! # Memory
+//!
+//! What this host holds for the network is bounded in bytes as well as in
+//! messages: the outgoing buffer by [`NatsOptions::outgoing_buffer_bytes`],
+//! each subscribing plugin's queue by its `message-queue-bytes`, and the
+//! NATS client's own queues by a number of messages ([`CLIENT_QUEUE`]
+//! commands on their way out, [`SUBSCRIPTION_QUEUE`] messages read but not
+//! yet moved to their subscriber), each at most the server's largest
+//! payload. A message received is shared by every queue it goes to.
 
 mod subject;
 mod tools;
@@ -42,12 +53,27 @@ use async_nats::{Client, HeaderMap};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::bus::{Message, MessageBus, Published, SubscribeFuture, Subscription};
+use crate::bus::{
+    ByteBudget, Message, MessageBus, Offered, Published, QueueBounds, QueueSender, SubscribeFuture,
+    Subscription,
+};
 use crate::remote::RemoteTools;
 use crate::{Error, Result};
 
 /// How many messages wait to be sent while the connection is down.
 pub const DEFAULT_OUTGOING: usize = 16_384;
+
+/// How many bytes of messages (topics and payloads) wait to be sent while
+/// the connection is down: 64 MiB.
+pub const DEFAULT_OUTGOING_BYTES: u64 = 64 << 20;
+
+/// How many commands (published messages among them) the NATS client
+/// itself queues on their way to the connection.
+pub const CLIENT_QUEUE: usize = 512;
+
+/// How many received messages the NATS client queues for one subscription
+/// before they are moved to their subscriber's own bounded queue.
+pub const SUBSCRIPTION_QUEUE: usize = 8_192;
 
 /// How many topics a host numbers at once, publishing or receiving; past
 /// it the numbering starts again (a gap is then not noticed once).
@@ -71,6 +97,7 @@ pub struct NatsOptions {
     token_file: Option<PathBuf>,
     credentials_file: Option<PathBuf>,
     outgoing: usize,
+    outgoing_bytes: u64,
     retry: bool,
     connect_timeout: Duration,
 }
@@ -88,6 +115,7 @@ impl NatsOptions {
             token_file: None,
             credentials_file: None,
             outgoing: DEFAULT_OUTGOING,
+            outgoing_bytes: DEFAULT_OUTGOING_BYTES,
             retry: false,
             connect_timeout: Duration::from_secs(3),
         }
@@ -130,6 +158,14 @@ impl NatsOptions {
     /// (at least 1; [`DEFAULT_OUTGOING`] by default).
     pub fn outgoing_buffer(mut self, messages: usize) -> Self {
         self.outgoing = messages.max(1);
+        self
+    }
+
+    /// How many bytes of published messages (topics and payloads) wait
+    /// while the connection is down ([`DEFAULT_OUTGOING_BYTES`] by
+    /// default); a message larger than this is never sent.
+    pub fn outgoing_buffer_bytes(mut self, bytes: u64) -> Self {
+        self.outgoing_bytes = bytes;
         self
     }
 
@@ -218,6 +254,8 @@ pub struct NatsBus {
     /// This host, in the `Witplug-Origin` header of what it publishes.
     origin: String,
     outgoing: mpsc::Sender<Outgoing>,
+    /// The bytes of the messages in `outgoing`.
+    outgoing_bytes: ByteBudget,
     counters: Arc<Counters>,
 }
 
@@ -249,6 +287,8 @@ impl NatsBus {
             .name("witplug")
             .connection_timeout(options.connect_timeout)
             .max_reconnects(None)
+            .client_capacity(CLIENT_QUEUE)
+            .subscription_capacity(SUBSCRIPTION_QUEUE)
             .event_callback(move |event| {
                 let counters = events.clone();
                 let url = name.clone();
@@ -300,6 +340,7 @@ impl NatsBus {
             counters.up.send_replace(true);
         }
         let (outgoing, queue) = mpsc::channel(options.outgoing);
+        let outgoing_bytes = ByteBudget::new(options.outgoing_bytes);
         let bus = NatsBus {
             client,
             url: options.url,
@@ -307,13 +348,14 @@ impl NatsBus {
             tool_prefix: options.tool_prefix,
             origin: origin_id(),
             outgoing,
+            outgoing_bytes: outgoing_bytes.clone(),
             counters,
         };
         tokio::spawn(send_loop(
             bus.client.clone(),
             bus.prefix.clone(),
             bus.origin.clone(),
-            queue,
+            (queue, outgoing_bytes),
             bus.counters.clone(),
         ));
         Ok(Arc::new(bus))
@@ -381,7 +423,7 @@ impl NatsBus {
     /// (their NATS subscriptions) are open.
     fn subscription(
         &self,
-        queue: usize,
+        queue: QueueBounds,
         streams: impl Future<Output = Vec<async_nats::Subscriber>> + Send + 'static,
     ) -> Subscription {
         let (sender, subscription) = Subscription::channel(queue);
@@ -389,7 +431,6 @@ impl NatsBus {
             prefix: self.prefix.clone(),
             origin: self.origin.clone(),
             counters: self.counters.clone(),
-            dropped: subscription.dropped_counter(),
             last: HashMap::new(),
         };
         let task = tokio::spawn(async move {
@@ -422,16 +463,22 @@ impl MessageBus for NatsBus {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return Published::Dropped;
         }
+        let size = message.size();
+        if !self.outgoing_bytes.take(size) {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+            return Published::Dropped;
+        }
         match self.outgoing.try_send(Outgoing::Message(message)) {
             Ok(()) => Published::Sent,
             Err(_) => {
+                self.outgoing_bytes.give(size);
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 Published::Dropped
             }
         }
     }
 
-    fn subscribe_many(&self, patterns: Vec<String>, queue: usize) -> Subscription {
+    fn subscribe_many(&self, patterns: Vec<String>, queue: QueueBounds) -> Subscription {
         // In place shortly after this returns; `subscribe_ready` waits.
         let client = self.client.clone();
         let prefix = self.prefix.clone();
@@ -443,7 +490,7 @@ impl MessageBus for NatsBus {
         })
     }
 
-    fn subscribe_ready(&self, patterns: Vec<String>, queue: usize) -> SubscribeFuture<'_> {
+    fn subscribe_ready(&self, patterns: Vec<String>, queue: QueueBounds) -> SubscribeFuture<'_> {
         Box::pin(async move {
             let streams = Self::streams(&self.client, &self.prefix, &patterns).await?;
             round_trip(&self.client).await?;
@@ -484,13 +531,16 @@ async fn send_loop(
     client: Client,
     prefix: String,
     origin: String,
-    mut queue: mpsc::Receiver<Outgoing>,
+    (mut queue, bytes): (mpsc::Receiver<Outgoing>, ByteBudget),
     counters: Arc<Counters>,
 ) {
     let mut sequences: HashMap<String, u64> = HashMap::new();
     while let Some(outgoing) = queue.recv().await {
         let message = match outgoing {
-            Outgoing::Message(message) => message,
+            Outgoing::Message(message) => {
+                bytes.give(message.size());
+                message
+            }
             Outgoing::Flush(done) => {
                 let _ = done.send(());
                 continue;
@@ -509,7 +559,7 @@ async fn send_loop(
             headers.insert(subject::FROM, from.as_str());
         }
         let subject = subject::topic_subject(&prefix, &message.topic);
-        match client.publish_with_headers(subject, headers, message.payload.into()).await {
+        match client.publish_with_headers(subject, headers, message.payload).await {
             Ok(()) => counters.sent.fetch_add(1, Ordering::Relaxed),
             Err(err) => {
                 tracing::debug!(target: "witplug::nats", "dropped a message on `{}`: {err}", crate::text::sanitize(&message.topic, crate::text::NAME));
@@ -525,7 +575,6 @@ struct Forward {
     prefix: String,
     origin: String,
     counters: Arc<Counters>,
-    dropped: Arc<AtomicU64>,
     /// The last number seen per publishing host and topic.
     last: HashMap<(String, String), u64>,
 }
@@ -534,22 +583,18 @@ impl Forward {
     async fn run(
         mut self,
         mut stream: futures_util::stream::SelectAll<async_nats::Subscriber>,
-        sender: mpsc::Sender<Message>,
+        sender: QueueSender,
     ) {
         while let Some(incoming) = stream.next().await {
             self.counters.received.fetch_add(1, Ordering::Relaxed);
-            let Some(message) = self.decode(incoming) else { continue };
-            match sender.try_send(message) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => break,
+            let Some(message) = self.decode(incoming, &sender) else { continue };
+            if sender.offer(message) == Offered::Closed {
+                break;
             }
         }
     }
 
-    fn decode(&mut self, incoming: async_nats::Message) -> Option<Message> {
+    fn decode(&mut self, incoming: async_nats::Message, sender: &QueueSender) -> Option<Message> {
         let topic = subject::topic_of(&self.prefix, incoming.subject.as_str())?.to_owned();
         let headers = incoming.headers.unwrap_or_default();
         let header = |name: &str| headers.get(name).map(|value| value.as_str().to_owned());
@@ -557,12 +602,12 @@ impl Forward {
         if let (Some(origin), Some(seq)) = (&origin, header(subject::SEQ)) {
             // A number that is not one is no evidence of a loss.
             if let Ok(seq) = seq.trim().parse() {
-                self.count_gap(origin, &topic, seq);
+                self.count_gap(origin, &topic, seq, sender);
             }
         }
         Some(Message {
             topic,
-            payload: incoming.payload.to_vec(),
+            payload: incoming.payload,
             from: header(subject::FROM),
             hops: subject::hops(header(subject::HOPS).as_deref()),
             // What this host published itself counts as local.
@@ -570,7 +615,7 @@ impl Forward {
         })
     }
 
-    fn count_gap(&mut self, origin: &str, topic: &str, seq: u64) {
+    fn count_gap(&mut self, origin: &str, topic: &str, seq: u64, sender: &QueueSender) {
         // A host's origin is 16 hex digits: a longer one is forged, and is
         // not kept (its key could hold up to a payload's worth).
         if origin.len() > MAX_ORIGIN || topic.len() > subject::MAX_SUBJECT {
@@ -586,7 +631,7 @@ impl Forward {
         let lost = seq.checked_sub(*last).and_then(|ahead| ahead.checked_sub(1)).unwrap_or(0);
         if lost > 0 && lost <= MAX_GAP {
             self.counters.lost.fetch_add(lost, Ordering::Relaxed);
-            self.dropped.fetch_add(lost, Ordering::Relaxed);
+            sender.count_dropped(lost);
         }
         *last = seq;
     }

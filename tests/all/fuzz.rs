@@ -11,22 +11,22 @@ use witplug_host::{Host, Limits, LimitsSpec, Manifest};
 use crate::support::{Scratch, fixture};
 
 /// A small, seeded xorshift generator: reproducible without a dependency.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let seed = std::env::var("WITPLUG_FUZZ_SEED").ok().and_then(|s| s.parse().ok());
         Self(seed.unwrap_or(0x5eed_cafe_f00d_d00d) | 1)
     }
 
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 
@@ -35,7 +35,7 @@ impl Rng {
     }
 }
 
-fn cases(default: usize) -> usize {
+pub(crate) fn cases(default: usize) -> usize {
     std::env::var("WITPLUG_FUZZ_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 

@@ -24,3 +24,4 @@ mod readme;
 mod reload;
 mod sandbox;
 mod tools;
+mod values;

@@ -76,6 +76,37 @@ async fn a_full_queue_drops_and_counts_without_blocking_the_publisher() {
 }
 
 #[tokio::test]
+async fn a_queue_full_in_bytes_drops_and_counts_however_few_messages_it_holds() {
+    let host = crate::support::builder()
+        .grants("ledger", Grants::new().subscribe("orders.*"))
+        .build()
+        .unwrap();
+    let dir = Scratch::new();
+    dir.copy_fixture("ledger");
+    dir.write(
+        "ledger.toml",
+        "[grants]\nsubscribe = [\"orders.*\"]\n\
+         [limits]\nmessage-queue = 10000\nmessage-queue-bytes = \"1 KiB\"\n",
+    );
+    let mut events = host.events();
+    let ledger = host.load_file(dir.path().join("ledger.wasm")).await.unwrap();
+    // A current-thread runtime: nothing is delivered while host code
+    // publishes, so 600-byte messages fill 1 KiB at the first.
+    let payload = witplug_host::Bytes::from(format!("1:1{}", " ".repeat(600)));
+    let queued: usize = (0..100)
+        .map(|_| match host.publish("orders.big", payload.clone()) {
+            Published::Queued(n) => n,
+            other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(queued, 1);
+    wait_until(&mut events, "99 messages are counted dropped", || {
+        ledger.metrics().messages_dropped == 99
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn host_code_and_plugins_share_the_bus() {
     let host = crate::support::builder()
         .grants("ledger", Grants::new().subscribe("orders.*"))

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use witplug_host::{
-    Error, Event, Grants, Host, HostBuilder, Limits, NatsBus, NatsOptions, Outcome, Plugin,
-    PluginError, TryRecvError,
+    Error, Event, Grants, Host, HostBuilder, Limits, Message, MessageBus, NatsBus, NatsOptions,
+    Outcome, Plugin, PluginError, Published, TryRecvError,
 };
 
 use crate::nats_server::{NatsServer, free_port};
@@ -48,6 +48,20 @@ async fn wait_for_deliveries(host: &Host, ledger: &Plugin, count: u64) {
         ledger.metrics().messages_delivered >= count
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_outgoing_buffer_is_bounded_in_bytes() {
+    let server = NatsServer::start();
+    let options = NatsOptions::new(server.url()).outgoing_buffer_bytes(1_000);
+    let bus = NatsBus::connect(options).await.unwrap();
+    // Larger than the whole buffer: never queued, counted.
+    let big = Message::new("big", vec![0; 1_000]);
+    assert_eq!(bus.publish(big), Published::Dropped);
+    assert_eq!(bus.publish(Message::new("small", "x")), Published::Sent);
+    bus.flush().await.unwrap();
+    let stats = bus.stats();
+    assert_eq!((stats.sent, stats.dropped), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

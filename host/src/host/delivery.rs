@@ -62,8 +62,8 @@ impl Host {
                 }
                 // A message the plugin could not have sent itself is not
                 // delivered to trap it: dropped and counted.
-                let size = message.topic.len() + message.payload.len();
-                if size as u64 > plugin.limits().max_input {
+                let size = message.size();
+                if size > plugin.limits().max_input {
                     plugin.messages_dropped(1);
                     continue;
                 }

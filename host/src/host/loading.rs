@@ -245,7 +245,9 @@ impl Host {
         let inbox = if patterns.is_empty() || !plugin.is_guest() {
             None
         } else {
-            let queue = usize::try_from(plugin.limits().message_queue).unwrap_or(usize::MAX);
+            let limits = plugin.limits();
+            let messages = usize::try_from(limits.message_queue).unwrap_or(usize::MAX);
+            let queue = crate::QueueBounds::new(messages, limits.message_queue_bytes);
             let inbox =
                 self.services.bus.subscribe_ready(patterns, queue).await.map_err(|reason| {
                     Error::Conflict {

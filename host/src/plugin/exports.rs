@@ -4,10 +4,7 @@ use wasmtime::Engine;
 
 use crate::name::Name;
 use wasmtime::component::Type;
-use wasmtime::component::wasm_wave::{
-    self,
-    wasm::{DisplayType, WasmType},
-};
+use wasmtime::component::wasm_wave::wasm::DisplayType;
 use wasmtime::component::{
     Component, ComponentExportIndex, Val, types::ComponentFunc, types::ComponentItem,
 };
@@ -86,13 +83,13 @@ pub(crate) fn unsupported(ty: &Type) -> Option<&'static str> {
         Type::Future(_) => Some("a future"),
         Type::ErrorContext => Some("an error-context"),
         Type::Map(_) => Some("a map"),
-        Type::List(_) => inner(ty.list_element_type()),
+        Type::List(list) => unsupported(&list.ty()),
         Type::FixedLengthList(list) => unsupported(&list.ty()),
-        Type::Record(_) => ty.record_fields().find_map(|(_, ty)| unsupported(&ty)),
-        Type::Tuple(_) => ty.tuple_element_types().find_map(|ty| unsupported(&ty)),
-        Type::Variant(_) => ty.variant_cases().find_map(|(_, ty)| inner(ty)),
-        Type::Option(_) => inner(ty.option_some_type()),
-        Type::Result(_) => ty.result_types().and_then(|(ok, err)| inner(ok).or_else(|| inner(err))),
+        Type::Record(record) => record.fields().find_map(|field| unsupported(&field.ty)),
+        Type::Tuple(tuple) => tuple.types().find_map(|ty| unsupported(&ty)),
+        Type::Variant(variant) => variant.cases().find_map(|case| inner(case.ty)),
+        Type::Option(option) => unsupported(&option.ty()),
+        Type::Result(result) => inner(result.ok()).or_else(|| inner(result.err())),
         _ => None,
     }
 }
@@ -125,12 +122,62 @@ pub(crate) fn value_size(value: &Val) -> usize {
     }
 }
 
-/// Whether `value` is a value of type `ty`: it is when its WAVE text parses
-/// as that type. Values WAVE cannot print (resources) are left to wasmtime.
-pub(crate) fn fits(value: &Val, ty: &wasmtime::component::Type) -> bool {
-    match wasm_wave::to_string(value) {
-        Ok(text) => wasm_wave::from_str::<Val>(ty, &text).is_ok(),
-        Err(_) => true,
+/// Whether `value` is a value of type `ty`, checked as wasmtime will when
+/// it lowers it: the same kind at every level, record fields in order by
+/// name, cases and flags that the type has. Resources and the other
+/// handles are refused before ([`unsupported`]).
+pub(crate) fn fits(value: &Val, ty: &Type) -> bool {
+    let payload = |value: &Option<Box<Val>>, ty: Option<Type>| match (value, ty) {
+        (None, None) => true,
+        (Some(value), Some(ty)) => fits(value, &ty),
+        _ => false,
+    };
+    match (value, ty) {
+        (Val::Bool(_), Type::Bool)
+        | (Val::S8(_), Type::S8)
+        | (Val::U8(_), Type::U8)
+        | (Val::S16(_), Type::S16)
+        | (Val::U16(_), Type::U16)
+        | (Val::S32(_), Type::S32)
+        | (Val::U32(_), Type::U32)
+        | (Val::S64(_), Type::S64)
+        | (Val::U64(_), Type::U64)
+        | (Val::Float32(_), Type::Float32)
+        | (Val::Float64(_), Type::Float64)
+        | (Val::Char(_), Type::Char)
+        | (Val::String(_), Type::String) => true,
+        (Val::List(items), Type::List(list)) => {
+            let element = list.ty();
+            items.iter().all(|item| fits(item, &element))
+        }
+        (Val::FixedLengthList(items), Type::FixedLengthList(list)) => {
+            let element = list.ty();
+            items.len() == list.len() as usize && items.iter().all(|item| fits(item, &element))
+        }
+        (Val::Record(fields), Type::Record(record)) => {
+            fields.len() == record.fields().len()
+                && fields
+                    .iter()
+                    .zip(record.fields())
+                    .all(|((name, value), field)| name == field.name && fits(value, &field.ty))
+        }
+        (Val::Tuple(items), Type::Tuple(tuple)) => {
+            items.len() == tuple.types().len()
+                && items.iter().zip(tuple.types()).all(|(item, ty)| fits(item, &ty))
+        }
+        (Val::Variant(name, value), Type::Variant(variant)) => variant
+            .cases()
+            .find(|case| case.name == name)
+            .is_some_and(|case| payload(value, case.ty)),
+        (Val::Enum(name), Type::Enum(cases)) => cases.names().any(|case| case == name),
+        (Val::Option(None), Type::Option(_)) => true,
+        (Val::Option(Some(value)), Type::Option(option)) => fits(value, &option.ty()),
+        (Val::Result(Ok(value)), Type::Result(result)) => payload(value, result.ok()),
+        (Val::Result(Err(value)), Type::Result(result)) => payload(value, result.err()),
+        (Val::Flags(set), Type::Flags(flags)) => {
+            set.iter().all(|name| flags.names().any(|flag| flag == name))
+        }
+        _ => false,
     }
 }
 
