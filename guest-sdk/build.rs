@@ -49,8 +49,8 @@ macro_rules! world {{
             world: $world,
             runtime_path: "witplug_sdk::__private::wit_bindgen::rt",
             with: {{
-                "witplug:plugin/host@0.1.0": ::witplug_sdk::__private::plugin::witplug::plugin::host,
-                "witplug:plugin/types@0.1.0": ::witplug_sdk::__private::plugin::witplug::plugin::types,
+                "witplug:plugin/host@0.2.0": ::witplug_sdk::__private::plugin::witplug::plugin::host,
+                "witplug:plugin/types@0.2.0": ::witplug_sdk::__private::plugin::witplug::plugin::types,
             }},
         }});
     }};

@@ -224,6 +224,9 @@ fn script(name: &str, language: Language) -> String {
                  def on_message(self, topic, payload):\n        \
                      pass\n\
              \n    \
+                 def describe_tools(self):\n        \
+                     return []\n\
+             \n    \
                  def run_tool(self, name, input):\n        \
                      raise Err(types.Error_NotFound(name))\n\
              \n    \
@@ -233,7 +236,7 @@ fn script(name: &str, language: Language) -> String {
         Language::JavaScript => format!(
             "// The `{name}` plugin: handles requests of the `plugin` world.\n\
              \n\
-             import {{ log }} from 'witplug:plugin/host@0.1.0';\n\
+             import {{ log }} from 'witplug:plugin/host@0.2.0';\n\
              \n\
              let calls = 0;\n\
              \n\
@@ -248,6 +251,9 @@ fn script(name: &str, language: Language) -> String {
                      return input;\n  \
                  }},\n  \
                  onMessage(topic, payload) {{}},\n  \
+                 describeTools() {{\n    \
+                     return [];\n  \
+                 }},\n  \
                  runTool(name, input) {{\n    \
                      throw {{ tag: 'not-found', val: name }};\n  \
                  }},\n  \

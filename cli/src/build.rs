@@ -26,7 +26,7 @@ pub struct Args {
     /// Python and JavaScript: the witplug contract to build against
     /// (default: the one witplug-build carries). A plugin folder with a
     /// `wit/` of its own has its own world, which may include the
-    /// contract's as `witplug:plugin/plugin@0.1.0`.
+    /// contract's as `witplug:plugin/plugin@0.2.0`.
     #[arg(long, value_name = "DIR")]
     wit: Option<PathBuf>,
     /// Python and JavaScript: a folder of WIT packages (the WASI ones, say)

@@ -21,7 +21,7 @@ pub struct Args {
     nats: NatsArgs,
     /// The plugin: its file name in the folder, without `.wasm` or `.wat`.
     plugin: String,
-    /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.1.0#handle`.
+    /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.2.0#handle`.
     export: String,
     /// The arguments, each a WAVE value: `'"text"'`, `42`, `'[1, 2]'`.
     args: Vec<String>,

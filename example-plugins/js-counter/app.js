@@ -4,7 +4,7 @@
 // Build it with `cargo xtask build-plugins` (or `witplug build` on this
 // folder), then `witplug call js-counter handle '"x"'`.
 
-import { log, getConfig } from 'witplug:plugin/host@0.1.0';
+import { log, getConfig } from 'witplug:plugin/host@0.2.0';
 
 let count = 0;
 
@@ -29,6 +29,9 @@ export const guest = {
 
   onMessage(topic, payload) {},
 
+  describeTools() {
+    return [];
+  },
   runTool(name, input) {
     throw { tag: 'not-found', val: name };
   },

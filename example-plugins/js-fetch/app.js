@@ -26,6 +26,9 @@ export const guest = {
 
   onMessage(topic, payload) {},
 
+  describeTools() {
+    return [];
+  },
   runTool(name, input) {
     throw { tag: 'not-found', val: name };
   },

@@ -5,7 +5,7 @@
 // `denied:N` (N calls of an ungranted tool) or `stderr-trap` (escape codes
 // and a fake limit on stderr, then an uncaught exception).
 
-import { log, callTool } from 'witplug:plugin/host@0.1.0';
+import { log, callTool } from 'witplug:plugin/host@0.2.0';
 
 const ESCAPES = '\x1b[2J\x1b[31m\u202e';
 
@@ -52,6 +52,9 @@ export const guest = {
 
   onMessage(topic, payload) {},
 
+  describeTools() {
+    return [];
+  },
   runTool(name, input) {
     throw { tag: 'not-found', val: name };
   },

@@ -5,7 +5,7 @@
 // An export's error is thrown as the WIT `error` variant, `{ tag, val }`;
 // a host import's error arrives as an exception whose `payload` is one.
 
-import { log, getConfig, sendMessage, callTool } from 'witplug:plugin/host@0.1.0';
+import { log, getConfig, sendMessage, callTool } from 'witplug:plugin/host@0.2.0';
 
 let count = 0;
 const received = [];
@@ -88,6 +88,18 @@ export const guest = {
     received.push(`${topic}=${new TextDecoder().decode(payload)}`);
   },
 
+  describeTools() {
+    const names = (getConfig('tools') ?? '').split(',').map((name) => name.trim());
+    return names
+      .filter((name) => name !== '')
+      .map((name) => ({
+        name,
+        description: 'Answers its input after its own name',
+        inputSchema: JSON.stringify({ type: 'string' }),
+        outputSchema: undefined,
+        hints: { readOnly: true, destructive: false, idempotent: true, openWorld: undefined },
+      }));
+  },
   runTool(name, input) {
     if (name === 'kit-echo') return `${name}:${input}`;
     throw { tag: 'not-found', val: name };

@@ -67,6 +67,9 @@ class Guest(exports.Guest):
     def on_message(self, topic, payload):
         pass
 
+    def describe_tools(self):
+        return []
+
     def run_tool(self, name, input):
         raise Err(types.Error_NotFound(name))
 

@@ -81,6 +81,22 @@ class Guest(exports.Guest):
     def on_message(self, topic, payload):
         received.append(f"{topic}={payload.decode(errors='replace')}")
 
+    def describe_tools(self):
+        names = (host.get_config("tools") or "").split(",")
+        return [
+            types.ToolDescription(
+                name=name.strip(),
+                description="Answers its input after its own name",
+                input_schema='{"type": "string"}',
+                output_schema=None,
+                hints=types.ToolHints(
+                    read_only=True, destructive=False, idempotent=True, open_world=None
+                ),
+            )
+            for name in names
+            if name.strip()
+        ]
+
     def run_tool(self, name, input):
         if name == "kit-echo":
             return f"{name}:{input}"

@@ -90,11 +90,15 @@ mod error;
 mod host;
 mod instance;
 mod logger;
+mod tools;
 
-pub use bindings::plugin::witplug::plugin::types::{Error, Level, PluginInfo};
+pub use bindings::plugin::witplug::plugin::types::{
+    Error, Level, PluginInfo, ToolDescription, ToolHints,
+};
 pub use error::{Result, ResultExt};
 pub use host::{call_tool, config, log as host_log, send_message};
 pub use log;
+pub use tools::Tools;
 
 /// A plugin of the default `plugin` world.
 ///
@@ -129,9 +133,18 @@ pub trait Plugin: Default + 'static {
         Ok(())
     }
 
-    /// Runs the tool `name` that this plugin provides to other plugins;
-    /// the host routes their `call_tool(name, ..)` here when the plugin's
-    /// manifest lists `name` under `[provides] tools`.
+    /// The tools this plugin provides, described and with typed handlers
+    /// (see [`Tools`]); the host calls it once per instance. None by
+    /// default.
+    fn tools() -> Tools<Self> {
+        Tools::new()
+    }
+
+    /// Runs a tool that [`Plugin::tools`] does not describe, taking and
+    /// returning raw text: the host routes other plugins' `call_tool(name,
+    /// ..)` here when the manifest provides `name`. (A 0.2 host refuses to
+    /// load a plugin that provides a tool it does not describe, so this
+    /// serves hosts that do not check, and tools added at run time.)
     ///
     /// # Errors
     ///
@@ -157,6 +170,8 @@ macro_rules! export_plugin {
             ::std::thread_local! {
                 static WITPLUG_INSTANCE: $crate::__private::Cell<$plugin> =
                     const { $crate::__private::Cell::new(::core::option::Option::None) };
+                static WITPLUG_TOOLS: $crate::__private::OnceCell<$crate::Tools<$plugin>> =
+                    const { $crate::__private::OnceCell::new() };
             }
 
             impl $crate::__private::GuestExport for WitplugExport {
@@ -190,8 +205,11 @@ macro_rules! export_plugin {
                     input: $crate::__private::String,
                 ) -> ::core::result::Result<$crate::__private::String, $crate::Error> {
                     $crate::__private::with(&WITPLUG_INSTANCE, |p: &mut $plugin| {
-                        $crate::Plugin::run_tool(p, &name, &input)
+                        $crate::__private::run_tool(&WITPLUG_TOOLS, p, &name, &input)
                     })
+                }
+                fn describe_tools() -> $crate::__private::Vec<$crate::ToolDescription> {
+                    $crate::__private::describe_tools(&WITPLUG_TOOLS)
                 }
                 fn shutdown() {
                     $crate::__private::shutdown(&WITPLUG_INSTANCE)
@@ -217,6 +235,7 @@ pub fn install_logger() {
 pub mod __private {
     pub use crate::bindings::plugin;
     pub use crate::bindings::plugin::exports::witplug::plugin::guest::Guest as GuestExport;
+    pub use core::cell::OnceCell;
     pub use std::string::String;
     pub use std::vec::Vec;
     pub use wit_bindgen;
@@ -232,6 +251,23 @@ pub mod __private {
     pub fn init<T: Plugin>(slot: &'static Slot<T>) -> Result<()> {
         instance::reset(slot);
         instance::with(slot, T::init)
+    }
+
+    /// The descriptions of the plugin's tools.
+    pub fn describe_tools<T: Plugin>(
+        tools: &'static crate::tools::ToolsSlot<T>,
+    ) -> Vec<crate::ToolDescription> {
+        crate::tools::describe(tools)
+    }
+
+    /// Runs the plugin's tool `name`.
+    pub fn run_tool<T: Plugin>(
+        tools: &'static crate::tools::ToolsSlot<T>,
+        plugin: &mut T,
+        name: &str,
+        input: &str,
+    ) -> Result<String> {
+        crate::tools::run(tools, plugin, name, input)
     }
 
     /// Runs the plugin's `shutdown` and drops the value.

@@ -24,7 +24,7 @@ mod across;
 
 mod floor {
     wasmtime::component::bindgen!({
-        path: "wit",
+        path: "wit/v0.2.0",
         world: "plugin",
         imports: { default: async | trappable },
         exports: { default: async },

@@ -85,8 +85,12 @@ async fn run() -> Result<()> {
 
     println!("\n== tool-user: calling host tools (plugins/tool-user.toml grants them)");
     let tool_user = host.plugin("tool-user")?;
-    let inputs =
-        ["upper:hello", "reverse:stressed", "count-words:to be or not to be", "translate:hi"];
+    let inputs = [
+        "upper:hello",
+        "reverse:stressed",
+        r#"count-words:{"text":"to be or not to be"}"#,
+        "translate:hi",
+    ];
     for input in inputs.into_iter().chain(["secret:x", "fail:now"]) {
         println!("tool-user {input:?} -> {}", outcome(tool_user.handle(input).await));
         calls += 1;

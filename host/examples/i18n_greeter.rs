@@ -18,7 +18,7 @@ use witplug_host::Host;
 mod greeter {
     wasmtime::component::bindgen!({
         // The framework's contract, then the example's own world on top.
-        path: ["wit", "examples/i18n/wit"],
+        path: ["wit/v0.2.0", "examples/i18n/wit"],
         world: "witplug:i18n/greeter",
         imports: { default: async | trappable },
         exports: { default: async },

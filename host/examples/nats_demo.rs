@@ -64,7 +64,7 @@ async fn run() -> Result<()> {
     }
     println!("B  ledger:     {}", ledger.handle("").await?);
 
-    let counted = tool_user.handle("count-words:plugins on two machines").await?;
+    let counted = tool_user.handle(r#"count-words:{"text":"plugins on two machines"}"#).await?;
     println!("A  tool-user:  {counted}   (count-words ran on host B)");
 
     let (a, b) = (bus_a.stats(), bus_b.stats());

@@ -24,8 +24,8 @@
 
 use wasmtime::{Caller, Extern, Linker};
 
-use crate::bindings::witplug::plugin::host::Host;
-use crate::bindings::witplug::plugin::types::{Error as WitError, Level};
+use crate::contract::v0_2::witplug::plugin::host::Host;
+use crate::contract::v0_2::witplug::plugin::types::{Error as WitError, Level};
 use crate::store::PluginState;
 
 /// The import module name of the core ABI.

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
 use crate::deadline::start_ticker;
@@ -95,7 +95,7 @@ fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
     crate::lookups::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
     crate::held::add_to_linker(&mut linker)?;
-    crate::bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+    crate::contract::add_to_linker(&mut linker)?;
     let mut core_linker = wasmtime::Linker::new(&engine);
     crate::core_abi::add_to_linker(&mut core_linker)?;
     Ok(Runtime { engine, linker, core_linker })

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::bindings::witplug::plugin::types::Error as WitError;
+use crate::contract::v0_2::witplug::plugin::types::Error as WitError;
 use crate::units::format_size;
 
 /// What can go wrong loading or calling plugins.
@@ -64,6 +64,26 @@ pub enum Error {
         /// The import's name, e.g. `wasi:http/types@0.2.0`.
         import: String,
         /// Why the host's version does not match, as wasmtime says it.
+        reason: String,
+    },
+
+    /// A component targets a contract version the host does not speak
+    /// (0.3, a pre-release), or several.
+    #[error("{}: {reason}", path.display())]
+    UnsupportedContract {
+        /// The file.
+        path: PathBuf,
+        /// The version it targets and those the host speaks.
+        reason: String,
+    },
+
+    /// A plugin's tool descriptions (contract 0.2) disagree with what its
+    /// manifest provides, or a schema in them is not valid.
+    #[error("{}: {reason}", path.display())]
+    ToolDescriptions {
+        /// The file.
+        path: PathBuf,
+        /// The tool and what is wrong with it.
         reason: String,
     },
 

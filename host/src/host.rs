@@ -93,6 +93,28 @@ impl Host {
         })
     }
 
+    /// Every tool this host serves, sorted by name: its own and those its
+    /// loaded plugins provide, each with its description, schemas and
+    /// provider. (Tools on other hosts, over NATS, are not listed.)
+    pub fn tools(&self) -> Vec<crate::ToolInfo> {
+        let mut tools: Vec<crate::ToolInfo> = self
+            .services
+            .tools
+            .host_tools()
+            .into_iter()
+            .map(|(name, spec)| crate::ToolInfo { name, provider: crate::Provider::Host, spec })
+            .collect();
+        for plugin in self.plugins() {
+            tools.extend(plugin.tools().iter().map(|(name, spec)| crate::ToolInfo {
+                name: name.clone(),
+                provider: crate::Provider::Plugin(plugin.name().to_owned()),
+                spec: spec.clone(),
+            }));
+        }
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        tools
+    }
+
     /// Every loaded plugin, by name.
     pub fn plugins(&self) -> Vec<Arc<Plugin>> {
         self.plugins_read().values().map(|entry| entry.plugin.clone()).collect()

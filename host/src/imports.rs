@@ -1,10 +1,10 @@
 //! The `witplug:plugin/host` imports, as every plugin sees them: each one
 //! checked against the plugin's grants and limits.
 
-use crate::bindings::witplug::plugin::host::Host;
-use crate::bindings::witplug::plugin::types::{self, Error as WitError, Level};
 use crate::bus::{MAX_HOPS, Message, Published};
 use crate::call::CallContext;
+use crate::contract::v0_2::witplug::plugin::host::Host;
+use crate::contract::v0_2::witplug::plugin::types::{self, Error as WitError, Level};
 use crate::events::Event;
 use crate::limiter::LimitHit;
 use crate::remote::ToolRequest;
@@ -99,6 +99,7 @@ impl Host for PluginState {
         }
         let provider = match self.plugin.services.tools.get(&name, input.clone()) {
             Some(Found::Host(call)) => return Ok(call.await.map_err(WitError::Failed)),
+            Some(Found::Refused(reason)) => return Ok(Err(WitError::InvalidInput(reason))),
             Some(Found::Plugin(provider)) => provider,
             None => return Ok(self.call_remote_tool(name, input).await),
         };

@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub struct Inspection {
     /// The component's world as WIT: every import and export.
     pub wit: String,
-    /// The names of its imports, e.g. `witplug:plugin/host@0.1.0`.
+    /// The names of its imports, e.g. `witplug:plugin/host@0.2.0`.
     pub imports: Vec<String>,
 }
 

@@ -59,7 +59,8 @@
 //   (messages), `remote` (tools across hosts), `events`, `call` (where a
 //   call comes from), `tools` (the tool registry), `text` (plugin text
 //   made safe), `error`, `files`
-//   (bounded reads of regular files), `bindings` (the one `bindgen!`);
+//   (bounded reads of regular files), `contract` (the versions spoken, one
+//   `bindgen!` each, in `contract/`);
 // - configuration: `limits`, `network` (what `connect` grants reach),
 //   `origins` (what `http` grants reach), `stderr` (the tail a trap
 //   quotes), `grants`, `manifest` (with the pool's config);
@@ -75,13 +76,14 @@
 // - beside them, with the `nats` feature: `nats` (the bus and remote
 //   tools on NATS), using only the bottom layer.
 
-pub mod bindings;
 mod bus;
 mod cache;
 mod call;
 mod clock;
+pub mod contract;
 mod core_abi;
 mod deadline;
+mod described;
 mod engine;
 mod error;
 mod events;
@@ -111,13 +113,18 @@ mod tools;
 mod trap;
 pub mod units;
 
-pub use bindings::witplug::plugin::types::{Error as PluginError, Level};
 pub use bus::{
     Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
     Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
 };
 pub use cache::CacheStats;
+/// The bindings of the newest contract version (`contract::v0_2`), for a
+/// host world of its own that reuses the host interface through `with`.
+pub use contract::v0_2 as bindings;
+pub use contract::v0_2::witplug::plugin::types::{Error as PluginError, Level};
+pub use contract::{CONTRACTS, Contract};
 pub use core_abi::MODULE as CORE_ABI_MODULE;
+pub use described::{Provider, ToolHints, ToolInfo, ToolSpec};
 pub use engine::engine_config;
 pub use error::{Error, Result, describe};
 pub use events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};

@@ -17,10 +17,11 @@ use std::sync::Arc;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::PluginIndices;
 use crate::call::{CallContext, Direct};
 use crate::clock::Moment;
+use crate::contract::{Contract, GuestIndices};
 use crate::deadline;
+use crate::described::ToolSpec;
 use crate::events::{Event, Events};
 use crate::load::{Code, Wasm};
 use crate::metrics::{Counters, Histogram, Metrics};
@@ -45,6 +46,9 @@ pub struct PluginInfo {
     pub version: String,
     /// One line saying what it does; empty for worlds without `info`.
     pub description: String,
+    /// The contract version it targets; `None` for a component that uses
+    /// no witplug interface (plain WASI) and for a core module.
+    pub contract: Option<Contract>,
 }
 
 /// A function a core module exports, with its wasm type.
@@ -97,7 +101,9 @@ pub struct Plugin {
     info: PluginInfo,
     engine: Engine,
     code: Code,
-    guest: Option<PluginIndices>,
+    guest: Option<GuestIndices>,
+    /// The tools it provides, by name, as described.
+    tools: Vec<(String, ToolSpec)>,
     exports: Vec<Export>,
     core_exports: Vec<CoreExport>,
     pool: Pool,
@@ -115,11 +121,14 @@ impl Plugin {
         size: u64,
         code: Code,
     ) -> Result<Self> {
+        let mut contract = None;
         let (engine, guest, exports, core_exports) = match &code {
             Wasm::Component((component, pre)) => {
                 let engine = pre.engine().clone();
                 let exports = exports::list_exports(&engine, component);
-                (engine, PluginIndices::new(pre).ok(), exports, Vec::new())
+                contract = crate::contract::targeted(&engine, component)
+                    .map_err(|reason| Error::UnsupportedContract { path: path.clone(), reason })?;
+                (engine, GuestIndices::new(contract, pre), exports, Vec::new())
             }
             Wasm::Module(pre) => {
                 let engine = pre.module().engine().clone();
@@ -141,6 +150,7 @@ impl Plugin {
                 name: context.name.to_string(),
                 version: String::new(),
                 description: String::new(),
+                contract,
             },
             pool: Pool::new(context.pool.size),
             context,
@@ -149,6 +159,7 @@ impl Plugin {
             engine,
             code,
             guest,
+            tools: Vec::new(),
             exports,
             core_exports,
             phase: Phase::default(),
@@ -156,9 +167,49 @@ impl Plugin {
             labels: Labels::default(),
         };
         if plugin.guest.is_some() {
-            plugin.info = plugin.read_info().await?;
+            let (info, described) = plugin.read_info().await?;
+            plugin.info = PluginInfo { contract, ..info };
+            plugin.tools = plugin.agree(contract, described)?;
         }
         Ok(plugin)
+    }
+
+    /// The tools the plugin provides, each described: for 0.2, what it
+    /// describes, which must be exactly what its manifest provides; for
+    /// 0.1, each provided tool as taking a string, with the plugin's own
+    /// description.
+    fn agree(
+        &self,
+        contract: Option<Contract>,
+        described: Vec<crate::contract::v0_2::witplug::plugin::types::ToolDescription>,
+    ) -> Result<Vec<(String, ToolSpec)>> {
+        let refuse = |reason: String| Error::ToolDescriptions { path: self.path.clone(), reason };
+        let provided = &self.context.provides;
+        if contract == Some(Contract::V0_1) {
+            let spec = ToolSpec::plain(self.info.description.clone());
+            return Ok(provided.iter().map(|name| (name.clone(), spec.clone())).collect());
+        }
+        let mut tools: Vec<(String, ToolSpec)> = Vec::with_capacity(described.len());
+        for description in described {
+            let (name, spec) = ToolSpec::from_plugin(description).map_err(refuse)?;
+            let shown = crate::text::sanitize(&name, crate::text::NAME);
+            if tools.iter().any(|(other, _)| *other == name) {
+                return Err(refuse(format!("describes tool `{shown}` twice")));
+            }
+            if !provided.contains(&name) {
+                return Err(refuse(format!(
+                    "describes tool `{shown}`, which its manifest does not provide (add it to `[provides] tools`)"
+                )));
+            }
+            tools.push((name, spec));
+        }
+        if let Some(missing) = provided.iter().find(|name| !tools.iter().any(|(n, _)| n == *name)) {
+            return Err(refuse(format!(
+                "its manifest provides tool `{missing}`, which the plugin does not describe"
+            )));
+        }
+        tools.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(tools)
     }
 
     /// The name the host knows it by: its file name without `.wasm`.
@@ -226,6 +277,11 @@ impl Plugin {
     /// The tools it provides to other plugins.
     pub fn provides(&self) -> &[String] {
         &self.context.provides
+    }
+
+    /// The tools it provides, by name, with their descriptions and schemas.
+    pub fn tools(&self) -> &[(String, ToolSpec)] {
+        &self.tools
     }
 
     /// Every function the plugin exports, for dynamic calls.
@@ -356,6 +412,14 @@ impl Plugin {
                     crate::text::sanitize(name, crate::text::NAME),
                     input.len()
                 )),
+            });
+        }
+        if let Some((_, spec)) = self.tools.iter().find(|(tool, _)| tool == name)
+            && let Err(reason) = spec.check(name, input)
+        {
+            return Err(Error::Plugin {
+                plugin: self.name().to_owned(),
+                error: PluginError::InvalidInput(reason),
             });
         }
         self.run_tool_in(Source::POOL, call, name, input).await

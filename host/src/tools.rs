@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use crate::call::CallContext;
+use crate::described::ToolSpec;
 use crate::name::Name;
 
 /// What a tool call returns: its output, or a message saying why it failed.
@@ -25,6 +26,7 @@ type ToolFn = Arc<dyn Fn(String) -> ToolFuture + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Tools {
     tools: HashMap<String, ToolFn>,
+    specs: HashMap<String, ToolSpec>,
 }
 
 impl Tools {
@@ -51,6 +53,13 @@ impl Tools {
         Fut: Future<Output = ToolResult> + Send + 'static,
     {
         self.tools.insert(name.into(), Arc::new(move |input| Box::pin(tool(input)) as ToolFuture));
+    }
+
+    /// Describes the tool `name`: a plugin's call of it is then checked
+    /// against the input schema before the tool runs, and
+    /// [`Host::tools`](crate::Host::tools) shows the description.
+    pub fn describe(&mut self, name: impl Into<String>, spec: ToolSpec) {
+        self.specs.insert(name.into(), spec);
     }
 
     /// Calls the tool `name`; `None` when there is no such tool.
@@ -95,8 +104,8 @@ pub(crate) trait ToolProvider: Send + Sync {
 /// One tool a plugin can reach: the host's own, or another plugin's.
 #[derive(Clone)]
 pub(crate) enum Tool {
-    /// A closure the host registered.
-    Host(ToolFn),
+    /// A closure the host registered, and its description if it has one.
+    Host(ToolFn, Option<Arc<ToolSpec>>),
     /// A tool provided by a plugin, while it stays loaded.
     Plugin(Weak<dyn ToolProvider>),
 }
@@ -110,12 +119,17 @@ pub(crate) struct ToolRegistry {
 /// A tool found by [`ToolRegistry::get`], ready to call.
 pub(crate) enum Found {
     Host(ToolFuture),
+    /// A host tool whose schema refused the input: the reason.
+    Refused(String),
     Plugin(Arc<dyn ToolProvider>),
 }
 
 impl ToolRegistry {
     pub fn new(host: &Tools) -> Self {
-        let tools = host.tools.iter().map(|(name, f)| (name.clone(), Tool::Host(f.clone())));
+        let tools = host.tools.iter().map(|(name, f)| {
+            let spec = host.specs.get(name).cloned().map(Arc::new);
+            (name.clone(), Tool::Host(f.clone(), spec))
+        });
         Self { tools: RwLock::new(tools.collect()) }
     }
 
@@ -123,7 +137,12 @@ impl ToolRegistry {
     /// plugin that provides it, if it is still loaded.
     pub fn get(&self, name: &str, input: String) -> Option<Found> {
         match self.read().get(name)? {
-            Tool::Host(tool) => Some(Found::Host(tool(input))),
+            Tool::Host(tool, spec) => {
+                Some(match spec.as_ref().map(|spec| spec.check(name, &input)) {
+                    Some(Err(reason)) => Found::Refused(reason),
+                    _ => Found::Host(tool(input)),
+                })
+            }
             Tool::Plugin(provider) => provider.upgrade().map(Found::Plugin),
         }
     }
@@ -144,7 +163,7 @@ impl ToolRegistry {
         let me = provider.provider();
         for name in names {
             let owner = match tools.get(name) {
-                Some(Tool::Host(_)) => Some("the host".to_owned()),
+                Some(Tool::Host(..)) => Some("the host".to_owned()),
                 Some(Tool::Plugin(other)) => other
                     .upgrade()
                     .filter(|other| other.provider() != me)
@@ -157,7 +176,7 @@ impl ToolRegistry {
         }
         tools.retain(|_, tool| match tool {
             Tool::Plugin(other) => other.upgrade().is_some_and(|other| other.provider() != me),
-            Tool::Host(_) => true,
+            Tool::Host(..) => true,
         });
         for name in names {
             tools.insert(name.clone(), Tool::Plugin(Arc::downgrade(provider)));
@@ -169,8 +188,23 @@ impl ToolRegistry {
     pub fn withdraw(&self, provider: &Weak<dyn ToolProvider>) {
         self.write().retain(|_, tool| match tool {
             Tool::Plugin(other) => !Weak::ptr_eq(other, provider),
-            Tool::Host(_) => true,
+            Tool::Host(..) => true,
         });
+    }
+
+    /// The host's own tools, each with its description (a tool registered
+    /// without one takes a string, as a 0.1 tool does).
+    pub fn host_tools(&self) -> Vec<(String, ToolSpec)> {
+        self.read()
+            .iter()
+            .filter_map(|(name, tool)| match tool {
+                Tool::Host(_, spec) => Some((
+                    name.clone(),
+                    spec.as_deref().cloned().unwrap_or_else(|| ToolSpec::plain(String::new())),
+                )),
+                Tool::Plugin(_) => None,
+            })
+            .collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Tool>> {

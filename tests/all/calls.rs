@@ -43,7 +43,7 @@ async fn dynamic_calls_take_and_give_wave() {
     let counter = load("counter").await;
     assert_eq!(counter.call_wave("handle", &["\"tick\""]).await.unwrap(), ["ok(\"1\")"]);
     assert_eq!(counter.call_wave("guest#handle", &["\"tick\""]).await.unwrap(), ["ok(\"2\")"]);
-    let full = "witplug:plugin/guest@0.1.0#handle";
+    let full = "witplug:plugin/guest@0.2.0#handle";
     assert_eq!(counter.call_wave(full, &["\"tick\""]).await.unwrap(), ["ok(\"3\")"]);
     let echo = load("echo").await;
     assert_eq!(

@@ -128,7 +128,7 @@ fn inspect_shows_the_host_import_and_the_exports() {
     let output = witplug(&["inspect", path.to_str().unwrap()]);
     assert!(output.status.success(), "{}", stderr(&output));
     let wit = stdout(&output);
-    assert!(wit.contains("import witplug:plugin/host@0.1.0;"), "{wit}");
+    assert!(wit.contains("import witplug:plugin/host@0.2.0;"), "{wit}");
     assert!(wit.contains("export greet: func(name: string) -> string;"), "{wit}");
     let err = assert_one_line_error(&witplug(&["inspect", "Cargo.toml"]));
     assert_eq!(err, "error: Cargo.toml: not a WebAssembly file");
@@ -492,7 +492,7 @@ fn nats_a_call_in_one_process_reaches_a_tool_in_a_witplug_run_process() {
         plugins_dir().to_str().unwrap(),
         "tool-user",
         "handle",
-        "\"count-words:one two three\"",
+        r#""count-words:{\"text\":\"one two three\"}""#,
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output), "ok(\"count-words says: 3\")\n");

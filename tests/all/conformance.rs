@@ -4,13 +4,41 @@
 //! listed in `example-plugins/kit/src/lib.rs`). A test's name says the
 //! language: `conformance::python::state_lasts_across_calls`. A new guest
 //! language is one more line in the `languages!` call at the bottom.
+//!
+//! The same kits built against contract 0.1 and committed for good
+//! (`tests/fixtures/v0.1`) run beside them: `conformance::python_v0_1::...`.
+//! A kit is named by its file: `kit`, or `v0.1/kit` for the frozen one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use witplug_host::{Error, Grants, Host, HostBuilder, Plugin, PluginError};
 
-use crate::support::{Scratch, capture_logs, fixture, wait_until};
+use crate::support::{Scratch, capture_logs, wait_until};
+
+/// The kit's plugin name: its file's name without the version folder.
+fn name(kit: &str) -> &str {
+    kit.rsplit('/').next().unwrap_or(kit)
+}
+
+/// The contract the kit was built against.
+fn contract(kit: &str) -> witplug_host::Contract {
+    if kit.starts_with("v0.1/") {
+        witplug_host::Contract::V0_1
+    } else {
+        witplug_host::Contract::V0_2
+    }
+}
+
+/// The kit's component: built from this tree, or a frozen fixture.
+fn fixture(kit: &str) -> std::path::PathBuf {
+    match kit.strip_prefix("v0.1/") {
+        Some(frozen) => std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/v0.1")
+            .join(format!("{frozen}.wasm")),
+        None => crate::support::fixture(kit),
+    }
+}
 
 /// A host (from `builder`) with the kit plugin `kit` loaded under its own
 /// name, with `manifest` as its manifest.
@@ -21,9 +49,9 @@ async fn load(
 ) -> (Host, Arc<Plugin>, Scratch) {
     compiled_once(kit).await;
     let dir = Scratch::new();
-    let path = dir.path().join(format!("{kit}.wasm"));
+    let path = dir.path().join(format!("{}.wasm", name(kit)));
     std::os::unix::fs::symlink(fixture(kit), &path).unwrap();
-    dir.write(&format!("{kit}.toml"), manifest);
+    dir.write(&format!("{}.toml", name(kit)), manifest);
     let host = builder.build().unwrap();
     let plugin = host.load_file(&path).await.unwrap_or_else(|err| panic!("{kit} loads: {err}"));
     (host, plugin, dir)
@@ -48,8 +76,9 @@ async fn handle(plugin: &Plugin, input: &str) -> String {
 
 async fn info_names_the_plugin(kit: &str) {
     let (_host, plugin, _dir) = load(kit, "", &mut crate::support::builder()).await;
-    assert_eq!(plugin.info().name, kit);
+    assert_eq!(plugin.info().name, name(kit));
     assert_eq!(plugin.info().version, "0.1.0");
+    assert_eq!(plugin.info().contract, Some(contract(kit)));
     assert!(plugin.info().description.contains("conformance kit"), "{:?}", plugin.info());
 }
 
@@ -78,7 +107,7 @@ async fn log_lines_reach_the_host_tagged_with_the_plugin(kit: &str) {
     assert_eq!(handle(&plugin, "log hello from the kit").await, "logged");
     let lines = lines.lock().unwrap();
     let line = lines.iter().find(|l| l.message == "hello from the kit").expect("the line");
-    assert_eq!((line.level, line.plugin.as_str()), (tracing::Level::INFO, kit));
+    assert_eq!((line.level, line.plugin.as_str()), (tracing::Level::INFO, name(kit)));
 }
 
 async fn config_is_read_and_a_missing_key_is_none(kit: &str) {
@@ -126,12 +155,29 @@ async fn messages_are_delivered_to_on_message(kit: &str) {
 }
 
 async fn run_tool_serves_other_plugins(kit: &str) {
-    let manifest = "[provides]\ntools = [\"kit-echo\"]\n";
+    // A 0.2 kit describes the tools its config names; a 0.1 kit serves
+    // `kit-echo` undescribed.
+    let manifest = "[config]\ntools = \"kit-echo\"\n[provides]\ntools = [\"kit-echo\"]\n";
     let mut builder = crate::support::builder();
     builder.grants("tool-user", Grants::new().tool("kit-echo"));
     let (host, _plugin, _dir) = load(kit, manifest, &mut builder).await;
     let caller = host.load_file(fixture("tool-user")).await.unwrap();
-    assert_eq!(handle(&caller, "kit-echo:hi").await, "kit-echo says: kit-echo:hi");
+    let answer = handle(&caller, r#"kit-echo:"hi""#).await;
+    // 0.2's Rust kit answers JSON (`"kit-echo:\"hi\""`), the others text.
+    assert!(answer.starts_with("kit-echo says: ") && answer.contains("kit-echo:"), "{answer}");
+    let tools = host.tools();
+    let echo = tools.iter().find(|tool| tool.name == "kit-echo").expect("kit-echo is listed");
+    assert_eq!(echo.provider, witplug_host::Provider::Plugin(name(kit).to_owned()));
+    match contract(kit) {
+        witplug_host::Contract::V0_1 => assert!(!echo.spec.takes_json(), "{echo:?}"),
+        _ => {
+            assert_eq!(echo.spec.input_schema["type"], "string", "{echo:?}");
+            assert_eq!(echo.spec.hints.read_only, Some(true));
+            // Not a JSON string: refused before the kit runs.
+            let refused = caller.handle("kit-echo:hi").await.unwrap_err().to_string();
+            assert!(refused.contains("is not JSON"), "{refused}");
+        }
+    }
 }
 
 async fn an_error_value_is_returned_not_trapped(kit: &str) {
@@ -152,7 +198,7 @@ async fn an_uncaught_exception_is_a_trap_with_its_message(kit: &str) {
     assert_eq!(handle(&plugin, "count").await, "1");
     let err = plugin.handle("throw the kit gave up").await.unwrap_err();
     assert!(
-        matches!(&err, Error::Trap { plugin, message } if plugin == kit && message.contains("the kit gave up")),
+        matches!(&err, Error::Trap { plugin, message } if plugin == name(kit) && message.contains("the kit gave up")),
         "{err}"
     );
     // A fresh instance serves the next call.
@@ -228,4 +274,7 @@ languages! {
     rust => "kit",
     python => "py-kit",
     javascript => "js-kit",
+    rust_v0_1 => "v0.1/kit",
+    python_v0_1 => "v0.1/py-kit",
+    javascript_v0_1 => "v0.1/js-kit",
 }

@@ -1,8 +1,11 @@
-//! The WIT contract travels inside each published crate that needs it
-//! (`guest-sdk/wit`, `host/wit`, `build/wit`): the copies must be `wit/` to the byte.
+//! The WIT contract: each version in `wit/vX.Y.Z`, 0.1 frozen to the byte,
+//! and the copies inside the published crates that need one: `host/wit`
+//! (every version), `guest-sdk/wit` and `build/wit` (the newest).
 
 use std::collections::BTreeMap;
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 fn wit_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
@@ -18,16 +21,46 @@ fn wit_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+#[test]
+fn contract_0_1_is_frozen_to_the_byte() {
+    // The files as 0.1 shipped them (commit f5fef45): never to change, so
+    // every plugin built against 0.1 keeps loading.
+    let frozen = [
+        ("guest.wit", "1303818fd5d883e51a33f64199c120720a94f4664b46dd4384a3d6d5ff345f76"),
+        ("host.wit", "d49a1a6f0fe4bc21b6fe6efb574388b45e380bb4389d001bb21b456324441126"),
+        ("types.wit", "a3bcdf22313dcbe156726e7f3447029a5e9e18b428979c607621f2df666196e4"),
+        ("worlds.wit", "76d71d793c3ee2452ff5a351305200a308c594e6cf5b8d78995bac83862b3e9c"),
+    ];
+    let files = wit_files(&root().join("wit/v0.1.0"));
+    assert_eq!(files.len(), frozen.len(), "{:?}", files.keys());
+    for (name, sha256) in frozen {
+        let actual = format!("{:x}", Sha256::digest(&files[name]));
+        assert_eq!(actual, sha256, "wit/v0.1.0/{name} changed: 0.1 is frozen; change 0.2");
+    }
+}
+
 #[test]
 fn the_crates_carry_the_contract_unchanged() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let contract = wit_files(&root.join("wit"));
-    assert!(contract.contains_key("host.wit"), "{:?}", contract.keys());
-    for copy in ["guest-sdk/wit", "host/wit", "build/wit"] {
+    for version in ["v0.1.0", "v0.2.0"] {
+        let contract = wit_files(&root().join("wit").join(version));
+        assert!(contract.contains_key("host.wit"), "{version}: {:?}", contract.keys());
+        let copy = format!("host/wit/{version}");
         assert_eq!(
-            wit_files(&root.join(copy)),
+            wit_files(&root().join(&copy)),
             contract,
-            "{copy} differs from wit/: run `cp wit/*.wit {copy}/` after changing the contract"
+            "{copy} differs from wit/{version}: run `cp wit/{version}/*.wit {copy}/`"
+        );
+    }
+    let newest = wit_files(&root().join("wit/v0.2.0"));
+    for copy in ["guest-sdk/wit", "build/wit"] {
+        assert_eq!(
+            wit_files(&root().join(copy)),
+            newest,
+            "{copy} differs from wit/v0.2.0: run `cp wit/v0.2.0/*.wit {copy}/`"
         );
     }
 }

@@ -187,3 +187,41 @@ async fn a_fifo_a_folder_and_a_huge_file_are_reported_and_never_read() {
     let err = strict.load_file(dir.path().join("counter.wasm")).await.unwrap_err();
     assert!(matches!(err, Error::TooLarge { limit: 1024, .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_does() {
+    let dir = Scratch::new();
+    let host = crate::support::builder().build().unwrap();
+    for version in ["0.3.0", "0.1.5-draft", "1.0.0"] {
+        let path = dir.write(
+            &format!("future-{version}.wasm"),
+            wat::parse_str(format!(
+                r#"(component
+                     (import "witplug:plugin/host@{version}" (instance (export "log" (func (param "x" u32)))))
+                   )"#
+            ))
+            .unwrap(),
+        );
+        let err = host.load_file(&path).await.unwrap_err();
+        assert!(matches!(&err, Error::UnsupportedContract { .. }), "{err}");
+        assert!(
+            err.to_string().ends_with(&format!(
+                "future-{version}.wasm: targets witplug:plugin@{version}, which this host does not \
+                 speak (it speaks 0.1.0, 0.2.0)"
+            )),
+            "{err}"
+        );
+    }
+    // A later 0.2.x that only adds is served by 0.2.
+    let path = dir.write(
+        "later.wasm",
+        wat::parse_str(
+            r#"(component
+                 (import "witplug:plugin/host@0.2.9" (instance (export "get-config" (func (param "key" string) (result (option string))))))
+               )"#,
+        )
+        .unwrap(),
+    );
+    let plugin = host.load_file(&path).await.unwrap();
+    assert_eq!(plugin.info().contract, Some(witplug_host::Contract::V0_2));
+}

@@ -101,7 +101,7 @@ async fn nats_a_plugin_calls_a_tool_a_plugin_provides_on_another_host() {
     let word_count = a.load_file(fixture("word-count")).await.unwrap();
     let tool_user = b.load_file(fixture("tool-user")).await.unwrap();
 
-    let answer = tool_user.handle("count-words:the quick brown fox").await.unwrap();
+    let answer = tool_user.handle(r#"count-words:{"text":"the quick brown fox"}"#).await.unwrap();
     assert_eq!(answer, "count-words says: 4");
     assert_eq!(word_count.handle("").await.unwrap(), "served 1 tool calls");
 
@@ -131,7 +131,10 @@ async fn nats_two_hosts_providing_a_tool_share_a_thousand_calls() {
     let tool_user = b.load_file(fixture("tool-user")).await.unwrap();
 
     for _ in 0..1000 {
-        assert_eq!(tool_user.handle("count-words:a b").await.unwrap(), "count-words says: 2");
+        assert_eq!(
+            tool_user.handle(r#"count-words:{"text":"a b"}"#).await.unwrap(),
+            "count-words says: 2"
+        );
     }
     let served = |answer: String| -> u64 {
         answer.trim_start_matches("served ").trim_end_matches(" tool calls").parse().unwrap()
@@ -153,7 +156,7 @@ async fn nats_a_tool_cycle_across_hosts_is_refused() {
     let relay_a = a.load_file(dir.path().join("relay-a.wasm")).await.unwrap();
     b.load_file(dir.path().join("relay-b.wasm")).await.unwrap();
 
-    let err = relay_a.handle("x").await.unwrap_err();
+    let err = relay_a.handle("\"x\"").await.unwrap_err();
     let Error::Plugin { error: PluginError::Failed(message), .. } = &err else {
         panic!("unexpected error: {err}")
     };
@@ -311,7 +314,7 @@ async fn nats_the_callers_deadline_holds_at_both_ends() {
     dir.write("relay.wasm", std::fs::read(fixture("relay")).unwrap());
     dir.write(
         "relay.toml",
-        "[config]\nnext = \"sleep\"\n[grants]\ntools = [\"sleep\"]\n\
+        "[config]\nnext = \"sleep\"\ntools = \"reverse\"\n[grants]\ntools = [\"sleep\"]\n\
          [provides]\ntools = [\"reverse\"]\n[limits]\ndeadline = \"30 s\"\n",
     );
     // The tool holds `working` while it runs: it is dropped when the
@@ -342,7 +345,7 @@ async fn nats_the_callers_deadline_holds_at_both_ends() {
     let tool_user = b.load_file(fixture("tool-user")).await.unwrap();
 
     let started = Instant::now();
-    let err = tool_user.handle("reverse:abc").await.unwrap_err();
+    let err = tool_user.handle("reverse:\"abc\"").await.unwrap_err();
     let elapsed = started.elapsed();
     let Error::Plugin { error: PluginError::Failed(message), .. } = &err else {
         panic!("unexpected error: {err}")
@@ -454,7 +457,7 @@ async fn nats_overlapping_or_empty_prefixes_are_refused_at_connect() {
     a.load_file(fixture("word-count")).await.unwrap();
     let user = b.load_file(fixture("tool-user")).await.unwrap();
     assert_eq!(
-        user.handle("count-words:a b c").await.unwrap(),
+        user.handle(r#"count-words:{"text":"a b c"}"#).await.unwrap(),
         "no tool named count-words",
         "a tool crossed prefixes"
     );

@@ -407,11 +407,14 @@ async fn a_tool_input_over_the_providers_max_input_is_refused_before_it_runs() {
     let word_count = host.load_file(&provider).await.unwrap();
     let tool_user = host.load_file(&caller).await.unwrap();
     let health = Health::now();
-    let input = format!("count-words:{}", "word ".repeat(1000));
+    let input = format!(r#"count-words:{{"text":"{}"}}"#, "word ".repeat(1000));
     let err = tool_user.handle(&input).await.unwrap_err();
     assert!(err.to_string().contains("over its provider's max-input of 1024"), "{err}");
     assert_eq!(word_count.restarts(), 0, "the provider was made to take it");
-    assert_eq!(tool_user.handle("count-words:a b").await.unwrap(), "count-words says: 2");
+    assert_eq!(
+        tool_user.handle(r#"count-words:{"text":"a b"}"#).await.unwrap(),
+        "count-words says: 2"
+    );
     still_serves(&host, &health).await;
 }
 

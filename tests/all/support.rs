@@ -79,7 +79,7 @@ pub fn tool_cycle_relays(dir: &Scratch) {
         dir.write(
             &format!("{name}.toml"),
             format!(
-                "[config]\nnext = \"{next}\"\n[grants]\ntools = [\"{next}\"]\n\
+                "[config]\nnext = \"{next}\"\ntools = \"{provides}\"\n[grants]\ntools = [\"{next}\"]\n\
                  [provides]\ntools = [\"{provides}\"]\n"
             ),
         );

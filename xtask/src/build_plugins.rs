@@ -85,7 +85,7 @@ pub fn run(options: &Options) -> Result<()> {
     }
     if !scripts.is_empty() {
         let build = witplug_build::ScriptOptions::new(scripts, &options.out, tools_dir())
-            .wit(root.join("wit"))
+            .wit(root.join("wit/v0.2.0"))
             .deps(wasi_wit()?);
         tally(witplug_build::build_scripts(&build, print)?);
     }

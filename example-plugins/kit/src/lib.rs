@@ -17,9 +17,11 @@
 //! - `big N`: answers N bytes.
 //!
 //! `init` fails with `failed(VALUE)` when the config key `fail-init` is
-//! set; `run-tool` answers `NAME:INPUT` for the tool `kit-echo`.
+//! set. It describes a tool for each name its config key `tools` lists
+//! (comma-separated), taking a JSON string and answering `NAME:INPUT`; the
+//! conformance tests name `kit-echo`.
 
-use witplug_sdk::{Error, Plugin, Result};
+use witplug_sdk::{Error, Plugin, Result, Tools};
 
 #[derive(Default)]
 struct Kit {
@@ -85,11 +87,19 @@ impl Plugin for Kit {
         Ok(())
     }
 
-    fn run_tool(&mut self, name: &str, input: &str) -> Result<String> {
-        match name {
-            "kit-echo" => Ok(format!("{name}:{input}")),
-            other => Err(Error::NotFound(other.to_owned())),
-        }
+    fn tools() -> Tools<Self> {
+        let names = witplug_sdk::config("tools").unwrap_or_default();
+        let names = names.split(',').map(str::trim).filter(|name| !name.is_empty());
+        names.fold(Tools::new(), |tools, name| {
+            let tag = name.to_owned();
+            tools
+                .tool(
+                    name,
+                    "Answers its input after its own name",
+                    move |_: &mut Self, input: String| Ok(format!("{tag}:{input}")),
+                )
+                .read_only()
+        })
     }
 }
 

@@ -1,7 +1,18 @@
 //! Shows a plugin-provided tool: other plugins call `count-words` through
-//! the host when its manifest lists it under `[provides] tools`.
+//! the host when its manifest lists it under `[provides] tools`. The tool
+//! describes itself: its input schema comes from `Text`, its output schema
+//! from `usize`, and the host checks each call's input before it runs.
 
-use witplug_sdk::{Error, Plugin, Result};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use witplug_sdk::{Plugin, Result, Tools};
+
+/// The input of `count-words`.
+#[derive(Deserialize, JsonSchema)]
+struct Text {
+    /// The text whose words are counted.
+    text: String,
+}
 
 #[derive(Default)]
 struct WordCount {
@@ -9,14 +20,13 @@ struct WordCount {
 }
 
 impl Plugin for WordCount {
-    fn run_tool(&mut self, name: &str, input: &str) -> Result<String> {
-        match name {
-            "count-words" => {
-                self.served += 1;
-                Ok(input.split_whitespace().count().to_string())
-            }
-            other => Err(Error::NotFound(other.to_owned())),
-        }
+    fn tools() -> Tools<Self> {
+        Tools::new()
+            .tool("count-words", "Counts the words of a text", |this: &mut Self, input: Text| {
+                this.served += 1;
+                Ok(input.text.split_whitespace().count())
+            })
+            .read_only()
     }
 
     fn handle(&mut self, _input: &str) -> Result<String> {

@@ -105,7 +105,7 @@ async fn load(host: &Host, dir: &Path, names: &[&str]) -> Fallible<()> {
 async fn tool_calls(caller: &Arc<Plugin>) -> Fallible<ToolCalls> {
     // Warm up the instances and the connection.
     for _ in 0..100 {
-        caller.handle("count-words:a b").await?;
+        caller.handle(r#"count-words:{"text":"a b"}"#).await?;
     }
     let started = Instant::now();
     let tasks: Vec<_> = (0..CALLERS)
@@ -115,7 +115,7 @@ async fn tool_calls(caller: &Arc<Plugin>) -> Fallible<ToolCalls> {
                 let mut latencies = Vec::with_capacity(TOOL_CALLS / CALLERS);
                 for _ in 0..TOOL_CALLS / CALLERS {
                     let call = Instant::now();
-                    let answer = caller.handle("count-words:a b").await?;
+                    let answer = caller.handle(r#"count-words:{"text":"a b"}"#).await?;
                     latencies.push(call.elapsed());
                     if answer != "count-words says: 2" {
                         return Err(format!("unexpected answer: {answer}").into());

@@ -102,6 +102,28 @@ impl HostBuilder {
         self
     }
 
+    /// Describes the host tool `name` (registered with [`HostBuilder::tool`]
+    /// or [`HostBuilder::tool_async`]): plugins' calls of it are checked
+    /// against `spec`'s input schema before it runs, and
+    /// [`Host::tools`](crate::Host::tools) lists it with its description.
+    ///
+    /// ```
+    /// use witplug_host::{Host, ToolSpec};
+    ///
+    /// let schema = serde_json::json!({"type": "string"});
+    /// let spec = ToolSpec::new("Upper-cases a JSON string", schema).unwrap();
+    /// let host = Host::builder()
+    ///     .tool("upper", |input| Ok(input.to_uppercase()))
+    ///     .describe_tool("upper", spec)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(host.tools()[0].spec.description, "Upper-cases a JSON string");
+    /// ```
+    pub fn describe_tool(&mut self, name: impl Into<String>, spec: crate::ToolSpec) -> &mut Self {
+        self.tools.describe(name, spec);
+        self
+    }
+
     /// Sets configuration `key` of `plugin` to `value`; it overrides the
     /// same key in the plugin's `<name>.toml`.
     pub fn config(

@@ -332,12 +332,9 @@ impl<'a> Checkout<'a> {
 /// world), and its store.
 fn guest(
     live: &mut Live,
-) -> (
-    &crate::bindings::exports::witplug::plugin::guest::Guest,
-    &mut wasmtime::Store<crate::store::PluginState>,
-) {
+) -> (&crate::contract::Guest, &mut wasmtime::Store<crate::store::PluginState>) {
     let guest = live.guest.as_ref().expect("plugin-world instances have guest bindings");
-    (guest.witplug_plugin_guest(), &mut live.store)
+    (guest, &mut live.store)
 }
 
 /// The calls of each kind of export, on an instance from any source. Each
@@ -355,7 +352,7 @@ impl<'p> Plugin {
             Direct,
             async |live| {
                 let (guest, store) = guest(live);
-                guest.call_handle(store, input).await
+                guest.handle(store, input).await
             },
             |result| self.returned(result).and_then(|output| self.check_output(output)),
         )
@@ -375,7 +372,7 @@ impl<'p> Plugin {
             call,
             async |live| {
                 let (guest, store) = guest(live);
-                guest.call_on_message(store, topic, payload).await
+                guest.on_message(store, topic, payload).await
             },
             |result| self.returned(result),
         )
@@ -395,7 +392,7 @@ impl<'p> Plugin {
             call,
             async |live| {
                 let (guest, store) = guest(live);
-                guest.call_run_tool(store, name, input).await
+                guest.run_tool(store, name, input).await
             },
             |result| self.returned(result).and_then(|output| self.check_output(output)),
         )

@@ -13,7 +13,7 @@ use wasmtime::component::{
 #[derive(Debug, Clone)]
 pub struct Export {
     /// The name to call it by: `greet` for a function the world exports
-    /// directly, `witplug:plugin/guest@0.1.0#handle` for one in an
+    /// directly, `witplug:plugin/guest@0.2.0#handle` for one in an
     /// exported interface. A bare `handle` also finds the latter when only
     /// one interface exports a `handle`.
     pub name: String,
@@ -193,10 +193,10 @@ mod tests {
 
     #[test]
     fn exports_are_found_by_short_names() {
-        let full = "witplug:plugin/guest@0.1.0#handle";
+        let full = "witplug:plugin/guest@0.2.0#handle";
         assert!(export_matches(full, "handle"));
         assert!(export_matches(full, "guest#handle"));
-        assert!(export_matches(full, "witplug:plugin/guest@0.1.0#handle"));
+        assert!(export_matches(full, "witplug:plugin/guest@0.2.0#handle"));
         assert!(!export_matches(full, "other#handle"));
         assert!(!export_matches(full, "init"));
         assert!(!export_matches("greet", "greet"));

@@ -6,7 +6,7 @@ use wasmtime::Store;
 
 use super::Plugin;
 use super::pool::Live;
-use crate::bindings::exports::witplug::plugin::guest::PluginInfo as WitInfo;
+use crate::contract::v0_2::witplug::plugin::types::{PluginInfo as WitInfo, ToolDescription};
 use crate::deadline;
 use crate::events::Event;
 use crate::load::{Instance, Wasm};
@@ -30,7 +30,7 @@ impl Plugin {
         };
         if let Some(guest) = &guest {
             let until = store.data().call.deadline;
-            let init = guest.witplug_plugin_guest().call_init(&mut store);
+            let init = guest.init(&mut store);
             let outcome = deadline::backstop(until, init)
                 .await
                 .map_err(|err| self.classify(&err, Some(store.data())))
@@ -89,7 +89,8 @@ impl Plugin {
     }
 
     /// Calls `info` on a throwaway instance: it must not need `init`.
-    pub(crate) async fn read_info(&self) -> Result<PluginInfo> {
+    /// Its tools' descriptions (0.2) come from the same instance.
+    pub(crate) async fn read_info(&self) -> Result<(PluginInfo, Vec<ToolDescription>)> {
         let mut store = self.new_store();
         let indices = self.guest.as_ref().ok_or_else(|| self.wrong_world())?;
         let Wasm::Component(instance) = self.instantiate_code(&mut store).await? else {
@@ -99,20 +100,26 @@ impl Plugin {
             Ok(guest) => {
                 self.begin_call(&mut store);
                 let until = store.data().call.deadline;
-                let call = guest.witplug_plugin_guest().call_info(&mut store);
+                let call = async {
+                    let info = guest.info(&mut store).await?;
+                    let tools = guest.describe_tools(&mut store).await?;
+                    Ok((info, tools))
+                };
                 deadline::backstop(until, call).await
             }
             Err(err) => Err(err),
         };
-        let WitInfo { name, version, description } =
+        let (WitInfo { name, version, description }, tools) =
             info.map_err(|err| self.classify(&err, Some(store.data())))?;
         // What a plugin says of itself is shown to operators: bounded and
         // made safe once, here.
-        Ok(PluginInfo {
+        let info = PluginInfo {
             name: sanitize(&name, text::LABEL),
             version: sanitize(&version, text::LABEL),
             description: sanitize(&description, text::DESCRIPTION),
-        })
+            contract: self.info.contract,
+        };
+        Ok((info, tools))
     }
 
     /// Creates idle, initialised instances until `count` slots (at most the
@@ -150,7 +157,7 @@ impl Plugin {
             let Some(guest) = live.guest.take() else { continue };
             self.begin_call(&mut live.store);
             let until = live.store.data().call.deadline;
-            let call = guest.witplug_plugin_guest().call_shutdown(&mut live.store);
+            let call = guest.shutdown(&mut live.store);
             if let Err(err) = deadline::backstop(until, call).await {
                 let error = self.classify(&err, Some(live.store.data()));
                 tracing::warn!(target: "witplug::host", plugin = self.name(), "shutdown: {error}");

@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use wasmtime::Store;
 
 use super::atomic_box::AtomicBox;
-use crate::bindings::Plugin as GuestBindings;
+use crate::contract::Guest as GuestBindings;
 use crate::load::Instance;
 use crate::manifest::PoolConfig;
 use crate::metrics::{Counters, Histogram, Metrics};

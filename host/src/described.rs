@@ -1,0 +1,226 @@
+//! Tools that describe themselves: a description, the JSON Schema of the
+//! input (and of the output), and the hints an agent needs. Plugins of
+//! contract 0.2 describe their tools (`describe-tools`); host tools may
+//! carry a description; a 0.1 tool is described as taking `{"input":
+//! string}`. Each schema is compiled once, when its tool is registered, and
+//! a call's input is checked against it before the tool runs.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::contract::v0_2::witplug::plugin::types::{ToolDescription, ToolHints as WitHints};
+use crate::text::{self, sanitize};
+
+/// What an AI agent may assume about a tool, as MCP's tool annotations name
+/// them; `None` says nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ToolHints {
+    /// It changes nothing outside itself.
+    pub read_only: Option<bool>,
+    /// It may destroy or overwrite what exists.
+    pub destructive: Option<bool>,
+    /// Calling it again with the same input changes nothing more.
+    pub idempotent: Option<bool>,
+    /// It reaches a world beyond the host.
+    pub open_world: Option<bool>,
+}
+
+impl ToolHints {
+    /// Says the tool changes nothing (and so destroys nothing and may be
+    /// repeated).
+    pub fn read_only(mut self) -> Self {
+        self.read_only = Some(true);
+        self.destructive = Some(false);
+        self.idempotent = Some(true);
+        self
+    }
+}
+
+/// A tool as it describes itself.
+#[derive(Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct ToolSpec {
+    /// One line saying what the tool does.
+    pub description: String,
+    /// The JSON Schema its input matches.
+    pub input_schema: Value,
+    /// The JSON Schema its output matches, when it promises one.
+    pub output_schema: Option<Value>,
+    /// What an agent may assume about it.
+    pub hints: ToolHints,
+    /// Whether the input is JSON checked against `input_schema` (0.2 and
+    /// host tools with a schema), or the raw string a 0.1 tool takes.
+    #[serde(skip)]
+    pub(crate) checked: Option<Arc<jsonschema::Validator>>,
+}
+
+impl ToolSpec {
+    /// A tool described by `description`, taking JSON input that matches
+    /// `input_schema`.
+    ///
+    /// # Errors
+    ///
+    /// The reason `input_schema` is not a JSON Schema this host can compile
+    /// (one that refers to other documents, say).
+    pub fn new(description: impl Into<String>, input_schema: Value) -> Result<Self, String> {
+        let checked = jsonschema::validator_for(&input_schema)
+            .map_err(|err| format!("its input schema does not compile: {}", one_line(&err)))?;
+        Ok(Self {
+            description: description.into(),
+            input_schema,
+            output_schema: None,
+            hints: ToolHints::default(),
+            checked: Some(Arc::new(checked)),
+        })
+    }
+
+    /// A tool of contract 0.1, or a host tool registered without a schema:
+    /// it takes any string, shown to agents as `{"input": string}`.
+    pub(crate) fn plain(description: impl Into<String>) -> Self {
+        Self {
+            description: description.into(),
+            input_schema: serde_json::json!({
+                "type": "object",
+                "properties": { "input": { "type": "string" } },
+                "required": ["input"],
+            }),
+            output_schema: None,
+            hints: ToolHints::default(),
+            checked: None,
+        }
+    }
+
+    /// Sets the schema of its output.
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+
+    /// Sets its hints.
+    pub fn hints(mut self, hints: ToolHints) -> Self {
+        self.hints = hints;
+        self
+    }
+
+    /// Whether its input is JSON checked against its schema; `false` for a
+    /// tool that takes a plain string (0.1).
+    pub fn takes_json(&self) -> bool {
+        self.checked.is_some()
+    }
+
+    /// Checks `input` against the input schema: `Err` names the path that
+    /// failed and why, in one line.
+    pub(crate) fn check(&self, tool: &str, input: &str) -> Result<(), String> {
+        let Some(validator) = &self.checked else { return Ok(()) };
+        let tool = sanitize(tool, text::NAME);
+        let value: Value = serde_json::from_str(input)
+            .map_err(|err| format!("the input of tool `{tool}` is not JSON: {err}"))?;
+        validator.validate(&value).map_err(|err| {
+            let path = err.instance_path().to_string();
+            let at = if path.is_empty() { "/".to_owned() } else { path };
+            format!(
+                "the input of tool `{tool}` does not match its schema at `{at}`: {}",
+                sanitize(&one_line(&err), 512)
+            )
+        })
+    }
+
+    /// The description a plugin gave of tool `described.name`, its schemas
+    /// parsed and compiled, its text made safe.
+    pub(crate) fn from_plugin(described: ToolDescription) -> Result<(String, Self), String> {
+        let name = described.name;
+        let shown = sanitize(&name, text::NAME);
+        let parse = |what: &str, schema: &str| {
+            serde_json::from_str::<Value>(schema)
+                .map_err(|err| format!("tool `{shown}`: its {what} schema is not JSON: {err}"))
+        };
+        let input = parse("input", &described.input_schema)?;
+        let output = described.output_schema.as_deref().map(|s| parse("output", s)).transpose()?;
+        if let Some(output) = &output {
+            jsonschema::validator_for(output).map_err(|err| {
+                format!("tool `{shown}`: its output schema does not compile: {}", one_line(&err))
+            })?;
+        }
+        let WitHints { read_only, destructive, idempotent, open_world } = described.hints;
+        let spec = Self::new(sanitize(&described.description, text::DESCRIPTION), input)
+            .map_err(|reason| format!("tool `{shown}`: {reason}"))?;
+        let spec = Self { output_schema: output, ..spec }.hints(ToolHints {
+            read_only,
+            destructive,
+            idempotent,
+            open_world,
+        });
+        Ok((name, spec))
+    }
+}
+
+impl fmt::Debug for ToolSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ToolSpec")
+            .field("description", &self.description)
+            .field("input_schema", &self.input_schema)
+            .field("output_schema", &self.output_schema)
+            .field("hints", &self.hints)
+            .finish()
+    }
+}
+
+/// Who provides a tool.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "name")]
+#[non_exhaustive]
+pub enum Provider {
+    /// The host itself (`HostBuilder::tool`).
+    Host,
+    /// The plugin of this name.
+    Plugin(String),
+}
+
+/// A tool the host serves: its name, its provider and its description.
+#[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct ToolInfo {
+    /// The name callers pass to `call-tool`.
+    pub name: String,
+    /// Who runs it.
+    pub provider: Provider,
+    /// What it says of itself.
+    #[serde(flatten)]
+    pub spec: ToolSpec,
+}
+
+fn one_line(err: &impl fmt::Display) -> String {
+    err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ToolSpec;
+
+    #[test]
+    fn an_input_is_checked_against_its_schema_and_the_failing_path_named() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": { "text": { "type": "string" }, "n": { "type": "integer" } },
+            "required": ["text"],
+        });
+        let spec = ToolSpec::new("counts", schema).unwrap();
+        assert_eq!(spec.check("t", r#"{"text": "a b"}"#), Ok(()));
+        let err = spec.check("t", r#"{"text": "a", "n": "many"}"#).unwrap_err();
+        assert!(err.contains("at `/n`"), "{err}");
+        let err = spec.check("t", r#"{"n": 1}"#).unwrap_err();
+        assert!(err.contains("at `/`") && err.contains("text"), "{err}");
+        let err = spec.check("t", "a b").unwrap_err();
+        assert!(err.contains("not JSON"), "{err}");
+        assert!(ToolSpec::plain("x").check("t", "a b").is_ok());
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_is_refused() {
+        let err = ToolSpec::new("x", serde_json::json!({"type": 7})).unwrap_err();
+        assert!(err.contains("does not compile"), "{err}");
+    }
+}
