@@ -1,18 +1,20 @@
 //! The versions of the witplug contract this host speaks, one module of
-//! bindings each (`v0_1`, `v0_2`, as `wit/v0.1.0` and `wit/v0.2.0`), and
-//! the one place that tells them apart.
+//! bindings each (`v0_1`, `v0_2`, as `wit/v0.1.0` and `wit/v0.2.0`: one
+//! `bindgen!` call site per version), and the one place that tells their
+//! exports apart ([`Guest`]).
 //!
-//! The version a component imports selects its bindings. Each host import
-//! is implemented once, for the newest version (`imports.rs`); an older
-//! version's imports delegate to it, and its types are the newest's, so
-//! grants, limits, events and metrics cannot differ between versions.
+//! The version a component imports selects its bindings. An older
+//! version's types are the newest's (`with`), and its host imports
+//! delegate to the newest's (`imports/`), so grants, limits, events and
+//! metrics cannot differ between versions.
+//!
+//! The bottom layer: the contract's types are the vocabulary every other
+//! layer speaks, and it uses none of them.
 
 use std::fmt;
 
-use wasmtime::component::{Component, HasSelf, InstancePre, Linker};
-use wasmtime::{Engine, Store};
-
-use crate::store::PluginState;
+use wasmtime::Store;
+use wasmtime::component::InstancePre;
 
 pub mod v0_1;
 pub mod v0_2;
@@ -50,7 +52,7 @@ impl Contract {
     /// The version an import or export `witplug:plugin/NAME@VERSION` of a
     /// component selects: the one whose semver it is compatible with, as
     /// wasmtime matches imports (0.2.x with 0.2.0; no pre-release).
-    fn matching(version: &str) -> Option<Contract> {
+    pub(crate) fn matching(version: &str) -> Option<Contract> {
         let (core, pre) = version.split_once('-').map_or((version, None), |(c, p)| (c, Some(p)));
         let core = core.split_once('+').map_or(core, |(core, _build)| core);
         let mut parts = core.split('.').map(str::parse::<u64>);
@@ -75,56 +77,6 @@ impl fmt::Display for Contract {
     }
 }
 
-/// The package every contract version's interfaces belong to.
-const PACKAGE: &str = "witplug:plugin/";
-
-/// The contract version `component` targets, from the interfaces of
-/// `witplug:plugin` it imports and exports: `Ok(None)` for a component
-/// that uses none (a plain WASI component), `Err` with the reason for one
-/// that targets a version this host does not speak, or several.
-pub(crate) fn targeted(engine: &Engine, component: &Component) -> Result<Option<Contract>, String> {
-    let ty = component.component_type();
-    let imports = ty.imports(engine).map(|(name, _)| name);
-    let exports = ty.exports(engine).map(|(name, _)| name);
-    let mut found: Option<Contract> = None;
-    for name in imports.chain(exports) {
-        let Some(rest) = name.strip_prefix(PACKAGE) else { continue };
-        let spoken = || CONTRACTS.iter().map(|c| c.version()).collect::<Vec<_>>().join(", ");
-        let Some((_, version)) = rest.split_once('@') else {
-            return Err(format!(
-                "uses `{}` without a version; this host speaks witplug:plugin {}",
-                crate::text::sanitize(name, crate::text::NAME),
-                spoken()
-            ));
-        };
-        let Some(contract) = Contract::matching(version) else {
-            return Err(format!(
-                "targets witplug:plugin@{}, which this host does not speak (it speaks {})",
-                crate::text::sanitize(version, crate::text::NAME),
-                spoken()
-            ));
-        };
-        match found {
-            Some(other) if other != contract => {
-                return Err(format!(
-                    "mixes witplug:plugin@{other} and @{contract}; a plugin targets one version"
-                ));
-            }
-            _ => found = Some(contract),
-        }
-    }
-    Ok(found)
-}
-
-/// Links the host imports of every contract version into `linker`.
-pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    v0_2::Plugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
-    v0_1::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
-    // 0.1's `types` holds types only; its instance must still exist.
-    linker.instance("witplug:plugin/types@0.1.0")?;
-    Ok(())
-}
-
 /// Where the exports of the default `plugin` world are, in a component of
 /// either version: found once per plugin.
 pub(crate) enum GuestIndices {
@@ -141,7 +93,10 @@ pub(crate) enum Guest {
 impl GuestIndices {
     /// The indices of the default world's exports, when the component of
     /// contract `contract` exports them.
-    pub fn new(contract: Option<Contract>, pre: &InstancePre<PluginState>) -> Option<Self> {
+    pub fn new<T: Send + 'static>(
+        contract: Option<Contract>,
+        pre: &InstancePre<T>,
+    ) -> Option<Self> {
         match contract? {
             Contract::V0_1 => v0_1::PluginIndices::new(pre).ok().map(GuestIndices::V0_1),
             Contract::V0_2 => v0_2::PluginIndices::new(pre).ok().map(GuestIndices::V0_2),
@@ -149,9 +104,9 @@ impl GuestIndices {
     }
 
     /// The exports of `instance`.
-    pub fn load(
+    pub fn load<T: Send + 'static>(
         &self,
-        store: &mut Store<PluginState>,
+        store: &mut Store<T>,
         instance: &wasmtime::component::Instance,
     ) -> wasmtime::Result<Guest> {
         Ok(match self {
@@ -164,7 +119,7 @@ impl GuestIndices {
 /// Each call of the `guest` interface, whatever the version: one match,
 /// then the version's own typed call.
 impl Guest {
-    pub async fn info(&self, store: &mut Store<PluginState>) -> wasmtime::Result<PluginInfo> {
+    pub async fn info<T: Send>(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInfo> {
         match self {
             Guest::V0_1(guest) => guest.witplug_plugin_guest().call_info(store).await,
             Guest::V0_2(guest) => guest.witplug_plugin_guest().call_info(store).await,
@@ -172,9 +127,9 @@ impl Guest {
     }
 
     /// The tools the plugin describes; none before 0.2.
-    pub async fn describe_tools(
+    pub async fn describe_tools<T: Send>(
         &self,
-        store: &mut Store<PluginState>,
+        store: &mut Store<T>,
     ) -> wasmtime::Result<Vec<ToolDescription>> {
         match self {
             Guest::V0_1(_) => Ok(Vec::new()),
@@ -182,9 +137,9 @@ impl Guest {
         }
     }
 
-    pub async fn init(
+    pub async fn init<T: Send>(
         &self,
-        store: &mut Store<PluginState>,
+        store: &mut Store<T>,
     ) -> wasmtime::Result<Result<(), WitError>> {
         match self {
             Guest::V0_1(guest) => guest.witplug_plugin_guest().call_init(store).await,
@@ -192,9 +147,9 @@ impl Guest {
         }
     }
 
-    pub async fn handle(
+    pub async fn handle<T: Send>(
         &self,
-        store: &mut Store<PluginState>,
+        store: &mut Store<T>,
         input: &str,
     ) -> wasmtime::Result<Result<String, WitError>> {
         match self {
@@ -203,9 +158,9 @@ impl Guest {
         }
     }
 
-    pub async fn on_message(
+    pub async fn on_message<T: Send>(
         &self,
-        store: &mut Store<PluginState>,
+        store: &mut Store<T>,
         topic: &str,
         payload: &[u8],
     ) -> wasmtime::Result<Result<(), WitError>> {
@@ -219,9 +174,9 @@ impl Guest {
         }
     }
 
-    pub async fn run_tool(
+    pub async fn run_tool<T: Send>(
         &self,
-        store: &mut Store<PluginState>,
+        store: &mut Store<T>,
         name: &str,
         input: &str,
     ) -> wasmtime::Result<Result<String, WitError>> {
@@ -235,7 +190,7 @@ impl Guest {
         }
     }
 
-    pub async fn shutdown(&self, store: &mut Store<PluginState>) -> wasmtime::Result<()> {
+    pub async fn shutdown<T: Send>(&self, store: &mut Store<T>) -> wasmtime::Result<()> {
         match self {
             Guest::V0_1(guest) => guest.witplug_plugin_guest().call_shutdown(store).await,
             Guest::V0_2(guest) => guest.witplug_plugin_guest().call_shutdown(store).await,

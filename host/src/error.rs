@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::contract::v0_2::witplug::plugin::types::Error as WitError;
-use crate::units::format_size;
+use crate::text::format_size;
 
 /// What can go wrong loading or calling plugins.
 ///
@@ -282,7 +282,7 @@ pub enum Error {
         /// The plugin.
         plugin: String,
         /// Which budget.
-        budget: crate::limits::Budget,
+        budget: Budget,
         /// The budget's limit.
         limit: u64,
     },
@@ -470,6 +470,40 @@ pub(crate) fn chain_line(err: &(dyn std::error::Error + 'static)) -> String {
     // wasmtime's messages quote names from the component (imports,
     // exports), which its author chose.
     crate::text::sanitize(&collapse_whitespace(&line), 4 * crate::text::DESCRIPTION)
+}
+
+/// A budget of what the host holds on one instance's behalf, as opposed to
+/// what the instance holds itself (its memory, tables and instances).
+///
+/// A resource is charged when the plugin makes it and released when it
+/// leaves the instance's resource table; past the budget the plugin is
+/// refused with its interface's own error (a socket's `new-socket-limit`,
+/// an HTTP request's `internal-error`) or, where the interface has none
+/// (a handle, a header map), the call stops with
+/// [`Error::BudgetExceeded`](crate::Error::BudgetExceeded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Budget {
+    /// `handles`: live resource handles.
+    Handles,
+    /// `host-memory`: bytes of header maps.
+    HostMemory,
+    /// `sockets`: open TCP sockets.
+    Sockets,
+    /// `requests`: outgoing HTTP requests in flight.
+    Requests,
+}
+
+impl Budget {
+    /// Its key in a manifest's `[limits]`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Handles => "handles",
+            Self::HostMemory => "host-memory",
+            Self::Sockets => "sockets",
+            Self::Requests => "requests",
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,14 +14,14 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::task::JoinHandle;
 use wasmtime::Engine;
 
-use crate::bus::{Message, MessageBus, Published, Subscription};
-use crate::cache::{Cache, CacheStats};
-use crate::engine::Engines;
-use crate::events::{Event, EventStream};
-use crate::metrics::{self, Stats};
-use crate::remote::ToolService;
+use crate::compile::cache::{Cache, CacheStats};
+use crate::compile::engine::Engines;
+use crate::messaging::bus::{Message, MessageBus, Published, Subscription};
+use crate::messaging::remote::ToolService;
+use crate::messaging::tools::ToolProvider;
+use crate::observe::events::{Event, EventStream};
+use crate::observe::metrics::{self, Stats};
 use crate::store::Services;
-use crate::tools::ToolProvider;
 use crate::{Error, Plugin, Result};
 
 pub use builder::{DEFAULT_MAX_FILE_SIZE, HostBuilder};

@@ -54,98 +54,78 @@
 
 #![deny(missing_docs)]
 
-// The modules in layers, each using only those above it in this list:
-// - bottom: `units` (sizes, durations), `name` (shared names), `bus`
-//   (messages), `remote` (tools across hosts), `events`, `call` (where a
-//   call comes from), `tools` (the tool registry), `text` (plugin text
-//   made safe), `error`, `files`
-//   (bounded reads of regular files), `contract` (the versions spoken, one
-//   `bindgen!` each, in `contract/`);
-// - configuration: `limits`, `network` (what `connect` grants reach),
-//   `origins` (what `http` grants reach), `stderr` (the tail a trap
-//   quotes), `grants`, `manifest` (with the pool's config);
-// - the store: `store` (per-instance state), `limiter` (memory, tables,
-//   the limit markers), `held` (sockets and header maps charged to their
-//   instance), `imports` (the WIT host imports), `lookups` (name lookups
-//   behind the `resolve` grant), `core_abi`;
-// - calls: `deadline` (ticker, arming, backstop), `trap` (a failure as an
-//   `Error`), `metrics` (counters and histograms);
-// - compiling: `engine`, `cache`, `load`, `inspect`;
-// - `plugin` (pool, lifecycle, checkout, instances, calls), then `host`
-//   (builder, loading, delivery, watching);
-// - beside them, with the `nats` feature: `nats` (the bus and remote
-//   tools on NATS), using only the bottom layer.
+// The modules in layers, each using only those listed before it
+// (`tests/all/layers.rs` checks it), so no folder imports another in a
+// cycle:
+// - `contract/`: the versions spoken, one `bindgen!` each, and their
+//   exports whatever the version; the types every layer speaks;
+// - the root: `error` (the crate's error), `text` (plugin text made safe,
+//   sizes shown), `name` (shared names), `clock` (moments and spans);
+// - `config/`: what the operator decides: units, limits, grants, network,
+//   origins, manifest, and the bounded reads of their files;
+// - `messaging/`: how plugins reach each other: the bus, tools and their
+//   descriptions, a call's origin, remote tools, NATS;
+// - `observe/`: events and metrics;
+// - `store/`: per-instance state (`store.rs`), the limiter, what the host
+//   holds for an instance, name lookups, the stderr tail;
+// - `imports/`: what plugins import: witplug's host interface (every
+//   version delegating to the newest), the standard WASI interfaces beside
+//   it, the core ABI;
+// - `call/`: deadlines and traps;
+// - `compile/`: engine, cache, load, inspect, the version a component
+//   targets;
+// - `plugin/` (pool, lifecycle, checkout, instances, calls), then `host/`
+//   (builder, loading, delivery, watching).
 
-mod bus;
-mod cache;
 mod call;
 mod clock;
+mod compile;
+mod config;
 pub mod contract;
-mod core_abi;
-mod deadline;
-mod described;
-mod engine;
 mod error;
-mod events;
-mod files;
-mod grants;
-mod held;
 mod host;
 mod imports;
-mod inspect;
-mod limiter;
-mod limits;
-mod load;
-mod lookups;
-mod manifest;
-mod metrics;
+mod messaging;
 mod name;
-#[cfg(feature = "nats")]
-mod nats;
-mod network;
-mod origins;
+mod observe;
 mod plugin;
-mod remote;
-mod stderr;
 mod store;
 mod text;
-mod tools;
-mod trap;
-pub mod units;
 
-pub use bus::{
-    Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
-    Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
-};
-pub use cache::CacheStats;
+pub use compile::cache::CacheStats;
+pub use compile::engine::engine_config;
+pub use compile::inspect::{Inspection, inspect, inspect_file};
+pub use compile::load::hex_sha256;
+pub use config::grants::{DirGrant, DirMode, Grants};
+pub use config::limits::{Budget, Limits, LimitsSpec};
+pub use config::manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
+pub use config::units;
 /// The bindings of the newest contract version (`contract::v0_2`), for a
 /// host world of its own that reuses the host interface through `with`.
 pub use contract::v0_2 as bindings;
 pub use contract::v0_2::witplug::plugin::types::{Error as PluginError, Level};
 pub use contract::{CONTRACTS, Contract};
-pub use core_abi::MODULE as CORE_ABI_MODULE;
-pub use described::{Provider, ToolHints, ToolInfo, ToolSpec};
-pub use engine::engine_config;
 pub use error::{Error, Result, describe};
-pub use events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
-pub use grants::{DirGrant, DirMode, Grants};
 pub use host::{DEFAULT_MAX_FILE_SIZE, Host, HostBuilder, LoadReport, SyncReport, Watcher};
-pub use inspect::{Inspection, inspect, inspect_file};
-pub use limits::{Budget, Limits, LimitsSpec};
-pub use load::hex_sha256;
-pub use manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
-pub use metrics::{Metrics, Stats};
-pub use name::Name;
+pub use imports::core_abi::MODULE as CORE_ABI_MODULE;
+pub use messaging::bus::{
+    Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
+    Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
+};
+pub use messaging::described::{Provider, ToolHints, ToolInfo, ToolSpec};
 #[cfg(feature = "nats")]
-pub use nats::{
+pub use messaging::nats::{
     CLIENT_QUEUE, DEFAULT_OUTGOING, DEFAULT_OUTGOING_BYTES, NatsBus, NatsOptions, NatsStats,
     SUBSCRIPTION_QUEUE,
 };
-pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
-pub use remote::{
+pub use messaging::remote::{
     RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
 };
+pub use messaging::tools::{ToolFuture, ToolResult, Tools};
+pub use name::Name;
+pub use observe::events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
+pub use observe::metrics::{Metrics, Stats};
+pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
 pub use store::PluginState;
-pub use tools::{ToolFuture, ToolResult, Tools};
 pub use wasmtime::Val as CoreVal;
 pub use wasmtime::component::Val;

@@ -17,17 +17,17 @@ use std::sync::Arc;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
-use crate::call::{CallContext, Direct};
+use crate::call::deadline;
 use crate::clock::Moment;
+use crate::compile::load::{Code, Wasm};
 use crate::contract::{Contract, GuestIndices};
-use crate::deadline;
-use crate::described::ToolSpec;
-use crate::events::{Event, Events};
-use crate::load::{Code, Wasm};
-use crate::metrics::{Counters, Histogram, Metrics};
+use crate::messaging::described::ToolSpec;
+use crate::messaging::origin::{CallContext, Direct};
+use crate::messaging::tools::{ProviderFuture, ToolProvider};
 use crate::name::Name;
+use crate::observe::events::{Event, Events};
+use crate::observe::metrics::{Counters, Histogram, Metrics};
 use crate::store::{PluginContext, PluginState};
-use crate::tools::{ProviderFuture, ToolProvider};
 use crate::{Error, PluginError, Result};
 
 use checkout::Source;
@@ -126,7 +126,7 @@ impl Plugin {
             Wasm::Component((component, pre)) => {
                 let engine = pre.engine().clone();
                 let exports = exports::list_exports(&engine, component);
-                contract = crate::contract::targeted(&engine, component)
+                contract = crate::compile::version::targeted(&engine, component)
                     .map_err(|reason| Error::UnsupportedContract { path: path.clone(), reason })?;
                 (engine, GuestIndices::new(contract, pre), exports, Vec::new())
             }
@@ -260,7 +260,7 @@ impl Plugin {
         self.pool.read_counters(&mut metrics, &mut histogram);
         self.shared.read_into(&mut metrics, &mut histogram);
         metrics.denied = self.context.denied.load(std::sync::atomic::Ordering::Relaxed);
-        crate::metrics::finish(&mut metrics, &histogram);
+        crate::observe::metrics::finish(&mut metrics, &histogram);
         (metrics, histogram)
     }
 
@@ -327,7 +327,7 @@ impl Plugin {
     pub fn new_store(&self) -> Store<PluginState> {
         let mut store = Store::new(&self.engine, PluginState::new(self.context.clone()));
         store.limiter(|state| &mut state.limiter);
-        store.set_hostcall_fuel(crate::trap::hostcall_fuel(&self.context.limits));
+        store.set_hostcall_fuel(crate::call::trap::hostcall_fuel(&self.context.limits));
         let handles = usize::try_from(self.context.limits.handles).unwrap_or(usize::MAX);
         store.set_max_component_handles(handles);
         deadline::watch(&mut store);
@@ -480,7 +480,7 @@ impl Plugin {
 
     /// Names the failure of a call: the trap, or the limit it hit.
     pub(crate) fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
-        crate::trap::classify(self.name(), &self.context.limits, err, state)
+        crate::call::trap::classify(self.name(), &self.context.limits, err, state)
     }
 
     #[inline]

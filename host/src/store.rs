@@ -2,6 +2,11 @@
 //! context, the accounting of the call it serves, and the host services its
 //! imports reach.
 
+pub(crate) mod held;
+pub(crate) mod limiter;
+pub(crate) mod lookups;
+pub(crate) mod stderr;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,20 +15,20 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bus::MessageBus;
-use crate::call::{CallContext, Origin};
 use crate::clock::{Moment, Span};
-use crate::events::{Event, Events};
-use crate::grants::{Grants, OpenDir};
-use crate::held::Held;
-use crate::limiter::Limiter;
-use crate::limits::Limits;
-use crate::manifest::PoolConfig;
+use crate::config::grants::{Grants, OpenDir};
+use crate::config::limits::Limits;
+use crate::config::manifest::PoolConfig;
+use crate::config::origins::Origins;
+use crate::messaging::bus::MessageBus;
+use crate::messaging::origin::{CallContext, Origin};
+use crate::messaging::tools::ToolRegistry;
 use crate::name::Name;
-use crate::origins::Origins;
-use crate::stderr::StderrTail;
+use crate::observe::events::{Event, Events};
+use crate::store::held::Held;
+use crate::store::limiter::Limiter;
+use crate::store::stderr::StderrTail;
 use crate::text::{self, sanitize};
-use crate::tools::ToolRegistry;
 
 /// The data of one plugin instance's `Store`.
 ///
@@ -143,7 +148,7 @@ impl PluginState {
             stderr,
             http: {
                 let mut http = WasiHttpCtx::new();
-                let map = crate::held::header_map_size(plugin.limits.host_memory);
+                let map = crate::store::held::header_map_size(plugin.limits.host_memory);
                 http.set_field_size_limit(usize::try_from(map).unwrap_or(usize::MAX));
                 http
             },

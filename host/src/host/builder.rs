@@ -7,14 +7,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::Host;
-use crate::bus::{Bus, MessageBus};
-use crate::cache::Cache;
-use crate::engine::{EngineKey, Engines};
-use crate::events::Events;
-use crate::grants::Grants;
-use crate::limits::Limits;
+use crate::compile::cache::Cache;
+use crate::compile::engine::{EngineKey, Engines};
+use crate::config::grants::Grants;
+use crate::config::limits::Limits;
+use crate::messaging::bus::{Bus, MessageBus};
+use crate::messaging::tools::{ToolRegistry, ToolResult, Tools};
+use crate::observe::events::Events;
 use crate::store::Services;
-use crate::tools::{ToolRegistry, ToolResult, Tools};
 use crate::{Error, Result};
 
 /// Configures a [`Host`].
@@ -45,9 +45,7 @@ pub struct HostBuilder {
     pub(super) switched_off: Vec<String>,
 }
 
-/// The default of [`HostBuilder::max_file_size`]: well above the largest
-/// components standard toolchains build (a Python plugin is about 18 MB).
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+pub use crate::config::files::DEFAULT_MAX_FILE_SIZE;
 
 impl std::fmt::Debug for HostBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -6,17 +6,17 @@ use std::sync::{Arc, PoisonError, Weak};
 
 use super::{Entry, Host, Stamp};
 use crate::PluginError;
-use crate::bus::Subscription;
-use crate::call::CallContext;
 use crate::clock::Span;
-use crate::engine::EngineKey;
-use crate::events::Event;
-use crate::limits::Limits;
-use crate::load::{self, Wasm};
-use crate::manifest::Manifest;
-use crate::remote::{ToolHandler, ToolRequest, ToolService};
+use crate::compile::engine::EngineKey;
+use crate::compile::load::{self, Wasm};
+use crate::config::limits::Limits;
+use crate::config::manifest::Manifest;
+use crate::messaging::bus::Subscription;
+use crate::messaging::origin::CallContext;
+use crate::messaging::remote::{ToolHandler, ToolRequest, ToolService};
+use crate::messaging::tools::ToolProvider;
+use crate::observe::events::Event;
 use crate::store::PluginContext;
-use crate::tools::ToolProvider;
 use crate::{Error, Plugin, Result};
 
 /// What loading a folder gave: the plugins that loaded and, for every file
@@ -141,10 +141,10 @@ impl Host {
             grants.extend(extra.clone());
         }
         for address in &grants.connect {
-            crate::network::check_grant(address).map_err(manifest_error)?;
+            crate::config::network::check_grant(address).map_err(manifest_error)?;
         }
         for origin in &grants.http {
-            crate::origins::check_grant(origin).map_err(manifest_error)?;
+            crate::config::origins::check_grant(origin).map_err(manifest_error)?;
         }
         for pattern in &grants.subscribe {
             self.services.bus.check_pattern(pattern).map_err(|reason| {

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 
 use super::{Entry, Host};
-use crate::events::Event;
-use crate::load;
+use crate::compile::load;
+use crate::observe::events::Event;
 use crate::{Error, Plugin, Result};
 
 /// What a watcher compares to notice that a plugin's files changed.

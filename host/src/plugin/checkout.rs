@@ -11,12 +11,12 @@ use wasmtime::component::Val;
 
 use super::pool::{Live, Slot};
 use super::{CoreExport, Export, Plugin};
-use crate::call::{CallContext, Direct, Origin};
+use crate::call::deadline;
 use crate::clock::Moment;
-use crate::deadline;
-use crate::events::{Event, Outcome};
-use crate::metrics::{Sample, Writer};
+use crate::messaging::origin::{CallContext, Direct, Origin};
 use crate::name::Name;
+use crate::observe::events::{Event, Outcome};
+use crate::observe::metrics::{Sample, Writer};
 use crate::{Error, Result};
 
 /// A slot of a plugin's pool, held by one caller until dropped.
@@ -413,7 +413,7 @@ impl<'p> Plugin {
             false,
             Direct,
             async move |live| {
-                let crate::load::Wasm::Component(instance) = &live.instance else {
+                let crate::compile::load::Wasm::Component(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a core module has no component exports"));
                 };
                 let Some(func) = instance.get_func(&mut live.store, export.index) else {
@@ -445,7 +445,7 @@ impl<'p> Plugin {
             false,
             Direct,
             async move |live| {
-                let crate::load::Wasm::Module(instance) = &live.instance else {
+                let crate::compile::load::Wasm::Module(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a component has no core exports"));
                 };
                 let func = instance

@@ -4,8 +4,8 @@ use wasmtime::{Val, ValType};
 
 use super::checkout::Source;
 use super::{CoreExport, Plugin};
-use crate::call::Direct;
-use crate::load::Wasm;
+use crate::compile::load::Wasm;
+use crate::messaging::origin::Direct;
 use crate::{Error, Result};
 
 impl Plugin {

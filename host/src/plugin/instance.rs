@@ -6,10 +6,10 @@ use wasmtime::Store;
 
 use super::Plugin;
 use super::pool::Live;
+use crate::call::deadline;
+use crate::compile::load::{Instance, Wasm};
 use crate::contract::v0_2::witplug::plugin::types::{PluginInfo as WitInfo, ToolDescription};
-use crate::deadline;
-use crate::events::Event;
-use crate::load::{Instance, Wasm};
+use crate::observe::events::Event;
 use crate::store::PluginState;
 use crate::text::{self, sanitize};
 use crate::{Error, PluginInfo, Result};
@@ -84,7 +84,12 @@ impl Plugin {
                 .map(Wasm::Module),
         };
         result.map_err(|err| {
-            crate::trap::instantiation_failed(self.name(), &self.context.limits, &err, store.data())
+            crate::call::trap::instantiation_failed(
+                self.name(),
+                &self.context.limits,
+                &err,
+                store.data(),
+            )
         })
     }
 

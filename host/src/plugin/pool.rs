@@ -17,11 +17,11 @@ use tokio::sync::Notify;
 use wasmtime::Store;
 
 use super::atomic_box::AtomicBox;
+use crate::compile::load::Instance;
+use crate::config::manifest::PoolConfig;
 use crate::contract::Guest as GuestBindings;
-use crate::load::Instance;
-use crate::manifest::PoolConfig;
-use crate::metrics::{Counters, Histogram, Metrics};
 use crate::name::Name;
+use crate::observe::metrics::{Counters, Histogram, Metrics};
 use crate::store::PluginState;
 use crate::{Error, Result};
 

@@ -22,10 +22,10 @@ use wasmtime_wasi_http::p2::HeaderResult;
 use wasmtime_wasi_http::p2::bindings::http::types::{HeaderError, HostFields};
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
-use crate::limiter::LimitHit;
-use crate::limits::Budget;
-use crate::lookups::{Guard, Guarded};
+use crate::config::limits::Budget;
 use crate::store::PluginState;
+use crate::store::limiter::LimitHit;
+use crate::store::lookups::{Guard, Guarded};
 
 /// The largest header map the host keeps for a plugin, when its
 /// `host-memory` budget is larger (wasmtime-wasi-http's own default).

@@ -4,10 +4,10 @@
 use wasmtime::Trap;
 use wasmtime::component::ResourceTableError;
 
+use crate::config::limits::{Budget, Limits};
 use crate::error::{Error, collapse_whitespace, one_line};
-use crate::limiter::LimitHit;
-use crate::limits::{Budget, Limits};
 use crate::store::PluginState;
+use crate::store::limiter::LimitHit;
 
 /// Names the failure `err` of a call into `plugin`; `state` is the store's
 /// data when the store is still at hand, which tells a refused memory

@@ -5,9 +5,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
-use crate::bus;
-use crate::stderr::StderrTail;
-
 /// The `[grants]` table of a manifest.
 ///
 /// ```toml
@@ -175,17 +172,17 @@ impl Grants {
 
     /// Whether the plugin may call the tool `name`.
     pub fn may_call(&self, name: &str) -> bool {
-        self.tools.iter().any(|pattern| bus::matches(pattern, name))
+        self.tools.iter().any(|pattern| matches(pattern, name))
     }
 
     /// Whether the plugin may publish on `topic`.
     pub fn may_publish(&self, topic: &str) -> bool {
-        self.publish.iter().any(|pattern| bus::matches(pattern, topic))
+        self.publish.iter().any(|pattern| matches(pattern, topic))
     }
 
     /// Whether the plugin may receive messages on `topic`.
     pub fn may_receive(&self, topic: &str) -> bool {
-        self.subscribe.iter().any(|pattern| bus::matches(pattern, topic))
+        self.subscribe.iter().any(|pattern| matches(pattern, topic))
     }
 
     /// Makes relative host folders relative to `base` (the manifest's
@@ -225,11 +222,11 @@ impl Grants {
         &self,
         opened: &[OpenDir],
         denied: impl Fn(String) + Send + Sync + 'static,
-        stderr: StderrTail,
+        stderr: impl wasmtime_wasi::cli::StdoutStream + 'static,
     ) -> WasiCtx {
         let mut builder = WasiCtxBuilder::new();
         builder.allow_tcp(true).allow_udp(false).allow_ip_name_lookup(self.resolve);
-        builder.socket_addr_check(crate::network::check(self.connect.clone(), denied));
+        builder.socket_addr_check(crate::config::network::check(self.connect.clone(), denied));
         for name in &self.env {
             if let Ok(value) = std::env::var(name) {
                 builder.env(name, value);
@@ -346,6 +343,16 @@ impl OpenDir {
 
 fn forwarded(granted: bool) -> String {
     if granted { "forwarded to the host".to_owned() } else { "discarded".to_owned() }
+}
+
+/// Whether `topic` (or a tool's name) matches `pattern`: exact, `*` for
+/// any, or `prefix.*` for any below `prefix.` (see [`Bus`](crate::Bus)).
+pub(crate) fn matches(pattern: &str, topic: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some("") => true,
+        Some(prefix) if prefix.ends_with('.') => topic.starts_with(prefix),
+        _ => pattern == topic,
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::sync::Semaphore;
 
 use super::{NatsBus, one_line, subject};
 use crate::PluginError;
-use crate::remote::{
+use crate::messaging::remote::{
     RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
 };
 use crate::text::{self, sanitize};

@@ -5,7 +5,7 @@
 //! the host's stderr too.
 //!
 //! A Rust plugin reports its panic through `log` instead (see
-//! [`PANIC_PREFIX`](crate::imports::PANIC_PREFIX)); this is how every other
+//! [`PANIC_PREFIX`](crate::imports::host::PANIC_PREFIX)); this is how every other
 //! toolchain's runtime reports a failure it cannot return.
 
 use std::collections::VecDeque;

@@ -53,11 +53,11 @@ use async_nats::{Client, HeaderMap};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::bus::{
+use crate::messaging::bus::{
     ByteBudget, Message, MessageBus, Offered, Published, QueueBounds, QueueSender, SubscribeFuture,
     Subscription,
 };
-use crate::remote::RemoteTools;
+use crate::messaging::remote::RemoteTools;
 use crate::{Error, Result};
 
 /// How many messages wait to be sent while the connection is down.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
-use crate::cache::Cache;
+use crate::compile::cache::Cache;
 use crate::error::{collapse_whitespace, one_line};
 use crate::store::PluginState;
 use crate::text::{self, sanitize};
@@ -67,7 +67,7 @@ pub(crate) fn plugin_name(path: &Path) -> Result<String> {
 /// Reads a plugin file of at most `limit` bytes (see `files`), checking it
 /// against the hash its manifest names.
 pub(crate) fn read(path: &Path, sha256: Option<&str>, limit: u64) -> Result<Vec<u8>> {
-    let bytes = crate::files::read(path, limit)?;
+    let bytes = crate::config::files::read(path, limit)?;
     if let Some(expected) = sha256 {
         let actual = hex_sha256(&bytes);
         if !actual.eq_ignore_ascii_case(expected) {

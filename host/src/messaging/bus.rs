@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::remote::RemoteTools;
+use crate::messaging::remote::RemoteTools;
 
 /// How many undelivered messages a subscriber may hold before new ones are
 /// dropped (and counted) instead of blocking the publisher.
@@ -400,14 +400,7 @@ impl Subscription {
     }
 }
 
-/// Whether `topic` matches `pattern` (see [`Bus`]).
-pub fn matches(pattern: &str, topic: &str) -> bool {
-    match pattern.strip_suffix('*') {
-        Some("") => true,
-        Some(prefix) if prefix.ends_with('.') => topic.starts_with(prefix),
-        _ => pattern == topic,
-    }
-}
+pub(crate) use crate::config::grants::matches;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,10 @@ use std::path::Path;
 
 use crate::{Error, Result};
 
+/// The default of [`HostBuilder::max_file_size`](crate::HostBuilder::max_file_size): well above the largest
+/// components standard toolchains build (a Python plugin is about 18 MB).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
+
 /// Reads the regular file at `path` (following a symbolic link), at most
 /// `limit` bytes; `Ok(None)` when there is no such file.
 ///

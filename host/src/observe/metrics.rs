@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::events::Outcome;
+use crate::observe::events::Outcome;
 
 /// What one plugin has done since it was loaded.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -311,7 +311,7 @@ impl std::fmt::Display for Stats {
                 short(m.p99),
                 short(m.total_time),
                 m.fuel_used,
-                crate::units::format_size(m.peak_memory),
+                crate::config::units::format_size(m.peak_memory),
                 m.messages_delivered,
                 m.denied,
             )?;

@@ -27,7 +27,7 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Inspection> {
 }
 
 /// [`inspect`] of the file at `path`, read as plugins are: only a regular
-/// file of at most [`DEFAULT_MAX_FILE_SIZE`](crate::DEFAULT_MAX_FILE_SIZE)
+/// file of at most [`DEFAULT_MAX_FILE_SIZE`](crate::config::files::DEFAULT_MAX_FILE_SIZE)
 /// bytes is read, so a FIFO or a device neither hangs nor swamps it.
 ///
 /// # Errors
@@ -35,13 +35,13 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Inspection> {
 /// As for [`inspect`], and [`Error::NotAFile`], [`Error::TooLarge`] or
 /// [`Error::Io`] for a file that cannot be read so.
 pub fn inspect_file(path: &Path) -> Result<Inspection> {
-    let bytes = crate::files::read(path, crate::DEFAULT_MAX_FILE_SIZE)?;
+    let bytes = crate::config::files::read(path, crate::config::files::DEFAULT_MAX_FILE_SIZE)?;
     inspect_bytes(path, &bytes)
 }
 
 fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection> {
     let invalid = |reason: String| Error::InvalidComponent { path: path.to_owned(), reason };
-    crate::load::check_header(path, bytes)?;
+    crate::compile::load::check_header(path, bytes)?;
     let decoded = wit_component::decode(bytes).map_err(|err| invalid(format!("{err:#}")))?;
     let DecodedWasm::Component(resolve, world) = decoded else {
         return Err(invalid("the file holds WIT definitions, not a component".to_owned()));

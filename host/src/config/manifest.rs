@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::grants::Grants;
-use crate::limits::LimitsSpec;
-use crate::units;
+use crate::config::grants::Grants;
+use crate::config::limits::LimitsSpec;
+use crate::config::units;
 use crate::{Error, Result};
 
 /// The largest manifest read: a manifest is a few lines of TOML.
@@ -174,7 +174,7 @@ impl Manifest {
     /// [`Error::Io`] when it cannot be read, [`Error::Manifest`] when it is
     /// not a valid manifest.
     pub fn load(path: &Path) -> Result<Option<Self>> {
-        let Some(bytes) = crate::files::read_if_present(path, MAX_MANIFEST)? else {
+        let Some(bytes) = crate::config::files::read_if_present(path, MAX_MANIFEST)? else {
             return Ok(None);
         };
         let manifest = |reason| Error::Manifest { path: path.to_owned(), reason };

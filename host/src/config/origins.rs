@@ -14,7 +14,7 @@ use http_body_util::{BodyExt, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::clock::Moment;
-use crate::limits::Limits;
+use crate::config::limits::Limits;
 
 /// One granted origin: a scheme (or either of `http` and `https`), a host
 /// (or every subdomain of one, for `*.`), and a port (or the scheme's).

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::units::{self, format_size};
+use crate::config::units::{self, format_size};
 
 /// The longest deadline any call may have.
 const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -77,39 +77,9 @@ pub struct Limits {
     pub requests: u64,
 }
 
-/// A budget of what the host holds on one instance's behalf, as opposed to
-/// what the instance holds itself (its memory, tables and instances).
-///
-/// A resource is charged when the plugin makes it and released when it
-/// leaves the instance's resource table; past the budget the plugin is
-/// refused with its interface's own error (a socket's `new-socket-limit`,
-/// an HTTP request's `internal-error`) or, where the interface has none
-/// (a handle, a header map), the call stops with
-/// [`Error::BudgetExceeded`](crate::Error::BudgetExceeded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Budget {
-    /// `handles`: live resource handles.
-    Handles,
-    /// `host-memory`: bytes of header maps.
-    HostMemory,
-    /// `sockets`: open TCP sockets.
-    Sockets,
-    /// `requests`: outgoing HTTP requests in flight.
-    Requests,
-}
+pub use crate::error::Budget;
 
 impl Budget {
-    /// Its key in a manifest's `[limits]`.
-    pub fn key(self) -> &'static str {
-        match self {
-            Self::Handles => "handles",
-            Self::HostMemory => "host-memory",
-            Self::Sockets => "sockets",
-            Self::Requests => "requests",
-        }
-    }
-
     /// Its limit in `limits`.
     pub fn limit(self, limits: &Limits) -> u64 {
         match self {

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
-use crate::deadline::start_ticker;
+use crate::call::deadline::start_ticker;
+use crate::config::limits::Limits;
 use crate::error::one_line;
-use crate::limits::Limits;
 use crate::store::PluginState;
 use crate::{Error, Result};
 
@@ -92,11 +92,11 @@ fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
 
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    crate::lookups::add_to_linker(&mut linker)?;
+    crate::store::lookups::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::held::add_to_linker(&mut linker)?;
-    crate::contract::add_to_linker(&mut linker)?;
+    crate::store::held::add_to_linker(&mut linker)?;
+    crate::imports::add_to_linker(&mut linker)?;
     let mut core_linker = wasmtime::Linker::new(&engine);
-    crate::core_abi::add_to_linker(&mut core_linker)?;
+    crate::imports::core_abi::add_to_linker(&mut core_linker)?;
     Ok(Runtime { engine, linker, core_linker })
 }

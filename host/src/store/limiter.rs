@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::limits::{Budget, Limits};
+use crate::config::limits::{Budget, Limits};
 
 /// Which limit a plugin ran into, raised as the error of a trap so the host
 /// can tell it apart from other traps.

@@ -6,8 +6,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 
-use crate::call::CallContext;
-use crate::described::ToolSpec;
+use crate::messaging::described::ToolSpec;
+use crate::messaging::origin::CallContext;
 use crate::name::Name;
 
 /// What a tool call returns: its output, or a message saying why it failed.

@@ -15,9 +15,9 @@ use std::time::Duration;
 use wasmtime::{Engine, Store, UpdateDeadline};
 
 use crate::clock::{Moment, Span};
-use crate::limiter::LimitHit;
-use crate::limits::Limits;
+use crate::config::limits::Limits;
 use crate::store::PluginState;
+use crate::store::limiter::LimitHit;
 
 /// How often each engine's epoch advances: the granularity of deadlines, and
 /// how often a long-running plugin yields to the async runtime.

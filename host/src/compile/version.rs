@@ -1,0 +1,48 @@
+//! The contract version a component targets, read from the interfaces of
+//! `witplug:plugin` it imports and exports.
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::contract::{CONTRACTS, Contract};
+
+/// The package every contract version's interfaces belong to.
+const PACKAGE: &str = "witplug:plugin/";
+
+/// The contract version `component` targets, from the interfaces of
+/// `witplug:plugin` it imports and exports: `Ok(None)` for a component
+/// that uses none (a plain WASI component), `Err` with the reason for one
+/// that targets a version this host does not speak, or several.
+pub(crate) fn targeted(engine: &Engine, component: &Component) -> Result<Option<Contract>, String> {
+    let ty = component.component_type();
+    let imports = ty.imports(engine).map(|(name, _)| name);
+    let exports = ty.exports(engine).map(|(name, _)| name);
+    let mut found: Option<Contract> = None;
+    for name in imports.chain(exports) {
+        let Some(rest) = name.strip_prefix(PACKAGE) else { continue };
+        let spoken = || CONTRACTS.iter().map(|c| c.version()).collect::<Vec<_>>().join(", ");
+        let Some((_, version)) = rest.split_once('@') else {
+            return Err(format!(
+                "uses `{}` without a version; this host speaks witplug:plugin {}",
+                crate::text::sanitize(name, crate::text::NAME),
+                spoken()
+            ));
+        };
+        let Some(contract) = Contract::matching(version) else {
+            return Err(format!(
+                "targets witplug:plugin@{}, which this host does not speak (it speaks {})",
+                crate::text::sanitize(version, crate::text::NAME),
+                spoken()
+            ));
+        };
+        match found {
+            Some(other) if other != contract => {
+                return Err(format!(
+                    "mixes witplug:plugin@{other} and @{contract}; a plugin targets one version"
+                ));
+            }
+            _ => found = Some(contract),
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,16 @@
+//! What the operator decides, read before any plugin runs: sizes and
+//! durations as written (`units`), the limits and their ceilings
+//! (`limits`), what a plugin is granted (`grants`, with `network` for
+//! `connect` grants and `origins` for `http` grants), its manifest
+//! (`manifest`) and the bounded reads of the files they come from
+//! (`files`).
+//!
+//! The bottom layer: it uses only the crate's root modules.
+
+pub(crate) mod files;
+pub(crate) mod grants;
+pub(crate) mod limits;
+pub(crate) mod manifest;
+pub(crate) mod network;
+pub(crate) mod origins;
+pub mod units;
