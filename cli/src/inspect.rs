@@ -20,6 +20,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let manifest = Manifest::load(&manifest_path)?;
     out!("{}", inspection.wit.trim_end());
     out!("");
+    match &inspection.contract {
+        Ok(Some(contract)) => out!("// Contract: witplug:plugin@{contract}"),
+        Ok(None) => out!("// Contract: none (a component of standard interfaces only)"),
+        Err(reason) => out!("// Contract: refused: it {reason}"),
+    }
     match &manifest {
         Some(_) => out!("// What each import gives it, under {}:", manifest_path.display()),
         None => out!("// What each import gives it (no manifest: nothing granted):"),

@@ -1,7 +1,8 @@
 //! What a plugin imports from the host, each import checked against the
 //! plugin's grants and limits: witplug's `host` interface (`host.rs`, the
 //! newest version; `v0_1.rs` delegates to it), the standard WASI
-//! interfaces beside it, and the same functions for core wasm modules
+//! interfaces beside it (`config.rs`: `wasi:config/store`; `logging.rs`:
+//! `wasi:logging/logging`), and the same functions for core wasm modules
 //! (`core_abi.rs`).
 //!
 //! Uses `store` and the layers below it.
@@ -11,8 +12,10 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::contract;
 use crate::store::PluginState;
 
+mod config;
 pub(crate) mod core_abi;
 pub(crate) mod host;
+mod logging;
 mod v0_1;
 
 /// Links the host imports of every contract version into `linker`.
@@ -21,5 +24,11 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
     contract::v0_1::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     // 0.1's `types` holds types only; its instance must still exist.
     linker.instance("witplug:plugin/types@0.1.0")?;
+    // The standard interfaces beside the contract, for components not
+    // written for witplug.
+    config::add_to_linker(linker)?;
+    contract::logging::wasi::logging::logging::add_to_linker::<_, HasSelf<_>>(linker, |state| {
+        state
+    })?;
     Ok(())
 }

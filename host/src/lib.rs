@@ -1,7 +1,8 @@
 //! Load WebAssembly component plugins from a folder and call them.
 //!
 //! A [`Host`] holds one wasmtime engine and the imports every plugin gets:
-//! `log`, `get-config`, `send-message` and `call-tool` from `wit/host.wit`,
+//! `log`, `get-config`, `send-message` and `call-tool` from
+//! `wit/v0.2.0/host.wit` (0.1 plugins too: `docs/versions.md`),
 //! and WASI with nothing granted. [`Host::load_dir`] loads every `*.wasm` in
 //! a folder as a [`Plugin`], each with its own instance and `Store`; files
 //! that are not valid plugins are reported, never fatal.

@@ -191,17 +191,18 @@ impl Plugin {
         }
         let mut tools: Vec<(String, ToolSpec)> = Vec::with_capacity(described.len());
         for description in described {
-            let (name, spec) = ToolSpec::from_plugin(description).map_err(refuse)?;
-            let shown = crate::text::sanitize(&name, crate::text::NAME);
-            if tools.iter().any(|(other, _)| *other == name) {
-                return Err(refuse(format!("describes tool `{shown}` twice")));
-            }
-            if !provided.contains(&name) {
+            // Names first: a schema is parsed and compiled only for a tool
+            // the operator provides, once.
+            let shown = crate::text::sanitize(&description.name, crate::text::NAME);
+            if !provided.contains(&description.name) {
                 return Err(refuse(format!(
                     "describes tool `{shown}`, which its manifest does not provide (add it to `[provides] tools`)"
                 )));
             }
-            tools.push((name, spec));
+            if tools.iter().any(|(other, _)| *other == description.name) {
+                return Err(refuse(format!("describes tool `{shown}` twice")));
+            }
+            tools.push(ToolSpec::from_plugin(description).map_err(refuse)?);
         }
         if let Some(missing) = provided.iter().find(|name| !tools.iter().any(|(n, _)| n == *name)) {
             return Err(refuse(format!(

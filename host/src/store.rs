@@ -8,11 +8,13 @@ pub(crate) mod lookups;
 pub(crate) mod stderr;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::clock::{Moment, Span};
@@ -52,6 +54,8 @@ pub struct PluginState {
 pub(crate) struct PluginContext {
     pub name: Name,
     pub config: BTreeMap<String, String>,
+    /// `config` as `wasi:config/store` serves it.
+    pub wasi_config: WasiConfig,
     pub grants: Grants,
     /// The granted folders, opened at load.
     pub dirs: Vec<OpenDir>,
@@ -67,6 +71,23 @@ pub(crate) struct PluginContext {
     /// outside a call.
     pub denial_window: AtomicU64,
     pub denials_in_window: AtomicU64,
+}
+
+/// One plugin's configuration as `wasi:config/store` serves it.
+#[derive(Default)]
+pub(crate) struct WasiConfig(pub(crate) WasiConfigVariables);
+
+impl WasiConfig {
+    /// The configuration `values`, as `get-config` sees them.
+    pub fn new<'a>(values: impl IntoIterator<Item = (&'a String, &'a String)>) -> Self {
+        Self(values.into_iter().map(|(key, value)| (key.as_str(), value.as_str())).collect())
+    }
+}
+
+impl fmt::Debug for WasiConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WasiConfig(..)")
+    }
 }
 
 impl PluginContext {

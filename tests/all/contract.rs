@@ -64,3 +64,34 @@ fn the_crates_carry_the_contract_unchanged() {
         );
     }
 }
+
+#[test]
+fn the_standard_wit_is_vendored_unchanged() {
+    // wasi:logging: no crate ships it; the host crate carries a copy.
+    let logging = wit_files(&root().join("wit/deps/logging"));
+    assert!(logging.contains_key("logging.wit"), "{:?}", logging.keys());
+    assert_eq!(wit_files(&root().join("host/wit/deps/logging")), logging);
+    // wasi:config: the very files of the crate the host links.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let manifest = metadata["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|package| package["name"] == "wasmtime-wasi-config")
+        .and_then(|package| package["manifest_path"].as_str())
+        .expect("the host depends on wasmtime-wasi-config");
+    let shipped = Path::new(manifest).parent().unwrap().join("wit/deps/config");
+    assert_eq!(
+        wit_files(&root().join("wit/deps/config")),
+        wit_files(&shipped),
+        "wit/deps/config differs from {}: copy it again",
+        shipped.display()
+    );
+}

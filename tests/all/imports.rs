@@ -130,3 +130,42 @@ async fn plugins_call_host_tools_and_see_their_errors() {
     // None of this trapped: the plugin keeps its instance and keeps working.
     assert_eq!(tool_user.handle("upper:ok").await.unwrap(), "upper says: OK");
 }
+
+/// `wasi-greeter`, built with plain wit-bindgen against the standard WASI
+/// interfaces only, in a folder of its own with `manifest`.
+async fn wasi_greeter(
+    manifest: &str,
+) -> (witplug_host::Host, std::sync::Arc<witplug_host::Plugin>, Scratch) {
+    let dir = Scratch::new();
+    let path = dir.copy_fixture("wasi-greeter");
+    dir.write("wasi-greeter.toml", manifest);
+    let host = crate::support::builder().build().unwrap();
+    let plugin =
+        host.load_file(&path).await.unwrap_or_else(|err| panic!("wasi-greeter loads: {err}"));
+    (host, plugin, dir)
+}
+
+#[tokio::test]
+async fn a_plain_wasi_component_reads_wasi_config_and_logs_through_wasi_logging() {
+    let (lines, _guard) = capture_logs();
+    let (_host, greeter, _dir) =
+        wasi_greeter("[config]\ngreeting = \"Bonjour\"\nsecond = 2\n").await;
+    // It speaks no witplug contract: called by name, dynamically.
+    assert_eq!(greeter.info().contract, None);
+    assert_eq!(greeter.call_wave("greet", &["\"JP\""]).await.unwrap(), ["\"Bonjour, JP!\""]);
+    let lines = lines.lock().unwrap();
+    let line = lines.iter().find(|l| l.plugin == "wasi-greeter").expect("its log line");
+    // The context before the message; both config keys seen by `get-all`.
+    assert_eq!(line.message, "greet: greeting JP (2 config keys)");
+    assert_eq!(line.level, tracing::Level::INFO);
+}
+
+#[tokio::test]
+async fn wasi_logging_counts_against_the_same_log_limit() {
+    let (_host, greeter, _dir) = wasi_greeter("[limits]\nlog-lines = 0\n").await;
+    let err = greeter.call_wave("greet", &["\"JP\""]).await.unwrap_err();
+    assert!(matches!(&err, Error::LogLimit { limit: 0, .. }), "{err}");
+    // Unset, the greeting is the default.
+    let (_host, greeter, _dir) = wasi_greeter("").await;
+    assert_eq!(greeter.call_wave("greet", &["\"Ana\""]).await.unwrap(), ["\"Hello, Ana!\""]);
+}

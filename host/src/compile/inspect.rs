@@ -14,6 +14,10 @@ pub struct Inspection {
     pub wit: String,
     /// The names of its imports, e.g. `witplug:plugin/host@0.2.0`.
     pub imports: Vec<String>,
+    /// The witplug contract version it targets: `Ok(None)` for a component
+    /// that speaks only WASI, `Err` with the reason the host would refuse
+    /// it (a version it does not speak, or several).
+    pub contract: std::result::Result<Option<crate::Contract>, String>,
 }
 
 /// Decodes the component in `bytes` into its WIT world.
@@ -52,7 +56,11 @@ fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection> {
     let mut printer = WitPrinter::default();
     printer.emit_docs(false);
     printer.print(&resolve, package, &[]).map_err(|err| invalid(format!("{err:#}")))?;
-    let imports =
+    let imports: Vec<String> =
         resolve.worlds[world].imports.keys().map(|key| resolve.name_world_key(key)).collect();
-    Ok(Inspection { wit: printer.output.to_string(), imports })
+    let exports: Vec<String> =
+        resolve.worlds[world].exports.keys().map(|key| resolve.name_world_key(key)).collect();
+    let contract =
+        crate::compile::version::from_names(imports.iter().chain(&exports).map(String::as_str));
+    Ok(Inspection { wit: printer.output.to_string(), imports, contract })
 }

@@ -106,6 +106,10 @@ pub(crate) fn compile(
             });
         }
     }
+    // A contract version the host does not speak is named as such, before
+    // the linker reports its first import as missing.
+    crate::compile::version::targeted(engine, &component)
+        .map_err(|reason| Error::UnsupportedContract { path: path.to_owned(), reason })?;
     let pre = linker.instantiate_pre(&component).map_err(|err| missing_import(path, &err))?;
     Ok(Wasm::Component((component, pre)))
 }

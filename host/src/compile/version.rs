@@ -17,8 +17,16 @@ pub(crate) fn targeted(engine: &Engine, component: &Component) -> Result<Option<
     let ty = component.component_type();
     let imports = ty.imports(engine).map(|(name, _)| name);
     let exports = ty.exports(engine).map(|(name, _)| name);
+    from_names(imports.chain(exports))
+}
+
+/// The contract version named by a component's import and export `names`,
+/// as [`targeted`] says.
+pub(crate) fn from_names<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Option<Contract>, String> {
     let mut found: Option<Contract> = None;
-    for name in imports.chain(exports) {
+    for name in names {
         let Some(rest) = name.strip_prefix(PACKAGE) else { continue };
         let spoken = || CONTRACTS.iter().map(|c| c.version()).collect::<Vec<_>>().join(", ");
         let Some((_, version)) = rest.split_once('@') else {

@@ -278,6 +278,8 @@ impl Grants {
                     .collect();
                 format!("folders: {}", list(&dirs))
             }
+            "wasi:config/store" => "its configuration ([config]), read-only".to_owned(),
+            "wasi:logging/logging" => "log lines, under the log-lines limit".to_owned(),
             "wasi:cli/environment" => format!("variables: {}; no arguments", list(&self.env)),
             "wasi:cli/stdin" => "closed".to_owned(),
             "wasi:cli/stdout" => forwarded(self.stdout),

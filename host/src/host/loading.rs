@@ -16,7 +16,7 @@ use crate::messaging::origin::CallContext;
 use crate::messaging::remote::{ToolHandler, ToolRequest, ToolService};
 use crate::messaging::tools::ToolProvider;
 use crate::observe::events::Event;
-use crate::store::PluginContext;
+use crate::store::{PluginContext, WasiConfig};
 use crate::{Error, Plugin, Result};
 
 /// What loading a folder gave: the plugins that loaded and, for every file
@@ -189,6 +189,7 @@ impl Host {
         }
         let context = Arc::new(PluginContext {
             name: name.into(),
+            wasi_config: WasiConfig::new(&config),
             config,
             grants,
             dirs,

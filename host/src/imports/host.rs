@@ -20,27 +20,13 @@ impl types::Host for PluginState {}
 
 impl Host for PluginState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let limit = usize::try_from(self.plugin.limits.max_input).unwrap_or(usize::MAX);
         if level == Level::Error
             && let Some(panic) = message.strip_prefix(PANIC_PREFIX)
         {
+            let limit = usize::try_from(self.plugin.limits.max_input).unwrap_or(usize::MAX);
             self.call.panic = Some(sanitize(panic, limit.min(4096)));
         }
-        self.call.log_lines += 1;
-        if self.call.log_lines > self.plugin.limits.log_lines {
-            return Err(wasmtime::Error::new(LimitHit::LogLines));
-        }
-        // One line, so a plugin cannot forge other log lines.
-        let message = sanitize(&message, limit);
-        let plugin = self.plugin.name.as_str();
-        match level {
-            Level::Trace => tracing::trace!(target: "witplug::plugin", plugin, "{message}"),
-            Level::Debug => tracing::debug!(target: "witplug::plugin", plugin, "{message}"),
-            Level::Info => tracing::info!(target: "witplug::plugin", plugin, "{message}"),
-            Level::Warn => tracing::warn!(target: "witplug::plugin", plugin, "{message}"),
-            Level::Error => tracing::error!(target: "witplug::plugin", plugin, "{message}"),
-        }
-        Ok(())
+        self.log_line(level, &message)
     }
 
     async fn get_config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
@@ -123,6 +109,28 @@ impl Host for PluginState {
 }
 
 impl PluginState {
+    /// Writes one log line of the plugin's, from any interface that logs
+    /// (`log`, `wasi:logging`): counted against `log-lines` (past it the
+    /// plugin traps), cut at `max-input`, made one safe line, tagged with
+    /// the plugin.
+    pub(crate) fn log_line(&mut self, level: Level, message: &str) -> wasmtime::Result<()> {
+        let limit = usize::try_from(self.plugin.limits.max_input).unwrap_or(usize::MAX);
+        self.call.log_lines += 1;
+        if self.call.log_lines > self.plugin.limits.log_lines {
+            return Err(wasmtime::Error::new(LimitHit::LogLines));
+        }
+        // One line, so a plugin cannot forge other log lines.
+        let message = sanitize(message, limit);
+        let plugin = self.plugin.name.as_str();
+        match level {
+            Level::Trace => tracing::trace!(target: "witplug::plugin", plugin, "{message}"),
+            Level::Debug => tracing::debug!(target: "witplug::plugin", plugin, "{message}"),
+            Level::Info => tracing::info!(target: "witplug::plugin", plugin, "{message}"),
+            Level::Warn => tracing::warn!(target: "witplug::plugin", plugin, "{message}"),
+            Level::Error => tracing::error!(target: "witplug::plugin", plugin, "{message}"),
+        }
+        Ok(())
+    }
     /// The plugins waiting on a tool call this plugin makes: those waiting
     /// on its current call, then itself.
     fn tool_chain(&self) -> Vec<String> {
