@@ -31,6 +31,18 @@ mod floor {
     });
 }
 
+/// The floor for a plugin of contract 0.1: its bindings, their types 0.2's,
+/// as the host's are.
+mod floor_v0_1 {
+    wasmtime::component::bindgen!({
+        path: "wit/v0.1.0",
+        world: "plugin",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: { "witplug:plugin/types": super::floor::witplug::plugin::types },
+    });
+}
+
 use floor::witplug::plugin::types::{Error as WitError, Level};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
@@ -241,6 +253,72 @@ impl floor::witplug::plugin::host::Host for FloorState {
     }
 }
 
+impl floor_v0_1::witplug::plugin::host::Host for FloorState {
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        floor::witplug::plugin::host::Host::log(self, level, message).await
+    }
+
+    async fn get_config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        floor::witplug::plugin::host::Host::get_config(self, key).await
+    }
+
+    async fn send_message(
+        &mut self,
+        topic: String,
+        payload: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), WitError>> {
+        floor::witplug::plugin::host::Host::send_message(self, topic, payload).await
+    }
+
+    async fn call_tool(
+        &mut self,
+        name: String,
+        input: String,
+    ) -> wasmtime::Result<Result<String, WitError>> {
+        floor::witplug::plugin::host::Host::call_tool(self, name, input).await
+    }
+}
+
+/// A store for the floor's instances in `engine`.
+fn floor_store(engine: &Engine) -> Store<FloorState> {
+    let state = FloorState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
+    let mut store = Store::new(engine, state);
+    // Epoch interruption is on in the shared settings; without a ticker the
+    // floor never reaches its deadline.
+    store.set_epoch_deadline(u64::MAX / 2);
+    store
+}
+
+/// The 0.1 kit committed for good (`tests/fixtures/v0.1`).
+fn kit_v0_1() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/v0.1/kit.wasm")
+}
+
+/// The floor of a 0.1 plugin: wasmtime by hand through 0.1's bindings.
+struct FloorV01 {
+    engine: Engine,
+    pre: floor_v0_1::PluginPre<FloorState>,
+}
+
+impl FloorV01 {
+    fn new() -> Fallible<Self> {
+        let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        floor_v0_1::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+        linker.instance("witplug:plugin/types@0.1.0")?;
+        let component = Component::new(&engine, std::fs::read(kit_v0_1())?)?;
+        let pre = floor_v0_1::PluginPre::new(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre })
+    }
+
+    async fn instance(&self, store: &mut Store<FloorState>) -> Fallible<floor_v0_1::Plugin> {
+        let plugin = self.pre.instantiate_async(&mut *store).await?;
+        plugin.witplug_plugin_guest().call_init(&mut *store).await?.map_err(|e| e.to_string())?;
+        Ok(plugin)
+    }
+}
+
 struct Floor {
     engine: Engine,
     pre: floor::PluginPre<FloorState>,
@@ -258,12 +336,7 @@ impl Floor {
     }
 
     fn store(&self) -> Store<FloorState> {
-        let state = FloorState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
-        let mut store = Store::new(&self.engine, state);
-        // Epoch interruption is on in the shared settings; without a ticker
-        // the floor never reaches its deadline.
-        store.set_epoch_deadline(u64::MAX / 2);
-        store
+        floor_store(&self.engine)
     }
 
     /// A call of `handle` on a new instance, dropped after it.
@@ -290,14 +363,15 @@ const PROFILE_CALLS: u32 = 100_000;
 /// Warm calls per round: some 10 ms, short enough that most rounds fall
 /// between the machine's bursts of noise.
 const WARM_CALLS: u32 = 15_000;
-/// (Odd, for a median, and a multiple of the three ways, so that each way
-/// comes first, second and third equally often.)
-const WARM_ROUNDS: usize = 63;
+/// (Odd, for a median, and a multiple of the five ways, so that each way
+/// comes in each place equally often.)
+const WARM_ROUNDS: usize = 65;
 
 /// The timed rows, in the order a `--calls-once` child prints them.
-const TIMED: [&str; 3] = [
-    "warm call of `handle`",
+const TIMED: [&str; 4] = [
+    "warm call of `handle` (contract 0.2: counter)",
     "warm call of `handle` through a `Lease`",
+    "warm call of `handle` (contract 0.1: the kit of tests/fixtures/v0.1)",
     "call on a fresh instance (instantiate, init, call, drop)",
 ];
 
@@ -352,12 +426,19 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
     let floor = Floor::new("counter")?;
     let mut store = floor.store();
     let plugin = floor.instance(&mut store).await?;
+    // The same measure for a plugin of contract 0.1 (the kit, `count`).
+    let kit = host.load_file(kit_v0_1()).await?;
+    kit.warm(1).await?;
+    let floor_v0_1 = FloorV01::new()?;
+    let mut store_v0_1 = floor_store(&floor_v0_1.engine);
+    let plugin_v0_1 = floor_v0_1.instance(&mut store_v0_1).await?;
     let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(WARM_CALLS);
-    let (mut witplug, mut leased) = (Paired::default(), Paired::default());
+    let (mut witplug, mut leased, mut old) =
+        (Paired::default(), Paired::default(), Paired::default());
     for round in 0..WARM_ROUNDS {
-        let mut floor_time = 0.0;
-        for way in 0..3 {
-            match (round + way) % 3 {
+        let (mut floor_time, mut old_floor_time) = (0.0, 0.0);
+        for way in 0..5 {
+            match (round + way) % 5 {
                 0 => {
                     let started = Instant::now();
                     for _ in 0..WARM_CALLS {
@@ -373,7 +454,7 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
                     }
                     leased.witplug.push(per_call(started));
                 }
-                _ => {
+                2 => {
                     let started = Instant::now();
                     for _ in 0..WARM_CALLS {
                         let guest = plugin.witplug_plugin_guest();
@@ -381,12 +462,29 @@ async fn warm_calls() -> Fallible<Vec<Row>> {
                     }
                     floor_time = per_call(started);
                 }
+                3 => {
+                    let started = Instant::now();
+                    for _ in 0..WARM_CALLS {
+                        kit.handle("count").await?;
+                    }
+                    old.witplug.push(per_call(started));
+                }
+                _ => {
+                    let started = Instant::now();
+                    for _ in 0..WARM_CALLS {
+                        let guest = plugin_v0_1.witplug_plugin_guest();
+                        let answer = guest.call_handle(&mut store_v0_1, "count").await?;
+                        answer.map_err(|e| e.to_string())?;
+                    }
+                    old_floor_time = per_call(started);
+                }
             }
         }
         witplug.floor.push(floor_time);
         leased.floor.push(floor_time);
+        old.floor.push(old_floor_time);
     }
-    Ok(vec![witplug.row(TIMED[0]), leased.row(TIMED[1])])
+    Ok(vec![witplug.row(TIMED[0]), leased.row(TIMED[1]), old.row(TIMED[2])])
 }
 
 /// The median of `samples`.
@@ -548,7 +646,7 @@ async fn fresh_calls() -> Fallible<Row> {
         }
     }
     std::fs::remove_dir_all(&dir)?;
-    Ok(paired.row(TIMED[2]))
+    Ok(paired.row(TIMED[3]))
 }
 
 /// Three measurements of loading a component: through witplug with no
