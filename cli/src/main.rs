@@ -4,6 +4,7 @@ mod build;
 mod call;
 mod inspect;
 mod list;
+mod mcp;
 mod nats;
 mod new;
 mod precompile;
@@ -16,6 +17,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use tracing::Level;
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use witplug_host::{Host, HostBuilder, Limits, units};
 
 /// Prints one line on stdout. A reader that went away (`witplug list |
@@ -58,6 +63,9 @@ enum Command {
     /// Load and initialise every plugin, print what happens, and with
     /// `--watch` reload plugins as their files change, until Ctrl-C.
     Run(run::Args),
+    /// Serve the plugins' tools to AI agents over the Model Context
+    /// Protocol: on stdio, or streamable HTTP with `--http`.
+    Mcp(mcp::Args),
     /// Run a workload of calls and print each plugin's metrics.
     Stats(stats::Args),
     /// Compile every plugin into the cache, so later starts skip compiling.
@@ -166,13 +174,20 @@ fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("warn,witplug::plugin=info,witplug::host=error")
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // `witplug mcp` also sends plugin log lines to its clients.
+    let (plugin_logs, mcp_logs) = witplug_mcp::plugin_logs();
+    let plugin_logs = matches!(cli.command, Command::Mcp(_)).then(|| {
+        let lines =
+            tracing_subscriber::filter::Targets::new().with_target("witplug::plugin", Level::TRACE);
+        plugin_logs.with_filter(lines)
+    });
+    let stderr_lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .without_time()
-        .init();
+        .with_filter(filter);
+    tracing_subscriber::registry().with(stderr_lines).with(plugin_logs).init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -186,6 +201,7 @@ fn main() -> ExitCode {
             Command::Call(args) => call::run(args).await,
             Command::Inspect(args) => inspect::run(&args),
             Command::Run(args) => run::run(args).await,
+            Command::Mcp(args) => mcp::run(args, mcp_logs).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Precompile(args) => precompile::run(&args),
             Command::Build(args) => build::run(&args),

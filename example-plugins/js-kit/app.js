@@ -21,6 +21,11 @@ function split(text) {
   return space < 0 ? [text, ''] : [text.slice(0, space), text.slice(space + 1)];
 }
 
+// The tools the config key `tools` names (comma-separated).
+function toolNames() {
+  return (getConfig('tools') ?? '').split(',').map((name) => name.trim()).filter((name) => name !== '');
+}
+
 export const guest = {
   info() {
     return {
@@ -89,10 +94,7 @@ export const guest = {
   },
 
   describeTools() {
-    const names = (getConfig('tools') ?? '').split(',').map((name) => name.trim());
-    return names
-      .filter((name) => name !== '')
-      .map((name) => ({
+    return toolNames().map((name) => ({
         name,
         description: 'Answers its input after its own name',
         inputSchema: JSON.stringify({ type: 'string' }),
@@ -101,7 +103,7 @@ export const guest = {
       }));
   },
   runTool(name, input) {
-    if (name === 'kit-echo') return `${name}:${input}`;
+    if (toolNames().includes(name)) return `${name}:${input}`;
     throw { tag: 'not-found', val: name };
   },
 

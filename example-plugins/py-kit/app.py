@@ -23,6 +23,12 @@ def tagged(error):
     return f"{TAGS[type(error)]}:{error.value}"
 
 
+def tool_names():
+    """The tools the config key `tools` names (comma-separated)."""
+    names = (host.get_config("tools") or "").split(",")
+    return [name.strip() for name in names if name.strip()]
+
+
 class Guest(exports.Guest):
     def info(self):
         return types.PluginInfo(
@@ -82,10 +88,9 @@ class Guest(exports.Guest):
         received.append(f"{topic}={payload.decode(errors='replace')}")
 
     def describe_tools(self):
-        names = (host.get_config("tools") or "").split(",")
         return [
             types.ToolDescription(
-                name=name.strip(),
+                name=name,
                 description="Answers its input after its own name",
                 input_schema='{"type": "string"}',
                 output_schema=None,
@@ -93,12 +98,11 @@ class Guest(exports.Guest):
                     read_only=True, destructive=False, idempotent=True, open_world=None
                 ),
             )
-            for name in names
-            if name.strip()
+            for name in tool_names()
         ]
 
     def run_tool(self, name, input):
-        if name == "kit-echo":
+        if name in tool_names():
             return f"{name}:{input}"
         raise Err(types.Error_NotFound(name))
 

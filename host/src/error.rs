@@ -114,6 +114,23 @@ pub enum Error {
         available: Vec<String>,
     },
 
+    /// No tool of that name: not the host's, not a loaded plugin's, and no
+    /// other host's on the bus.
+    #[error("no tool named `{name}`")]
+    NoSuchTool {
+        /// The name asked for, made safe.
+        name: String,
+    },
+
+    /// A host tool, or one on another host, refused the call or failed.
+    #[error("tool `{tool}`: {}", describe(error))]
+    Tool {
+        /// The tool.
+        tool: String,
+        /// Its error.
+        error: WitError,
+    },
+
     /// The plugin has no export of that name.
     #[error("plugin `{plugin}` has no export `{export}` (exports: {})", list(available))]
     NoSuchExport {

@@ -17,12 +17,13 @@ use wasmtime::Engine;
 use crate::compile::cache::{Cache, CacheStats};
 use crate::compile::engine::Engines;
 use crate::messaging::bus::{Message, MessageBus, Published, Subscription};
-use crate::messaging::remote::ToolService;
-use crate::messaging::tools::ToolProvider;
+use crate::messaging::origin::CallContext;
+use crate::messaging::remote::{ToolRequest, ToolService};
+use crate::messaging::tools::{Found, ToolProvider};
 use crate::observe::events::{Event, EventStream};
 use crate::observe::metrics::{self, Stats};
 use crate::store::Services;
-use crate::{Error, Plugin, Result};
+use crate::{Error, Plugin, PluginError, Result};
 
 pub use builder::{DEFAULT_MAX_FILE_SIZE, HostBuilder};
 use delivery::Delivery;
@@ -113,6 +114,50 @@ impl Host {
         }
         tools.sort_by(|a, b| a.name.cmp(&b.name));
         tools
+    }
+
+    /// Calls the tool `name` as the embedder: a host tool, a loaded
+    /// plugin's, or, when the bus reaches other hosts, one of theirs, with
+    /// `input` (JSON text for a tool with a schema, checked against it
+    /// before the tool runs). No grant is needed: the embedder is trusted;
+    /// the providing plugin runs under its own grants and limits.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoSuchTool`]; for a plugin's tool, what its call gives
+    /// (the plugin's [`Error::Plugin`] with `invalid-input` when the schema
+    /// refuses the input, a trap or a limit); for a host tool or a remote
+    /// one, [`Error::Tool`].
+    pub async fn call_tool(&self, name: &str, input: &str) -> Result<String> {
+        let tool = || crate::text::sanitize(name, crate::text::NAME);
+        match self.services.tools.get(name, input.to_owned()) {
+            Some(Found::Host(call)) => call.await.map_err(|message| Error::Tool {
+                tool: tool(),
+                error: PluginError::Failed(message),
+            }),
+            Some(Found::Refused(reason)) => {
+                Err(Error::Tool { tool: tool(), error: PluginError::InvalidInput(reason) })
+            }
+            Some(Found::Plugin(provider)) => {
+                provider.run_tool(CallContext::default(), name, input).await
+            }
+            None => {
+                let Some(remote) = self.services.bus.remote_tools() else {
+                    return Err(Error::NoSuchTool { name: tool() });
+                };
+                let request = ToolRequest {
+                    name: name.to_owned(),
+                    input: input.to_owned(),
+                    chain: Vec::new(),
+                    hops: 0,
+                    timeout: self.settings.limits.deadline,
+                };
+                remote.call(request).await.map_err(|error| match error {
+                    PluginError::NotFound(_) => Error::NoSuchTool { name: tool() },
+                    error => Error::Tool { tool: tool(), error },
+                })
+            }
+        }
     }
 
     /// Every loaded plugin, by name.

@@ -17,6 +17,7 @@ mod layers;
 mod limits;
 mod loading;
 mod manager;
+mod mcp;
 mod messaging;
 mod nats;
 mod nats_server;

@@ -5,6 +5,7 @@ mod nats_server;
 mod new_plugin;
 mod package;
 mod run;
+mod venv;
 
 use std::path::{Path, PathBuf};
 

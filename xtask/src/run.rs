@@ -65,11 +65,14 @@ pub fn test(args: &[String]) -> Result<()> {
     run_step("compiling the example plugins into the suite's cache", precompile)?;
     // The NATS tests start a real nats-server of their own.
     let nats_server = crate::nats_server::install()?;
+    // The MCP tests drive `witplug mcp` with the official Python client.
+    let mcp_python = crate::venv::mcp_client::install()?;
     let mut command = cargo();
     command
         .arg("test")
         .args(args)
         .env(crate::nats_server::ENV, nats_server)
+        .env(crate::venv::mcp_client::ENV, mcp_python)
         .env("WITPLUG_SUITE_CACHE", &cache);
     run_step("the tests", command)
 }

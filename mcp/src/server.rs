@@ -1,0 +1,302 @@
+//! The MCP server: `tools/list` and `tools/call` over a host's tools,
+//! logging at the level each client sets, and `list_changed` when the
+//! tools change.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+};
+#[expect(
+    deprecated,
+    reason = "logging is deprecated in MCP's newest draft; clients still use it"
+)]
+use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
+use rmcp::service::{NotificationContext, RequestContext};
+use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
+use witplug_host::{Error as HostError, Host};
+
+use crate::catalog::{self, Offered, Target};
+use crate::logs::{LogLine, LogReceiver};
+use crate::{Error, Result};
+
+/// What the server offers.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct McpOptions {
+    /// Only tools whose names match one of these patterns (`*` for any run
+    /// of characters) are listed and callable; none: every tool.
+    pub expose: Vec<String>,
+    /// Also offer each default-world plugin's `handle` as a tool named
+    /// after the plugin, taking `{"input": string}`.
+    pub expose_handle: bool,
+}
+
+impl McpOptions {
+    /// Narrows the tools offered to those `pattern` matches (see
+    /// [`McpOptions::expose`]); may be given several times.
+    pub fn expose(mut self, pattern: impl Into<String>) -> Self {
+        self.expose.push(pattern.into());
+        self
+    }
+
+    /// Offers plugins' `handle` exports too (see
+    /// [`McpOptions::expose_handle`]).
+    pub fn expose_handle(mut self, on: bool) -> Self {
+        self.expose_handle = on;
+        self
+    }
+}
+
+/// An MCP server over a [`Host`]'s tools. Cheap to clone: clones share the
+/// host and the connected clients (one clone serves each HTTP session).
+#[derive(Clone)]
+pub struct McpServer {
+    shared: Arc<Shared>,
+    /// The least severe level this session's client wants logged.
+    level: Arc<AtomicU8>,
+}
+
+struct Shared {
+    host: Arc<Host>,
+    options: McpOptions,
+    /// Every client session that finished initialising, with the level it
+    /// wants logged.
+    clients: Mutex<Vec<(Peer<RoleServer>, Arc<AtomicU8>)>>,
+}
+
+impl std::fmt::Debug for McpServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpServer").field("options", &self.shared.options).finish_non_exhaustive()
+    }
+}
+
+/// Log levels as numbers, least severe first: a line is sent when its
+/// level is at least the client's.
+const DEBUG: u8 = 0;
+const INFO: u8 = 1;
+const WARNING: u8 = 3;
+const ERROR: u8 = 4;
+
+impl McpServer {
+    /// A server offering `host`'s tools as `options` says.
+    pub fn new(host: Arc<Host>, options: McpOptions) -> Self {
+        let shared = Arc::new(Shared { host, options, clients: Mutex::new(Vec::new()) });
+        Self { shared, level: Arc::new(AtomicU8::new(INFO)) }
+    }
+
+    /// This server for a new client session: the same host and clients, a
+    /// log level of its own.
+    pub(crate) fn session(&self) -> Self {
+        Self { shared: self.shared.clone(), level: Arc::new(AtomicU8::new(INFO)) }
+    }
+
+    /// Serves one client on stdin and stdout until it closes them.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Session`] when the session cannot start or fails.
+    pub async fn serve_stdio(&self) -> Result<()> {
+        let running = self
+            .session()
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|err| Error::Session(err.to_string()))?;
+        running.waiting().await.map_err(|err| Error::Session(err.to_string()))?;
+        Ok(())
+    }
+
+    /// Tells every client that the tools changed (`notifications/tools/
+    /// list_changed`), as after a plugin reloads.
+    pub async fn tools_changed(&self) {
+        for (peer, _) in self.clients() {
+            let _ = peer.notify_tool_list_changed().await;
+        }
+    }
+
+    /// Sends plugin log lines from `logs` to every client whose level
+    /// admits them, until the log layer is gone.
+    pub async fn forward_logs(&self, mut logs: LogReceiver) {
+        while let Some(line) = logs.recv().await {
+            for (peer, level) in self.clients() {
+                if line.level >= level.load(Ordering::Relaxed) {
+                    send_log(&peer, &line).await;
+                }
+            }
+        }
+    }
+
+    /// The clients still connected (the others are forgotten).
+    fn clients(&self) -> Vec<(Peer<RoleServer>, Arc<AtomicU8>)> {
+        let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|(peer, _)| !peer.is_transport_closed());
+        clients.clone()
+    }
+
+    fn offered(&self) -> Vec<Offered> {
+        let options = &self.shared.options;
+        catalog::offered(&self.shared.host, &options.expose, options.expose_handle)
+    }
+
+    /// Runs `offered` with `input`.
+    async fn run(&self, offered: &Offered, input: &str) -> witplug_host::Result<String> {
+        match &offered.target {
+            Target::Tool(name) => self.shared.host.call_tool(name, input).await,
+            Target::Handle(plugin) => self.shared.host.plugin(plugin)?.handle(input).await,
+        }
+    }
+}
+
+#[expect(deprecated, reason = "logging is deprecated in MCP's newest draft; clients still use it")]
+async fn send_log(peer: &Peer<RoleServer>, line: &LogLine) {
+    let level = match line.level {
+        DEBUG => LoggingLevel::Debug,
+        INFO => LoggingLevel::Info,
+        WARNING => LoggingLevel::Warning,
+        _ => LoggingLevel::Error,
+    };
+    let data = serde_json::Value::String(line.message.clone());
+    let params = LoggingMessageNotificationParam::new(level, data).with_logger(line.plugin.clone());
+    let _ = peer.notify_logging_message(params).await;
+}
+
+/// The result of a call that failed in the plugin or the host: an error
+/// result (the agent reads it), one line naming the kind of failure.
+fn failed(err: &HostError) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(reason(err))])
+}
+
+/// One line: the kind of failure, then what the host says of it.
+pub(crate) fn reason(err: &HostError) -> String {
+    let kind = match err {
+        HostError::Plugin { error, .. } => return witplug_host::describe(error),
+        HostError::Timeout { .. } => "timeout",
+        HostError::FuelExhausted { .. }
+        | HostError::MemoryLimit { .. }
+        | HostError::TableLimit { .. }
+        | HostError::InstanceLimit { .. }
+        | HostError::StackOverflow { .. }
+        | HostError::LogLimit { .. }
+        | HostError::DataLimit { .. }
+        | HostError::BudgetExceeded { .. }
+        | HostError::OutputTooLarge { .. } => "limit",
+        HostError::Trap { .. } => "trap",
+        HostError::Busy { .. } => "busy",
+        HostError::Stopped { .. } => "stopped",
+        HostError::NoSuchPlugin { .. } | HostError::NoSuchTool { .. } => "not found",
+        _ => "host failure",
+    };
+    format!("{kind}: {err}")
+}
+
+impl ServerHandler for McpServer {
+    #[expect(
+        deprecated,
+        reason = "logging is deprecated in MCP's newest draft; clients still use it"
+    )]
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder()
+            .enable_tools()
+            .enable_tool_list_changed()
+            .enable_logging();
+        ServerConfig::new(capabilities.build())
+            .with_server_info(Implementation::new("witplug", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tools provided by WebAssembly plugins, each run in a sandbox under its grants \
+                 and limits. A failed call answers with isError and one line naming the kind \
+                 of failure (invalid input, denied, not found, limit exceeded, failed, timeout, \
+                 limit, trap).",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let tools: Vec<Tool> = self.offered().into_iter().map(|offered| offered.tool).collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.offered().into_iter().find(|offered| offered.tool.name == name).map(|o| o.tool)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let name = request.name.as_ref();
+        let Some(offered) = self.offered().into_iter().find(|o| o.tool.name == name) else {
+            let shown: String = name.chars().filter(|c| !c.is_control()).take(128).collect();
+            return Err(ErrorData::invalid_params(format!("no tool named `{shown}`"), None));
+        };
+        let input = match offered.input(request.arguments) {
+            Ok(input) => input,
+            Err(reason) => {
+                let text = format!("invalid input: {reason}");
+                return Ok(CallToolResult::error(vec![ContentBlock::text(text)]).into());
+            }
+        };
+        // The call's future is dropped when the client cancels: the host
+        // throws the instance it ran on away.
+        let output = tokio::select! {
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the client cancelled the call", None));
+            }
+            output = self.run(&offered, &input) => output,
+        };
+        let result = match output {
+            Err(err) => failed(&err),
+            Ok(output) => match offered.structured(&output) {
+                Ok(structured) => {
+                    let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
+                    result.structured_content = structured;
+                    result
+                }
+                Err(reason) => {
+                    CallToolResult::error(vec![ContentBlock::text(format!("failed: {reason}"))])
+                }
+            },
+        };
+        Ok(result.into())
+    }
+
+    #[expect(
+        deprecated,
+        reason = "logging is deprecated in MCP's newest draft; clients still use it"
+    )]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        let level = match request.level {
+            LoggingLevel::Debug => DEBUG,
+            LoggingLevel::Info | LoggingLevel::Notice => INFO,
+            LoggingLevel::Warning => WARNING,
+            _ => ERROR,
+        };
+        self.level.store(level, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|(peer, _)| !peer.is_transport_closed());
+        clients.push((context.peer, self.level.clone()));
+    }
+}
+
+/// The level number of a plugin log line's `tracing` level.
+pub(crate) fn level_of(level: &tracing::Level) -> u8 {
+    match *level {
+        tracing::Level::TRACE | tracing::Level::DEBUG => DEBUG,
+        tracing::Level::INFO => INFO,
+        tracing::Level::WARN => WARNING,
+        tracing::Level::ERROR => ERROR,
+    }
+}
