@@ -160,6 +160,27 @@ impl Host {
         }
     }
 
+    /// The tools other hosts on the bus offer (with a NATS bus), each with
+    /// the description its provider gave; those this host serves itself,
+    /// and any whose description does not parse or compile, are left out.
+    /// Waits a moment for the other hosts to answer.
+    pub async fn remote_tools(&self) -> Vec<crate::ToolInfo> {
+        let Some(remote) = self.services.bus.remote_tools() else { return Vec::new() };
+        let local: Vec<String> = self.tools().into_iter().map(|tool| tool.name).collect();
+        let mut tools: Vec<crate::ToolInfo> = remote
+            .list()
+            .await
+            .into_iter()
+            .filter(|(name, _)| !local.contains(name))
+            .filter_map(|(name, json)| {
+                let spec = crate::ToolSpec::from_json(&json).ok()?;
+                Some(crate::ToolInfo { name, provider: crate::Provider::Remote, spec })
+            })
+            .collect();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        tools
+    }
+
     /// Every loaded plugin, by name.
     pub fn plugins(&self) -> Vec<Arc<Plugin>> {
         self.plugins_read().values().map(|entry| entry.plugin.clone()).collect()

@@ -59,13 +59,18 @@ pub(crate) enum Output {
     Wrapped,
 }
 
-/// The tools to offer: those of `host` whose names `expose` admits, and,
-/// with `handles`, each default-world plugin's `handle`, named after the
-/// plugin (unless a tool has its name).
-pub(crate) fn offered(host: &Host, expose: &[String], handles: bool) -> Vec<Offered> {
+/// The tools to offer: those of `host` and `remote` (other hosts') whose
+/// names `expose` admits, and, with `handles`, each default-world plugin's
+/// `handle`, named after the plugin (unless a tool has its name).
+pub(crate) fn offered(
+    host: &Host,
+    remote: &[ToolInfo],
+    expose: &[String],
+    handles: bool,
+) -> Vec<Offered> {
     let admitted = |name: &str| expose.is_empty() || expose.iter().any(|p| glob(p, name));
-    let mut offered: Vec<Offered> =
-        host.tools().into_iter().filter(|info| admitted(&info.name)).map(tool).collect();
+    let tools = host.tools().into_iter().chain(remote.iter().cloned());
+    let mut offered: Vec<Offered> = tools.filter(|info| admitted(&info.name)).map(tool).collect();
     if handles {
         for plugin in host.plugins() {
             let name = plugin.name();

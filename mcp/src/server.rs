@@ -16,7 +16,7 @@ use rmcp::model::{
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
-use witplug_host::{Error as HostError, Host};
+use witplug_host::{Error as HostError, Host, ToolInfo};
 
 use crate::catalog::{self, Offered, Target};
 use crate::logs::{LogLine, LogReceiver};
@@ -65,6 +65,8 @@ struct Shared {
     /// Every client session that finished initialising, with the level it
     /// wants logged.
     clients: Mutex<Vec<(Peer<RoleServer>, Arc<AtomicU8>)>>,
+    /// The tools other hosts offered when last asked (with a NATS bus).
+    remote: Mutex<Vec<ToolInfo>>,
 }
 
 impl std::fmt::Debug for McpServer {
@@ -83,7 +85,12 @@ const ERROR: u8 = 4;
 impl McpServer {
     /// A server offering `host`'s tools as `options` says.
     pub fn new(host: Arc<Host>, options: McpOptions) -> Self {
-        let shared = Arc::new(Shared { host, options, clients: Mutex::new(Vec::new()) });
+        let shared = Arc::new(Shared {
+            host,
+            options,
+            clients: Mutex::new(Vec::new()),
+            remote: Mutex::new(Vec::new()),
+        });
         Self { shared, level: Arc::new(AtomicU8::new(INFO)) }
     }
 
@@ -137,7 +144,27 @@ impl McpServer {
 
     fn offered(&self) -> Vec<Offered> {
         let options = &self.shared.options;
-        catalog::offered(&self.shared.host, &options.expose, options.expose_handle)
+        let remote = self.shared.remote.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        catalog::offered(&self.shared.host, &remote, &options.expose, options.expose_handle)
+    }
+
+    /// Asks the other hosts on the bus again which tools they offer.
+    async fn refresh_remote(&self) {
+        let remote = self.shared.host.remote_tools().await;
+        *self.shared.remote.lock().unwrap_or_else(PoisonError::into_inner) = remote;
+    }
+
+    /// The offered tool `name`, asking other hosts again when it is not
+    /// known (yet).
+    async fn find(&self, name: &str) -> Option<Offered> {
+        let find = || self.offered().into_iter().find(|offered| offered.tool.name == name);
+        match find() {
+            Some(offered) => Some(offered),
+            None => {
+                self.refresh_remote().await;
+                find()
+            }
+        }
     }
 
     /// Runs `offered` with `input`.
@@ -171,7 +198,9 @@ fn failed(err: &HostError) -> CallToolResult {
 /// One line: the kind of failure, then what the host says of it.
 pub(crate) fn reason(err: &HostError) -> String {
     let kind = match err {
-        HostError::Plugin { error, .. } => return witplug_host::describe(error),
+        HostError::Plugin { error, .. } | HostError::Tool { error, .. } => {
+            return witplug_host::describe(error);
+        }
         HostError::Timeout { .. } => "timeout",
         HostError::FuelExhausted { .. }
         | HostError::MemoryLimit { .. }
@@ -216,6 +245,7 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
+        self.refresh_remote().await;
         let tools: Vec<Tool> = self.offered().into_iter().map(|offered| offered.tool).collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
@@ -230,7 +260,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.as_ref();
-        let Some(offered) = self.offered().into_iter().find(|o| o.tool.name == name) else {
+        let Some(offered) = self.find(name).await else {
             let shown: String = name.chars().filter(|c| !c.is_control()).take(128).collect();
             return Err(ErrorData::invalid_params(format!("no tool named `{shown}`"), None));
         };

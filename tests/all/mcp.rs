@@ -259,3 +259,47 @@ fn http_on_an_address_beyond_loopback_needs_a_token() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("needs a token (--token-file)"), "{stderr}");
 }
+
+#[test]
+fn with_nats_the_tools_of_other_hosts_are_listed_and_called_where_they_live() {
+    let nats = crate::nats_server::NatsServer::start();
+    // Host A: `witplug run` with word-count, on the bus.
+    let provider = Scratch::new();
+    provider.copy_fixture("word-count");
+    provider.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
+    let mut run = Command::new(crate::cli::witplug_bin())
+        .args(["run", "--nats", &nats.url(), "--plugins"])
+        .arg(provider.path())
+        .arg("--cache")
+        .arg(suite_cache())
+        .env("WITPLUG_LOG", "off")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(run.stderr.take().unwrap()).lines();
+    let running = lines.by_ref().map_while(Result::ok).find(|line| line.starts_with("running"));
+    assert!(running.is_some(), "witplug run ended before running");
+    // Host B: `witplug mcp` with no plugins of its own.
+    let empty = Scratch::new();
+    let command = server(empty.path(), &["--nats", &nats.url()]);
+    let steps = [
+        json!({"op": "list"}),
+        json!({"op": "call", "name": "count-words", "arguments": {"text": "far away"}}),
+        json!({"op": "call", "name": "count-words", "arguments": {"text": 1}}),
+    ];
+    let out = client(json!({"transport": "stdio", "command": command, "steps": steps}));
+    let _ = run.kill();
+    let _ = run.wait();
+    let results = results(&out);
+    let tools = results[0]["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 1, "{out}");
+    // The description travelled with the tool.
+    assert_eq!(tools[0]["name"], "count-words");
+    assert_eq!(tools[0]["description"], "Counts the words of a text");
+    assert_eq!(tools[0]["inputSchema"]["properties"]["text"]["type"], "string", "{out}");
+    assert_eq!(results[1]["structured"], json!({"result": 2}), "{out}");
+    // Checked against the schema where the tool lives, before it runs.
+    assert_eq!(results[2]["is_error"], true, "{out}");
+    assert!(text(&results[2]).starts_with("invalid input: "), "{out}");
+}

@@ -21,6 +21,9 @@ Steps:
 - `wait_log`: waits up to `timeout` seconds for a log message containing
   `text`;
 - `sleep`: `seconds`.
+
+With `"transcript": true` it also prints each request and answer as a line
+on stderr, as a person would read the session.
 """
 
 import json
@@ -43,6 +46,11 @@ def dump(model):
     return model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def say(script, line):
+    if script.get("transcript"):
+        print(line, file=sys.stderr, flush=True)
+
+
 async def run_steps(session, script, seen):
     out = {}
     init = await session.initialize()
@@ -55,8 +63,12 @@ async def run_steps(session, script, seen):
     for step in script["steps"]:
         op = step["op"]
         if op == "list":
+            say(script, "-> tools/list")
             listed = await session.list_tools()
             results.append({"tools": [dump(tool) for tool in listed.tools]})
+            for tool in listed.tools:
+                say(script, f"<- {tool.name}: {tool.description}")
+                say(script, f"     input {json.dumps(tool.input_schema)}")
         elif op in ("call", "cancel"):
             started = time.monotonic()
             result = {}
@@ -66,6 +78,7 @@ async def run_steps(session, script, seen):
                         await session.call_tool(step["name"], step.get("arguments", {}))
                     result["cancelled"] = scope.cancelled_caught
                 else:
+                    say(script, f"-> tools/call {step['name']} {json.dumps(step.get('arguments', {}))}")
                     answer = await session.call_tool(
                         step["name"],
                         step.get("arguments", {}),
@@ -74,8 +87,10 @@ async def run_steps(session, script, seen):
                     result["is_error"] = answer.is_error
                     result["text"] = [c.text for c in answer.content if c.type == "text"]
                     result["structured"] = answer.structured_content
+                    say(script, f"<- {json.dumps(dump(answer))}")
             except MCPError as err:
                 result["error"] = {"code": err.code, "message": err.message}
+                say(script, f"<- error {err.code}: {err.message}")
             result["seconds"] = time.monotonic() - started
             results.append(result)
         elif op == "set_level":

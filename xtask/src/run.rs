@@ -18,6 +18,8 @@ pub fn demo(args: &[String]) -> Result<()> {
         .args(args);
     run_step("the demo", command)?;
 
+    mcp_demo(&plugins)?;
+
     let server = match crate::nats_server::install() {
         Ok(binary) => crate::nats_server::Running::start(&binary)?,
         Err(err) => {
@@ -33,6 +35,35 @@ pub fn demo(args: &[String]) -> Result<()> {
         .arg(&plugins)
         .arg(server.url());
     run_step("the NATS demo", command)
+}
+
+/// An agent's session with `witplug mcp`: the official Python MCP client
+/// lists the folder's tools and calls them, once with an input the schema
+/// refuses.
+fn mcp_demo(plugins: &std::path::Path) -> Result<()> {
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--package", "witplug-cli"]);
+    run_step("building the witplug CLI", build)?;
+    let python = crate::venv::mcp_client::install()?;
+    let witplug = crate::target_dir().join("debug").join("witplug");
+    let script = serde_json::json!({
+        "transport": "stdio",
+        "transcript": true,
+        "command": [witplug, "mcp", "--plugins", plugins, "--expose", "count-words"],
+        "env": { "WITPLUG_LOG": "off" },
+        "steps": [
+            { "op": "list" },
+            { "op": "call", "name": "count-words", "arguments": { "text": "an agent calls a plugin" } },
+            { "op": "call", "name": "count-words", "arguments": { "text": 42 } },
+        ],
+    });
+    println!("\nAn MCP client (the official Python SDK) and `witplug mcp`:");
+    let mut command = std::process::Command::new(python);
+    command
+        .arg(workspace_root().join("tests/mcp/client.py"))
+        .arg(script.to_string())
+        .stdout(std::process::Stdio::null());
+    run_step("the MCP demo", command)
 }
 
 /// Builds the plugins and runs every test of the workspace. (That a new

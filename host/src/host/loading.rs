@@ -265,7 +265,14 @@ impl Host {
         for name in plugin.provides() {
             let provider: Arc<dyn ToolProvider> = plugin.clone();
             let handler = remote_handler(Arc::downgrade(&provider));
-            let service = remote.serve(name, handler).await.map_err(|reason| Error::Conflict {
+            // Its description travels with it, for hosts that list tools.
+            let spec = plugin.tools().iter().find(|(tool, _)| tool == name).map(|(_, spec)| spec);
+            let description = spec.and_then(|spec| serde_json::to_string(spec).ok());
+            let offer = match description {
+                Some(description) => remote.serve_described(name, description, handler),
+                None => remote.serve(name, handler),
+            };
+            let service = offer.await.map_err(|reason| Error::Conflict {
                 path: plugin.path().to_owned(),
                 reason: format!("cannot offer tool `{name}` to other hosts: {reason}"),
             })?;

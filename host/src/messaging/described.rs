@@ -157,6 +157,29 @@ impl ToolSpec {
     }
 }
 
+impl ToolSpec {
+    /// A description as another host passed it on (its JSON, as this type
+    /// serializes): parsed, its schemas compiled, its text made safe.
+    pub(crate) fn from_json(json: &str) -> Result<Self, String> {
+        let value: Value = serde_json::from_str(json).map_err(|err| err.to_string())?;
+        let description = value.get("description").and_then(Value::as_str).unwrap_or_default();
+        let input = value.get("input_schema").cloned().ok_or("no input schema")?;
+        let mut spec = Self::new(sanitize(description, text::DESCRIPTION), input)?;
+        if let Some(output) = value.get("output_schema").filter(|output| !output.is_null()) {
+            jsonschema::validator_for(output).map_err(|err| one_line(&err))?;
+            spec.output_schema = Some(output.clone());
+        }
+        let hint = |key: &str| value.get("hints").and_then(|h| h.get(key)).and_then(Value::as_bool);
+        spec.hints = ToolHints {
+            read_only: hint("read_only"),
+            destructive: hint("destructive"),
+            idempotent: hint("idempotent"),
+            open_world: hint("open_world"),
+        };
+        Ok(spec)
+    }
+}
+
 impl fmt::Debug for ToolSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ToolSpec")
@@ -177,6 +200,8 @@ pub enum Provider {
     Host,
     /// The plugin of this name.
     Plugin(String),
+    /// Another host on the bus.
+    Remote,
 }
 
 /// A tool the host serves: its name, its provider and its description.

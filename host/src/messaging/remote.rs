@@ -56,7 +56,30 @@ pub trait RemoteTools: Send + Sync {
     /// same tool; each call reaches one of them. The future resolves once
     /// other hosts can reach the tool.
     fn serve(&self, name: &str, handler: ToolHandler) -> ServeFuture<'_>;
+
+    /// [`RemoteTools::serve`], and `description` (the tool's [`ToolSpec`](crate::ToolSpec)
+    /// as JSON) to every host that lists the tools on offer. By default the
+    /// description is not passed on.
+    fn serve_described(
+        &self,
+        name: &str,
+        description: String,
+        handler: ToolHandler,
+    ) -> ServeFuture<'_> {
+        let _ = description;
+        self.serve(name, handler)
+    }
+
+    /// The tools other hosts offer, each with its description as
+    /// [`RemoteTools::serve_described`] passed it on. By default none.
+    fn list(&self) -> ListFuture<'_> {
+        Box::pin(std::future::ready(Vec::new()))
+    }
 }
+
+/// What [`RemoteTools::list`] finds: each tool's name and its described
+/// [`ToolSpec`](crate::ToolSpec) as JSON.
+pub type ListFuture<'a> = Pin<Box<dyn Future<Output = Vec<(String, String)>> + Send + 'a>>;
 
 /// A tool offered to other hosts; dropping it withdraws the offer.
 pub struct ToolService {

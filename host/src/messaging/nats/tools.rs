@@ -15,7 +15,8 @@ use tokio::sync::Semaphore;
 use super::{NatsBus, one_line, subject};
 use crate::PluginError;
 use crate::messaging::remote::{
-    RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
+    ListFuture, RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest,
+    ToolService,
 };
 use crate::text::{self, sanitize};
 
@@ -25,6 +26,12 @@ const MAX_IN_FLIGHT: usize = 1024;
 
 /// The most callers a request's chain names: a longer one is forged.
 const MAX_CHAIN: usize = 64;
+
+/// How long a listing waits for hosts to answer.
+const LIST_WINDOW: Duration = Duration::from_millis(300);
+
+/// The most tools a listing takes in.
+const MAX_LISTED: usize = 4096;
 
 /// The longest a caller may ask a provider to work on a call.
 const MAX_TIMEOUT: Duration = Duration::from_secs(60);
@@ -77,6 +84,71 @@ impl RemoteTools for NatsBus {
     }
 
     fn serve(&self, name: &str, handler: ToolHandler) -> ServeFuture<'_> {
+        self.offer(name, None, handler)
+    }
+
+    fn serve_described(
+        &self,
+        name: &str,
+        description: String,
+        handler: ToolHandler,
+    ) -> ServeFuture<'_> {
+        self.offer(name, Some(description), handler)
+    }
+
+    fn list(&self) -> ListFuture<'_> {
+        Box::pin(async move {
+            if self.client.connection_state() != State::Connected {
+                return Vec::new();
+            }
+            let inbox = self.client.new_inbox();
+            let Ok(mut replies) = self.client.subscribe(inbox.clone()).await else {
+                return Vec::new();
+            };
+            let asked = self.client.publish_with_reply(self.list_subject(), inbox, "".into());
+            if asked.await.is_err() || self.client.flush().await.is_err() {
+                return Vec::new();
+            }
+            // Every host answers for each tool it offers; those that answer
+            // within the window are listed.
+            let mut found: Vec<(String, String)> = Vec::new();
+            let window = tokio::time::sleep(LIST_WINDOW);
+            tokio::pin!(window);
+            while found.len() < MAX_LISTED {
+                let reply = tokio::select! {
+                    () = &mut window => break,
+                    reply = replies.next() => reply,
+                };
+                let Some(reply) = reply else { break };
+                if let Some((name, spec)) = decode_offer(&reply.payload)
+                    && !found.iter().any(|(known, _)| *known == name)
+                {
+                    found.push((name, spec));
+                }
+            }
+            found
+        })
+    }
+}
+
+impl NatsBus {
+    /// Where hosts are asked for the tools they offer: beside the tools'
+    /// subjects, never among them (`witplug-tool.` gives `witplug-tool-list`).
+    fn list_subject(&self) -> String {
+        match self.tool_prefix.strip_suffix('.') {
+            Some(stem) if !stem.is_empty() => format!("{stem}-list"),
+            _ => "witplug-tool-list".to_owned(),
+        }
+    }
+
+    /// Offers tool `name`: calls on its subject (a queue group, so one host
+    /// answers each), and, with a description, an answer to every listing.
+    fn offer(
+        &self,
+        name: &str,
+        description: Option<String>,
+        handler: ToolHandler,
+    ) -> ServeFuture<'_> {
         let name = name.to_owned();
         Box::pin(async move {
             subject::check_topic(&name)
@@ -88,13 +160,33 @@ impl RemoteTools for NatsBus {
                 .queue_subscribe(subject.clone(), subject.clone())
                 .await
                 .map_err(|err| one_line(&err))?;
+            let mut listings = match &description {
+                Some(_) => Some(
+                    self.client
+                        .subscribe(self.list_subject())
+                        .await
+                        .map_err(|err| one_line(&err))?,
+                ),
+                None => None,
+            };
+            let offer = description.map(|spec| encode_offer(&name, &spec));
             // Other hosts reach the tool once the server has the subscription.
             super::round_trip(&self.client).await?;
             let client = self.client.clone();
             let tool = name.clone();
             let task = tokio::spawn(async move {
                 let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-                while let Some(incoming) = requests.next().await {
+                loop {
+                    let incoming = tokio::select! {
+                        incoming = requests.next() => incoming,
+                        Some(listing) = next_listing(&mut listings) => {
+                            if let (Some(reply_to), Some(offer)) = (listing.reply, &offer) {
+                                let _ = client.publish(reply_to, offer.clone()).await;
+                            }
+                            continue;
+                        }
+                    };
+                    let Some(incoming) = incoming else { break };
                     let Some(reply_to) = incoming.reply.clone() else { continue };
                     let client = client.clone();
                     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
@@ -119,6 +211,32 @@ impl RemoteTools for NatsBus {
             Ok(ToolService::new(name, task.abort_handle()))
         })
     }
+}
+
+/// The next listing request, or never when the tool is not described.
+async fn next_listing(
+    listings: &mut Option<async_nats::Subscriber>,
+) -> Option<async_nats::Message> {
+    match listings {
+        Some(listings) => listings.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A tool's answer to a listing: its name and its description.
+fn encode_offer(name: &str, spec: &str) -> bytes::Bytes {
+    serde_json::json!({ "name": name, "spec": spec }).to_string().into()
+}
+
+/// A listing's answer, when it is one: the tool's name, made safe, and its
+/// description as JSON text (parsed and compiled by the lister, as any
+/// description from a plugin).
+fn decode_offer(payload: &[u8]) -> Option<(String, String)> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let name = value.get("name")?.as_str()?;
+    subject::check_topic(name).ok()?;
+    let spec = value.get("spec")?.as_str()?;
+    Some((sanitize(name, text::NAME), spec.to_owned()))
 }
 
 fn no_answer(name: &str, ms: u128) -> PluginError {
