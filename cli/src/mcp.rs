@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Result;
-use witplug_host::{Event, RecvError, units};
+use witplug_host::{Event, RecvError};
 use witplug_mcp::{HttpOptions, LogReceiver, McpOptions, McpServer};
 
 use crate::HostArgs;
 use crate::nats::NatsArgs;
+use crate::run::WatchArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -38,13 +38,9 @@ pub struct Args {
     /// after the plugin
     #[arg(long)]
     expose_handle: bool,
-    /// Reload a plugin when its files change (calls in flight finish on the
-    /// old version) and tell clients the tools changed
-    #[arg(long)]
-    watch: bool,
-    /// How often to look at the folder with `--watch`
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = units::parse_duration)]
-    interval: Duration,
+    // With `--watch`, clients also hear that the tools changed.
+    #[command(flatten)]
+    watch: WatchArgs,
     #[command(flatten)]
     nats: NatsArgs,
 }
@@ -70,8 +66,8 @@ pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
         let server = server.clone();
         async move { server.forward_logs(logs).await }
     });
-    let _watcher = args.watch.then(|| host.watch(&args.plugins.dir, args.interval));
-    if args.watch {
+    let _watcher = args.watch.watch.then(|| host.watch(&args.plugins.dir, args.watch.interval));
+    if args.watch.watch {
         let mut events = host.events();
         let server = server.clone();
         tokio::spawn(async move {

@@ -17,15 +17,22 @@ use crate::out;
 pub struct Args {
     #[command(flatten)]
     plugins: HostArgs,
-    /// Reload a plugin when its `.wasm` or `.toml` changes; load added
-    /// files, unload removed ones.
-    #[arg(long)]
-    watch: bool,
-    /// How often to look at the folder with `--watch`.
-    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = units::parse_duration)]
-    interval: Duration,
+    #[command(flatten)]
+    watch: WatchArgs,
     #[command(flatten)]
     nats: NatsArgs,
+}
+
+/// `--watch` and how often it looks.
+#[derive(Debug, clap::Args)]
+pub struct WatchArgs {
+    /// Reload a plugin when its `.wasm` or `.toml` changes (calls in flight
+    /// finish on the old version); load added files, unload removed ones.
+    #[arg(long)]
+    pub watch: bool,
+    /// How often to look at the folder with `--watch`.
+    #[arg(long, value_name = "DURATION", default_value = "500ms", value_parser = units::parse_duration)]
+    pub interval: Duration,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
@@ -56,12 +63,12 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     for error in host.init_all().await {
         eprintln!("failed: {error}");
     }
-    let _watcher = args.watch.then(|| host.watch(&args.plugins.dir, args.interval));
+    let _watcher = args.watch.watch.then(|| host.watch(&args.plugins.dir, args.watch.interval));
     eprintln!(
         "running {} plugins from {}{}; Ctrl-C stops",
         host.plugins().len(),
         args.plugins.dir.display(),
-        if args.watch { ", watching for changes" } else { "" }
+        if args.watch.watch { ", watching for changes" } else { "" }
     );
     interrupted.await?;
     for error in host.stop_all().await {

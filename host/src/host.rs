@@ -19,7 +19,7 @@ use crate::compile::engine::Engines;
 use crate::messaging::bus::{Message, MessageBus, Published, Subscription};
 use crate::messaging::origin::CallContext;
 use crate::messaging::remote::{ToolRequest, ToolService};
-use crate::messaging::tools::{Found, ToolProvider};
+use crate::messaging::tools::{Found, Listed, ToolProvider};
 use crate::observe::events::{Event, EventStream};
 use crate::observe::metrics::{self, Stats};
 use crate::store::Services;
@@ -158,6 +158,21 @@ impl Host {
                 })
             }
         }
+    }
+
+    /// The tool `name` this host serves, its own or a loaded plugin's, with
+    /// its description and provider: [`Host::tools`] for one name, without
+    /// the cost of listing them all.
+    pub fn tool(&self, name: &str) -> Option<crate::ToolInfo> {
+        let (provider, spec) = match self.services.tools.listed(name)? {
+            Listed::Host(spec) => (crate::Provider::Host, spec),
+            Listed::Plugin(plugin) => {
+                let plugin = self.plugin(&plugin).ok()?;
+                let (_, spec) = plugin.tools().iter().find(|(tool, _)| tool == name)?;
+                (crate::Provider::Plugin(plugin.name().to_owned()), spec.clone())
+            }
+        };
+        Some(crate::ToolInfo { name: name.to_owned(), provider, spec })
     }
 
     /// The tools other hosts on the bus offer (with a NATS bus), each with

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
-use witplug_host::{Host, ToolInfo};
+use witplug_host::{Host, Plugin, ToolInfo};
 
 /// One tool as offered to agents.
 #[derive(Debug, Clone)]
@@ -59,6 +59,11 @@ pub(crate) enum Output {
     Wrapped,
 }
 
+/// Whether the patterns of `--expose` admit the tool `name` (none: all).
+pub(crate) fn admitted(expose: &[String], name: &str) -> bool {
+    expose.is_empty() || expose.iter().any(|pattern| glob(pattern, name))
+}
+
 /// The tools to offer: those of `host` and `remote` (other hosts') whose
 /// names `expose` admits, and, with `handles`, each default-world plugin's
 /// `handle`, named after the plugin (unless a tool has its name).
@@ -68,39 +73,47 @@ pub(crate) fn offered(
     expose: &[String],
     handles: bool,
 ) -> Vec<Offered> {
-    let admitted = |name: &str| expose.is_empty() || expose.iter().any(|p| glob(p, name));
     let tools = host.tools().into_iter().chain(remote.iter().cloned());
-    let mut offered: Vec<Offered> = tools.filter(|info| admitted(&info.name)).map(tool).collect();
+    let mut offered: Vec<Offered> =
+        tools.filter(|info| admitted(expose, &info.name)).map(tool).collect();
     if handles {
         for plugin in host.plugins() {
             let name = plugin.name();
-            if !plugin.is_guest() || !admitted(name) || offered.iter().any(|o| o.tool.name == name)
-            {
-                continue;
+            if admitted(expose, name) && !offered.iter().any(|o| o.tool.name == name) {
+                offered.extend(handle(&plugin));
             }
-            let schema = object(json!({
-                "type": "object",
-                "properties": { "input": { "type": "string" } },
-                "required": ["input"],
-            }));
-            let description = match plugin.info().description.as_str() {
-                "" => format!("The `handle` export of plugin `{name}`"),
-                described => described.to_owned(),
-            };
-            offered.push(Offered {
-                tool: Tool::new(name.to_owned(), description, schema),
-                target: Target::Handle(name.to_owned()),
-                input: Input::WrappedString,
-                output: Output::Text,
-            });
         }
     }
     offered.sort_by(|a, b| a.tool.name.cmp(&b.tool.name));
     offered
 }
 
-/// A tool of the host's, as offered.
-fn tool(info: ToolInfo) -> Offered {
+/// The `handle` export of `plugin` as a tool named after it, when it has
+/// one (it targets the default world).
+pub(crate) fn handle(plugin: &Plugin) -> Option<Offered> {
+    if !plugin.is_guest() {
+        return None;
+    }
+    let name = plugin.name();
+    let schema = object(json!({
+        "type": "object",
+        "properties": { "input": { "type": "string" } },
+        "required": ["input"],
+    }));
+    let description = match plugin.info().description.as_str() {
+        "" => format!("The `handle` export of plugin `{name}`"),
+        described => described.to_owned(),
+    };
+    Some(Offered {
+        tool: Tool::new(name.to_owned(), description, schema),
+        target: Target::Handle(name.to_owned()),
+        input: Input::WrappedString,
+        output: Output::Text,
+    })
+}
+
+/// A tool of the host's (or another host's), as offered.
+pub(crate) fn tool(info: ToolInfo) -> Offered {
     let spec = &info.spec;
     let (schema, input) = if !spec.takes_json() {
         // 0.1, or a host tool without a schema: the host already describes

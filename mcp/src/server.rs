@@ -154,15 +154,35 @@ impl McpServer {
         *self.shared.remote.lock().unwrap_or_else(PoisonError::into_inner) = remote;
     }
 
-    /// The offered tool `name`, asking other hosts again when it is not
-    /// known (yet).
+    /// The offered tool `name`, found without listing every tool: the
+    /// host's, a plugin's `handle` (with `--expose-handle`), or another
+    /// host's as last listed.
+    fn known(&self, name: &str) -> Option<Offered> {
+        let options = &self.shared.options;
+        if !catalog::admitted(&options.expose, name) {
+            return None;
+        }
+        if let Some(info) = self.shared.host.tool(name) {
+            return Some(catalog::tool(info));
+        }
+        if options.expose_handle
+            && let Ok(plugin) = self.shared.host.plugin(name)
+            && let Some(offered) = catalog::handle(&plugin)
+        {
+            return Some(offered);
+        }
+        let remote = self.shared.remote.lock().unwrap_or_else(PoisonError::into_inner);
+        remote.iter().find(|info| info.name == name).cloned().map(catalog::tool)
+    }
+
+    /// [`McpServer::known`], asking the other hosts again when the tool is
+    /// not known (yet).
     async fn find(&self, name: &str) -> Option<Offered> {
-        let find = || self.offered().into_iter().find(|offered| offered.tool.name == name);
-        match find() {
+        match self.known(name) {
             Some(offered) => Some(offered),
             None => {
                 self.refresh_remote().await;
-                find()
+                self.known(name)
             }
         }
     }
@@ -251,7 +271,7 @@ impl ServerHandler for McpServer {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.offered().into_iter().find(|offered| offered.tool.name == name).map(|o| o.tool)
+        self.known(name).map(|offered| offered.tool)
     }
 
     async fn call_tool(

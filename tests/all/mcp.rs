@@ -88,6 +88,10 @@ fn stdio_lists_the_tools_with_their_schemas_and_calls_them_in_the_sandbox() {
         json!({"op": "set_level", "level": "debug"}),
         json!({"op": "call", "name": "kit", "arguments": {"input": "log hello from the kit"}}),
         json!({"op": "wait_log", "text": "hello from the kit", "timeout": 10}),
+        json!({"op": "set_level", "level": "error"}),
+        json!({"op": "call", "name": "kit", "arguments": {"input": "log below the level"}}),
+        json!({"op": "call", "name": "count-words", "arguments": {"text": "x"}}),
+        json!({"op": "sleep", "seconds": 0.3}),
     ];
     let out = client(json!({"transport": "stdio", "command": command, "steps": calls}));
     assert_eq!(out["server"]["name"], "witplug", "{out}");
@@ -133,6 +137,9 @@ fn stdio_lists_the_tools_with_their_schemas_and_calls_them_in_the_sandbox() {
     let log = &results[11]["log"];
     assert_eq!(log["logger"], "kit", "{out}");
     assert_eq!(log["level"], "info", "{out}");
+    // Below the level the client set, nothing is sent.
+    let logs = out["logs"].as_array().unwrap();
+    assert!(!logs.iter().any(|l| l["data"] == "below the level"), "{out}");
 }
 
 #[test]

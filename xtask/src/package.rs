@@ -19,11 +19,11 @@ use anyhow::{Context, Result};
 use crate::{cargo, target_dir, workspace_root};
 
 /// The published libraries, each after the ones it depends on.
-const LIBRARIES: [&str; 3] = ["witplug-sdk", "witplug-host", "witplug-build"];
+const LIBRARIES: [&str; 4] = ["witplug-sdk", "witplug-host", "witplug-build", "witplug-mcp"];
 
 /// Every published crate: the libraries, then the CLI, which nothing
 /// depends on.
-const CRATES: [&str; 4] = [LIBRARIES[0], LIBRARIES[1], LIBRARIES[2], "witplug-cli"];
+const CRATES: [&str; 5] = [LIBRARIES[0], LIBRARIES[1], LIBRARIES[2], LIBRARIES[3], "witplug-cli"];
 
 /// Packages the crates (passing `args` on to `cargo package`) and checks
 /// each from its package.
@@ -127,6 +127,7 @@ mod tests {
         assert_eq!(patch["witplug-host"]["path"].as_str(), Some("witplug-host-1.2.3"));
         assert_eq!(patch["witplug-sdk"]["path"].as_str(), Some("witplug-sdk-1.2.3"));
         assert_eq!(patch["witplug-build"]["path"].as_str(), Some("witplug-build-1.2.3"));
+        assert_eq!(patch["witplug-mcp"]["path"].as_str(), Some("witplug-mcp-1.2.3"));
         // Nothing depends on the CLI: patching it would only warn.
         assert!(!patch.contains_key("witplug-cli"));
         assert_eq!(

@@ -126,7 +126,24 @@ pub fn bench() -> Result<()> {
     if !output.status.success() {
         bail!("the benchmark failed");
     }
-    let report = String::from_utf8(output.stdout).context("the benchmark's report")?;
+    let mut report = String::from_utf8(output.stdout).context("the benchmark's report")?;
+    eprintln!("measuring MCP round trips...");
+    let output = cargo()
+        .args(["bench", "--quiet", "--package", "witplug-mcp", "--bench", "roundtrip"])
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the MCP benchmark")?;
+    if !output.status.success() {
+        bail!("the MCP benchmark failed");
+    }
+    report.push_str(
+        "\n## MCP\n\n`witplug mcp` answering `tools/call` from rmcp's client, one call at a time \
+         (`cargo bench -p witplug-mcp --bench roundtrip`); the floor is an rmcp server whose tool \
+         is a native Rust closure, over the same transport.\n\n\
+         | measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
+    );
+    report.push_str(&String::from_utf8(output.stdout).context("the MCP benchmark's rows")?);
     print!("{report}");
     let path = workspace_root().join("BENCHMARKS.md");
     std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;

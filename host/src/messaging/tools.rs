@@ -116,6 +116,14 @@ pub(crate) struct ToolRegistry {
     tools: RwLock<HashMap<String, Tool>>,
 }
 
+/// A tool as [`ToolRegistry::listed`] finds it.
+pub(crate) enum Listed {
+    /// The host's own, described so.
+    Host(ToolSpec),
+    /// The named plugin's.
+    Plugin(Name),
+}
+
 /// A tool found by [`ToolRegistry::get`], ready to call.
 pub(crate) enum Found {
     Host(ToolFuture),
@@ -205,6 +213,17 @@ impl ToolRegistry {
                 Tool::Plugin(_) => None,
             })
             .collect()
+    }
+
+    /// What the registry knows of tool `name`: a host tool's description,
+    /// or the name of the plugin that provides it.
+    pub fn listed(&self, name: &str) -> Option<Listed> {
+        match self.read().get(name)? {
+            Tool::Host(_, spec) => Some(Listed::Host(
+                spec.as_deref().cloned().unwrap_or_else(|| ToolSpec::plain(String::new())),
+            )),
+            Tool::Plugin(provider) => Some(Listed::Plugin(provider.upgrade()?.provider().clone())),
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Tool>> {
