@@ -100,17 +100,19 @@ impl McpServer {
         Self { shared: self.shared.clone(), level: Arc::new(AtomicU8::new(INFO)) }
     }
 
-    /// Serves one client on stdin and stdout until it closes them.
+    /// Serves one client on stdin and stdout until it closes them (at once,
+    /// when stdin ends before the client began).
     ///
     /// # Errors
     ///
     /// [`Error::Session`] when the session cannot start or fails.
     pub async fn serve_stdio(&self) -> Result<()> {
-        let running = self
-            .session()
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(|err| Error::Session(err.to_string()))?;
+        let running = match self.session().serve(rmcp::transport::stdio()).await {
+            Ok(running) => running,
+            // The client went away before it began: stdin's end is the end.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(err) => return Err(Error::Session(err.to_string())),
+        };
         running.waiting().await.map_err(|err| Error::Session(err.to_string()))?;
         Ok(())
     }

@@ -33,6 +33,9 @@ const LIST_WINDOW: Duration = Duration::from_millis(300);
 /// The most tools a listing takes in.
 const MAX_LISTED: usize = 4096;
 
+/// The most bytes of descriptions a listing takes in.
+const MAX_LISTED_BYTES: usize = 16 << 20;
+
 /// The longest a caller may ask a provider to work on a call.
 const MAX_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -112,6 +115,7 @@ impl RemoteTools for NatsBus {
             // Every host answers for each tool it offers; those that answer
             // within the window are listed.
             let mut found: Vec<(String, String)> = Vec::new();
+            let mut bytes = 0;
             let window = tokio::time::sleep(LIST_WINDOW);
             tokio::pin!(window);
             while found.len() < MAX_LISTED {
@@ -120,6 +124,10 @@ impl RemoteTools for NatsBus {
                     reply = replies.next() => reply,
                 };
                 let Some(reply) = reply else { break };
+                bytes += reply.payload.len();
+                if bytes > MAX_LISTED_BYTES {
+                    break;
+                }
                 if let Some((name, spec)) = decode_offer(&reply.payload)
                     && !found.iter().any(|(known, _)| *known == name)
                 {
