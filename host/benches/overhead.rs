@@ -64,6 +64,13 @@ fn main() -> Fallible<()> {
             print!("{}", table(&timed_calls()?));
             return Ok(());
         }
+        // Only the rows across hosts (`WITPLUG_NATS_URL` names the server).
+        #[cfg(feature = "nats")]
+        Some(mode) if mode == "--across" => {
+            let url = std::env::var("WITPLUG_NATS_URL").map_err(|_| "set WITPLUG_NATS_URL")?;
+            print!("{}", across_report(&runtime().block_on(across::measure(&url))?));
+            return Ok(());
+        }
         // A child process: the timed call rows, measured once (see
         // `timed_calls`).
         Some(mode) if mode == "--calls-once" => {
@@ -121,7 +128,7 @@ fn across_report(across: &across::Across) -> String {
     };
     let mut out = String::new();
     out.push_str(&format!(
-        "| messages through NATS, plugin on host A to plugin on host B | {:.0} /s | - | - | {} dropped |\n",
+        "| messages through NATS, plugin on host A to plugin on host B | {:.0} /s | - | - | {} lost (target: 0) |\n",
         across.messages_per_second, across.dropped
     ));
     out.push_str(&format!(
