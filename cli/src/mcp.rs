@@ -81,10 +81,13 @@ pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
             }
         });
     }
-    let tools = host.tools().len();
+    let tools = match host.tools().len() {
+        1 => "1 tool".to_owned(),
+        n => format!("{n} tools"),
+    };
     match args.http {
         None => {
-            eprintln!("serving {tools} tools over MCP on stdio");
+            eprintln!("serving {tools} over MCP on stdio");
             server.serve_stdio().await?;
         }
         Some(addr) => {
@@ -95,7 +98,7 @@ pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
             for origin in &args.allow_origin {
                 options = options.allow_origin(origin);
             }
-            let bound = |addr| eprintln!("serving {tools} tools over MCP at http://{addr}/mcp");
+            let bound = |addr| eprintln!("serving {tools} over MCP at http://{addr}/mcp");
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };

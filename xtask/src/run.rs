@@ -46,10 +46,18 @@ fn mcp_demo(plugins: &std::path::Path) -> Result<()> {
     run_step("building the witplug CLI", build)?;
     let python = crate::venv::mcp_client::install()?;
     let witplug = crate::target_dir().join("debug").join("witplug");
+    // A folder of its own with the one plugin the step calls: the server
+    // answers once its folder is loaded.
+    let folder = crate::target_dir().join("tmp/mcp-demo");
+    std::fs::create_dir_all(&folder).with_context(|| format!("creating {}", folder.display()))?;
+    for file in ["word-count.wasm", "word-count.toml"] {
+        std::fs::copy(plugins.join(file), folder.join(file))
+            .with_context(|| format!("copying {file} into {}", folder.display()))?;
+    }
     let script = serde_json::json!({
         "transport": "stdio",
         "transcript": true,
-        "command": [witplug, "mcp", "--plugins", plugins, "--expose", "count-words"],
+        "command": [witplug, "mcp", "--plugins", folder],
         "env": { "WITPLUG_LOG": "off" },
         "steps": [
             { "op": "list" },
