@@ -52,7 +52,8 @@ async fn run() -> Result<()> {
 
     println!("\n== Greeters (world `greeter`, called dynamically)");
     for plugin in host.plugins() {
-        if !plugin.exports().iter().any(|e| e.name == "greet") {
+        let exports = plugin.exports();
+        if !["greet", "language"].iter().all(|export| exports.iter().any(|e| e.name == *export)) {
             continue;
         }
         let language = one_string(plugin.call("language", &[]).await?)?;
@@ -60,6 +61,12 @@ async fn run() -> Result<()> {
         println!("Language: {language}\nGreeting: {greeting}");
         calls += 2;
     }
+
+    println!("\n== wasi-greeter: standard WASI interfaces only (wasi:config, wasi:logging)");
+    let plain = host.plugin("wasi-greeter")?;
+    let greeting = one_string(plain.call("greet", &[Val::String(name.clone())]).await?)?;
+    println!("Greeting: {greeting} (contract: {:?})", plain.info().contract);
+    calls += 1;
 
     println!("\n== counter: state kept across calls");
     let counter = host.plugin("counter")?;
@@ -137,7 +144,7 @@ async fn run() -> Result<()> {
     let relay = host.plugin("relay")?;
     println!(
         "relay -> {} words (relay called word-count's tool)",
-        relay.handle("one two three").await?
+        relay.handle(r#"{"text": "one two three"}"#).await?
     );
     calls += 1;
 
