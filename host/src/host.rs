@@ -181,12 +181,11 @@ impl Host {
     /// Waits a moment for the other hosts to answer.
     pub async fn remote_tools(&self) -> Vec<crate::ToolInfo> {
         let Some(remote) = self.services.bus.remote_tools() else { return Vec::new() };
-        let local: Vec<String> = self.tools().into_iter().map(|tool| tool.name).collect();
         let mut tools: Vec<crate::ToolInfo> = remote
             .list()
             .await
             .into_iter()
-            .filter(|(name, _)| !local.contains(name))
+            .filter(|(name, _)| self.services.tools.listed(name).is_none())
             .filter_map(|(name, json)| {
                 let spec = crate::ToolSpec::from_json(&json).ok()?;
                 Some(crate::ToolInfo { name, provider: crate::Provider::Remote, spec })
