@@ -29,10 +29,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let mut builder = args.plugins.builder();
-    let bus = args.nats.connect().await;
-    if let Some(bus) = &bus {
-        builder.bus(bus.clone());
-    }
+    let bus = args.nats.apply(&mut builder).await?;
     let host = builder.build()?;
     let code = call(&host, &args).await;
     // What the call published leaves before the process ends.

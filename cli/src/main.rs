@@ -3,6 +3,7 @@
 mod build;
 mod call;
 mod inspect;
+mod kv;
 mod list;
 mod mcp;
 mod nats;
@@ -66,6 +67,9 @@ enum Command {
     /// Serve the plugins' tools to AI agents over the Model Context
     /// Protocol: on stdio, or streamable HTTP with `--http`.
     Mcp(mcp::Args),
+    /// Read and change plugins' key-value buckets, as operators do: `list`,
+    /// `get`, `set`, `delete`.
+    Kv(kv::Args),
     /// Run a workload of calls and print each plugin's metrics.
     Stats(stats::Args),
     /// Compile every plugin into the cache, so later starts skip compiling.
@@ -107,6 +111,30 @@ struct HostArgs {
     /// larger files are refused before they are read.
     #[arg(long, value_name = "SIZE", value_parser = units::parse_size)]
     max_file_size: Option<u64>,
+    /// Where the host keeps plugins' state: their key-value buckets, in
+    /// `DIR/keyvalue.redb` (default: `$XDG_DATA_HOME/witplug` or
+    /// `~/.local/share/witplug`).
+    #[arg(long = "data", value_name = "DIR", env = "WITPLUG_DATA")]
+    data: Option<PathBuf>,
+    /// Share a key-value bucket between plugins, e.g. `orders=order-desk,ledger`
+    /// (each still needs it in its `[grants] keyvalue`). Repeatable.
+    #[arg(long = "share-bucket", value_name = "NAME=PLUGINS", value_parser = parse_share)]
+    share_bucket: Vec<(String, Vec<String>)>,
+}
+
+/// `NAME=PLUGIN,PLUGIN`.
+fn parse_share(text: &str) -> Result<(String, Vec<String>), String> {
+    let (name, plugins) =
+        text.split_once('=').ok_or_else(|| format!("`{text}` is not NAME=PLUGIN,PLUGIN"))?;
+    if !witplug_host::is_bucket_name(name) {
+        return Err(format!("`{name}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)"));
+    }
+    let plugins: Vec<String> =
+        plugins.split(',').filter(|p| !p.is_empty()).map(str::to_owned).collect();
+    if plugins.is_empty() {
+        return Err(format!("`{text}` names no plugin"));
+    }
+    Ok((name.to_owned(), plugins))
 }
 
 impl HostArgs {
@@ -137,7 +165,23 @@ impl HostArgs {
         if let Some(bytes) = self.max_file_size {
             builder.max_file_size(bytes);
         }
+        if let Some(dir) = self.data_dir() {
+            builder.data_dir(dir);
+        }
+        for (name, plugins) in &self.share_bucket {
+            builder.share_bucket(name, plugins);
+        }
         builder
+    }
+
+    /// The data folder: the one given, or the user's data folder.
+    fn data_dir(&self) -> Option<PathBuf> {
+        self.data.clone().or_else(|| {
+            let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).or_else(|| {
+                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
+            })?;
+            Some(base.join("witplug"))
+        })
     }
 
     /// The cache folder: the one given, or the user's cache folder.
@@ -202,6 +246,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(&args),
             Command::Run(args) => run::run(args).await,
             Command::Mcp(args) => mcp::run(args, mcp_logs).await,
+            Command::Kv(args) => kv::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Precompile(args) => precompile::run(&args),
             Command::Build(args) => build::run(&args),

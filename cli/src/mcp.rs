@@ -47,9 +47,7 @@ pub struct Args {
 
 pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
     let mut builder = args.plugins.builder();
-    if let Some(bus) = args.nats.connect().await {
-        builder.bus(bus);
-    }
+    args.nats.apply(&mut builder).await?;
     let host = Arc::new(builder.build()?);
     // Stdout is the protocol's (over stdio): everything else goes to stderr.
     let report = host.load_dir(&args.plugins.dir).await?;

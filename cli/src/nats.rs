@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use witplug_host::{NatsBus, NatsOptions};
+use witplug_host::{HostBuilder, JetStreamKeyValue, NatsBus, NatsOptions};
 
 /// Where the NATS bus is, when plugins talk to other hosts.
 #[derive(Debug, clap::Args)]
@@ -26,9 +26,43 @@ pub struct NatsArgs {
     /// at start, instead of running without it
     #[arg(long, requires = "url")]
     nats_retry: bool,
+    /// Where plugins' key-value buckets live: `redb` (the data folder's
+    /// database) or `nats` (JetStream Key-Value, shared with every host on
+    /// the server; needs `--nats` and a server started with `-js`)
+    #[arg(long = "kv", value_name = "STORE", default_value = "redb")]
+    pub(crate) kv: KvStore,
+}
+
+/// Where buckets live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KvStore {
+    /// The embedded redb database in the data folder.
+    Redb,
+    /// NATS JetStream Key-Value.
+    Nats,
 }
 
 impl NatsArgs {
+    /// Connects (when a URL was given) and gives `builder` the bus and,
+    /// with `--kv nats`, JetStream buckets.
+    ///
+    /// # Errors
+    ///
+    /// `--kv nats` without a reachable `--nats` server.
+    pub async fn apply(&self, builder: &mut HostBuilder) -> anyhow::Result<Option<Arc<NatsBus>>> {
+        let bus = self.connect().await;
+        if let Some(bus) = &bus {
+            builder.bus(bus.clone());
+        }
+        if self.kv == KvStore::Nats {
+            let Some(bus) = &bus else {
+                anyhow::bail!("--kv nats keeps buckets in NATS JetStream: give --nats URL too");
+            };
+            builder.key_value(Arc::new(JetStreamKeyValue::new(bus.client().clone())));
+        }
+        Ok(bus)
+    }
+
     /// The bus, when a URL was given and the server answered (or
     /// `--nats-retry`); a server that cannot be reached is one line on
     /// stderr, and the plugins run on the in-process bus.

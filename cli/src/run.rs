@@ -41,10 +41,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // rather than killing it.
     let interrupted = interrupted()?;
     let mut builder = args.plugins.builder();
-    let bus = args.nats.connect().await;
-    if let Some(bus) = &bus {
-        builder.bus(bus.clone());
-    }
+    let bus = args.nats.apply(&mut builder).await?;
     let host = Arc::new(builder.build()?);
     let mut events = host.events();
     let printer = tokio::spawn(async move {

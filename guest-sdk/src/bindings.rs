@@ -19,3 +19,16 @@ pub mod plugin {
         generate_all,
     });
 }
+
+/// The standard `wasi:keyvalue@0.2.0-draft2` imports (`wit/deps/keyvalue`,
+/// vendored unchanged), behind [`kv`](crate::kv). A plugin that never
+/// opens a bucket does not import them: the component keeps only the
+/// imports its code uses.
+pub mod keyvalue {
+    wit_bindgen::generate!({
+        path: "wit/deps/keyvalue",
+        world: "wasi:keyvalue/imports",
+        runtime_path: "witplug_sdk::__private::wit_bindgen::rt",
+        generate_all,
+    });
+}

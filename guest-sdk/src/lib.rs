@@ -89,6 +89,7 @@ mod bindings;
 mod error;
 mod host;
 mod instance;
+pub mod kv;
 mod logger;
 mod tools;
 

@@ -16,6 +16,7 @@ use std::fmt;
 use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
+pub(crate) mod keyvalue;
 pub(crate) mod logging;
 pub mod v0_1;
 pub mod v0_2;

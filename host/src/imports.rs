@@ -2,7 +2,7 @@
 //! plugin's grants and limits: witplug's `host` interface (`host.rs`, the
 //! newest version; `v0_1.rs` delegates to it), the standard WASI
 //! interfaces beside it (`config.rs`: `wasi:config/store`; `logging.rs`:
-//! `wasi:logging/logging`), and the same functions for core wasm modules
+//! `wasi:logging/logging`; `keyvalue.rs`: `wasi:keyvalue`), and the same functions for core wasm modules
 //! (`core_abi.rs`).
 //!
 //! Uses `store` and the layers below it.
@@ -15,6 +15,7 @@ use crate::store::PluginState;
 mod config;
 pub(crate) mod core_abi;
 pub(crate) mod host;
+mod keyvalue;
 mod logging;
 mod v0_1;
 
@@ -30,5 +31,6 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
     contract::logging::wasi::logging::logging::add_to_linker::<_, HasSelf<_>>(linker, |state| {
         state
     })?;
+    keyvalue::add_to_linker(linker)?;
     Ok(())
 }

@@ -66,6 +66,8 @@
 //   origins, manifest, and the bounded reads of their files;
 // - `messaging/`: how plugins reach each other: the bus, tools and their
 //   descriptions, a call's origin, remote tools, NATS;
+// - `state/`: what plugins keep: key-value buckets on redb or JetStream,
+//   held to quotas;
 // - `observe/`: events and metrics;
 // - `store/`: per-instance state (`store.rs`), the limiter, what the host
 //   holds for an instance, name lookups, the stderr tail;
@@ -90,6 +92,7 @@ mod messaging;
 mod name;
 mod observe;
 mod plugin;
+mod state;
 mod store;
 mod text;
 
@@ -127,6 +130,12 @@ pub use name::Name;
 pub use observe::events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
 pub use observe::metrics::{Metrics, Stats};
 pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
+#[cfg(feature = "nats")]
+pub use state::JetStreamKeyValue;
+pub use state::{
+    BucketId, Current, DATABASE_FILE, Embedded, KeyValue, KvError, KvFuture, MAX_KEY, Quota, Usage,
+    check_key, is_bucket_name,
+};
 pub use store::PluginState;
 pub use wasmtime::Val as CoreVal;
 pub use wasmtime::component::Val;

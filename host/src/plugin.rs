@@ -261,6 +261,7 @@ impl Plugin {
         self.pool.read_counters(&mut metrics, &mut histogram);
         self.shared.read_into(&mut metrics, &mut histogram);
         metrics.denied = self.context.denied.load(std::sync::atomic::Ordering::Relaxed);
+        self.context.kv.read_into(&mut metrics);
         crate::observe::metrics::finish(&mut metrics, &histogram);
         (metrics, histogram)
     }

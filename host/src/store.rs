@@ -27,6 +27,8 @@ use crate::messaging::origin::{CallContext, Origin};
 use crate::messaging::tools::ToolRegistry;
 use crate::name::Name;
 use crate::observe::events::{Event, Events};
+use crate::observe::metrics::KvCounters;
+use crate::state::Buckets;
 use crate::store::held::Held;
 use crate::store::limiter::Limiter;
 use crate::store::stderr::StderrTail;
@@ -47,6 +49,9 @@ pub struct PluginState {
     pub(crate) table: ResourceTable,
     /// The sockets and header maps it holds in the host.
     pub(crate) held: Held,
+    /// Bytes of values its compare-and-swap handles hold in the host,
+    /// charged to `host-memory`.
+    pub(crate) cas_bytes: u64,
 }
 
 /// What every instance of one plugin shares.
@@ -71,6 +76,8 @@ pub(crate) struct PluginContext {
     /// outside a call.
     pub denial_window: AtomicU64,
     pub denials_in_window: AtomicU64,
+    /// Its key-value reads, writes and bytes stored.
+    pub kv: KvCounters,
 }
 
 /// One plugin's configuration as `wasi:config/store` serves it.
@@ -128,6 +135,7 @@ pub(crate) struct Services {
     pub tools: ToolRegistry,
     pub bus: Arc<dyn MessageBus>,
     pub events: Events,
+    pub keyvalue: Buckets,
 }
 
 /// What the host tracks during one call.
@@ -181,6 +189,7 @@ impl PluginState {
                 table
             },
             held: Held::default(),
+            cas_bytes: 0,
             plugin,
         }
     }

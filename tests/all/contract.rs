@@ -71,6 +71,29 @@ fn the_standard_wit_is_vendored_unchanged() {
     let logging = wit_files(&root().join("wit/deps/logging"));
     assert!(logging.contains_key("logging.wit"), "{:?}", logging.keys());
     assert_eq!(wit_files(&root().join("host/wit/deps/logging")), logging);
+    // wasi:keyvalue@0.2.0-draft2: upstream's files at the commit its
+    // LICENSE names; the host and the SDK carry copies.
+    let keyvalue = wit_files(&root().join("wit/deps/keyvalue"));
+    let names: Vec<&str> = keyvalue.keys().map(String::as_str).collect();
+    assert_eq!(names, ["atomic.wit", "batch.wit", "store.wit", "watch.wit", "world.wit"]);
+    let world = String::from_utf8_lossy(&keyvalue["world.wit"]).into_owned();
+    assert!(world.starts_with("package wasi:keyvalue@0.2.0-draft2;"), "{world}");
+    for copy in ["host/wit/deps/keyvalue", "guest-sdk/wit/deps/keyvalue"] {
+        assert_eq!(
+            wit_files(&root().join(copy)),
+            keyvalue,
+            "{copy} differs from wit/deps/keyvalue"
+        );
+    }
+    let digest = keyvalue.values().fold(String::new(), |mut all, file| {
+        all.push_str(&witplug_host::hex_sha256(file));
+        all
+    });
+    assert_eq!(
+        witplug_host::hex_sha256(digest.as_bytes()),
+        KEYVALUE_DRAFT2_SHA256,
+        "wit/deps/keyvalue changed: a standard's WIT is vendored as published"
+    );
     // wasi:config: the very files of the crate the host links.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let output = std::process::Command::new(cargo)
@@ -95,3 +118,8 @@ fn the_standard_wit_is_vendored_unchanged() {
         shipped.display()
     );
 }
+
+/// The digest of `wit/deps/keyvalue`'s files (each file's sha256, in name
+/// order, hashed again), as upstream published them at da58d54.
+const KEYVALUE_DRAFT2_SHA256: &str =
+    "1fbb247e5804c69cf71a72dec8ff825ec62cb68ae4f919c457e028722f13d3eb";

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first. `root` is the files beside `lib.rs`.
-const LAYERS: [&str; 11] = [
+const LAYERS: [&str; 12] = [
     "contract",
     "root",
     "config",
     "messaging",
+    "state",
     "observe",
     "store",
     "imports",

@@ -13,6 +13,7 @@ mod fuzz;
 mod grants;
 mod http;
 mod imports;
+mod keyvalue;
 mod layers;
 mod limits;
 mod loading;

@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct NatsServer {
     child: Option<Child>,
     port: u16,
+    /// JetStream's store folder, when JetStream is on.
+    jetstream: Option<PathBuf>,
 }
 
 impl NatsServer {
@@ -21,7 +23,15 @@ impl NatsServer {
 
     /// A server on `port`, once it accepts connections.
     pub fn start_on(port: u16) -> Self {
-        let mut server = Self { child: None, port };
+        let mut server = Self { child: None, port, jetstream: None };
+        server.restart();
+        server
+    }
+
+    /// A server with JetStream on, keeping its streams in `store` (so
+    /// that they outlive a restart).
+    pub fn start_jetstream(store: &Path) -> Self {
+        let mut server = Self { child: None, port: free_port(), jetstream: Some(store.to_owned()) };
         server.restart();
         server
     }
@@ -41,8 +51,12 @@ impl NatsServer {
     /// Starts the server again on the same port (stopping it first).
     pub fn restart(&mut self) {
         self.stop();
-        let mut child = Command::new(binary())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+        let mut command = Command::new(binary());
+        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
+        if let Some(store) = &self.jetstream {
+            command.arg("-js").arg("-sd").arg(store);
+        }
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

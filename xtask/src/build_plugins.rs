@@ -86,7 +86,8 @@ pub fn run(options: &Options) -> Result<()> {
     if !scripts.is_empty() {
         let build = witplug_build::ScriptOptions::new(scripts, &options.out, tools_dir())
             .wit(root.join("wit/v0.2.0"))
-            .deps(wasi_wit()?);
+            .deps(wasi_wit()?)
+            .deps(root.join("wit/deps"));
         tally(witplug_build::build_scripts(&build, print)?);
     }
     copy_wat_plugins(&options.dir, &options.out)?;

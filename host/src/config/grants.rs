@@ -15,6 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 /// env = ["LANG"]                  # host environment variables it sees
 /// stdout = true                   # its stdout goes to the host's
 /// stderr = true                   # its stderr goes to the host's
+/// keyvalue = ["default", "cache"] # key-value buckets it may open
 ///
 /// [[grants.dirs]]
 /// host = "data"                   # relative to the manifest's folder
@@ -63,6 +64,19 @@ pub struct Grants {
     /// subdomain).
     #[serde(default)]
     pub http: Vec<String>,
+    /// Key-value buckets the plugin may open through `wasi:keyvalue`, by
+    /// name: `"default"`, `"cache"`. Each plugin's buckets are its own
+    /// unless the operator shares one
+    /// ([`HostBuilder::share_bucket`](crate::HostBuilder::share_bucket)).
+    #[serde(default)]
+    pub keyvalue: Vec<String>,
+}
+
+/// Whether `name` can name a key-value bucket: 1 to 64 of
+/// `a-z A-Z 0-9 _ -`, so that every backend keeps it as it is.
+pub fn is_bucket_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// A host folder mapped into the plugin.
@@ -143,6 +157,12 @@ impl Grants {
         self
     }
 
+    /// Also grants opening the key-value bucket `name`.
+    pub fn keyvalue(mut self, name: impl Into<String>) -> Self {
+        self.keyvalue.push(name.into());
+        self
+    }
+
     /// Sets whether the plugin may resolve names.
     pub fn resolve(mut self, allowed: bool) -> Self {
         self.resolve = allowed;
@@ -168,6 +188,12 @@ impl Grants {
         self.connect.extend(other.connect);
         self.resolve |= other.resolve;
         self.http.extend(other.http);
+        self.keyvalue.extend(other.keyvalue);
+    }
+
+    /// Whether the plugin may open the key-value bucket `name`.
+    pub fn may_open(&self, name: &str) -> bool {
+        self.keyvalue.iter().any(|granted| granted == name)
     }
 
     /// Whether the plugin may call the tool `name`.
@@ -188,6 +214,12 @@ impl Grants {
     /// Makes relative host folders relative to `base` (the manifest's
     /// folder) and checks that each exists.
     pub(crate) fn anchor(&mut self, base: &Path) -> Result<(), String> {
+        if let Some(bad) = self.keyvalue.iter().find(|name| !is_bucket_name(name)) {
+            return Err(format!(
+                "grants.keyvalue: `{}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)",
+                crate::text::sanitize(bad, crate::text::NAME)
+            ));
+        }
         for dir in &mut self.dirs {
             if dir.host.is_relative() {
                 dir.host = base.join(&dir.host);
@@ -280,6 +312,7 @@ impl Grants {
             }
             "wasi:config/store" => "its configuration ([config]), read-only".to_owned(),
             "wasi:logging/logging" => "log lines, under the log-lines limit".to_owned(),
+            i if i.starts_with("wasi:keyvalue/") => format!("buckets: {}", list(&self.keyvalue)),
             "wasi:cli/environment" => format!("variables: {}; no arguments", list(&self.env)),
             "wasi:cli/stdin" => "closed".to_owned(),
             "wasi:cli/stdout" => forwarded(self.stdout),

@@ -38,7 +38,14 @@ const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
 ///   hold (128 KiB, or the whole budget if that is less);
 /// - `sockets`: 16 open TCP sockets (none at all without a `connect`
 ///   grant; UDP never);
-/// - `requests`: 16 outgoing HTTP requests in flight.
+/// - `requests`: 16 outgoing HTTP requests in flight;
+///
+/// and what it may keep in its key-value buckets (`wasi:keyvalue`):
+/// - `keyvalue_bytes`: 64 MiB of keys and values, all its buckets together;
+/// - `keyvalue_keys`: 100,000 keys, all its buckets together;
+/// - `keyvalue_value_size`: 512 KiB in one value (NATS carries at most
+///   1 MiB in a message by default);
+/// - `keyvalue_answer`: 4 MiB in one `get-many` or `list-keys` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -75,6 +82,15 @@ pub struct Limits {
     pub sockets: u64,
     /// Outgoing HTTP requests one instance may have in flight.
     pub requests: u64,
+    /// Bytes of keys and values the plugin may store, all its buckets
+    /// together.
+    pub keyvalue_bytes: u64,
+    /// Keys the plugin may store, all its buckets together.
+    pub keyvalue_keys: u64,
+    /// Bytes of one stored value.
+    pub keyvalue_value_size: u64,
+    /// Bytes of one `get-many` or `list-keys` answer.
+    pub keyvalue_answer: u64,
 }
 
 pub use crate::error::Budget;
@@ -118,6 +134,10 @@ impl Default for Limits {
             host_memory: 16 << 20,
             sockets: 16,
             requests: 16,
+            keyvalue_bytes: 64 << 20,
+            keyvalue_keys: 100_000,
+            keyvalue_value_size: 512 << 10,
+            keyvalue_answer: 4 << 20,
         }
     }
 }
@@ -130,7 +150,9 @@ impl Limits {
     /// - `max_input`: 64 MiB; `max_output`: 256 MiB; `log_lines`: 100,000;
     /// - `message_queue`: 1,000,000; `message_queue_bytes`: 1 GiB;
     /// - `handles`: 1,000,000; `host_memory`: 1 GiB; `sockets`: 1,024;
-    ///   `requests`: 1,024.
+    ///   `requests`: 1,024;
+    /// - `keyvalue_bytes`: 16 GiB; `keyvalue_keys`: 100,000,000;
+    ///   `keyvalue_value_size`: 64 MiB; `keyvalue_answer`: 256 MiB.
     pub fn default_ceilings() -> Self {
         Self {
             memory: 1 << 30,
@@ -148,6 +170,10 @@ impl Limits {
             host_memory: 1 << 30,
             sockets: 1_024,
             requests: 1_024,
+            keyvalue_bytes: 16 << 30,
+            keyvalue_keys: 100_000_000,
+            keyvalue_value_size: 64 << 20,
+            keyvalue_answer: 256 << 20,
         }
     }
 
@@ -254,6 +280,34 @@ impl Limits {
             )?,
             sockets: pick("sockets", spec.sockets, defaults.sockets, ceilings.sockets, count)?,
             requests: pick("requests", spec.requests, defaults.requests, ceilings.requests, count)?,
+            keyvalue_bytes: pick(
+                "keyvalue-bytes",
+                spec.keyvalue_bytes,
+                defaults.keyvalue_bytes,
+                ceilings.keyvalue_bytes,
+                size,
+            )?,
+            keyvalue_keys: pick(
+                "keyvalue-keys",
+                spec.keyvalue_keys,
+                defaults.keyvalue_keys,
+                ceilings.keyvalue_keys,
+                count,
+            )?,
+            keyvalue_value_size: pick(
+                "keyvalue-value-size",
+                spec.keyvalue_value_size,
+                defaults.keyvalue_value_size,
+                ceilings.keyvalue_value_size,
+                size,
+            )?,
+            keyvalue_answer: pick(
+                "keyvalue-answer",
+                spec.keyvalue_answer,
+                defaults.keyvalue_answer,
+                ceilings.keyvalue_answer,
+                size,
+            )?,
         };
         limits.check()?;
         Ok(limits)
@@ -350,6 +404,18 @@ pub struct LimitsSpec {
     /// `requests = 4`.
     #[serde(default, deserialize_with = "units::count")]
     pub requests: Option<u64>,
+    /// `keyvalue-bytes = "1 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub keyvalue_bytes: Option<u64>,
+    /// `keyvalue-keys = 1000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub keyvalue_keys: Option<u64>,
+    /// `keyvalue-value-size = "64 KiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub keyvalue_value_size: Option<u64>,
+    /// `keyvalue-answer = "1 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub keyvalue_answer: Option<u64>,
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::config::limits::Limits;
 use crate::messaging::bus::{Bus, MessageBus};
 use crate::messaging::tools::{ToolRegistry, ToolResult, Tools};
 use crate::observe::events::Events;
+use crate::state::{Backend, Buckets, KeyValue};
 use crate::store::Services;
 use crate::{Error, Result};
 
@@ -30,7 +31,10 @@ use crate::{Error, Result};
 ///   regular files: a FIFO or a device in the folder is reported, never
 ///   opened for reading;
 /// - pools of at most 1,024 instances per plugin
-///   ([`HostBuilder::max_pool_size`]).
+///   ([`HostBuilder::max_pool_size`]);
+/// - no key-value store: `wasi:keyvalue`'s `open` fails until
+///   [`HostBuilder::data_dir`] or [`HostBuilder::key_value`] gives one, and
+///   no bucket shared between plugins.
 #[derive(Clone)]
 pub struct HostBuilder {
     tools: Tools,
@@ -43,6 +47,8 @@ pub struct HostBuilder {
     pub(super) max_file_size: u64,
     pub(super) max_pool_size: u64,
     pub(super) switched_off: Vec<String>,
+    keyvalue: Backend,
+    shared_buckets: BTreeMap<String, Vec<String>>,
 }
 
 pub use crate::config::files::DEFAULT_MAX_FILE_SIZE;
@@ -70,6 +76,8 @@ impl Default for HostBuilder {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             max_pool_size: 1024,
             switched_off: Vec::new(),
+            keyvalue: Backend::None,
+            shared_buckets: BTreeMap::new(),
         }
     }
 }
@@ -200,13 +208,60 @@ impl HostBuilder {
         self
     }
 
+    /// Keeps the host's state in folder `dir`: its plugins' key-value
+    /// buckets in one redb database, `dir/keyvalue.redb`
+    /// ([`DATABASE_FILE`](crate::DATABASE_FILE)), created on first use.
+    /// The CLI uses `$WITPLUG_DATA` or `~/.local/share/witplug`.
+    ///
+    /// ```no_run
+    /// # fn run() -> witplug_host::Result<()> {
+    /// let host = witplug_host::Host::builder().data_dir("/var/lib/witplug").build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn data_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.keyvalue = Backend::DataDir(dir.into());
+        self
+    }
+
+    /// Keeps the plugins' key-value buckets in `store` instead: NATS
+    /// JetStream ([`JetStreamKeyValue`](crate::JetStreamKeyValue), with
+    /// the `nats` feature), or a store of the embedder's.
+    pub fn key_value(&mut self, store: Arc<dyn KeyValue>) -> &mut Self {
+        self.keyvalue = Backend::Given(store);
+        self
+    }
+
+    /// Shares the bucket `name` between `plugins`: for each of them,
+    /// opening `name` opens the one shared bucket instead of a bucket of
+    /// its own. Each still needs `name` in its `[grants] keyvalue`.
+    ///
+    /// ```
+    /// let mut builder = witplug_host::Host::builder();
+    /// builder.share_bucket("orders", ["order-desk", "ledger"]);
+    /// ```
+    pub fn share_bucket<I, S>(&mut self, name: impl Into<String>, plugins: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let entry = self.shared_buckets.entry(name.into()).or_default();
+        entry.extend(plugins.into_iter().map(Into::into));
+        self
+    }
+
     /// Builds the host.
     ///
     /// # Errors
     ///
     /// [`Error::Setup`] when the default limits pass the ceilings, or when
-    /// wasmtime cannot be configured on this machine.
+    /// wasmtime cannot be configured on this machine, or a shared
+    /// bucket's name is not a bucket name.
     pub fn build(&self) -> Result<Host> {
+        if let Some(bad) = self.shared_buckets.keys().find(|name| !crate::is_bucket_name(name)) {
+            return Err(Error::Setup(format!(
+                "share_bucket: `{bad}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)"
+            )));
+        }
         let defaults = Limits::resolve(&self.limits, &self.ceilings, &Default::default())
             .map_err(|reason| Error::Setup(format!("the default limits: {reason}")))?;
         let engines = Engines::default();
@@ -220,6 +275,7 @@ impl HostBuilder {
                 tools: ToolRegistry::new(&self.tools),
                 bus: self.bus.clone().unwrap_or_else(|| Arc::new(Bus::default())),
                 events: Events::default(),
+                keyvalue: Buckets::new(self.keyvalue.clone(), self.shared_buckets.clone()),
             }),
             settings: self.clone(),
             plugins: RwLock::default(),

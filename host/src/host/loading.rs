@@ -201,6 +201,7 @@ impl Host {
             denied: Default::default(),
             denial_window: Default::default(),
             denials_in_window: Default::default(),
+            kv: Default::default(),
         });
         Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
     }

@@ -401,6 +401,12 @@ impl NatsBus {
         &self.url
     }
 
+    /// The NATS client it uses, for more of NATS on the same connection:
+    /// [`JetStreamKeyValue`](crate::JetStreamKeyValue), say.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Waits until every message published so far has left this host (or
     /// was dropped), and the server has seen it.
     ///

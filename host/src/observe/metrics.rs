@@ -39,6 +39,15 @@ pub struct Metrics {
     /// network address, an HTTP origin), each refused with an error and
     /// an [`Event::Denied`](crate::Event::Denied).
     pub denied: u64,
+    /// Key-value reads (`get`, `exists`, each key of `get-many`, each
+    /// `list-keys` page, a compare-and-swap's read).
+    pub kv_reads: u64,
+    /// Key-value writes (`set`, `delete`, `increment`, `swap`, each key of
+    /// a batch), refused ones included.
+    pub kv_writes: u64,
+    /// Bytes of keys and values the plugin stored, as its last write left
+    /// them (0 until it writes; not kept by JetStream buckets).
+    pub kv_bytes: u64,
 }
 
 /// Buckets of the latency histogram: exact below 16 ns, then 8 per power of
@@ -258,6 +267,9 @@ pub(crate) fn total<'a>(parts: impl IntoIterator<Item = &'a (Metrics, Histogram)
         total.messages_delivered += m.messages_delivered;
         total.messages_dropped += m.messages_dropped;
         total.denied += m.denied;
+        total.kv_reads += m.kv_reads;
+        total.kv_writes += m.kv_writes;
+        total.kv_bytes += m.kv_bytes;
         histogram.add(h);
     }
     finish(&mut total, &histogram);
@@ -328,6 +340,22 @@ fn short(d: Duration) -> String {
         1_000..1_000_000 => format!("{:.1}µs", nanos as f64 / 1e3),
         1_000_000..1_000_000_000 => format!("{:.1}ms", nanos as f64 / 1e6),
         _ => format!("{:.2}s", nanos as f64 / 1e9),
+    }
+}
+
+/// One plugin's key-value counters, read into its [`Metrics`].
+#[derive(Debug, Default)]
+pub(crate) struct KvCounters {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+impl KvCounters {
+    pub fn read_into(&self, metrics: &mut Metrics) {
+        metrics.kv_reads = self.reads.load(Ordering::Relaxed);
+        metrics.kv_writes = self.writes.load(Ordering::Relaxed);
+        metrics.kv_bytes = self.bytes.load(Ordering::Relaxed);
     }
 }
 

@@ -150,19 +150,25 @@ impl Pool {
             // caller gives up and drops the call.
             Some(Counted(&self.queued))
         };
-        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // First come, first served: a caller that finds others waiting
+        // looks for a slot only once woken (in turn: `notify_one` wakes the
+        // longest waiting), so that callers arriving later cannot take every
+        // freed slot before it while its deadline runs.
+        let alone = self.waiters.fetch_add(1, Ordering::SeqCst) == 0;
         let _waiting = Counted(&self.waiters);
         let wait = async {
+            let mut may_look = alone;
             loop {
                 let notified = self.freed.notified();
                 let mut notified = std::pin::pin!(notified);
                 // Registered before looking, so a slot put back after the
                 // look wakes this caller.
                 notified.as_mut().enable();
-                if let Some(slot) = self.pop() {
+                if may_look && let Some(slot) = self.pop() {
                     return slot;
                 }
                 notified.await;
+                may_look = true;
             }
         };
         if patient {

@@ -1,0 +1,164 @@
+//! `witplug kv`: an operator's view of plugins' buckets, on the store a
+//! host of the same flags uses: the data folder's redb database (which a
+//! running host keeps open for other processes too), or JetStream with
+//! `--kv nats`.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use witplug_host::{BucketId, DATABASE_FILE, Embedded, JetStreamKeyValue, KeyValue, Limits, Quota};
+
+use crate::HostArgs;
+use crate::nats::{KvStore, NatsArgs};
+use crate::out;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    action: Action,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// The plugin's buckets, or with BUCKET the keys it holds.
+    List {
+        plugin: String,
+        bucket: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print the value of KEY (as it is; a newline after text).
+    Get {
+        plugin: String,
+        bucket: String,
+        key: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Set KEY to VALUE (`-`: read it from stdin).
+    Set {
+        plugin: String,
+        bucket: String,
+        key: String,
+        value: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Delete KEY.
+    Delete {
+        plugin: String,
+        bucket: String,
+        key: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// The store: the host's flags.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    #[command(flatten)]
+    nats: NatsArgs,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> Result<Arc<dyn KeyValue>> {
+        if self.nats.kv == KvStore::Nats {
+            let Some(bus) = self.nats.connect().await else {
+                bail!("--kv nats keeps buckets in NATS JetStream: give --nats URL too");
+            };
+            return Ok(Arc::new(JetStreamKeyValue::new(bus.client().clone())));
+        }
+        let dir = self.host.data_dir().context("no data folder: give --data DIR")?;
+        let path = dir.join(DATABASE_FILE);
+        let store = tokio::task::spawn_blocking(move || Embedded::open(path)).await??;
+        Ok(Arc::new(store))
+    }
+
+    /// The bucket `plugin` means by `name`, as a host of these flags sees
+    /// it (shared with `--share-bucket`).
+    fn bucket(&self, plugin: &str, name: &str) -> Result<BucketId> {
+        if !witplug_host::is_bucket_name(name) {
+            bail!("`{name}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)");
+        }
+        let shared = self
+            .host
+            .share_bucket
+            .iter()
+            .any(|(bucket, plugins)| bucket == name && plugins.iter().any(|p| p == plugin));
+        Ok(if shared { BucketId::shared(name) } else { BucketId::of_plugin(plugin, name) })
+    }
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    match args.action {
+        Action::List { plugin, bucket: None, store } => {
+            let kv = store.open().await?;
+            for bucket in kv.buckets().await? {
+                if bucket.plugin() == Some(plugin.as_str()) {
+                    out!("{}", bucket.name());
+                } else if bucket.plugin().is_none()
+                    && store.bucket(&plugin, bucket.name())? == bucket
+                {
+                    out!("{} (shared)", bucket.name());
+                }
+            }
+        }
+        Action::List { plugin, bucket: Some(name), store } => {
+            let bucket = store.bucket(&plugin, &name)?;
+            let kv = store.open().await?;
+            let quota = operator_quota();
+            let mut cursor = None;
+            loop {
+                let (keys, next) = kv.list(&bucket, cursor.as_deref(), quota).await?;
+                for key in keys {
+                    out!("{key}");
+                }
+                match next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Action::Get { plugin, bucket, key, store } => {
+            let bucket = store.bucket(&plugin, &bucket)?;
+            let kv = store.open().await?;
+            let Some(value) = kv.get(&bucket, &key).await? else {
+                bail!("no key `{key}` in {bucket}");
+            };
+            let mut stdout = std::io::stdout().lock();
+            match std::str::from_utf8(&value) {
+                Ok(text) => out!("{text}"),
+                Err(_) => stdout.write_all(&value).context("writing to stdout")?,
+            }
+        }
+        Action::Set { plugin, bucket, key, value, store } => {
+            let bucket = store.bucket(&plugin, &bucket)?;
+            witplug_host::check_key(&key)?;
+            let value = if value == "-" {
+                let mut bytes = Vec::new();
+                std::io::stdin().read_to_end(&mut bytes).context("reading the value from stdin")?;
+                bytes
+            } else {
+                value.into_bytes()
+            };
+            let kv = store.open().await?;
+            kv.set_many(&bucket, vec![(key, value)], operator_quota()).await?;
+        }
+        Action::Delete { plugin, bucket, key, store } => {
+            let bucket = store.bucket(&plugin, &bucket)?;
+            let kv = store.open().await?;
+            kv.delete_many(&bucket, vec![key]).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An operator writes within the host's ceilings, not a plugin's quota.
+fn operator_quota() -> Quota {
+    Quota::of(&Limits::default_ceilings())
+}
