@@ -13,6 +13,40 @@ const FILES: [(&str, &str); 4] = [
     ("worlds.wit", include_str!("../wit/worlds.wit")),
 ];
 
+/// The standard WASI packages every witplug host links beside the
+/// contract (`wit/deps/`, vendored unchanged), by folder and file: offered
+/// to plugins with a world of their own, as `deps/<folder>`.
+const STANDARD: [(&str, &str, &str); 11] = [
+    ("config", "store.wit", include_str!("../wit/deps/config/store.wit")),
+    ("config", "world.wit", include_str!("../wit/deps/config/world.wit")),
+    ("logging", "logging.wit", include_str!("../wit/deps/logging/logging.wit")),
+    ("keyvalue", "atomic.wit", include_str!("../wit/deps/keyvalue/atomic.wit")),
+    ("keyvalue", "batch.wit", include_str!("../wit/deps/keyvalue/batch.wit")),
+    ("keyvalue", "store.wit", include_str!("../wit/deps/keyvalue/store.wit")),
+    ("keyvalue", "watch.wit", include_str!("../wit/deps/keyvalue/watch.wit")),
+    ("keyvalue", "world.wit", include_str!("../wit/deps/keyvalue/world.wit")),
+    ("keyvalue", "LICENSE", include_str!("../wit/deps/keyvalue/LICENSE")),
+    ("logging", "LICENSE", include_str!("../wit/deps/logging/LICENSE")),
+    ("config", "LICENSE", include_str!("../wit/deps/config/LICENSE")),
+];
+
+/// Writes the standard packages into a folder under `base` named after
+/// this crate's version, one folder a package, returning it.
+pub(crate) fn write_standard(base: &Path) -> Result<PathBuf> {
+    let dir = base.join(format!("witplug-wasi-wit-{}", env!("CARGO_PKG_VERSION")));
+    for (package, name, text) in STANDARD {
+        let folder = dir.join(package);
+        std::fs::create_dir_all(&folder)
+            .map_err(|source| Error::Io { path: folder.clone(), source })?;
+        let path = folder.join(name);
+        if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
+            continue;
+        }
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })?;
+    }
+    Ok(dir)
+}
+
 /// Writes the contract into a folder under `base` named after this crate's
 /// version (where it is left unchanged when already there), returning it.
 pub(crate) fn write(base: &Path) -> Result<PathBuf> {

@@ -116,7 +116,11 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
                 // A world of the plugin's own: its WIT, with the contract
                 // and the offered packages as dependencies.
                 let staged = options.tools.join("wit-staged").join(&name);
-                stage(&own, &contract, &options.deps, &staged)?;
+                // The standard packages the host links come last: a
+                // package of the plugin's own or offered wins.
+                let mut offered = options.deps.clone();
+                offered.push(crate::contract::write_standard(&options.tools)?);
+                stage(&own, &contract, &offered, &staged)?;
                 (staged, options.world.as_deref())
             } else {
                 (contract, Some(options.world.as_deref().unwrap_or("plugin")))

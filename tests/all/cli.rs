@@ -503,3 +503,49 @@ fn nats_a_call_in_one_process_reaches_a_tool_in_a_witplug_run_process() {
     assert!(run.wait().unwrap().success(), "{rest:?}");
     assert!(rest.iter().any(|line| line.starts_with("NATS: sent 0, dropped 0")), "{rest:?}");
 }
+
+#[test]
+fn kv_reads_and_changes_what_a_plugin_keeps_across_processes() {
+    let scratch = crate::support::Scratch::new();
+    let data = scratch.path().to_str().unwrap();
+    let plugins = plugins_dir();
+    let plugins = plugins.to_str().unwrap();
+    let count = || {
+        stdout(&witplug_quiet(&[
+            "call",
+            "kv-counter",
+            "handle",
+            "\"\"",
+            "--plugins",
+            plugins,
+            "--data",
+            data,
+        ]))
+    };
+    // Each call is a host of its own, on the same database file.
+    assert_eq!(count(), "ok(\"1\")\n");
+    assert_eq!(count(), "ok(\"2\")\n");
+    assert!(scratch.path().join("keyvalue.redb").is_file());
+
+    let kv = |args: &[&str]| {
+        let mut all = vec!["kv"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--data", data]);
+        witplug_quiet(&all)
+    };
+    assert_eq!(stdout(&kv(&["list", "kv-counter"])), "default\n");
+    assert_eq!(stdout(&kv(&["list", "kv-counter", "default"])), "count\n");
+    assert_eq!(stdout(&kv(&["get", "kv-counter", "default", "count"])), "2\n");
+    assert!(kv(&["set", "kv-counter", "default", "count", "41"]).status.success());
+    assert_eq!(count(), "ok(\"42\")\n");
+    assert!(kv(&["delete", "kv-counter", "default", "count"]).status.success());
+
+    let missing = kv(&["get", "kv-counter", "default", "count"]);
+    assert_eq!(missing.status.code(), Some(1));
+    let line = assert_one_line_error(&missing);
+    assert!(line.contains("no key `count` in kv-counter's bucket `default`"), "{line}");
+    let line = assert_one_line_error(&kv(&["get", "kv-counter", "a/b", "k"]));
+    assert!(line.contains("`a/b` is not a bucket name"), "{line}");
+    let line = assert_one_line_error(&kv(&["list", "kv-counter", "--kv", "nats"]));
+    assert!(line.contains("give --nats URL too"), "{line}");
+}

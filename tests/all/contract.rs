@@ -71,6 +71,13 @@ fn the_standard_wit_is_vendored_unchanged() {
     let logging = wit_files(&root().join("wit/deps/logging"));
     assert!(logging.contains_key("logging.wit"), "{:?}", logging.keys());
     assert_eq!(wit_files(&root().join("host/wit/deps/logging")), logging);
+    // The build crate offers every standard package to plugins of a world
+    // of their own.
+    for package in ["config", "logging"] {
+        let copy = format!("build/wit/deps/{package}");
+        let source = wit_files(&root().join("wit/deps").join(package));
+        assert_eq!(wit_files(&root().join(&copy)), source, "{copy} differs");
+    }
     // wasi:keyvalue@0.2.0-draft2: upstream's files at the commit its
     // LICENSE names; the host and the SDK carry copies.
     let keyvalue = wit_files(&root().join("wit/deps/keyvalue"));
@@ -78,7 +85,8 @@ fn the_standard_wit_is_vendored_unchanged() {
     assert_eq!(names, ["atomic.wit", "batch.wit", "store.wit", "watch.wit", "world.wit"]);
     let world = String::from_utf8_lossy(&keyvalue["world.wit"]).into_owned();
     assert!(world.starts_with("package wasi:keyvalue@0.2.0-draft2;"), "{world}");
-    for copy in ["host/wit/deps/keyvalue", "guest-sdk/wit/deps/keyvalue"] {
+    for copy in ["host/wit/deps/keyvalue", "guest-sdk/wit/deps/keyvalue", "build/wit/deps/keyvalue"]
+    {
         assert_eq!(
             wit_files(&root().join(copy)),
             keyvalue,

@@ -43,8 +43,9 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `binary`, and returns once it accepts connections.
-    pub fn start(binary: &std::path::Path) -> Result<Self> {
+    /// Starts `binary` with JetStream on (its store in `jetstream`), and
+    /// returns once it accepts connections.
+    pub fn start(binary: &std::path::Path, jetstream: &std::path::Path) -> Result<Self> {
         use std::io::{BufRead, BufReader};
 
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -52,7 +53,8 @@ impl Running {
             .context("finding a free port")?
             .port();
         let mut child = Command::new(binary)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
+            .arg(jetstream)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -20,8 +20,24 @@ pub fn demo(args: &[String]) -> Result<()> {
 
     mcp_demo(&plugins)?;
 
+    // A new host each time: every `witplug call` is a process of its own.
+    let witplug = crate::target_dir().join("debug").join("witplug");
+    let data = crate::target_dir().join("tmp/kv-demo");
+    let _ = std::fs::remove_dir_all(&data);
+    println!(
+        "\nState that lasts: kv-counter counts in its bucket (wasi:keyvalue, a redb file), three host processes one after the other:"
+    );
+    for _ in 0..3 {
+        let mut call = std::process::Command::new(&witplug);
+        call.args(["call", "kv-counter", "handle", "\"\""]).arg("--plugins").arg(&plugins);
+        call.arg("--data").arg(&data).env("WITPLUG_LOG", "off");
+        run_step("a call of kv-counter", call)?;
+    }
+
+    let jetstream = crate::target_dir().join("tmp/demo-jetstream");
+    let _ = std::fs::remove_dir_all(&jetstream);
     let server = match crate::nats_server::install() {
-        Ok(binary) => crate::nats_server::Running::start(&binary)?,
+        Ok(binary) => crate::nats_server::Running::start(&binary, &jetstream)?,
         Err(err) => {
             eprintln!("\nskipping the NATS step: {err:#}");
             return Ok(());
@@ -34,7 +50,21 @@ pub fn demo(args: &[String]) -> Result<()> {
         .args(["--example", "nats_demo", "--"])
         .arg(&plugins)
         .arg(server.url());
-    run_step("the NATS demo", command)
+    run_step("the NATS demo", command)?;
+
+    println!(
+        "\nOne counter, two hosts: host A and host B keep kv-counter's bucket in NATS JetStream (--kv nats):"
+    );
+    for host in ["A", "B", "A", "B"] {
+        print!("host {host}: ");
+        std::io::Write::flush(&mut std::io::stdout())?;
+        let mut call = std::process::Command::new(&witplug);
+        call.args(["call", "kv-counter", "handle", "\"\"", "--kv", "nats", "--nats", server.url()]);
+        call.arg("--plugins").arg(&plugins).env("WITPLUG_LOG", "off");
+        call.arg("--data").arg(data.join(host));
+        run_step("a call of kv-counter on JetStream", call)?;
+    }
+    Ok(())
 }
 
 /// An agent's session with `witplug mcp`: the official Python MCP client
@@ -121,7 +151,9 @@ pub fn test(args: &[String]) -> Result<()> {
 pub fn bench() -> Result<()> {
     build_plugins::run(&Options::all())?;
     // The rows across hosts talk through a local nats-server.
-    let server = crate::nats_server::Running::start(&crate::nats_server::install()?)?;
+    let jetstream = workspace_root().join("target/tmp/bench-jetstream");
+    let _ = std::fs::remove_dir_all(&jetstream);
+    let server = crate::nats_server::Running::start(&crate::nats_server::install()?, &jetstream)?;
     eprintln!("building the benchmark in the bench profile (the first time takes minutes)...");
     let output = cargo()
         .args(["bench", "--quiet", "--package", "witplug-host", "--features", "nats"])
@@ -152,6 +184,27 @@ pub fn bench() -> Result<()> {
          | measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
     );
     report.push_str(&String::from_utf8(output.stdout).context("the MCP benchmark's rows")?);
+    eprintln!("measuring key-value state...");
+    let output = cargo()
+        .args(["bench", "--quiet", "--package", "witplug-host", "--features", "nats"])
+        .args(["--bench", "keyvalue"])
+        .env("WITPLUG_NATS_URL", server.url())
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the key-value benchmark")?;
+    if !output.status.success() {
+        bail!("the key-value benchmark failed");
+    }
+    report.push_str(
+        "\n## Key-value state\n\n`get` and `set` of a 100-byte value by a plugin (kv-counter, \
+         through `wasi:keyvalue`, the whole call into the plugin included), beside the same \
+         operation on the same store used directly from Rust (`cargo bench -p witplug-host \
+         --features nats --bench keyvalue`). redb: each write its own synced transaction, as \
+         witplug's. JetStream: a local `nats-server -js`.\n\n\
+         | measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
+    );
+    report.push_str(&String::from_utf8(output.stdout).context("the key-value benchmark's rows")?);
     print!("{report}");
     let path = workspace_root().join("BENCHMARKS.md");
     std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;

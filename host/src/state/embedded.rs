@@ -128,16 +128,28 @@ impl Embedded {
         }
     }
 
-    /// Runs a write on tokio's blocking threads: its sync to disk takes a
-    /// millisecond or more, which no async worker should wait for.
+    /// Runs a write off the async workers' schedule: its sync to disk takes
+    /// a millisecond or so. On a multi-threaded runtime the worker itself
+    /// blocks and hands its other tasks on (no thread hop); elsewhere the
+    /// write goes to tokio's blocking threads. A panic in it is an error.
     async fn write_blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Self) -> Result<T, KvError> + Send + 'static,
     ) -> Result<T, KvError> {
+        let failed = |err: &dyn std::fmt::Display| {
+            KvError::Unavailable(format!("{}: {err}", self.path.display()))
+        };
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if multi_thread {
+            let run = std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(|| f(self)));
+            return std::panic::catch_unwind(run)
+                .unwrap_or_else(|_| Err(failed(&"the write panicked")));
+        }
         let store = self.clone();
         match tokio::task::spawn_blocking(move || f(&store)).await {
             Ok(result) => result,
-            Err(err) => Err(KvError::Unavailable(format!("{}: {err}", self.path.display()))),
+            Err(err) => Err(failed(&err)),
         }
     }
 
