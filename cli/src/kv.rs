@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use witplug_host::{BucketId, DATABASE_FILE, Embedded, JetStreamKeyValue, KeyValue, Limits, Quota};
+use witplug_host::{BucketId, DATABASE_FILE, Embedded, KeyValue, Limits, Manifest, Quota};
 
 use crate::HostArgs;
 use crate::nats::{KvStore, NatsArgs};
@@ -68,15 +68,25 @@ struct StoreArgs {
 impl StoreArgs {
     async fn open(&self) -> Result<Arc<dyn KeyValue>> {
         if self.nats.kv == KvStore::Nats {
-            let Some(bus) = self.nats.connect().await else {
-                bail!("--kv nats keeps buckets in NATS JetStream: give --nats URL too");
-            };
-            return Ok(Arc::new(JetStreamKeyValue::new(bus.client().clone())));
+            let bus = self.nats.connect().await;
+            return self.nats.jetstream(bus.as_ref());
         }
         let dir = self.host.data_dir().context("no data folder: give --data DIR")?;
         let path = dir.join(DATABASE_FILE);
         let store = tokio::task::spawn_blocking(move || Embedded::open(path)).await??;
         Ok(Arc::new(store))
+    }
+
+    /// The quota of `plugin`, from its manifest in the plugins folder (the
+    /// default limits without one): what an operator's writes are held to,
+    /// as the plugin's are.
+    fn quota(&self, plugin: &str) -> Result<Quota> {
+        let path = self.host.dir.join(format!("{plugin}.toml"));
+        let manifest = Manifest::load(&path)?.unwrap_or_default();
+        let limits =
+            Limits::resolve(&Limits::default(), &Limits::default_ceilings(), &manifest.limits)
+                .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))?;
+        Ok(Quota::of(&limits))
     }
 
     /// The bucket `plugin` means by `name`, as a host of these flags sees
@@ -111,7 +121,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         Action::List { plugin, bucket: Some(name), store } => {
             let bucket = store.bucket(&plugin, &name)?;
             let kv = store.open().await?;
-            let quota = operator_quota();
+            let quota = store.quota(&plugin)?;
             let mut cursor = None;
             loop {
                 let (keys, next) = kv.list(&bucket, cursor.as_deref(), quota).await?;
@@ -146,8 +156,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             } else {
                 value.into_bytes()
             };
+            let quota = store.quota(&plugin)?;
+            quota.check_value(&value)?;
             let kv = store.open().await?;
-            kv.set_many(&bucket, vec![(key, value)], operator_quota()).await?;
+            kv.set_many(&bucket, vec![(key, value)], quota).await?;
         }
         Action::Delete { plugin, bucket, key, store } => {
             let bucket = store.bucket(&plugin, &bucket)?;
@@ -156,9 +168,4 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An operator writes within the host's ceilings, not a plugin's quota.
-fn operator_quota() -> Quota {
-    Quota::of(&Limits::default_ceilings())
 }

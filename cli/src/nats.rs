@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use witplug_host::{HostBuilder, JetStreamKeyValue, NatsBus, NatsOptions};
+use witplug_host::{HostBuilder, JetStreamKeyValue, KeyValue, NatsBus, NatsOptions};
 
 /// Where the NATS bus is, when plugins talk to other hosts.
 #[derive(Debug, clap::Args)]
@@ -55,12 +55,34 @@ impl NatsArgs {
             builder.bus(bus.clone());
         }
         if self.kv == KvStore::Nats {
-            let Some(bus) = &bus else {
-                anyhow::bail!("--kv nats keeps buckets in NATS JetStream: give --nats URL too");
-            };
-            builder.key_value(Arc::new(JetStreamKeyValue::new(bus.client().clone())));
+            builder.key_value(self.jetstream(bus.as_ref())?);
         }
         Ok(bus)
+    }
+
+    /// The JetStream buckets on `bus`'s server, named after `--nats-prefix`
+    /// (`witplug.` gives `witplug_<plugin>__<bucket>`).
+    ///
+    /// # Errors
+    ///
+    /// No bus: no `--nats`, or a server that could not be reached.
+    pub fn jetstream(&self, bus: Option<&Arc<NatsBus>>) -> anyhow::Result<Arc<dyn KeyValue>> {
+        let Some(bus) = bus else {
+            match &self.url {
+                Some(url) => anyhow::bail!("--kv nats: the NATS server at {url} is not reachable"),
+                None => {
+                    anyhow::bail!("--kv nats keeps buckets in NATS JetStream: give --nats URL too")
+                }
+            }
+        };
+        let prefix: String = self
+            .nats_prefix
+            .trim_end_matches('.')
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect();
+        let prefix = if prefix.is_empty() { "witplug".to_owned() } else { prefix };
+        Ok(Arc::new(JetStreamKeyValue::with_prefix(bus.client().clone(), prefix)))
     }
 
     /// The bus, when a URL was given and the server answered (or

@@ -8,7 +8,8 @@
 // `cas KEY OLD NEW`, `list`, `set-many K=V,K=V`, `get-many K,K`,
 // `delete-many K,K`, and `fill N SIZE` (N keys of SIZE bytes, to meet the
 // host's limits). E.g. `witplug call js-kv handle '"@scores incr alice 5"'`.
-// A bucket the host refuses answers `denied`, an unknown one `not-found`.
+// A bucket the host does not grant answers `denied`; a write past the
+// plugin's quota, `limit-exceeded` naming the limit.
 //
 // A store's error arrives as an exception whose `payload` is the WIT
 // variant, `{ tag, val }`; `s64` is a `BigInt` (but see `incr`),
@@ -22,6 +23,8 @@ import { getMany, setMany, deleteMany } from 'wasi:keyvalue/batch@0.2.0-draft2';
 // The runtime may lack `Symbol.dispose`; the bindings then use this one.
 const dispose = Symbol.dispose ?? Symbol.for('dispose');
 const FILL_BATCH = 1000;
+// How the host starts the message of a write past a quota.
+const LIMIT = 'limit-exceeded: ';
 const USAGE = {
   incr: 'incr KEY [DELTA]',
   get: 'get KEY',
@@ -44,7 +47,8 @@ function witplugError(error, bucket) {
     case 'no-such-store':
       return { tag: 'not-found', val: `bucket ${bucket}` };
     default:
-      return { tag: error.val.startsWith('limit-exceeded') ? 'limit-exceeded' : 'failed', val: error.val };
+      if (error.val.startsWith(LIMIT)) return { tag: 'limit-exceeded', val: error.val.slice(LIMIT.length) };
+      return { tag: 'failed', val: error.val };
   }
 }
 

@@ -8,7 +8,8 @@ A command may start with `@NAME ` to use bucket NAME instead of `default`:
 `cas KEY OLD NEW`, `list`, `set-many K=V,K=V`, `get-many K,K`,
 `delete-many K,K`, and `fill N SIZE` (N keys of SIZE bytes, to meet the
 host's limits). E.g. `witplug call py-kv handle '"@scores incr alice 5"'`.
-A bucket the host refuses answers `denied`, an unknown one `not-found`."""
+A bucket the host does not grant answers `denied`; a write past the
+plugin's quota, `limit-exceeded` naming the limit."""
 
 import re
 
@@ -33,6 +34,8 @@ STORE_ERRORS = (store.Error_NoSuchStore, store.Error_AccessDenied, store.Error_O
 S64 = range(-(2**63), 2**63)
 COUNT = range(2**63)
 FILL_BATCH = 1000
+# How the host starts the message of a write past a quota.
+LIMIT = "limit-exceeded: "
 
 
 def witplug_error(error, bucket):
@@ -41,8 +44,8 @@ def witplug_error(error, bucket):
         return types.Error_Denied(f"bucket {bucket}")
     if isinstance(error, store.Error_NoSuchStore):
         return types.Error_NotFound(f"bucket {bucket}")
-    if error.value.startswith("limit-exceeded"):
-        return types.Error_LimitExceeded(error.value)
+    if error.value.startswith(LIMIT):
+        return types.Error_LimitExceeded(error.value.removeprefix(LIMIT))
     return types.Error_Failed(error.value)
 
 

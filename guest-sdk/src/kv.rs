@@ -30,8 +30,8 @@
 //!
 //! Failures are [`Error`] values: a bucket not granted is
 //! [`Error::Denied`], a write past the plugin's quota
-//! [`Error::LimitExceeded`] (and stores nothing), a store that cannot
-//! answer [`Error::Failed`].
+//! [`Error::LimitExceeded`] naming the limit (`keyvalue-bytes: ...`; it
+//! stores nothing), a store that cannot answer [`Error::Failed`].
 
 use crate::Error;
 use crate::bindings::keyvalue::wasi::keyvalue::{atomics, batch, store};
@@ -50,7 +50,7 @@ pub struct Bucket {
 /// # Errors
 ///
 /// [`Error::Denied`] for a bucket not granted; [`Error::Failed`] when the
-/// host has no store.
+/// host has no store, or cannot open it.
 pub fn open(name: &str) -> Result<Bucket> {
     let handle = store::open(name).map_err(|err| to_error(name, err))?;
     Ok(Bucket { name: name.to_owned(), handle })
@@ -61,10 +61,10 @@ fn to_error(bucket: &str, err: store::Error) -> Error {
     match err {
         store::Error::AccessDenied => Error::Denied(format!("bucket {bucket}")),
         store::Error::NoSuchStore => Error::NotFound(format!("bucket {bucket}")),
-        store::Error::Other(text) if text.starts_with("limit-exceeded") => {
-            Error::LimitExceeded(text)
-        }
-        store::Error::Other(text) => Error::Failed(text),
+        store::Error::Other(text) => match text.strip_prefix("limit-exceeded: ") {
+            Some(limit) => Error::LimitExceeded(limit.to_owned()),
+            None => Error::Failed(text),
+        },
     }
 }
 

@@ -151,10 +151,7 @@ async fn a_write_past_any_quota_is_refused_and_stores_nothing() {
 
     // One value over `keyvalue-value-size`.
     let refused = refusal(&host, "kv-counter", &format!("set v {big}")).await;
-    assert!(
-        refused.starts_with("limit-exceeded: limit-exceeded: keyvalue-value-size"),
-        "{refused}"
-    );
+    assert!(refused.starts_with("limit-exceeded: keyvalue-value-size: "), "{refused}");
     assert_eq!(answer(&host, "kv-counter", "get v").await, "(none)");
 
     // A batch of 25 keys passes `keyvalue-keys`: none of it is stored.
@@ -389,4 +386,35 @@ async fn the_key_value_behaviours_are_the_same_in_every_language() {
         let refused = refusal(&host, plugin, "set greeting").await;
         assert!(refused.starts_with("invalid-input: usage: set KEY VALUE"), "{plugin}: {refused}");
     }
+}
+
+#[tokio::test]
+async fn a_corrupt_or_locked_database_fails_the_call_that_needs_it_and_nothing_else() {
+    let scratch = Scratch::new();
+    let plugins = scratch.path().join("plugins");
+    install(&plugins, "kv-counter", "kv-counter", COUNTER);
+    std::fs::copy(fixture("counter"), plugins.join("counter.wasm")).unwrap();
+
+    // Not a database at all.
+    let corrupt = scratch.path().join("corrupt");
+    std::fs::create_dir_all(&corrupt).unwrap();
+    std::fs::write(corrupt.join(DATABASE_FILE), vec![0x5a; 64 << 10]).unwrap();
+    let host = host_on(&corrupt);
+    host.load_dir(&plugins).await.unwrap();
+    let refused = refusal(&host, "kv-counter", "").await;
+    assert!(refused.starts_with("failed: the key-value store is unavailable: "), "{refused}");
+    assert!(refused.contains(DATABASE_FILE) && !refused.contains('\n'), "{refused}");
+    assert_eq!(answer(&host, "counter", "tick").await, "1", "other plugins run on");
+
+    // Held by another process's exclusive writer.
+    let locked = scratch.path().join("locked");
+    std::fs::create_dir_all(&locked).unwrap();
+    let holder = redb::Database::create(locked.join(DATABASE_FILE)).unwrap();
+    let host = host_on(&locked);
+    host.load_dir(&plugins).await.unwrap();
+    let refused = refusal(&host, "kv-counter", "").await;
+    assert!(refused.starts_with("failed: the key-value store is unavailable: "), "{refused}");
+    // Once it is free, the next call opens it.
+    drop(holder);
+    assert_eq!(answer(&host, "kv-counter", "").await, "1");
 }

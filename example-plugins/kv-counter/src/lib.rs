@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! $ witplug call kv-counter handle '""'      # with [grants] keyvalue = ["default"]
-//! "1"
+//! ok("1")
 //! ```
 //!
 //! Any other input is one command, the protocol the Python `py-kv` and the

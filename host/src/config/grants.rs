@@ -191,6 +191,17 @@ impl Grants {
         self.keyvalue.extend(other.keyvalue);
     }
 
+    /// Refuses a granted bucket whose name is not a bucket name.
+    pub(crate) fn check_buckets(&self) -> Result<(), String> {
+        match self.keyvalue.iter().find(|name| !is_bucket_name(name)) {
+            Some(bad) => Err(format!(
+                "grants.keyvalue: `{}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)",
+                crate::text::sanitize(bad, crate::text::NAME)
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Whether the plugin may open the key-value bucket `name`.
     pub fn may_open(&self, name: &str) -> bool {
         self.keyvalue.iter().any(|granted| granted == name)
@@ -214,12 +225,6 @@ impl Grants {
     /// Makes relative host folders relative to `base` (the manifest's
     /// folder) and checks that each exists.
     pub(crate) fn anchor(&mut self, base: &Path) -> Result<(), String> {
-        if let Some(bad) = self.keyvalue.iter().find(|name| !is_bucket_name(name)) {
-            return Err(format!(
-                "grants.keyvalue: `{}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)",
-                crate::text::sanitize(bad, crate::text::NAME)
-            ));
-        }
         for dir in &mut self.dirs {
             if dir.host.is_relative() {
                 dir.host = base.join(&dir.host);

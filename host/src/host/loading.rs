@@ -140,6 +140,7 @@ impl Host {
         if let Some(extra) = self.settings.grants.get(name) {
             grants.extend(extra.clone());
         }
+        grants.check_buckets().map_err(manifest_error)?;
         for address in &grants.connect {
             crate::config::network::check_grant(address).map_err(manifest_error)?;
         }

@@ -104,6 +104,11 @@ impl store::Host for PluginState {
             self.deny(&format!("keyvalue:{identifier}"));
             return Ok(Err(Error::AccessDenied));
         }
+        // The store opens with the first bucket: a host without one, or a
+        // database that cannot be opened, fails here, naming why.
+        if let Err(err) = self.plugin.services.keyvalue.store().await {
+            return Ok(Err(to_wit(err)));
+        }
         let id = self.plugin.services.keyvalue.id(&self.plugin.name, &identifier);
         let handle = self.table.push(OpenBucket { id })?;
         Ok(Ok(Resource::new_own(handle.rep())))
@@ -255,10 +260,12 @@ impl PluginState {
         };
         let charged = (key.len() + current.value.as_ref().map_or(0, Vec::len)) as u64;
         let limit = self.plugin.limits.host_memory;
-        if self.cas_bytes + charged > limit {
+        let held = self.host_memory_held() + charged;
+        if held > limit {
             return Ok(Err(Error::Other(format!(
-                "limit-exceeded: host-memory: compare-and-swap handles would hold {}, over {}",
-                format_size(self.cas_bytes + charged),
+                "limit-exceeded: host-memory: what the host holds for the instance would be {}, \
+                 over {}",
+                format_size(held),
                 format_size(limit)
             ))));
         }

@@ -32,7 +32,22 @@ use super::{BucketId, Current, KeyValue, KvError, KvFuture, Quota, Usage};
 pub struct JetStreamKeyValue {
     context: jetstream::Context,
     prefix: String,
-    stores: Mutex<HashMap<BucketId, kv::Store>>,
+    stores: Mutex<HashMap<BucketId, Cached>>,
+}
+
+/// A bucket looked up, and whether its limits were brought to a quota.
+#[derive(Debug)]
+struct Cached {
+    store: kv::Store,
+    limited: bool,
+}
+
+/// A bucket's `max_bytes` and `max_value_size` for `quota`.
+fn limits(quota: Quota) -> (i64, i32) {
+    (
+        i64::try_from(quota.bytes).unwrap_or(i64::MAX),
+        i32::try_from(quota.value_size).unwrap_or(i32::MAX),
+    )
 }
 
 /// How long one JetStream request may wait for the server.
@@ -53,47 +68,73 @@ impl JetStreamKeyValue {
         Self { context, prefix: prefix.into(), stores: Mutex::default() }
     }
 
-    /// The JetStream bucket of `bucket`: created (or its limits updated)
-    /// when `quota` is given, only looked up otherwise (`None`: it does not
-    /// exist, so it holds nothing).
+    /// The JetStream bucket of `bucket`. With `quota`, it is created, or
+    /// its limits brought to the quota (once per bucket and process; its
+    /// other settings, its replicas say, left as the operator set them).
+    /// Without, it is only looked up: `None` when it does not exist, since
+    /// then it holds nothing.
     async fn store(
         &self,
         bucket: &BucketId,
         quota: Option<Quota>,
     ) -> Result<Option<kv::Store>, KvError> {
-        if let Some(store) = self.stores.lock().await.get(bucket) {
-            return Ok(Some(store.clone()));
+        if let Some(cached) = self.stores.lock().await.get(bucket)
+            && (cached.limited || quota.is_none())
+        {
+            return Ok(Some(cached.store.clone()));
         }
         let name = bucket_name(&self.prefix, bucket);
-        let store = match quota {
-            Some(quota) => {
+        let stream = self.context.get_stream(format!("KV_{name}")).await;
+        let exists = match &stream {
+            Ok(_) => true,
+            Err(err) => match err.kind() {
+                jetstream::context::GetStreamErrorKind::JetStream(err)
+                    if err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    false
+                }
+                _ => return Err(unavailable(&name, err)),
+            },
+        };
+        let store = match (quota, stream) {
+            (None, _) if !exists => return Ok(None),
+            (Some(quota), Ok(stream)) => {
+                let mut config = stream.cached_info().config.clone();
+                let (max_bytes, max_value) = limits(quota);
+                if config.max_bytes != max_bytes || config.max_message_size != max_value {
+                    config.max_bytes = max_bytes;
+                    config.max_message_size = max_value;
+                    self.context.update_stream(&config).await.map_err(|e| unavailable(&name, e))?;
+                }
+                self.context.get_key_value(&name).await.map_err(|err| unavailable(&name, err))?
+            }
+            (Some(quota), Err(_)) => {
+                let (max_bytes, max_value_size) = limits(quota);
                 let config = kv::Config {
                     bucket: name.clone(),
                     description: format!("witplug: {bucket}"),
                     history: 1,
-                    max_bytes: i64::try_from(quota.bytes).unwrap_or(i64::MAX),
-                    max_value_size: i32::try_from(quota.value_size).unwrap_or(i32::MAX),
+                    max_bytes,
+                    max_value_size,
                     storage: jetstream::stream::StorageType::File,
                     ..Default::default()
                 };
-                self.context
-                    .create_or_update_key_value(config)
-                    .await
-                    .map_err(|err| unavailable(&name, err))?
-            }
-            None => {
-                let stream = self.context.get_stream(format!("KV_{name}")).await;
-                if let Err(err) = &stream
-                    && let jetstream::context::GetStreamErrorKind::JetStream(err) = err.kind()
-                    && err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
-                {
-                    return Ok(None);
+                // Another host may create it first: then it is used as it is.
+                match self.context.create_key_value(config).await {
+                    Ok(store) => store,
+                    Err(_) => self
+                        .context
+                        .get_key_value(&name)
+                        .await
+                        .map_err(|err| unavailable(&name, err))?,
                 }
-                stream.map_err(|err| unavailable(&name, err))?;
+            }
+            (None, _) => {
                 self.context.get_key_value(&name).await.map_err(|err| unavailable(&name, err))?
             }
         };
-        self.stores.lock().await.insert(bucket.clone(), store.clone());
+        let cached = Cached { store: store.clone(), limited: quota.is_some() };
+        self.stores.lock().await.insert(bucket.clone(), cached);
         Ok(Some(store))
     }
 

@@ -178,12 +178,18 @@ impl PluginState {
     /// the budget.
     fn charge_header_map(&mut self) -> wasmtime::Result<()> {
         let each = header_map_size(self.plugin.limits.host_memory);
-        Held::live(&mut self.held.header_maps, &self.table);
-        let held = Held::maps(&self.held.header_maps);
-        if (held + 1).saturating_mul(each) > self.plugin.limits.host_memory {
+        if self.host_memory_held() + each > self.plugin.limits.host_memory {
             return Err(wasmtime::Error::new(LimitHit::Budget(Budget::HostMemory)));
         }
         Ok(())
+    }
+
+    /// The bytes of `host-memory` the instance's header maps and
+    /// compare-and-swap handles hold now.
+    pub(crate) fn host_memory_held(&mut self) -> u64 {
+        let each = header_map_size(self.plugin.limits.host_memory);
+        Held::live(&mut self.held.header_maps, &self.table);
+        Held::maps(&self.held.header_maps).saturating_mul(each).saturating_add(self.cas_bytes)
     }
 
     /// Records the map `from-list` made, or gives back its error.
