@@ -8,6 +8,9 @@
 //! The same kits built against contract 0.1 and committed for good
 //! (`tests/fixtures/v0.1`) run beside them: `conformance::python_v0_1::...`.
 //! A kit is named by its file: `kit`, or `v0.1/kit` for the frozen one.
+//!
+//! The key-value behaviours (`wasi:keyvalue`) run the same way against
+//! `kv-counter`, `py-kv` and `js-kv`: `conformance::keyvalue::rust::...`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -277,4 +280,153 @@ languages! {
     rust_v0_1 => "v0.1/kit",
     python_v0_1 => "v0.1/py-kit",
     javascript_v0_1 => "v0.1/js-kit",
+}
+
+/// Key-value behaviours (`wasi:keyvalue`), written once and run against
+/// the plugin that answers the key-value commands in each language
+/// (`kv-counter`, `py-kv`, `js-kv`; the commands are listed in
+/// `example-plugins/kv-counter/src/lib.rs`), on a real redb file:
+/// `conformance::keyvalue::python::a_script_gets_the_same_answers`.
+mod keyvalue {
+    use witplug_host::{Error, Host, PluginError};
+
+    use crate::support::Scratch;
+
+    /// Commands and their answers, the same in every language.
+    const SCRIPT: [(&str, &str); 20] = [
+        ("get missing", "(none)"),
+        ("set greeting hello world", "ok"),
+        ("get greeting", "hello world"),
+        ("exists greeting", "true"),
+        ("exists nothing", "false"),
+        ("incr hits", "1"),
+        ("incr hits 41", "42"),
+        ("cas hits 42 100", "swapped"),
+        ("cas hits 42 7", "failed: 100"),
+        ("cas fresh (none) new", "swapped"),
+        ("get fresh", "new"),
+        ("set-many a=1,b=2,c=3", "ok"),
+        ("get-many a,zz,c", "a=1,zz=(none),c=3"),
+        ("delete-many a,b", "ok"),
+        ("delete greeting", "ok"),
+        ("list", "c,fresh,hits"),
+        ("@cache set k v", "ok"),
+        ("@cache list", "k"),
+        ("list", "c,fresh,hits"),
+        ("incr hits 1", "101"),
+    ];
+
+    /// A host on the data folder `data` with `plugin` loaded under its own
+    /// name, granted the buckets `default` and `cache`, with `limits`.
+    async fn load(plugin: &str, data: &std::path::Path, limits: &str) -> Host {
+        super::compiled_once(plugin).await;
+        let dir = data.join("plugins");
+        std::fs::create_dir_all(&dir).unwrap();
+        let _ = std::os::unix::fs::symlink(
+            crate::support::fixture(plugin),
+            dir.join(format!("{plugin}.wasm")),
+        );
+        let manifest = format!("[grants]\nkeyvalue = [\"default\", \"cache\"]\n{limits}");
+        std::fs::write(dir.join(format!("{plugin}.toml")), manifest).unwrap();
+        let host = crate::support::builder().data_dir(data).build().unwrap();
+        host.load_dir(&dir).await.unwrap();
+        host
+    }
+
+    async fn answer(host: &Host, plugin: &str, input: &str) -> String {
+        let plugin_ref = host.plugin(plugin).unwrap();
+        plugin_ref.handle(input).await.unwrap_or_else(|err| panic!("{plugin} `{input}`: {err}"))
+    }
+
+    async fn refusal(host: &Host, plugin: &str, input: &str) -> PluginError {
+        match host.plugin(plugin).unwrap().handle(input).await {
+            Err(Error::Plugin { error, .. }) => error,
+            other => panic!("{plugin} `{input}`: expected the plugin's error, got {other:?}"),
+        }
+    }
+
+    async fn a_script_gets_the_same_answers(plugin: &str) {
+        let data = Scratch::new();
+        let host = load(plugin, data.path(), "").await;
+        for (input, expected) in SCRIPT {
+            assert_eq!(answer(&host, plugin, input).await, expected, "{plugin} `{input}`");
+        }
+    }
+
+    async fn state_outlives_the_host(plugin: &str) {
+        let data = Scratch::new();
+        let host = load(plugin, data.path(), "").await;
+        assert_eq!(answer(&host, plugin, "incr visits 5").await, "5");
+        drop(host);
+        let host = load(plugin, data.path(), "").await;
+        assert_eq!(answer(&host, plugin, "incr visits").await, "6");
+    }
+
+    async fn a_bucket_not_granted_is_denied(plugin: &str) {
+        let data = Scratch::new();
+        let host = load(plugin, data.path(), "").await;
+        let refused = refusal(&host, plugin, "@other get x").await;
+        assert!(
+            matches!(&refused, PluginError::Denied(text) if text == "bucket other"),
+            "{plugin}: {refused:?}"
+        );
+        assert_eq!(host.plugin(plugin).unwrap().metrics().denied, 1);
+    }
+
+    async fn a_write_past_the_quota_names_the_limit_and_stores_nothing(plugin: &str) {
+        let data = Scratch::new();
+        let limits = "\n[limits]\nkeyvalue-keys = 3\nkeyvalue-value-size = \"16 B\"\n";
+        let host = load(plugin, data.path(), limits).await;
+        let refused = refusal(&host, plugin, "set big 12345678901234567").await;
+        assert!(
+            matches!(&refused, PluginError::LimitExceeded(text) if text.starts_with("keyvalue-value-size: ")),
+            "{plugin}: {refused:?}"
+        );
+        let refused = refusal(&host, plugin, "set-many a=1,b=2,c=3,d=4").await;
+        assert!(
+            matches!(&refused, PluginError::LimitExceeded(text) if text.starts_with("keyvalue-keys: ")),
+            "{plugin}: {refused:?}"
+        );
+        assert_eq!(answer(&host, plugin, "list").await, "", "{plugin}: nothing of the batch");
+    }
+
+    async fn bad_commands_are_invalid_input(plugin: &str) {
+        let data = Scratch::new();
+        let host = load(plugin, data.path(), "").await;
+        for (input, usage) in
+            [("incr hits x", "usage: incr KEY"), ("set greeting", "usage: set KEY VALUE")]
+        {
+            let refused = refusal(&host, plugin, input).await;
+            assert!(
+                matches!(&refused, PluginError::InvalidInput(text) if text.starts_with(usage)),
+                "{plugin} `{input}`: {refused:?}"
+            );
+        }
+    }
+
+    macro_rules! kv_languages {
+        ($($language:ident => $plugin:literal),* $(,)?) => {$(
+            mod $language {
+                kv_languages!(@tests $plugin;
+                    a_script_gets_the_same_answers,
+                    state_outlives_the_host,
+                    a_bucket_not_granted_is_denied,
+                    a_write_past_the_quota_names_the_limit_and_stores_nothing,
+                    bad_commands_are_invalid_input,
+                );
+            }
+        )*};
+        (@tests $plugin:literal; $($test:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $test() {
+                super::$test($plugin).await;
+            }
+        )*};
+    }
+
+    kv_languages! {
+        rust => "kv-counter",
+        python => "py-kv",
+        javascript => "js-kv",
+    }
 }

@@ -2,8 +2,8 @@
 //! shared by a plugin's instances and kept across traps, reloads and host
 //! restarts; buckets kept apart per plugin unless shared; every quota;
 //! crash safety under SIGKILL; JetStream across hosts through a server
-//! restart; hostile keys and values; and the same behaviours in Rust,
-//! Python and JavaScript.
+//! restart; hostile keys and values. (The same behaviours in Rust,
+//! Python and JavaScript are the conformance kit's: `conformance::keyvalue`.)
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -341,51 +341,6 @@ async fn two_hosts_share_a_counter_on_jetstream_through_a_server_restart() {
     };
     assert_eq!(next, "1001");
     assert_eq!(answer(&hosts[0], "kv-counter", "").await, "1002");
-}
-
-/// The same script, and the same answers, in Rust, Python and JavaScript.
-#[tokio::test]
-async fn the_key_value_behaviours_are_the_same_in_every_language() {
-    const SCRIPT: [(&str, &str); 20] = [
-        ("get missing", "(none)"),
-        ("set greeting hello world", "ok"),
-        ("get greeting", "hello world"),
-        ("exists greeting", "true"),
-        ("exists nothing", "false"),
-        ("incr hits", "1"),
-        ("incr hits 41", "42"),
-        ("cas hits 42 100", "swapped"),
-        ("cas hits 42 7", "failed: 100"),
-        ("cas fresh (none) new", "swapped"),
-        ("get fresh", "new"),
-        ("set-many a=1,b=2,c=3", "ok"),
-        ("get-many a,zz,c", "a=1,zz=(none),c=3"),
-        ("delete-many a,b", "ok"),
-        ("delete greeting", "ok"),
-        ("list", "c,fresh,hits"),
-        ("@cache set k v", "ok"),
-        ("@cache list", "k"),
-        ("list", "c,fresh,hits"),
-        ("incr hits 1", "101"),
-    ];
-    let scratch = Scratch::new();
-    let plugins = scratch.path().join("plugins");
-    let grants = "[grants]\nkeyvalue = [\"default\", \"cache\"]\n";
-    for plugin in ["kv-counter", "py-kv", "js-kv"] {
-        install(&plugins, plugin, plugin, grants);
-    }
-    let host = host_on(&scratch.path().join("data"));
-    host.load_dir(&plugins).await.unwrap();
-    for plugin in ["kv-counter", "py-kv", "js-kv"] {
-        for (input, expected) in SCRIPT {
-            assert_eq!(answer(&host, plugin, input).await, expected, "{plugin} `{input}`");
-        }
-        assert_eq!(refusal(&host, plugin, "@other get x").await, "denied: bucket other");
-        let refused = refusal(&host, plugin, "incr hits x").await;
-        assert!(refused.starts_with("invalid-input: usage: incr KEY"), "{plugin}: {refused}");
-        let refused = refusal(&host, plugin, "set greeting").await;
-        assert!(refused.starts_with("invalid-input: usage: set KEY VALUE"), "{plugin}: {refused}");
-    }
 }
 
 #[tokio::test]

@@ -153,43 +153,56 @@ impl Embedded {
         }
     }
 
-    fn set_many_now(
+    /// Changes `bucket`'s entries with `f` in one write transaction, and
+    /// its account's usage with them: `f` gets the entries, the bucket's
+    /// path and the usage before, and gives back the usage after and its
+    /// result. Past `quota` (when one is given), nothing is stored.
+    fn change<T>(
         &self,
         bucket: &BucketId,
-        pairs: &[(String, Vec<u8>)],
-        quota: Quota,
-    ) -> Result<Usage, KvError> {
+        quota: Option<Quota>,
+        f: impl FnOnce(&mut Entries<'_>, &str, Usage) -> Result<(Usage, T), StepError>,
+    ) -> Result<(Usage, T), KvError> {
         let path = bucket.path();
         let account = bucket.account();
         self.write(|tx| {
             let mut entries = tx.open_table(ENTRIES)?;
             let mut usage = tx.open_table(USAGE)?;
             let before = read_usage(&usage, &account)?;
-            let mut after = before;
-            for (key, value) in pairs {
-                let old = entries.insert((path.as_str(), key.as_str()), value.as_slice())?;
-                after = grow(after, key, old.map(|old| old.value().len()), Some(value.len()));
+            let (after, out) = f(&mut entries, &path, before)?;
+            if let Some(quota) = quota {
+                quota.check_usage(before, after)?;
             }
-            quota.check_usage(before, after)?;
             usage.insert(account.as_str(), (after.bytes, after.keys))?;
-            Ok(after)
+            Ok((after, out))
         })
     }
 
-    fn delete_many_now(&self, bucket: &BucketId, keys: &[String]) -> Result<Usage, KvError> {
-        let path = bucket.path();
-        let account = bucket.account();
-        self.write(|tx| {
-            let mut entries = tx.open_table(ENTRIES)?;
-            let mut usage = tx.open_table(USAGE)?;
-            let mut after = read_usage(&usage, &account)?;
-            for key in keys {
-                let old = entries.remove((path.as_str(), key.as_str()))?;
-                after = grow(after, key, old.map(|old| old.value().len()), None);
+    fn set_many_now(
+        &self,
+        bucket: &BucketId,
+        pairs: &[(String, Vec<u8>)],
+        quota: Quota,
+    ) -> Result<Usage, KvError> {
+        let (after, ()) = self.change(bucket, Some(quota), |entries, path, mut usage| {
+            for (key, value) in pairs {
+                let old = entries.insert((path, key.as_str()), value.as_slice())?;
+                usage = grow(usage, key, old.map(|old| old.value().len()), Some(value.len()));
             }
-            usage.insert(account.as_str(), (after.bytes, after.keys))?;
-            Ok(after)
-        })
+            Ok((usage, ()))
+        })?;
+        Ok(after)
+    }
+
+    fn delete_many_now(&self, bucket: &BucketId, keys: &[String]) -> Result<Usage, KvError> {
+        let (after, ()) = self.change(bucket, None, |entries, path, mut usage| {
+            for key in keys {
+                let old = entries.remove((path, key.as_str()))?;
+                usage = grow(usage, key, old.map(|old| old.value().len()), None);
+            }
+            Ok((usage, ()))
+        })?;
+        Ok(after)
     }
 
     fn swap_now(
@@ -200,22 +213,15 @@ impl Embedded {
         value: &[u8],
         quota: Quota,
     ) -> Result<Usage, KvError> {
-        let path = bucket.path();
-        let account = bucket.account();
-        self.write(|tx| {
-            let mut entries = tx.open_table(ENTRIES)?;
-            let mut usage = tx.open_table(USAGE)?;
-            let old = entries.get((path.as_str(), key))?.map(|old| old.value().to_vec());
+        let (after, ()) = self.change(bucket, Some(quota), |entries, path, usage| {
+            let old = entries.get((path, key))?.map(|old| old.value().to_vec());
             if old.as_deref() != expected {
                 return Err(StepError::Kv(KvError::Changed));
             }
-            let before = read_usage(&usage, &account)?;
-            entries.insert((path.as_str(), key), value)?;
-            let after = grow(before, key, old.map(|old| old.len()), Some(value.len()));
-            quota.check_usage(before, after)?;
-            usage.insert(account.as_str(), (after.bytes, after.keys))?;
-            Ok(after)
-        })
+            entries.insert((path, key), value)?;
+            Ok((grow(usage, key, old.map(|old| old.len()), Some(value.len())), ()))
+        })?;
+        Ok(after)
     }
 
     fn increment_now(
@@ -225,23 +231,19 @@ impl Embedded {
         delta: i64,
         quota: Quota,
     ) -> Result<(i64, Usage), KvError> {
-        let path = bucket.path();
-        let account = bucket.account();
-        self.write(|tx| {
-            let mut entries = tx.open_table(ENTRIES)?;
-            let mut usage = tx.open_table(USAGE)?;
-            let old = entries.get((path.as_str(), key))?.map(|old| old.value().to_vec());
+        let (after, sum) = self.change(bucket, Some(quota), |entries, path, usage| {
+            let old = entries.get((path, key))?.map(|old| old.value().to_vec());
             let sum = super::add(old.as_deref(), delta)?;
             let value = sum.to_string().into_bytes();
-            let before = read_usage(&usage, &account)?;
-            entries.insert((path.as_str(), key), value.as_slice())?;
-            let after = grow(before, key, old.map(|old| old.len()), Some(value.len()));
-            quota.check_usage(before, after)?;
-            usage.insert(account.as_str(), (after.bytes, after.keys))?;
-            Ok((sum, after))
-        })
+            entries.insert((path, key), value.as_slice())?;
+            Ok((grow(usage, key, old.map(|old| old.len()), Some(value.len())), sum))
+        })?;
+        Ok((sum, after))
     }
 }
+
+/// The entries table, open for writing.
+type Entries<'tx> = redb::Table<'tx, (&'static str, &'static str), &'static [u8]>;
 
 /// A step of a write: it fails for a reason of ours, or of redb's.
 enum StepError {

@@ -8,11 +8,12 @@
 //! the middle of one leaves the pairs written before it.
 
 use std::collections::HashMap;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use futures_util::StreamExt;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use super::nats_names::{bucket_name, decode_key, encode_key};
 use super::{BucketId, Current, KeyValue, KvError, KvFuture, Quota, Usage};
@@ -78,10 +79,8 @@ impl JetStreamKeyValue {
         bucket: &BucketId,
         quota: Option<Quota>,
     ) -> Result<Option<kv::Store>, KvError> {
-        if let Some(cached) = self.stores.lock().await.get(bucket)
-            && (cached.limited || quota.is_none())
-        {
-            return Ok(Some(cached.store.clone()));
+        if let Some(store) = self.cached(bucket, quota.is_some()) {
+            return Ok(Some(store));
         }
         let name = bucket_name(&self.prefix, bucket);
         let stream = self.context.get_stream(format!("KV_{name}")).await;
@@ -134,8 +133,15 @@ impl JetStreamKeyValue {
             }
         };
         let cached = Cached { store: store.clone(), limited: quota.is_some() };
-        self.stores.lock().await.insert(bucket.clone(), cached);
+        self.stores.lock().unwrap_or_else(PoisonError::into_inner).insert(bucket.clone(), cached);
         Ok(Some(store))
+    }
+
+    /// The bucket looked up before, if it was, and with its limits set if
+    /// `limited` is asked for.
+    fn cached(&self, bucket: &BucketId, limited: bool) -> Option<kv::Store> {
+        let stores = self.stores.lock().unwrap_or_else(PoisonError::into_inner);
+        stores.get(bucket).filter(|cached| cached.limited || !limited).map(|c| c.store.clone())
     }
 
     async fn writable(&self, bucket: &BucketId, quota: Quota) -> Result<kv::Store, KvError> {
