@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use wasmtime::component::wasm_wave;
 use witplug_host::{Error, Val};
 
@@ -21,10 +21,89 @@ pub struct Args {
     nats: NatsArgs,
     /// The plugin: its file name in the folder, without `.wasm` or `.wat`.
     plugin: String,
-    /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.2.0#handle`.
+    /// The export: `greet`, `handle`, or in full `witplug:plugin/guest@0.2.0#handle`;
+    /// or a whole call expression, `'greet("JP")'`.
     export: String,
-    /// The arguments, each a WAVE value: `'"text"'`, `42`, `'[1, 2]'`.
+    /// The arguments, each a WAVE value: `'"text"'`, `42`, `'[1, 2]'`; `-`
+    /// reads one from stdin, as a string.
     args: Vec<String>,
+}
+
+/// The export and the arguments of `args`: given apart, or as one call
+/// expression (`greet("JP", 3)`); a `-` argument is stdin, as a string.
+fn export_and_args(args: &Args) -> Result<(String, Vec<String>)> {
+    let (export, given) = match args.export.split_once('(') {
+        Some((name, rest)) if args.args.is_empty() && rest.ends_with(')') => {
+            let inside = &rest[..rest.len() - 1];
+            (name.trim().to_owned(), split_arguments(inside)?)
+        }
+        _ => (args.export.clone(), args.args.clone()),
+    };
+    let mut stdin = None;
+    let values = given
+        .into_iter()
+        .map(|arg| {
+            if arg != "-" {
+                return Ok(arg);
+            }
+            if stdin.is_some() {
+                anyhow::bail!("`-` (stdin) may stand for one argument only");
+            }
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|err| anyhow::anyhow!("reading the argument from stdin: {err}"))?;
+            stdin = Some(());
+            Ok(wasm_wave::to_string(&Val::String(text))?)
+        })
+        .collect::<Result<_>>()?;
+    Ok((export, values))
+}
+
+/// The top-level, comma-separated values of a call expression's
+/// parentheses, each left as WAVE text: commas inside strings, characters,
+/// lists, tuples and records do not split.
+fn split_arguments(inside: &str) -> Result<Vec<String>> {
+    let mut values = Vec::new();
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut current = String::new();
+    for c in inside.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' => {
+                    depth = depth.checked_sub(1).ok_or_else(|| {
+                        anyhow::anyhow!("unbalanced `{c}` in the call expression")
+                    })?;
+                }
+                ',' if depth == 0 => {
+                    values.push(std::mem::take(&mut current).trim().to_owned());
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        current.push(c);
+    }
+    if quote.is_some() || depth != 0 {
+        anyhow::bail!("the call expression's arguments are not closed: `({inside})`");
+    }
+    let last = current.trim();
+    if !last.is_empty() || !values.is_empty() {
+        values.push(last.to_owned());
+    }
+    Ok(values)
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
@@ -42,23 +121,24 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 }
 
 async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
+    let (export, values) = export_and_args(args)?;
     let path = find(&args.plugins.dir, &args.plugin)?;
     let plugin = host.load_file(&path).await?;
     if plugin.is_core_module() {
         // Numbers in and out, in WAVE.
-        for value in plugin.call_wave(&args.export, &args.args).await? {
+        for value in plugin.call_wave(&export, &values).await? {
             out!("{value}");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let values = plugin.parse_wave_args(&args.export, &args.args)?;
-    let results = plugin.call(&args.export, &values).await?;
+    let values = plugin.parse_wave_args(&export, &values)?;
+    let results = plugin.call(&export, &values).await?;
     let printed = results.iter().map(wasm_wave::to_string).collect::<Result<Vec<_>, _>>()?;
     // A plugin that returns `err(...)` handled its failure, but the call
     // still failed: say so on stderr and exit non-zero, as for a trap.
     if let ([Val::Result(Err(_))], [text]) = (results.as_slice(), printed.as_slice()) {
         eprintln!("error: plugin `{}` returned {text}", plugin.name());
-        return Ok(ExitCode::FAILURE);
+        return Ok(ExitCode::from(crate::exit::PLUGIN_ERROR));
     }
     for value in printed {
         out!("{value}");
@@ -90,5 +170,9 @@ fn find(dir: &std::path::Path, name: &str) -> Result<PathBuf> {
         .collect();
     let plugins: Vec<String> = plugins.into_iter().collect();
     let listed = if plugins.is_empty() { "none".to_owned() } else { plugins.join(", ") };
-    bail!("no plugin named `{name}` in {} (plugins there: {listed})", dir.display())
+    Err(crate::exit::NotFound(format!(
+        "no plugin named `{name}` in {} (plugins there: {listed})",
+        dir.display()
+    ))
+    .into())
 }

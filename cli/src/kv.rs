@@ -138,7 +138,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             let bucket = store.bucket(&plugin, &bucket)?;
             let kv = store.open().await?;
             let Some(value) = kv.get(&bucket, &key).await? else {
-                bail!("no key `{key}` in {bucket}");
+                return Err(crate::exit::NotFound(format!("no key `{key}` in {bucket}")).into());
             };
             let mut stdout = std::io::stdout().lock();
             match std::str::from_utf8(&value) {

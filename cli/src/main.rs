@@ -2,6 +2,7 @@
 
 mod build;
 mod call;
+mod exit;
 mod inspect;
 mod kv;
 mod list;
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing::Level;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
@@ -47,10 +48,78 @@ fn print_line(line: std::fmt::Arguments<'_>) {
 
 /// Load WebAssembly component plugins from a folder and call them.
 #[derive(Debug, Parser)]
-#[command(name = "witplug", version)]
+#[command(name = "witplug", version, long_version = LONG_VERSION, after_help = exit::HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in help, errors and log lines: `auto` (on a terminal, unless
+    /// `NO_COLOR` is set; `CLICOLOR_FORCE` forces it), `always` or `never`
+    #[arg(long, value_name = "WHEN", global = true, default_value = "auto")]
+    color: ColorWhen,
+    /// More of the host's own log lines: `-v` its notices, `-vv` debugging,
+    /// `-vvv` everything (`WITPLUG_LOG` wins)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Errors only: no plugin log lines, no host warnings (`WITPLUG_LOG` wins)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+}
+
+/// `--version --long`: what this build speaks and holds.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nwasmtime ",
+    env!("WITPLUG_WASMTIME_VERSION"),
+    "\ncontracts: witplug:plugin@0.1.0, witplug:plugin@0.2.0",
+    "\nstandard interfaces: wasi:cli, wasi:io, wasi:clocks, wasi:random, wasi:filesystem, \
+     wasi:sockets, wasi:http (0.2), wasi:config@0.2.0-rc.1, wasi:logging@0.1.0-draft, \
+     wasi:keyvalue@0.2.0-draft2",
+    "\nfeatures: NATS bus, tools and JetStream key-value; MCP server (stdio, streamable HTTP); \
+     redb key-value; precompiled cache",
+);
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorWhen {
+    /// From `--color` in `args`, read before clap parses them (clap's own
+    /// help and errors need to know); `auto` if absent or unreadable.
+    fn scan(args: &[std::ffi::OsString]) -> Self {
+        let mut words = args.iter().filter_map(|arg| arg.to_str());
+        let mut found = None;
+        while let Some(word) = words.next() {
+            let value = match word.strip_prefix("--color") {
+                Some("") => words.next(),
+                Some(rest) => rest.strip_prefix('='),
+                None => continue,
+            };
+            found = match value {
+                Some("always") => Some(Self::Always),
+                Some("never") => Some(Self::Never),
+                _ => Some(Self::Auto),
+            };
+        }
+        found.unwrap_or(Self::Auto)
+    }
+
+    /// Whether to colour what goes to stderr: the flag, then `NO_COLOR`
+    /// (set and not empty: never), then `CLICOLOR_FORCE` (set and not `0`:
+    /// always), then whether stderr is a terminal.
+    fn stderr(self) -> bool {
+        let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+        match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto if set("NO_COLOR").is_some() => false,
+            Self::Auto if set("CLICOLOR_FORCE").is_some_and(|value| value != "0") => true,
+            Self::Auto => std::io::stderr().is_terminal(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,8 +139,16 @@ enum Command {
     /// Read and change plugins' key-value buckets, as operators do: `list`,
     /// `get`, `set`, `delete`.
     Kv(kv::Args),
-    /// Run a workload of calls and print each plugin's metrics.
-    Stats(stats::Args),
+    /// Run a workload: call every plugin's `handle` many times, then print
+    /// each plugin's metrics (`stats` is the old name).
+    #[command(alias = "stats")]
+    Workload(stats::Args),
+    /// Print a completion script for SHELL (`bash`, `zsh`, `fish`,
+    /// `elvish`, `powershell`) on stdout.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
     /// Compile every plugin into the cache, so later starts skip compiling.
     Precompile(precompile::Args),
     /// Build plugin crates (a crate or a workspace) into components.
@@ -199,7 +276,14 @@ impl HostArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let color = ColorWhen::scan(&args).stderr();
+    let clap_color = if color { clap::ColorChoice::Always } else { clap::ColorChoice::Never };
+    let parsed = Cli::command()
+        .color(clap_color)
+        .try_get_matches_from(&args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
             // --help and --version.
@@ -207,16 +291,31 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(err) => {
+            // Clap's error, its first line (a "did you mean" included) and
+            // without colour codes: one line for any reader.
             let rendered = err.render().to_string();
-            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see `witplug --help`)");
-            return ExitCode::from(2);
+            let mut lines = rendered.lines().filter(|line| !line.trim().is_empty());
+            let first = lines.next().unwrap_or("error: invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let tip = lines.find_map(|line| line.trim().strip_prefix("tip: "));
+            let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            match tip {
+                Some(tip) => eprintln!("{prefix}: {first}; {tip} (see `witplug --help`)"),
+                None => eprintln!("{prefix}: {first} (see `witplug --help`)"),
+            }
+            return ExitCode::from(exit::USAGE);
         }
     };
-    // Plugin logs at info and above; the host's own warnings repeat the
-    // error this command prints, so only its errors show by default.
     let filter = tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,witplug::plugin=info,witplug::host=error")
+        tracing_subscriber::EnvFilter::new(match (cli.quiet, cli.verbose) {
+            // Plugin logs at info and above; the host's own warnings
+            // repeat the error this command prints, so only its errors show.
+            (true, _) => "error,witplug::plugin=error",
+            (false, 0) => "warn,witplug::plugin=info,witplug::host=error",
+            (false, 1) => "info,witplug::plugin=info",
+            (false, 2) => "debug",
+            (false, _) => "trace",
+        })
     });
     // `witplug mcp` also sends plugin log lines to its clients.
     let (plugin_logs, mcp_logs) = witplug_mcp::plugin_logs();
@@ -227,7 +326,7 @@ fn main() -> ExitCode {
     });
     let stderr_lines = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(color)
         .with_target(false)
         .without_time()
         .with_filter(filter);
@@ -247,7 +346,12 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Mcp(args) => mcp::run(args, mcp_logs).await,
             Command::Kv(args) => kv::run(args).await,
-            Command::Stats(args) => stats::run(args).await,
+            Command::Workload(args) => stats::run(args).await,
+            Command::Completion { shell } => {
+                let mut command = Cli::command();
+                clap_complete::generate(shell, &mut command, "witplug", &mut std::io::stdout());
+                Ok(ExitCode::SUCCESS)
+            }
             Command::Precompile(args) => precompile::run(&args),
             Command::Build(args) => build::run(&args),
             Command::New(args) => new::run(&args),
@@ -256,8 +360,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
-            ExitCode::FAILURE
+            let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            eprintln!("{prefix}: {}", one_line(&err));
+            ExitCode::from(exit::code(&err))
         }
     }
 }

@@ -32,8 +32,15 @@ fn witplug(args: &[&str]) -> Output {
         .env_remove("WITPLUG_PLUGINS")
         .env_remove("WITPLUG_LOG")
         .env("WITPLUG_CACHE", cli_cache())
+        .env("WITPLUG_DATA", cli_data())
         .output()
         .expect("running witplug")
+}
+
+/// The suite's data folder, so that these tests never write the user's
+/// (`~/.local/share/witplug`).
+pub fn cli_data() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("witplug-cli-data")
 }
 
 /// The suite's cache, so these tests do not write the user's, and find
@@ -49,6 +56,7 @@ fn witplug_quiet(args: &[&str]) -> Output {
         .env_remove("WITPLUG_PLUGINS")
         .env("WITPLUG_LOG", "off")
         .env("WITPLUG_CACHE", cli_cache())
+        .env("WITPLUG_DATA", cli_data())
         .output()
         .expect("running witplug")
 }
@@ -205,7 +213,9 @@ fn each_hostile_plugin_fails_with_its_own_error_on_one_line() {
     for (plugin, arg, expected) in cases {
         let output = witplug_quiet(&["call", "--plugins", dir, plugin, "handle", arg]);
         let err = assert_one_line_error(&output);
-        assert_eq!(output.status.code(), Some(1), "{plugin}");
+        // A trap or a limit exits 3; an error the plugin returned, 1.
+        let code = if err.contains(" returned err(") { 1 } else { 3 };
+        assert_eq!(output.status.code(), Some(code), "{plugin}");
         assert!(err.starts_with(expected), "{plugin}: {err}");
     }
 }
@@ -541,11 +551,135 @@ fn kv_reads_and_changes_what_a_plugin_keeps_across_processes() {
     assert!(kv(&["delete", "kv-counter", "default", "count"]).status.success());
 
     let missing = kv(&["get", "kv-counter", "default", "count"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(4), "not found");
     let line = assert_one_line_error(&missing);
     assert!(line.contains("no key `count` in kv-counter's bucket `default`"), "{line}");
     let line = assert_one_line_error(&kv(&["get", "kv-counter", "a/b", "k"]));
     assert!(line.contains("`a/b` is not a bucket name"), "{line}");
     let line = assert_one_line_error(&kv(&["list", "kv-counter", "--kv", "nats"]));
     assert!(line.contains("give --nats URL too"), "{line}");
+}
+
+#[test]
+fn each_exit_code_has_its_case() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let code = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--plugins", dir]);
+        witplug_quiet(&all).status.code()
+    };
+    assert_eq!(code(&["call", "greeter-fr", "greet", "\"JP\""]), Some(0));
+    assert_eq!(code(&["call", "tool-user", "handle", "\"x\""]), Some(1), "the plugin's error");
+    assert_eq!(code(&["call", "greeter-fr", "greet"]), Some(2), "wrong arguments");
+    assert_eq!(code(&["frobnicate"]), Some(2), "wrong arguments");
+    assert_eq!(code(&["call", "hostile-loop", "handle", "\"\""]), Some(3), "a limit");
+    assert_eq!(code(&["call", "hostile-panic", "handle", "\"x\""]), Some(3), "a trap");
+    assert_eq!(code(&["call", "nope", "handle"]), Some(4), "no such plugin");
+    assert_eq!(code(&["call", "greeter-fr", "nope"]), Some(4), "no such export");
+    let scratch = crate::support::Scratch::new();
+    scratch.write("broken.wasm", "not wasm");
+    let broken =
+        witplug_quiet(&["call", "broken", "x", "--plugins", scratch.path().to_str().unwrap()]);
+    assert_eq!(broken.status.code(), Some(5), "a file that is not a plugin");
+    let help = stdout(&witplug(&["--help"]));
+    assert!(help.contains("Exit codes:") && help.contains("4  not found"), "{help}");
+}
+
+#[test]
+fn conventions_completions_colour_verbosity_and_version() {
+    let bash = witplug(&["completion", "bash"]);
+    assert!(bash.status.success());
+    assert!(stdout(&bash).contains("_witplug()") && stdout(&bash).contains("kv"), "bash");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let script = witplug(&["completion", shell]);
+        assert!(script.status.success() && !script.stdout.is_empty(), "{shell}");
+    }
+    assert_eq!(witplug(&["completion", "tcsh"]).status.code(), Some(2));
+
+    // NO_COLOR wins over CLICOLOR_FORCE; --color always wins over both.
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let run = |color: Option<&str>, env: &[(&str, &str)]| {
+        let mut command = Command::new(witplug_bin());
+        command
+            .args(["call", "nope", "handle", "--plugins", dir])
+            .env("WITPLUG_CACHE", cli_cache());
+        if let Some(color) = color {
+            command.args(["--color", color]);
+        }
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        stderr(&command.output().unwrap())
+    };
+    let forced = run(None, &[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.contains('\x1b'), "CLICOLOR_FORCE colours: {forced:?}");
+    let plain = run(None, &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]);
+    assert!(!plain.contains('\x1b'), "NO_COLOR: {plain:?}");
+    assert!(plain.starts_with("error: no plugin named `nope`"), "{plain}");
+    assert!(run(Some("always"), &[("NO_COLOR", "1")]).contains('\x1b'));
+    assert!(!run(Some("never"), &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    // Clap's own errors too, with its "did you mean" kept on the one line.
+    let typo = stderr(&witplug(&["--color", "never", "cal"]));
+    assert_eq!(typo.lines().count(), 1, "{typo}");
+    assert!(typo.contains("'cal'") && typo.contains("'call'") && !typo.contains('\x1b'), "{typo}");
+
+    // -q: no plugin log lines; -v: the host's notices too.
+    let greet = |flag: &str| {
+        let mut command = Command::new(witplug_bin());
+        command.args(["call", "wasi-greeter", "greet", "\"JP\"", "--plugins", dir]);
+        if !flag.is_empty() {
+            command.arg(flag);
+        }
+        command.env_remove("WITPLUG_LOG").env("WITPLUG_CACHE", cli_cache()).env("NO_COLOR", "1");
+        command.output().unwrap()
+    };
+    let normal = stderr(&greet(""));
+    assert!(normal.contains("greeting JP"), "plugin log lines by default: {normal}");
+    let quiet = greet("-q");
+    assert!(quiet.status.success() && quiet.stderr.is_empty(), "{}", stderr(&quiet));
+    assert!(stderr(&greet("-v")).len() >= normal.len());
+
+    let long = stdout(&witplug(&["--version"]));
+    for part in ["witplug 0.1.0", "wasmtime 48.", "witplug:plugin@0.1.0", "witplug:plugin@0.2.0"] {
+        assert!(long.contains(part), "{part} in {long}");
+    }
+    assert!(long.contains("wasi:keyvalue@0.2.0-draft2"), "{long}");
+    assert_eq!(stdout(&witplug(&["-V"])).lines().count(), 1);
+}
+
+#[test]
+fn call_takes_a_call_expression_and_an_argument_from_stdin() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let expression =
+        witplug_quiet(&["call", "greeter-fr", "greet(\"JP, (the first)\")", "--plugins", dir]);
+    assert_eq!(stdout(&expression), "\"Bonjour, JP, (the first)!\"\n");
+    let sum = witplug_quiet(&["call", "math", "add(2, 3)", "--plugins", dir]);
+    assert_eq!(stdout(&sum), "5\n");
+    let mut piped = Command::new(witplug_bin())
+        .args(["call", "greeter-fr", "greet", "-", "--plugins", dir])
+        .env("WITPLUG_LOG", "off")
+        .env("WITPLUG_CACHE", cli_cache())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(piped.stdin.as_mut().unwrap(), b"a \"quoted\" name").unwrap();
+    drop(piped.stdin.take());
+    let output = piped.wait_with_output().unwrap();
+    assert_eq!(stdout(&output), "\"Bonjour, a \\\"quoted\\\" name!\"\n");
+    let err = assert_one_line_error(&witplug_quiet(&[
+        "call",
+        "greeter-fr",
+        "greet(\"JP)",
+        "--plugins",
+        dir,
+    ]));
+    assert!(err.contains("not closed"), "{err}");
 }

@@ -262,7 +262,7 @@ fn http_on_an_address_beyond_loopback_needs_a_token() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2), "a usage error");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("needs a token (--token-file)"), "{stderr}");
 }

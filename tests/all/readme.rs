@@ -80,7 +80,8 @@ fn every_witplug_command_in_the_readme_works_as_written() {
             .current_dir(root)
             .env_remove("WITPLUG_PLUGINS")
             .env("WITPLUG_LOG", "off")
-            .env("WITPLUG_CACHE", &cache);
+            .env("WITPLUG_CACHE", &cache)
+            .env("WITPLUG_DATA", crate::cli::cli_data());
         let shown = format!("`witplug {}`", args.join(" "));
         if expected.contains("until Ctrl-C") {
             runs_until_stopped(command, &shown);
