@@ -12,12 +12,28 @@ use witplug_host::Manifest;
 pub struct Args {
     /// The component file; its manifest, if any, is the `.toml` beside it.
     file: PathBuf,
+    #[command(flatten)]
+    output: crate::JsonArg,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let inspection = witplug_host::inspect_file(&args.file)?;
     let manifest_path = args.file.with_extension("toml");
     let manifest = Manifest::load(&manifest_path)?;
+    if args.output.json {
+        let granted = manifest.as_ref().map(|m| m.grants.clone()).unwrap_or_default();
+        let gives: std::collections::BTreeMap<&str, String> = inspection
+            .imports
+            .iter()
+            .map(|import| (import.as_str(), granted.describe(import)))
+            .collect();
+        let mut shown = serde_json::to_value(&inspection)?;
+        shown["file"] = args.file.to_string_lossy().into();
+        shown["manifest"] = manifest.is_some().then(|| manifest_path.to_string_lossy()).into();
+        shown["gives"] = serde_json::to_value(gives)?;
+        crate::print_json(&shown)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     out!("{}", inspection.wit.trim_end());
     out!("");
     match &inspection.contract {

@@ -63,6 +63,8 @@ struct StoreArgs {
     host: HostArgs,
     #[command(flatten)]
     nats: NatsArgs,
+    #[command(flatten)]
+    output: crate::JsonArg,
 }
 
 impl StoreArgs {
@@ -108,13 +110,25 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     match args.action {
         Action::List { plugin, bucket: None, store } => {
             let kv = store.open().await?;
+            let mut listed = Vec::new();
             for bucket in kv.buckets().await? {
                 if bucket.plugin() == Some(plugin.as_str()) {
-                    out!("{}", bucket.name());
+                    listed.push((bucket.name().to_owned(), false));
                 } else if bucket.plugin().is_none()
                     && store.bucket(&plugin, bucket.name())? == bucket
                 {
-                    out!("{} (shared)", bucket.name());
+                    listed.push((bucket.name().to_owned(), true));
+                }
+            }
+            if store.output.json {
+                let buckets: Vec<_> = listed
+                    .iter()
+                    .map(|(name, shared)| serde_json::json!({ "bucket": name, "shared": shared }))
+                    .collect();
+                crate::print_json(&buckets)?;
+            } else {
+                for (name, shared) in listed {
+                    out!("{name}{}", if shared { " (shared)" } else { "" });
                 }
             }
         }
@@ -123,15 +137,21 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             let kv = store.open().await?;
             let quota = store.quota(&plugin)?;
             let mut cursor = None;
+            let mut all = Vec::new();
             loop {
                 let (keys, next) = kv.list(&bucket, cursor.as_deref(), quota).await?;
-                for key in keys {
-                    out!("{key}");
+                if store.output.json {
+                    all.extend(keys);
+                } else {
+                    keys.iter().for_each(|key| out!("{key}"));
                 }
                 match next {
                     Some(next) => cursor = Some(next),
                     None => break,
                 }
+            }
+            if store.output.json {
+                crate::print_json(&all)?;
             }
         }
         Action::Get { plugin, bucket, key, store } => {
@@ -140,6 +160,15 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             let Some(value) = kv.get(&bucket, &key).await? else {
                 return Err(crate::exit::NotFound(format!("no key `{key}` in {bucket}")).into());
             };
+            if store.output.json {
+                // Text as a string; other bytes as a list of numbers.
+                let shown = match std::str::from_utf8(&value) {
+                    Ok(text) => serde_json::json!({ "key": key, "text": text }),
+                    Err(_) => serde_json::json!({ "key": key, "bytes": value }),
+                };
+                crate::print_json(&shown)?;
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut stdout = std::io::stdout().lock();
             match std::str::from_utf8(&value) {
                 Ok(text) => out!("{text}"),

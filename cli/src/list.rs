@@ -11,11 +11,42 @@ use crate::out;
 pub struct Args {
     #[command(flatten)]
     plugins: HostArgs,
+    #[command(flatten)]
+    output: crate::JsonArg,
+}
+
+/// One plugin, as `--json` shows it.
+#[derive(serde::Serialize)]
+struct Listed<'a> {
+    name: &'a str,
+    version: &'a str,
+    contract: Option<witplug_host::Contract>,
+    size: u64,
+    file: std::borrow::Cow<'a, str>,
+    description: &'a str,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
     let report = host.load_dir(&args.plugins.dir).await?;
+    let code = if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+    if args.output.json {
+        let infos: Vec<_> = report.loaded.iter().map(|plugin| (plugin, plugin.info())).collect();
+        let plugins: Vec<Listed<'_>> = infos
+            .iter()
+            .map(|(plugin, info)| Listed {
+                name: plugin.name(),
+                version: &info.version,
+                contract: info.contract,
+                size: plugin.size(),
+                file: plugin.path().to_string_lossy(),
+                description: &info.description,
+            })
+            .collect();
+        let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
+        crate::print_json(&serde_json::json!({ "plugins": plugins, "failed": failed }))?;
+        return Ok(code);
+    }
     if !report.loaded.is_empty() {
         out!(
             "{:<16} {:<8} {:<8} {:>9}  {:<28} DESCRIPTION",
@@ -42,7 +73,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         out!("failed: {error}");
     }
     out!("{} loaded, {} failed", report.loaded.len(), report.failed.len());
-    Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(code)
 }
 
 fn dash_if_empty(text: &str) -> &str {

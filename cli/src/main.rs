@@ -35,6 +35,22 @@ macro_rules! out {
 
 pub(crate) use out;
 
+/// Prints `value` as one line of JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let line = serde_json::to_string(value)?;
+    print_line(format_args!("{line}"));
+    Ok(())
+}
+
+/// `--json`: data as JSON on stdout instead of a table (diagnostics stay
+/// on stderr).
+#[derive(Debug, Clone, Copy, clap::Args)]
+struct JsonArg {
+    /// Print JSON on stdout instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
 fn print_line(line: std::fmt::Arguments<'_>) {
     use std::io::Write;
     if let Err(err) = writeln!(std::io::stdout().lock(), "{line}") {

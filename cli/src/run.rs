@@ -21,6 +21,9 @@ pub struct Args {
     watch: WatchArgs,
     #[command(flatten)]
     nats: NatsArgs,
+    /// Print each event as one line of JSON (NDJSON) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--watch` and how often it looks.
@@ -44,10 +47,19 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let bus = args.nats.apply(&mut builder).await?;
     let host = Arc::new(builder.build()?);
     let mut events = host.events();
+    let json = args.json;
     let printer = tokio::spawn(async move {
         loop {
             match events.recv().await {
+                Ok(event) if json => {
+                    if let Ok(line) = serde_json::to_string(&event) {
+                        out!("{line}");
+                    }
+                }
                 Ok(event) => out!("{event}"),
+                Err(RecvError::Lagged(missed)) if json => {
+                    out!("{}", serde_json::json!({ "event": "missed", "count": missed }));
+                }
                 Err(RecvError::Lagged(missed)) => out!("({missed} events missed)"),
                 Err(RecvError::Closed) => break,
             }

@@ -20,6 +20,8 @@ pub struct Args {
     /// The plugins to call (default: every plugin of the `plugin` world but
     /// the `hostile-*` fixtures).
     plugins_to_call: Vec<String>,
+    #[command(flatten)]
+    output: crate::JsonArg,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
@@ -42,7 +44,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     let workload = selected.iter().map(|plugin| calls(plugin, args.calls, &args.input));
     futures_join_all(workload).await;
-    crate::out!("{}", host.stats().to_string().trim_end());
+    if args.output.json {
+        crate::print_json(&host.stats())?;
+    } else {
+        crate::out!("{}", host.stats().to_string().trim_end());
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,3 +5,11 @@
 
 pub(crate) mod events;
 pub(crate) mod metrics;
+
+/// A duration in JSON: whole nanoseconds.
+pub(crate) fn as_nanos<S: serde::Serializer>(
+    duration: &std::time::Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX))
+}

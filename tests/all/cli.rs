@@ -683,3 +683,73 @@ fn call_takes_a_call_expression_and_an_argument_from_stdin() {
     ]));
     assert!(err.contains("not closed"), "{err}");
 }
+
+#[test]
+fn json_output_parses_and_holds_what_the_table_shows() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = witplug_quiet(args);
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("{args:?}: {err}: {}", stdout(&output)))
+    };
+
+    // list: the same plugins as the table, with their contract.
+    let table = stdout(&witplug_quiet(&["list", "--plugins", dir]));
+    let listed = json(&["list", "--plugins", dir, "--json"]);
+    let plugins = listed["plugins"].as_array().unwrap();
+    assert_eq!(table.lines().count(), plugins.len() + 2, "a header and a total line");
+    for plugin in plugins {
+        let name = plugin["name"].as_str().unwrap();
+        let row = table.lines().find(|line| line.split_whitespace().next() == Some(name));
+        let row = row.unwrap_or_else(|| panic!("{name} is not in the table"));
+        let contract = plugin["contract"].as_str().unwrap_or("-");
+        assert!(row.split_whitespace().any(|cell| cell == contract), "{name}: {row}");
+    }
+    assert_eq!(listed["failed"], serde_json::json!([]));
+
+    // inspect: the contract and what each import gives.
+    let file = format!("{dir}/kv-counter.wasm");
+    let shown = json(&["inspect", &file, "--json"]);
+    assert_eq!(shown["contract"], "0.2.0");
+    assert_eq!(shown["gives"]["wasi:keyvalue/store@0.2.0-draft2"], "buckets: default");
+    assert!(shown["wit"].as_str().unwrap().contains("import wasi:keyvalue/store@0.2.0-draft2"));
+
+    // workload: the calls the table counts, durations in nanoseconds.
+    let stats = json(&["workload", "--plugins", dir, "--calls", "7", "counter", "echo", "--json"]);
+    let rows = stats["plugins"].as_array().unwrap();
+    let counter = rows.iter().find(|row| row["name"] == "counter").unwrap();
+    assert_eq!(counter["calls"], 7);
+    assert_eq!(counter["successes"], 7);
+    assert!(counter["p50_ns"].as_u64().unwrap() > 0);
+    assert_eq!(stats["total"]["calls"], 14);
+
+    // kv: buckets and keys as lists, a value as text.
+    let scratch = crate::support::Scratch::new();
+    let data = scratch.path().to_str().unwrap();
+    witplug_quiet(&["call", "kv-counter", "handle", "\"\"", "--plugins", dir, "--data", data]);
+    let buckets = json(&["kv", "list", "kv-counter", "--data", data, "--json"]);
+    assert_eq!(buckets, serde_json::json!([{ "bucket": "default", "shared": false }]));
+    let keys = json(&["kv", "list", "kv-counter", "default", "--data", data, "--json"]);
+    assert_eq!(keys, serde_json::json!(["count"]));
+    let value = json(&["kv", "get", "kv-counter", "default", "count", "--data", data, "--json"]);
+    assert_eq!(value, serde_json::json!({ "key": "count", "text": "1" }));
+
+    // run: one event a line.
+    let mut child = Command::new(witplug_bin())
+        .args(["run", "--json", "--plugins", dir])
+        .env("WITPLUG_LOG", "off")
+        .env("WITPLUG_CACHE", cli_cache())
+        .env("WITPLUG_DATA", cli_data())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let events: Vec<serde_json::Value> =
+        lines.take(3).map(|line| serde_json::from_str(&line.unwrap()).unwrap()).collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(events.iter().all(|event| event["event"] == "loaded"), "{events:?}");
+    assert_eq!(events[0]["plugin"], "counter");
+}

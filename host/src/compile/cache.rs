@@ -39,7 +39,7 @@ const MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 const MAX_TOTAL: u64 = 4 << 30;
 
 /// How a cache has served since the host started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct CacheStats {
     /// Components loaded from the cache without compiling.

@@ -20,6 +20,28 @@ pub struct Inspection {
     pub contract: std::result::Result<Option<crate::Contract>, String>,
 }
 
+/// In JSON: `{"wit": "...", "imports": [...], "contract": "0.2.0" | null,
+/// "refused": null | "the reason"}`.
+impl serde::Serialize for Inspection {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Shown<'a> {
+            wit: &'a str,
+            imports: &'a [String],
+            contract: Option<crate::Contract>,
+            refused: Option<&'a str>,
+        }
+        let (contract, refused) = match &self.contract {
+            Ok(contract) => (*contract, None),
+            Err(reason) => (None, Some(reason.as_str())),
+        };
+        Shown { wit: &self.wit, imports: &self.imports, contract, refused }.serialize(serializer)
+    }
+}
+
 /// Decodes the component in `bytes` into its WIT world.
 ///
 /// # Errors

@@ -14,7 +14,13 @@ use crate::name::Name;
 pub const EVENT_BUFFER: usize = 4096;
 
 /// Something that happened to a plugin.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// In JSON (`witplug run --json`, one event a line), the kind is the
+/// `event` field in kebab case, and a duration is in nanoseconds:
+/// `{"event":"call-finished","plugin":"counter","export":"handle",
+/// "duration_ns":21300,"outcome":"ok"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Event {
     /// The plugin's file was compiled and linked.
@@ -41,6 +47,7 @@ pub enum Event {
         /// The export called, e.g. `handle`.
         export: Name,
         /// How long it took.
+        #[serde(rename = "duration_ns", serialize_with = "crate::observe::as_nanos")]
         duration: Duration,
         /// How it ended.
         outcome: Outcome,
@@ -106,7 +113,8 @@ pub enum Event {
 }
 
 /// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// It returned a value.
     Ok,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::observe::events::Outcome;
 
 /// What one plugin has done since it was loaded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Metrics {
     /// Calls finished.
@@ -20,12 +20,16 @@ pub struct Metrics {
     /// Instances thrown away after a trap.
     pub restarts: u64,
     /// Time spent in calls, in all.
+    #[serde(rename = "total_time_ns", serialize_with = "crate::observe::as_nanos")]
     pub total_time: Duration,
     /// Mean time per call.
+    #[serde(rename = "mean_ns", serialize_with = "crate::observe::as_nanos")]
     pub mean: Duration,
     /// Median time per call, within 1/16 (from a log-scale histogram).
+    #[serde(rename = "p50_ns", serialize_with = "crate::observe::as_nanos")]
     pub p50: Duration,
     /// 99th-percentile time per call, within 1/16.
+    #[serde(rename = "p99_ns", serialize_with = "crate::observe::as_nanos")]
     pub p99: Duration,
     /// Fuel burned, where fuel is metered.
     pub fuel_used: u64,
@@ -285,6 +289,26 @@ pub struct Stats {
     pub plugins: Vec<(String, Metrics)>,
     /// All plugins together.
     pub total: Metrics,
+}
+
+/// In JSON: `{"plugins":[{"name":"counter","calls":3,...}],"total":{...}}`,
+/// durations in nanoseconds (`p50_ns`...).
+impl serde::Serialize for Stats {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Named<'a> {
+            name: &'a str,
+            #[serde(flatten)]
+            metrics: &'a Metrics,
+        }
+        #[derive(serde::Serialize)]
+        struct Table<'a> {
+            plugins: Vec<Named<'a>>,
+            total: &'a Metrics,
+        }
+        let plugins = self.plugins.iter().map(|(name, metrics)| Named { name, metrics }).collect();
+        Table { plugins, total: &self.total }.serialize(serializer)
+    }
 }
 
 impl std::fmt::Display for Stats {
