@@ -1,6 +1,7 @@
 //! `witplug`: build, list, call and inspect component plugins from the command line.
 
 mod build;
+mod cache;
 mod call;
 mod exit;
 mod inspect;
@@ -167,6 +168,8 @@ enum Command {
     },
     /// Compile every plugin into the cache, so later starts skip compiling.
     Precompile(precompile::Args),
+    /// The cache of compiled plugins: `dir`, `prune`, `clean`.
+    Cache(cache::Args),
     /// Build plugin crates (a crate or a workspace) into components.
     Build(build::Args),
     /// Create a plugin crate that builds as it stands.
@@ -282,13 +285,16 @@ impl HostArgs {
         if self.no_cache {
             return None;
         }
-        self.cache.clone().or_else(|| {
-            let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache"))
-            })?;
-            Some(base.join("witplug"))
-        })
+        self.cache.clone().or_else(default_cache_dir)
     }
+}
+
+/// `$XDG_CACHE_HOME/witplug` or `~/.cache/witplug`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("witplug"))
 }
 
 fn main() -> ExitCode {
@@ -369,6 +375,7 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Precompile(args) => precompile::run(&args),
+            Command::Cache(args) => cache::run(&args),
             Command::Build(args) => build::run(&args),
             Command::New(args) => new::run(&args),
         }

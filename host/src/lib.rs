@@ -96,7 +96,7 @@ mod state;
 mod store;
 mod text;
 
-pub use compile::cache::CacheStats;
+pub use compile::cache::{CacheEntries, CacheFolder, CacheStats};
 pub use compile::engine::engine_config;
 pub use compile::inspect::{Inspection, inspect, inspect_file};
 pub use compile::load::hex_sha256;

@@ -753,3 +753,47 @@ fn json_output_parses_and_holds_what_the_table_shows() {
     assert!(events.iter().all(|event| event["event"] == "loaded"), "{events:?}");
     assert_eq!(events[0]["plugin"], "counter");
 }
+
+#[test]
+fn cache_shows_prunes_and_cleans_its_folder() {
+    let scratch = crate::support::Scratch::new();
+    let cache = scratch.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let dir = plugins_dir();
+    let one = crate::support::Scratch::new();
+    for name in ["counter", "echo", "greeter-fr"] {
+        std::fs::copy(dir.join(format!("{name}.wasm")), one.path().join(format!("{name}.wasm")))
+            .unwrap();
+    }
+    let built =
+        witplug_quiet(&["precompile", "--plugins", one.path().to_str().unwrap(), "--cache", cache]);
+    assert!(built.status.success(), "{}", stderr(&built));
+
+    let shown = witplug_quiet(&["cache", "dir", "--cache", cache]);
+    assert_eq!(stdout(&shown), format!("{cache}\n"));
+    let held: serde_json::Value = serde_json::from_slice(
+        &witplug_quiet(&["cache", "dir", "--cache", cache, "--json"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(held["held"]["entries"], 3);
+    let bytes = held["held"]["bytes"].as_u64().unwrap();
+    assert!(bytes > 0);
+
+    // Nothing is old: only the size bound removes, oldest first.
+    let pruned = witplug_quiet(&["cache", "prune", "--cache", cache, "--max-age", "1d"]);
+    assert_eq!(stdout(&pruned), format!("removed 0 entries (0 B); 3 left ({})\n", units(bytes)));
+    let pruned = witplug_quiet(&["cache", "prune", "--cache", cache, "--max-size", "1B", "--json"]);
+    let pruned: serde_json::Value = serde_json::from_slice(&pruned.stdout).unwrap();
+    assert_eq!(pruned["removed"]["entries"], 3);
+    assert_eq!(pruned["left"], serde_json::json!({ "entries": 0, "bytes": 0 }));
+
+    witplug_quiet(&["precompile", "--plugins", one.path().to_str().unwrap(), "--cache", cache]);
+    let cleaned = witplug_quiet(&["cache", "clean", "--cache", cache]);
+    assert!(stdout(&cleaned).starts_with("removed 3 entries"), "{}", stdout(&cleaned));
+    let err = assert_one_line_error(&witplug_quiet(&["cache", "prune", "--max-age", "1y"]));
+    assert!(err.contains("not a duration unit"), "{err}");
+}
+
+fn units(bytes: u64) -> String {
+    witplug_host::units::format_size(bytes)
+}

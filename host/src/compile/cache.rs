@@ -226,41 +226,122 @@ impl Cache {
     }
 
     /// Removes entries not used for `max_age`, then the oldest until the
-    /// rest take at most `max_total` bytes. (A hit refreshes an entry's
-    /// age: it is read through its modification time.)
+    /// rest take at most `max_total` bytes.
     pub fn prune(&self, max_age: Duration, max_total: u64) {
-        let Ok(dir) = std::fs::read_dir(&self.dir) else { return };
-        let now = SystemTime::now();
-        let mut kept = Vec::new();
-        for entry in dir.flatten() {
-            let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            let modified = meta.modified().unwrap_or(now);
-            let age = now.duration_since(modified).unwrap_or_default();
-            // What a writer that died left aside.
-            if path.to_string_lossy().contains(".tmp") && age > Duration::from_secs(3600) {
-                let _ = std::fs::remove_file(&path);
-                continue;
-            }
-            if path.extension().is_none_or(|ext| ext != "cwasm") {
-                continue;
-            }
-            if age > max_age {
-                let _ = std::fs::remove_file(&path);
-            } else {
-                kept.push((modified, meta.len(), path));
-            }
-        }
-        kept.sort();
-        let mut total: u64 = kept.iter().map(|(_, len, _)| len).sum();
-        for (_, len, path) in kept {
-            if total <= max_total {
-                break;
-            }
+        prune(&self.dir, max_age, max_total);
+    }
+}
+
+/// A cache folder as an operator sees it (`witplug cache`): what it holds,
+/// and emptying it. The entries a host would reject (not its own, edited,
+/// another wasmtime's) are entries too: they count, and go.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// let cache = witplug_host::CacheFolder::new("/home/me/.cache/witplug");
+/// let held = cache.held();
+/// let removed = cache.prune(Duration::from_secs(7 * 24 * 3600), 1 << 30);
+/// println!("{} entries, {} removed", held.entries, removed.entries);
+/// ```
+#[derive(Debug, Clone)]
+pub struct CacheFolder {
+    dir: PathBuf,
+}
+
+/// Entries of a cache folder, and their bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct CacheEntries {
+    /// Compiled components.
+    pub entries: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl CacheFolder {
+    /// The cache folder `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// What it holds now.
+    pub fn held(&self) -> CacheEntries {
+        entries(&self.dir).iter().fold(CacheEntries::default(), |sum, (_, len, _)| CacheEntries {
+            entries: sum.entries + 1,
+            bytes: sum.bytes + len,
+        })
+    }
+
+    /// Removes the entries not used for `max_age` (a hit refreshes an
+    /// entry's age), then the oldest until the rest take at most
+    /// `max_total` bytes; returns what it removed.
+    pub fn prune(&self, max_age: Duration, max_total: u64) -> CacheEntries {
+        prune(&self.dir, max_age, max_total)
+    }
+
+    /// Removes every entry; returns what it removed. The folder and the
+    /// key beside it stay.
+    pub fn clean(&self) -> CacheEntries {
+        prune(&self.dir, Duration::ZERO, 0)
+    }
+}
+
+/// The entries in `dir`: when each was last used, its size, its path.
+fn entries(dir: &Path) -> Vec<(SystemTime, u64, PathBuf)> {
+    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
+    let now = SystemTime::now();
+    let mut found = Vec::new();
+    for entry in read.flatten() {
+        let path = entry.path();
+        let Ok(meta) = entry.metadata() else { continue };
+        let modified = meta.modified().unwrap_or(now);
+        let age = now.duration_since(modified).unwrap_or_default();
+        // What a writer that died left aside.
+        if path.to_string_lossy().contains(".tmp") && age > Duration::from_secs(3600) {
             let _ = std::fs::remove_file(&path);
-            total -= len;
+            continue;
+        }
+        if meta.is_file() && path.extension().is_some_and(|ext| ext == "cwasm") {
+            found.push((modified, meta.len(), path));
         }
     }
+    found
+}
+
+/// Removes the entries of `dir` unused for `max_age`, then the oldest until
+/// the rest take at most `max_total` bytes.
+fn prune(dir: &Path, max_age: Duration, max_total: u64) -> CacheEntries {
+    let now = SystemTime::now();
+    let mut removed = CacheEntries::default();
+    let mut remove = |path: &Path, len: u64| {
+        if std::fs::remove_file(path).is_ok() {
+            removed.entries += 1;
+            removed.bytes += len;
+        }
+    };
+    let mut kept = Vec::new();
+    for (modified, len, path) in entries(dir) {
+        if now.duration_since(modified).unwrap_or_default() >= max_age {
+            remove(&path, len);
+        } else {
+            kept.push((modified, len, path));
+        }
+    }
+    kept.sort();
+    let mut total: u64 = kept.iter().map(|(_, len, _)| len).sum();
+    for (_, len, path) in kept {
+        if total <= max_total {
+            break;
+        }
+        remove(&path, len);
+        total -= len;
+    }
+    removed
 }
 
 /// The engine's compatibility hash, as 32 bytes stable across runs.

@@ -58,8 +58,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => number / 1000.0,
         "s" => number,
         "min" => number * 60.0,
-        "" => return Err(format!("`{text}` needs a unit: ms, s or min")),
-        other => return Err(format!("`{other}` is not a duration unit (ms, s, min)")),
+        "h" => number * 3600.0,
+        "d" => number * 86_400.0,
+        "" => return Err(format!("`{text}` needs a unit: ms, s, min, h or d")),
+        other => return Err(format!("`{other}` is not a duration unit (ms, s, min, h, d)")),
     };
     let duration =
         Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))?;
