@@ -124,6 +124,14 @@ async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
     let (export, values) = export_and_args(args)?;
     let path = find(&args.plugins.dir, &args.plugin)?;
     let plugin = host.load_file(&path).await?;
+    // The plugins of the folder that provide the tools it may call (and
+    // those theirs may call), found from their manifests: only they are
+    // compiled, so one call stays fast.
+    for provider in providers(&args.plugins.dir, &args.plugin, plugin.grants()) {
+        if let Err(err) = host.load_file(&provider).await {
+            eprintln!("warning: {err}");
+        }
+    }
     if plugin.is_core_module() {
         // Numbers in and out, in WAVE.
         for value in plugin.call_wave(&export, &values).await? {
@@ -144,6 +152,40 @@ async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
         out!("{value}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The component files in `dir` of the plugins that provide a tool
+/// `grants` lets the caller call, and, in turn, of those that provide the
+/// tools these may call: read from the manifests beside them.
+fn providers(dir: &std::path::Path, caller: &str, grants: &witplug_host::Grants) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut manifests: Vec<(String, witplug_host::Manifest)> = entries
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            if path.extension()? != "toml" {
+                return None;
+            }
+            let name = path.file_stem()?.to_str()?.to_owned();
+            let manifest = witplug_host::Manifest::load(&path).ok()??;
+            (name != caller && !manifest.provides.tools.is_empty()).then_some((name, manifest))
+        })
+        .collect();
+    manifests.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut reach = vec![grants.clone()];
+    let mut found = Vec::new();
+    while let Some(grants) = reach.pop() {
+        manifests.retain(|(name, manifest)| {
+            let wanted = manifest.provides.tools.iter().any(|tool| grants.may_call(tool));
+            let file = dir.join(format!("{name}.wasm"));
+            if wanted && file.is_file() {
+                found.push(file);
+                reach.push(manifest.grants.clone());
+                return false;
+            }
+            true
+        });
+    }
+    found
 }
 
 /// The file of the plugin `name` in `dir`: `name.wasm`, or `name.wat`.

@@ -797,3 +797,27 @@ fn cache_shows_prunes_and_cleans_its_folder() {
 fn units(bytes: u64) -> String {
     witplug_host::units::format_size(bytes)
 }
+
+#[test]
+fn call_reaches_the_tools_other_plugins_of_its_folder_provide() {
+    let dir = plugins_dir();
+    let dir = dir.to_str().unwrap();
+    // tool-user calls count-words, which word-count provides; relay calls
+    // it too.
+    let input = r#""count-words:{\"text\": \"a b c\"}""#;
+    let used = witplug_quiet(&["call", "tool-user", "handle", input, "--plugins", dir]);
+    assert_eq!(stdout(&used), "ok(\"count-words says: 3\")\n", "{}", stderr(&used));
+    let relayed = witplug_quiet(&[
+        "call",
+        "relay",
+        "handle",
+        r#""{\"text\": \"a b c d\"}""#,
+        "--plugins",
+        dir,
+    ]);
+    assert_eq!(stdout(&relayed), "ok(\"4\")\n", "{}", stderr(&relayed));
+    // A tool nobody in the folder provides is still not found.
+    let missing =
+        witplug_quiet(&["call", "tool-user", "handle", "\"translate:x\"", "--plugins", dir]);
+    assert_eq!(stdout(&missing), "ok(\"no tool named translate\")\n");
+}
