@@ -24,6 +24,52 @@ pub struct Args {
     /// Print each event as one line of JSON (NDJSON) instead of text.
     #[arg(long)]
     json: bool,
+    /// Serve the host's figures for Prometheus at `http://ADDR/metrics`,
+    /// e.g. `127.0.0.1:9464` (read from the counters at each scrape).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
+}
+
+/// Serves `GET /metrics` on `addr` until the process ends; returns the
+/// address bound (a port of 0 picks one).
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    host: Arc<witplug_host::Host>,
+    bus: Option<Arc<witplug_host::NatsBus>>,
+) -> Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|err| anyhow::anyhow!("--metrics {addr}: {err}"))?;
+    let bound = listener.local_addr()?;
+    let scrape = move || {
+        let (host, bus) = (host.clone(), bus.clone());
+        async move {
+            let mut text = host.prometheus_text();
+            if let Some(bus) = bus {
+                let stats = bus.stats();
+                text.push_str(&format!(
+                    "# HELP witplug_nats_messages_total Messages through NATS, by what became \
+                     of them.\n# TYPE witplug_nats_messages_total counter\n\
+                     witplug_nats_messages_total{{result=\"sent\"}} {}\n\
+                     witplug_nats_messages_total{{result=\"dropped\"}} {}\n\
+                     witplug_nats_messages_total{{result=\"received\"}} {}\n\
+                     witplug_nats_messages_total{{result=\"lost\"}} {}\n\
+                     # HELP witplug_nats_reconnects_total Reconnections to the NATS server.\n\
+                     # TYPE witplug_nats_reconnects_total counter\n\
+                     witplug_nats_reconnects_total {}\n",
+                    stats.sent, stats.dropped, stats.received, stats.lost, stats.reconnects
+                ));
+            }
+            ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
+        }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(scrape));
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            eprintln!("warning: the metrics server stopped: {err}");
+        }
+    });
+    Ok(bound)
 }
 
 /// `--watch` and how often it looks.
@@ -73,6 +119,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         eprintln!("failed: {error}");
     }
     let _watcher = args.watch.watch.then(|| host.watch(&args.plugins.dir, args.watch.interval));
+    if let Some(addr) = args.metrics {
+        let bound = serve_metrics(addr, host.clone(), bus.clone()).await?;
+        eprintln!("serving metrics for Prometheus on http://{bound}/metrics");
+    }
     eprintln!(
         "running {} plugins from {}{}; Ctrl-C stops",
         host.plugins().len(),

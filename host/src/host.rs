@@ -5,6 +5,7 @@
 mod builder;
 mod delivery;
 mod loading;
+mod prometheus;
 mod watch;
 
 use std::collections::{BTreeMap, HashMap};

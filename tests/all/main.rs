@@ -23,6 +23,7 @@ mod messaging;
 mod nats;
 mod nats_server;
 mod network;
+mod prometheus;
 mod readme;
 mod reload;
 mod sandbox;

@@ -141,12 +141,15 @@ pub fn test(args: &[String]) -> Result<()> {
     let nats_server = crate::nats_server::install()?;
     // The MCP tests drive `witplug mcp` with the official Python client.
     let mcp_python = crate::venv::mcp_client::install()?;
+    // The metrics tests parse a scrape with the official Prometheus client.
+    let prometheus_python = crate::venv::prometheus_client::install()?;
     let mut command = cargo();
     command
         .arg("test")
         .args(args)
         .env(crate::nats_server::ENV, nats_server)
         .env(crate::venv::mcp_client::ENV, mcp_python)
+        .env(crate::venv::prometheus_client::ENV, prometheus_python)
         .env("WITPLUG_SUITE_CACHE", &cache);
     run_step("the tests", command)
 }

