@@ -107,7 +107,7 @@ fn split_arguments(inside: &str) -> Result<Vec<String>> {
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
-    let mut builder = args.plugins.builder();
+    let mut builder = args.plugins.builder()?;
     let bus = args.nats.apply(&mut builder).await?;
     let host = builder.build()?;
     let code = call(&host, &args).await;
@@ -122,12 +122,12 @@ pub async fn run(args: Args) -> Result<ExitCode> {
 
 async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
     let (export, values) = export_and_args(args)?;
-    let path = find(&args.plugins.dir, &args.plugin)?;
+    let path = find(&args.plugins.dir(), &args.plugin)?;
     let plugin = host.load_file(&path).await?;
     // The plugins of the folder that provide the tools it may call (and
     // those theirs may call), found from their manifests: only they are
     // compiled, so one call stays fast.
-    for provider in providers(&args.plugins.dir, &args.plugin, plugin.grants()) {
+    for provider in providers(&args.plugins.dir(), &args.plugin, plugin.grants()) {
         if let Err(err) = host.load_file(&provider).await {
             eprintln!("warning: {err}");
         }

@@ -69,7 +69,7 @@ struct StoreArgs {
 
 impl StoreArgs {
     async fn open(&self) -> Result<Arc<dyn KeyValue>> {
-        if self.nats.kv == KvStore::Nats {
+        if self.nats.kv()? == KvStore::Nats {
             let bus = self.nats.connect().await;
             return self.nats.jetstream(bus.as_ref());
         }
@@ -83,7 +83,7 @@ impl StoreArgs {
     /// default limits without one): what an operator's writes are held to,
     /// as the plugin's are.
     fn quota(&self, plugin: &str) -> Result<Quota> {
-        let path = self.host.dir.join(format!("{plugin}.toml"));
+        let path = self.host.dir().join(format!("{plugin}.toml"));
         let manifest = Manifest::load(&path)?.unwrap_or_default();
         let limits =
             Limits::resolve(&Limits::default(), &Limits::default_ceilings(), &manifest.limits)
@@ -99,7 +99,7 @@ impl StoreArgs {
         }
         let shared = self
             .host
-            .share_bucket
+            .shared_buckets()
             .iter()
             .any(|(bucket, plugins)| bucket == name && plugins.iter().any(|p| p == plugin));
         Ok(if shared { BucketId::shared(name) } else { BucketId::of_plugin(plugin, name) })

@@ -28,7 +28,7 @@ struct Listed<'a> {
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
-    let report = host.load_dir(&args.plugins.dir).await?;
+    let report = host.load_dir(&args.plugins.dir()).await?;
     let code = if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     if args.output.json {
         let infos: Vec<_> = report.loaded.iter().map(|plugin| (plugin, plugin.info())).collect();

@@ -24,7 +24,7 @@ use tracing::Level;
 use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use witplug_host::{Host, HostBuilder, Limits, units};
+use witplug_host::{Host, HostBuilder, units};
 
 /// Prints one line on stdout. A reader that went away (`witplug list |
 /// head`) ends the command quietly, where `println!` would panic.
@@ -80,6 +80,11 @@ struct Cli {
     /// Errors only: no plugin log lines, no host warnings (`WITPLUG_LOG` wins)
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// The host's configuration file (default: `witplug.toml` in the
+    /// current folder, when there is one); flags and environment
+    /// variables win over it
+    #[arg(long, value_name = "FILE", global = true, env = "WITPLUG_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 /// `--version --long`: what this build speaks and holds.
@@ -181,12 +186,13 @@ enum Command {
 struct HostArgs {
     /// The plugins folder.
     #[arg(
+        id = "dir",
         long = "plugins",
         value_name = "DIR",
         default_value = "plugins",
         env = "WITPLUG_PLUGINS"
     )]
-    dir: PathBuf,
+    dir_arg: PathBuf,
     /// Wall-clock time per call, e.g. `500ms` or `2s` (default 1s).
     #[arg(long, value_name = "DURATION", value_parser = units::parse_duration)]
     deadline: Option<Duration>,
@@ -236,14 +242,24 @@ fn parse_share(text: &str) -> Result<(String, Vec<String>), String> {
 impl HostArgs {
     /// A host whose default limits are the ones given, raising the
     /// ceilings to them where they pass.
-    fn host(&self) -> witplug_host::Result<Host> {
-        self.builder().build()
+    fn host(&self) -> anyhow::Result<Host> {
+        Ok(self.builder()?.build()?)
     }
 
-    /// The builder of [`HostArgs::host`].
-    fn builder(&self) -> HostBuilder {
-        let mut limits = Limits::default();
-        let mut ceilings = Limits::default_ceilings();
+    /// The plugins folder: `--plugins`, else `$WITPLUG_PLUGINS`, else the
+    /// configuration file's, else `plugins`.
+    fn dir(&self) -> PathBuf {
+        match &config().plugins {
+            Some(dir) if defaulted("dir") => dir.clone(),
+            _ => self.dir_arg.clone(),
+        }
+    }
+
+    /// The builder of [`HostArgs::host`]: flags first, then the
+    /// environment, then the configuration file, then the defaults.
+    fn builder(&self) -> anyhow::Result<HostBuilder> {
+        let config = config();
+        let (mut limits, mut ceilings) = config.limits()?;
         if let Some(deadline) = self.deadline {
             limits.deadline = deadline;
             ceilings.deadline = ceilings.deadline.max(deadline);
@@ -252,27 +268,36 @@ impl HostArgs {
             limits.memory = memory;
             ceilings.memory = ceilings.memory.max(memory);
         }
-        limits.fuel = self.fuel;
+        if self.fuel.is_some() {
+            limits.fuel = self.fuel;
+        }
         let mut builder = Host::builder();
         builder.limits(limits).ceilings(ceilings);
         if let Some(dir) = self.cache_dir() {
             builder.cache_dir(dir);
         }
-        if let Some(bytes) = self.max_file_size {
+        if let Some(bytes) = self.max_file_size.or(config.max_file_size) {
             builder.max_file_size(bytes);
         }
         if let Some(dir) = self.data_dir() {
             builder.data_dir(dir);
         }
-        for (name, plugins) in &self.share_bucket {
+        for (name, plugins) in self.shared_buckets() {
             builder.share_bucket(name, plugins);
         }
-        builder
+        Ok(builder)
     }
 
-    /// The data folder: the one given, or the user's data folder.
+    /// The buckets shared: the configuration file's, and `--share-bucket`'s.
+    fn shared_buckets(&self) -> Vec<(String, Vec<String>)> {
+        let from_file = config().shared_buckets.iter().map(|(k, v)| (k.clone(), v.clone()));
+        from_file.chain(self.share_bucket.iter().cloned()).collect()
+    }
+
+    /// The data folder: the one given, the configuration file's, or the
+    /// user's data folder.
     fn data_dir(&self) -> Option<PathBuf> {
-        self.data.clone().or_else(|| {
+        self.data.clone().or_else(|| config().data.clone()).or_else(|| {
             let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).or_else(|| {
                 std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
             })?;
@@ -280,13 +305,55 @@ impl HostArgs {
         })
     }
 
-    /// The cache folder: the one given, or the user's cache folder.
+    /// The cache folder: the one given, the configuration file's, or the
+    /// user's cache folder.
     fn cache_dir(&self) -> Option<PathBuf> {
         if self.no_cache {
             return None;
         }
-        self.cache.clone().or_else(default_cache_dir)
+        self.cache.clone().or_else(|| config().cache.clone()).or_else(default_cache_dir)
     }
+}
+
+/// The host's configuration file, read once before the command runs.
+static CONFIG: std::sync::OnceLock<witplug_host::HostConfig> = std::sync::OnceLock::new();
+
+/// The command's arguments (by id) that took their default value, which
+/// the configuration file may then set.
+static DEFAULTED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+
+/// The configuration file's settings (none without a file).
+fn config() -> &'static witplug_host::HostConfig {
+    CONFIG.get_or_init(witplug_host::HostConfig::default)
+}
+
+/// Whether the argument `id` took its default value.
+fn defaulted(id: &str) -> bool {
+    DEFAULTED.get().is_some_and(|ids| ids.contains(&id))
+}
+
+/// Reads `--config FILE`, or `witplug.toml` in the current folder when
+/// there is one, and notes which of the command's arguments it may set.
+fn read_config(path: Option<&std::path::Path>, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let config = match path {
+        Some(path) => witplug_host::HostConfig::load(path)?
+            .ok_or_else(|| anyhow::anyhow!("{}: no such configuration file", path.display()))?,
+        None => witplug_host::HostConfig::load("witplug.toml".as_ref())?.unwrap_or_default(),
+    };
+    let _ = CONFIG.set(config);
+    let mut leaf = matches;
+    while let Some((_, sub)) = leaf.subcommand() {
+        leaf = sub;
+    }
+    let defaulted = ["dir", "nats_prefix", "kv"]
+        .into_iter()
+        .filter(|id| {
+            leaf.ids().any(|present| present.as_str() == *id)
+                && leaf.value_source(id) == Some(clap::parser::ValueSource::DefaultValue)
+        })
+        .collect();
+    let _ = DEFAULTED.set(defaulted);
+    Ok(())
 }
 
 /// `$XDG_CACHE_HOME/witplug` or `~/.cache/witplug`.
@@ -301,12 +368,12 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let color = ColorWhen::scan(&args).stderr();
     let clap_color = if color { clap::ColorChoice::Always } else { clap::ColorChoice::Never };
-    let parsed = Cli::command()
-        .color(clap_color)
-        .try_get_matches_from(&args)
-        .and_then(|matches| Cli::from_arg_matches(&matches));
-    let cli = match parsed {
-        Ok(cli) => cli,
+    let parsed = Cli::command().color(clap_color).try_get_matches_from(&args).and_then(|matches| {
+        let cli = Cli::from_arg_matches(&matches)?;
+        Ok((cli, matches))
+    });
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(err) if !err.use_stderr() => {
             // --help and --version.
             let _ = err.print();
@@ -328,6 +395,11 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    if let Err(err) = read_config(cli.config.as_deref(), &matches) {
+        let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        eprintln!("{prefix}: {}", one_line(&err));
+        return ExitCode::from(exit::HOST);
+    }
     let filter = tracing_subscriber::EnvFilter::try_from_env("WITPLUG_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(match (cli.quiet, cli.verbose) {
             // Plugin logs at info and above; the host's own warnings

@@ -46,11 +46,11 @@ pub struct Args {
 }
 
 pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
-    let mut builder = args.plugins.builder();
+    let mut builder = args.plugins.builder()?;
     args.nats.apply(&mut builder).await?;
     let host = Arc::new(builder.build()?);
     // Stdout is the protocol's (over stdio): everything else goes to stderr.
-    let report = host.load_dir(&args.plugins.dir).await?;
+    let report = host.load_dir(&args.plugins.dir()).await?;
     for error in &report.failed {
         eprintln!("failed: {error}");
     }
@@ -64,7 +64,7 @@ pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
         let server = server.clone();
         async move { server.forward_logs(logs).await }
     });
-    let _watcher = args.watch.watch.then(|| host.watch(&args.plugins.dir, args.watch.interval));
+    let _watcher = args.watch.watch.then(|| host.watch(args.plugins.dir(), args.watch.interval));
     if args.watch.watch {
         let mut events = host.events();
         let server = server.clone();

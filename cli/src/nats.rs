@@ -30,7 +30,7 @@ pub struct NatsArgs {
     /// database) or `nats` (JetStream Key-Value, shared with every host on
     /// the server; needs `--nats` and a server started with `-js`)
     #[arg(long = "kv", value_name = "STORE", default_value = "redb")]
-    pub(crate) kv: KvStore,
+    kv: KvStore,
 }
 
 /// Where buckets live.
@@ -43,6 +43,28 @@ pub enum KvStore {
 }
 
 impl NatsArgs {
+    /// `--nats`, else `$WITPLUG_NATS`, else the configuration file's.
+    fn url(&self) -> Option<String> {
+        self.url.clone().or_else(|| crate::config().nats.url.clone())
+    }
+
+    /// `--nats-prefix`, else the configuration file's, else `witplug.`.
+    fn prefix(&self) -> String {
+        match &crate::config().nats.prefix {
+            Some(prefix) if crate::defaulted("nats_prefix") => prefix.clone(),
+            _ => self.nats_prefix.clone(),
+        }
+    }
+
+    /// `--kv`, else the configuration file's, else `redb`.
+    pub fn kv(&self) -> anyhow::Result<KvStore> {
+        match crate::config().nats.kv.as_deref() {
+            Some(kv) if crate::defaulted("kv") => <KvStore as clap::ValueEnum>::from_str(kv, true)
+                .map_err(|_| anyhow::anyhow!("witplug.toml: [nats] kv = `{kv}`: `redb` or `nats`")),
+            _ => Ok(self.kv),
+        }
+    }
+
     /// Connects (when a URL was given) and gives `builder` the bus and,
     /// with `--kv nats`, JetStream buckets.
     ///
@@ -54,7 +76,7 @@ impl NatsArgs {
         if let Some(bus) = &bus {
             builder.bus(bus.clone());
         }
-        if self.kv == KvStore::Nats {
+        if self.kv()? == KvStore::Nats {
             builder.key_value(self.jetstream(bus.as_ref())?);
         }
         Ok(bus)
@@ -68,7 +90,7 @@ impl NatsArgs {
     /// No bus: no `--nats`, or a server that could not be reached.
     pub fn jetstream(&self, bus: Option<&Arc<NatsBus>>) -> anyhow::Result<Arc<dyn KeyValue>> {
         let Some(bus) = bus else {
-            match &self.url {
+            match &self.url() {
                 Some(url) => anyhow::bail!("--kv nats: the NATS server at {url} is not reachable"),
                 None => {
                     anyhow::bail!("--kv nats keeps buckets in NATS JetStream: give --nats URL too")
@@ -76,7 +98,7 @@ impl NatsArgs {
             }
         };
         let prefix: String = self
-            .nats_prefix
+            .prefix()
             .trim_end_matches('.')
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
@@ -89,9 +111,9 @@ impl NatsArgs {
     /// `--nats-retry`); a server that cannot be reached is one line on
     /// stderr, and the plugins run on the in-process bus.
     pub async fn connect(&self) -> Option<Arc<NatsBus>> {
-        let url = self.url.as_ref()?;
+        let url = self.url()?;
         let mut options =
-            NatsOptions::new(url).prefix(&self.nats_prefix).retry_on_start(self.nats_retry);
+            NatsOptions::new(&url).prefix(self.prefix()).retry_on_start(self.nats_retry);
         if let Some(file) = &self.nats_token_file {
             options = options.token_file(file);
         }

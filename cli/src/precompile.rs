@@ -18,7 +18,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         bail!("precompile needs a cache folder: give --cache DIR or set HOME");
     };
     let host = args.plugins.host()?;
-    let (done, failed) = host.precompile(&args.plugins.dir)?;
+    let (done, failed) = host.precompile(args.plugins.dir())?;
     for path in &done {
         out!("compiled {}", path.display());
     }

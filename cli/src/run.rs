@@ -89,7 +89,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     // component compiles for seconds) stops the host once they are loaded,
     // rather than killing it.
     let interrupted = interrupted()?;
-    let mut builder = args.plugins.builder();
+    let mut builder = args.plugins.builder()?;
     let bus = args.nats.apply(&mut builder).await?;
     let host = Arc::new(builder.build()?);
     let mut events = host.events();
@@ -111,22 +111,22 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             }
         }
     });
-    let report = host.load_dir(&args.plugins.dir).await?;
+    let report = host.load_dir(&args.plugins.dir()).await?;
     for error in &report.failed {
         eprintln!("failed: {error}");
     }
     for error in host.init_all().await {
         eprintln!("failed: {error}");
     }
-    let _watcher = args.watch.watch.then(|| host.watch(&args.plugins.dir, args.watch.interval));
-    if let Some(addr) = args.metrics {
+    let _watcher = args.watch.watch.then(|| host.watch(args.plugins.dir(), args.watch.interval));
+    if let Some(addr) = args.metrics.or(crate::config().metrics.addr) {
         let bound = serve_metrics(addr, host.clone(), bus.clone()).await?;
         eprintln!("serving metrics for Prometheus on http://{bound}/metrics");
     }
     eprintln!(
         "running {} plugins from {}{}; Ctrl-C stops",
         host.plugins().len(),
-        args.plugins.dir.display(),
+        args.plugins.dir().display(),
         if args.watch.watch { ", watching for changes" } else { "" }
     );
     interrupted.await?;

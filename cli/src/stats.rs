@@ -26,7 +26,7 @@ pub struct Args {
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
-    let report = host.load_dir(&args.plugins.dir).await?;
+    let report = host.load_dir(&args.plugins.dir()).await?;
     for error in &report.failed {
         eprintln!("failed: {error}");
     }
@@ -40,7 +40,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         args.plugins_to_call.iter().map(|name| host.plugin(name)).collect::<Result<_, _>>()?
     };
     if selected.is_empty() {
-        bail!("no plugins to call in {}", args.plugins.dir.display());
+        bail!("no plugins to call in {}", args.plugins.dir().display());
     }
     let workload = selected.iter().map(|plugin| calls(plugin, args.calls, &args.input));
     futures_join_all(workload).await;

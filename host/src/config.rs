@@ -2,13 +2,15 @@
 //! durations as written (`units`), the limits and their ceilings
 //! (`limits`), what a plugin is granted (`grants`, with `network` for
 //! `connect` grants and `origins` for `http` grants), its manifest
-//! (`manifest`) and the bounded reads of the files they come from
+//! (`manifest`), the host's own file (`host_file`: `witplug.toml`) and
+//! the bounded reads of the files they come from
 //! (`files`).
 //!
 //! The bottom layer: it uses only the crate's root modules.
 
 pub(crate) mod files;
 pub(crate) mod grants;
+pub(crate) mod host_file;
 pub(crate) mod limits;
 pub(crate) mod manifest;
 pub(crate) mod network;

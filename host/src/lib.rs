@@ -101,6 +101,7 @@ pub use compile::engine::engine_config;
 pub use compile::inspect::{Inspection, inspect, inspect_file};
 pub use compile::load::hex_sha256;
 pub use config::grants::{DirGrant, DirMode, Grants};
+pub use config::host_file::{HostConfig, MetricsConfig, NatsConfig};
 pub use config::limits::{Budget, Limits, LimitsSpec};
 pub use config::manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
 pub use config::units;

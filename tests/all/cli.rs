@@ -821,3 +821,47 @@ fn call_reaches_the_tools_other_plugins_of_its_folder_provide() {
         witplug_quiet(&["call", "tool-user", "handle", "\"translate:x\"", "--plugins", dir]);
     assert_eq!(stdout(&missing), "ok(\"no tool named translate\")\n");
 }
+
+#[test]
+fn a_config_file_sets_the_host_and_flags_and_environment_win_over_it() {
+    let scratch = crate::support::Scratch::new();
+    let dir = plugins_dir();
+    let config =
+        format!("plugins = {:?}\n[limits]\ndeadline = \"200 ms\"\n", dir.to_str().unwrap());
+    scratch.write("witplug.toml", &config);
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(witplug_bin());
+        command
+            .args(args)
+            .current_dir(scratch.path())
+            .env_remove("WITPLUG_PLUGINS")
+            .env_remove("WITPLUG_CONFIG")
+            .env("WITPLUG_LOG", "off")
+            .env("WITPLUG_CACHE", cli_cache())
+            .env("WITPLUG_DATA", cli_data());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    };
+    // The file: its plugins folder (witplug.toml in the current folder),
+    // its deadline.
+    assert_eq!(stdout(&run(&["call", "counter", "handle", "\"x\""], &[])), "ok(\"1\")\n");
+    let timed_out = assert_one_line_error(&run(&["call", "hostile-loop", "handle", "\"\""], &[]));
+    assert!(timed_out.ends_with("ran past its 200ms deadline"), "{timed_out}");
+    // A flag wins over the file.
+    let flagged = run(&["call", "hostile-loop", "handle", "\"\"", "--deadline", "300ms"], &[]);
+    assert!(assert_one_line_error(&flagged).ends_with("ran past its 300ms deadline"));
+    // The environment wins over the file, and a flag over the environment.
+    let env = [("WITPLUG_PLUGINS", "/nonexistent")];
+    let err = assert_one_line_error(&run(&["call", "counter", "handle", "\"x\""], &env));
+    assert!(err.starts_with("error: /nonexistent"), "{err}");
+    let flag = ["call", "counter", "handle", "\"x\"", "--plugins", dir.to_str().unwrap()];
+    assert_eq!(stdout(&run(&flag, &env)), "ok(\"1\")\n");
+    // --config names another file; a wrong key is one line naming it.
+    scratch.write("other.toml", "plugin = \"x\"\n");
+    let err = assert_one_line_error(&run(&["list", "--config", "other.toml"], &[]));
+    assert!(err.contains("other.toml: line 1: unknown field `plugin`"), "{err}");
+    let err = assert_one_line_error(&run(&["list", "--config", "missing.toml"], &[]));
+    assert!(err.contains("missing.toml: no such configuration file"), "{err}");
+}

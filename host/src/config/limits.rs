@@ -177,6 +177,32 @@ impl Limits {
         }
     }
 
+    /// Ceilings of every limit as high as they go: what ceilings are
+    /// checked against.
+    pub(crate) fn unbounded() -> Self {
+        Self {
+            memory: u64::MAX,
+            table_elements: u64::MAX,
+            instances: u64::MAX,
+            deadline: MAX_DEADLINE,
+            fuel: Some(u64::MAX),
+            stack: u64::MAX,
+            max_input: u64::MAX,
+            max_output: u64::MAX,
+            log_lines: u64::MAX,
+            message_queue: u64::MAX,
+            message_queue_bytes: u64::MAX,
+            handles: u64::MAX,
+            host_memory: u64::MAX,
+            sockets: u64::MAX,
+            requests: u64::MAX,
+            keyvalue_bytes: u64::MAX,
+            keyvalue_keys: u64::MAX,
+            keyvalue_value_size: u64::MAX,
+            keyvalue_answer: u64::MAX,
+        }
+    }
+
     /// `defaults` with the values `spec` sets, each checked against
     /// `ceilings`.
     ///

@@ -188,20 +188,7 @@ impl Manifest {
     ///
     /// A message saying what is wrong and where.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let manifest: Self = toml::from_str(text).map_err(|err| {
-            let message = crate::error::collapse_whitespace(err.message());
-            let Some(span) = err.span() else { return message };
-            let start = span.start.min(text.len());
-            let line = text[..start].matches('\n').count() + 1;
-            // Name the key when the error points into a `key = value` line.
-            let line_text = text[..start].rsplit('\n').next().unwrap_or("");
-            match line_text.split_once('=') {
-                Some((key, _)) if !message.starts_with("unknown field") => {
-                    format!("line {line}, `{}`: {message}", key.trim())
-                }
-                _ => format!("line {line}: {message}"),
-            }
-        })?;
+        let manifest: Self = toml::from_str(text).map_err(|err| toml_error(text, &err))?;
         if let Some(hash) = &manifest.sha256
             && (hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -213,6 +200,22 @@ impl Manifest {
     /// The configuration as the strings `get-config` returns.
     pub fn config_strings(&self) -> BTreeMap<String, String> {
         self.config.iter().map(|(k, v)| (k.clone(), v.to_string())).collect()
+    }
+}
+
+/// A TOML error as one line naming the line and, where it points into a
+/// `key = value` line, the key.
+pub(crate) fn toml_error(text: &str, err: &toml::de::Error) -> String {
+    let message = crate::error::collapse_whitespace(err.message());
+    let Some(span) = err.span() else { return message };
+    let start = span.start.min(text.len());
+    let line = text[..start].matches('\n').count() + 1;
+    let line_text = text[..start].rsplit('\n').next().unwrap_or("");
+    match line_text.split_once('=') {
+        Some((key, _)) if !message.starts_with("unknown field") => {
+            format!("line {line}, `{}`: {message}", key.trim())
+        }
+        _ => format!("line {line}: {message}"),
     }
 }
 

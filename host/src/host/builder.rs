@@ -208,6 +208,42 @@ impl HostBuilder {
         self
     }
 
+    /// A builder set as `config` says: its limits and ceilings, cache and
+    /// data folders, largest plugin file and shared buckets. (The plugins
+    /// folder, NATS and the metrics endpoint are the caller's to use: a
+    /// builder holds no folder and opens no connection.)
+    ///
+    /// ```no_run
+    /// # fn run() -> witplug_host::Result<()> {
+    /// use witplug_host::{HostBuilder, HostConfig};
+    ///
+    /// let config = HostConfig::load("witplug.toml".as_ref())?.unwrap_or_default();
+    /// let host = HostBuilder::from_config(&config)?.build()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Setup`] when a limit passes its ceiling.
+    pub fn from_config(config: &crate::HostConfig) -> Result<Self> {
+        let mut builder = Self::default();
+        let (limits, ceilings) = config.limits()?;
+        builder.limits(limits).ceilings(ceilings);
+        if let Some(dir) = &config.cache {
+            builder.cache_dir(dir);
+        }
+        if let Some(dir) = &config.data {
+            builder.data_dir(dir);
+        }
+        if let Some(bytes) = config.max_file_size {
+            builder.max_file_size(bytes);
+        }
+        for (name, plugins) in &config.shared_buckets {
+            builder.share_bucket(name, plugins);
+        }
+        Ok(builder)
+    }
+
     /// Keeps the host's state in folder `dir`: its plugins' key-value
     /// buckets in one redb database, `dir/keyvalue.redb`
     /// ([`DATABASE_FILE`](crate::DATABASE_FILE)), created on first use.
