@@ -110,6 +110,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let mut builder = args.plugins.builder()?;
     let bus = args.nats.apply(&mut builder).await?;
     let host = builder.build()?;
+    crate::show_compiles(&host);
     let code = call(&host, &args).await;
     // What the call published leaves before the process ends.
     if let Some(bus) = bus

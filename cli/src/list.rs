@@ -28,6 +28,7 @@ struct Listed<'a> {
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
+    crate::show_compiles(&host);
     let report = host.load_dir(&args.plugins.dir()).await?;
     let code = if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     if args.output.json {

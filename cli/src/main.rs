@@ -356,6 +356,30 @@ fn read_config(path: Option<&std::path::Path>, matches: &clap::ArgMatches) -> an
     Ok(())
 }
 
+/// Tells on stderr, when it is a terminal, of each compile that takes
+/// over a second (a first load of a Python or JavaScript plugin), so that
+/// seconds of work are not seconds of silence; in a pipe, says nothing.
+fn show_compiles(host: &Host) {
+    if !std::io::stderr().is_terminal() {
+        return;
+    }
+    let mut events = host.events();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(
+                    event @ (witplug_host::Event::Compiling { .. }
+                    | witplug_host::Event::Compiled { .. }),
+                ) => {
+                    eprintln!("{event}");
+                }
+                Ok(_) | Err(witplug_host::RecvError::Lagged(_)) => {}
+                Err(witplug_host::RecvError::Closed) => break,
+            }
+        }
+    });
+}
+
 /// `$XDG_CACHE_HOME/witplug` or `~/.cache/witplug`.
 fn default_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")

@@ -225,3 +225,34 @@ async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_d
     let plugin = host.load_file(&path).await.unwrap();
     assert_eq!(plugin.info().contract, Some(witplug_host::Contract::V0_2));
 }
+
+#[tokio::test]
+async fn a_compile_of_over_a_second_is_told_as_it_starts_and_ends() {
+    // No cache: the Python runtime compiles for seconds.
+    let host = witplug_host::Host::builder().build().unwrap();
+    let mut events = host.events();
+    host.load_file(crate::support::fixture("py-counter")).await.unwrap();
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    let told: Vec<String> = seen.iter().map(ToString::to_string).collect();
+    assert!(
+        matches!(&seen[..], [witplug_host::Event::Compiling { cached_afterwards: false, .. }, witplug_host::Event::Compiled { took, .. }, witplug_host::Event::Loaded { .. }] if took.as_secs_f64() > 1.0),
+        "{told:?}"
+    );
+    assert_eq!(told[0], "py-counter: compiling (no cache: at every start)");
+    assert!(told[1].starts_with("py-counter: compiled in "), "{told:?}");
+    // From the cache, a load says nothing of compiling.
+    let cached = crate::support::builder().build().unwrap();
+    crate::support::builder()
+        .build()
+        .unwrap()
+        .load_file(crate::support::fixture("counter"))
+        .await
+        .unwrap();
+    let mut events = cached.events();
+    cached.load_file(crate::support::fixture("counter")).await.unwrap();
+    let first = events.try_recv().unwrap();
+    assert!(matches!(first, witplug_host::Event::Loaded { .. }), "{first}");
+}

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, Weak};
+use std::time::Duration;
 
 use super::{Entry, Host, Stamp};
 use crate::PluginError;
@@ -15,6 +16,7 @@ use crate::messaging::bus::Subscription;
 use crate::messaging::origin::CallContext;
 use crate::messaging::remote::{ToolHandler, ToolRequest, ToolService};
 use crate::messaging::tools::ToolProvider;
+use crate::name::Name;
 use crate::observe::events::Event;
 use crate::store::{PluginContext, WasiConfig};
 use crate::{Error, Plugin, Result};
@@ -163,7 +165,7 @@ impl Host {
         // worker threads, so other plugins' calls go on meanwhile.
         let (cache, off) = (self.cache.clone(), self.settings.switched_off.clone());
         let (file, wasm) = (path.to_owned(), bytes);
-        let compiled = tokio::task::spawn_blocking(move || {
+        let compiling = tokio::task::spawn_blocking(move || {
             let code = match load::kind(&file, &wasm)? {
                 Wasm::Component(()) => load::compile(
                     &runtime.engine,
@@ -178,8 +180,24 @@ impl Host {
                 }
             };
             Ok::<_, Error>((code, wasm.len() as u64))
-        })
-        .await
+        });
+        // A compile of over a second is told, as it starts and as it ends.
+        let started = std::time::Instant::now();
+        let mut compiling = std::pin::pin!(compiling);
+        let compiled = match tokio::time::timeout(Duration::from_secs(1), &mut compiling).await {
+            Ok(compiled) => compiled,
+            Err(_) => {
+                let cached_afterwards = self.cache.is_some();
+                let plugin = || Name::from(name);
+                self.services
+                    .events
+                    .send(|| Event::Compiling { plugin: plugin(), cached_afterwards });
+                let compiled = compiling.await;
+                let took = started.elapsed();
+                self.services.events.send(|| Event::Compiled { plugin: plugin(), took });
+                compiled
+            }
+        }
         .map_err(|err| Error::Setup(format!("compiling {}: {err}", path.display())))?;
         let (code, size) = compiled?;
 

@@ -23,6 +23,23 @@ pub const EVENT_BUFFER: usize = 4096;
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Event {
+    /// A component has been compiling for over a second: its first load
+    /// (or a load with no cache). Shown so that a wait of seconds is not
+    /// silent; [`Event::Compiled`] follows.
+    Compiling {
+        /// The plugin.
+        plugin: Name,
+        /// Whether the result goes to the cache, so later loads skip it.
+        cached_afterwards: bool,
+    },
+    /// A compile that took over a second has finished.
+    Compiled {
+        /// The plugin.
+        plugin: Name,
+        /// How long it took.
+        #[serde(rename = "took_ns", serialize_with = "crate::observe::as_nanos")]
+        took: Duration,
+    },
     /// The plugin's file was compiled and linked.
     Loaded {
         /// The plugin.
@@ -128,6 +145,15 @@ impl std::fmt::Display for Event {
     /// One line per event, e.g. `counter: handle ok in 21.3µs`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Self::Compiling { plugin, cached_afterwards: true } => {
+                write!(f, "{plugin}: compiling (first time; cached afterwards)")
+            }
+            Self::Compiling { plugin, cached_afterwards: false } => {
+                write!(f, "{plugin}: compiling (no cache: at every start)")
+            }
+            Self::Compiled { plugin, took } => {
+                write!(f, "{plugin}: compiled in {:.1} s", took.as_secs_f64())
+            }
             Self::Loaded { plugin } => write!(f, "{plugin}: loaded"),
             Self::Initialised { plugin } => write!(f, "{plugin}: initialised"),
             Self::InitFailed { plugin, reason } => write!(f, "{plugin}: init failed: {reason}"),
