@@ -120,8 +120,11 @@ pub(crate) fn compile(
     workspace: &Workspace,
     profile: &str,
 ) -> Result<Vec<u8>> {
+    // Cargo's own progress on a terminal; quiet in a pipe.
+    let quiet = (!std::io::IsTerminal::is_terminal(&std::io::stderr())).then_some("--quiet");
     let status = cargo()
-        .args(["build", "--quiet", "--profile", profile, "--target", WASM_TARGET])
+        .args(["build", "--profile", profile, "--target", WASM_TARGET])
+        .args(quiet)
         .arg("--manifest-path")
         .arg(&plugin.manifest)
         .arg("--target-dir")

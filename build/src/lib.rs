@@ -167,16 +167,18 @@ pub fn build(options: &Options, mut progress: impl FnMut(&Built)) -> Result<Repo
     for input in options.inputs.iter().chain(&workspace.path_dependencies) {
         shared = shared.max(newest_mtime(input)?);
     }
+    let key = build_key(&options.profile);
     let mut report = Report::default();
     for plugin in selected {
         let path = options.out.join(format!("{}.wasm", plugin.name));
-        let built = if is_up_to_date(plugin, &path, shared)? {
+        let built = if is_up_to_date(plugin, &path, shared, &key)? {
             let size = std::fs::metadata(&path).map_or(0, |m| m.len());
             Built { name: plugin.name.clone(), path, size, took: None }
         } else {
             let started = Instant::now();
             let module = cargo::compile(plugin, &workspace, &options.profile)?;
-            let component = component::encode(&plugin.name, &module)?;
+            let mut component = component::encode(&plugin.name, &module)?;
+            component::stamp(&mut component, &key);
             write_atomically(&path, &component)?;
             let size = component.len() as u64;
             Built { name: plugin.name.clone(), path, size, took: Some(started.elapsed()) }
@@ -206,11 +208,40 @@ fn select<'a>(
     Ok(workspace.plugins.iter().filter(|p| only.is_empty() || only.contains(&p.name)).collect())
 }
 
-fn is_up_to_date(plugin: &cargo::PluginCrate, output: &Path, shared: SystemTime) -> Result<bool> {
+/// Whether `output` was built from the plugin's sources as they are, with
+/// the same profile, compiler and flags (`key`).
+fn is_up_to_date(
+    plugin: &cargo::PluginCrate,
+    output: &Path,
+    shared: SystemTime,
+    key: &str,
+) -> Result<bool> {
     let Ok(built) = std::fs::metadata(output).and_then(|m| m.modified()) else {
         return Ok(false);
     };
-    Ok(built >= shared && built >= newest_mtime(&plugin.dir)?)
+    if built < shared || built < newest_mtime(&plugin.dir)? {
+        return Ok(false);
+    }
+    let bytes =
+        std::fs::read(output).map_err(|source| Error::Io { path: output.to_owned(), source })?;
+    Ok(component::built_with(&bytes).as_deref() == Some(key))
+}
+
+/// How a build is made, beyond its sources: the cargo profile, the
+/// compiler's version and the flags it is given.
+fn build_key(profile: &str) -> String {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let version = std::process::Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.lines().next().map(str::to_owned))
+        .unwrap_or_default();
+    let flags = ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS"]
+        .map(|name| std::env::var(name).unwrap_or_default())
+        .join(" ");
+    format!("profile={profile}; {version}; flags={}", flags.trim())
 }
 
 /// The newest modification time of `path` and, for a folder, of everything
@@ -271,5 +302,36 @@ mod tests {
         assert!(!workspace.plugins.iter().any(|p| p.name == "witplug-sdk"));
         let err = select(&workspace, &["nope".to_owned()], &manifest).unwrap_err();
         assert!(err.to_string().starts_with("no plugin named `nope`"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod freshness {
+    use super::*;
+
+    #[test]
+    fn a_component_of_another_profile_compiler_or_flags_is_not_up_to_date() {
+        let dir = std::env::temp_dir().join(format!("witplug-build-fresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(dir.join("src/lib.rs"), "").unwrap();
+        let plugin = cargo::PluginCrate {
+            name: "p".into(),
+            lib: "p".into(),
+            dir: dir.join("src"),
+            manifest: dir.join("Cargo.toml"),
+        };
+        let output = dir.join("p.wasm");
+        let shared = SystemTime::UNIX_EPOCH;
+        assert!(!is_up_to_date(&plugin, &output, shared, "k").unwrap(), "none built yet");
+        let mut component = vec![0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00];
+        component::stamp(&mut component, &build_key("release"));
+        std::fs::write(&output, &component).unwrap();
+        assert!(is_up_to_date(&plugin, &output, shared, &build_key("release")).unwrap());
+        assert!(!is_up_to_date(&plugin, &output, shared, &build_key("dev")).unwrap());
+        assert!(
+            !is_up_to_date(&plugin, &output, shared, "profile=release; rustc 0.1; flags=").unwrap()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

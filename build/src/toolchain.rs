@@ -90,7 +90,8 @@ fn ensure_componentize_py(tools: &Path) -> Result<PathBuf> {
     run(Command::new(python).args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
     run(
         Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(["install", "--disable-pip-version-check"])
+            .args(quiet("--quiet"))
             .arg(format!("componentize-py=={COMPONENTIZE_PY}")),
         &format!("pip install componentize-py=={COMPONENTIZE_PY}"),
     )?;
@@ -122,7 +123,8 @@ fn ensure_componentize_js(tools: &Path) -> Result<PathBuf> {
         .map_err(|source| Error::Io { path: prefix.clone(), source })?;
     run(
         Command::new("npm")
-            .args(["install", "--save-exact", "--no-audit", "--no-fund", "--silent"])
+            .args(["install", "--save-exact", "--no-audit", "--no-fund"])
+            .args(quiet("--silent"))
             .arg("--prefix")
             .arg(&prefix)
             .arg(format!("@bytecodealliance/componentize-js@{COMPONENTIZE_JS}")),
@@ -142,6 +144,12 @@ fn finish(program: &Path, marker: &Path) -> Result<PathBuf> {
     }
     std::fs::write(marker, b"").map_err(|source| Error::Io { path: marker.to_owned(), source })?;
     Ok(program.to_owned())
+}
+
+/// `flag` when stderr is not a terminal: an install shows pip's and npm's
+/// progress to a person watching, and stays quiet in a pipe or a log.
+fn quiet(flag: &'static str) -> Option<&'static str> {
+    (!std::io::IsTerminal::is_terminal(&std::io::stderr())).then_some(flag)
 }
 
 fn succeeds(command: &mut Command) -> bool {

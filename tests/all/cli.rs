@@ -396,6 +396,15 @@ fn a_new_plugin_builds_outside_the_workspace_and_answers() {
     assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
     let stdout = String::from_utf8_lossy(&built.stdout);
     assert!(stdout.contains("hello-there") && stdout.contains("1 built"), "{stdout}");
+    // Built again in the same profile: up to date.
+    let again = Command::new(witplug_bin())
+        .args(["build", "--release", "--manifest-path", manifest.to_str().unwrap(), "--out"])
+        .arg(&out)
+        .env("CARGO_TARGET_DIR", root.join("target"))
+        .output()
+        .unwrap();
+    let again = String::from_utf8_lossy(&again.stdout).into_owned();
+    assert!(again.contains("0 built, 1 up to date"), "{again}");
 
     let called = witplug_quiet(&[
         "call",
