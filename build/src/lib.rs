@@ -32,6 +32,7 @@ mod new;
 mod scripts;
 mod target;
 mod toolchain;
+pub mod venv;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -112,10 +112,12 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
         } else {
             let started = Instant::now();
             let program = toolchain::ensure(language, &options.tools)?;
+            let mut scratch = None;
             let (wit, world) = if own.is_dir() {
                 // A world of the plugin's own: its WIT, with the contract
                 // and the offered packages as dependencies.
-                let staged = options.tools.join("wit-staged").join(&name);
+                let private = scratch.insert(PrivateDir::new(&name)?);
+                let staged = private.path().join("wit");
                 // The standard packages the host links come last: a
                 // package of the plugin's own or offered wins.
                 let mut offered = options.deps.clone();
@@ -126,6 +128,7 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
                 (contract, Some(options.world.as_deref().unwrap_or("plugin")))
             };
             let component = componentize(language, &program, &name, dir, &wit, world)?;
+            drop(scratch);
             validate(&name, &component)?;
             write_atomically(&path, &component)?;
             let size = component.len() as u64;
@@ -195,6 +198,45 @@ fn copy_wit(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A folder of this process's own under the system's temporary folder,
+/// for a build's scratch files: made anew (never one that was there), only
+/// its owner may enter it (on Unix), and it is removed when dropped.
+struct PrivateDir(PathBuf);
+
+impl PrivateDir {
+    fn new(name: &str) -> Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let base = std::env::temp_dir();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        for _ in 0..100 {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path =
+                base.join(format!("witplug-build-{name}-{}-{nanos}-{n}", std::process::id()));
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            match builder.create(&path) {
+                Ok(()) => return Ok(Self(path)),
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(source) => return Err(Error::Io { path, source }),
+            }
+        }
+        Err(Error::Toolchain(format!("no fresh scratch folder in {}", base.display())))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Runs the toolchain on the plugin in `dir`, returning the component.
 fn componentize(
     language: Language,
@@ -205,7 +247,8 @@ fn componentize(
     world: Option<&str>,
 ) -> Result<Vec<u8>> {
     let absolute = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let scratch = std::env::temp_dir().join(format!("witplug-{name}-{}.wasm", std::process::id()));
+    let private = PrivateDir::new(name)?;
+    let scratch = private.path().join("component.wasm");
     let mut command = Command::new(program);
     command.current_dir(dir);
     match language {

@@ -71,31 +71,16 @@ pub fn ensure(language: Language, tools: &Path) -> Result<PathBuf> {
 fn ensure_componentize_py(tools: &Path) -> Result<PathBuf> {
     let venv = tools.join(format!("componentize-py-{COMPONENTIZE_PY}"));
     let program = venv.join("bin/componentize-py");
-    let marker = venv.join(".installed");
-    if marker.is_file() && program.is_file() {
-        return Ok(program);
+    let requirement = format!("componentize-py=={COMPONENTIZE_PY}");
+    let installed = |venv: &Path| crate::venv::has(venv, "componentize-py", COMPONENTIZE_PY);
+    crate::venv::install(&venv, &requirement, installed)?;
+    if !succeeds(Command::new(&program).arg("--help")) {
+        return Err(Error::Toolchain(format!(
+            "{} was installed but does not run",
+            program.display()
+        )));
     }
-    let python = ["python3", "python"]
-        .into_iter()
-        .find(|python| succeeds(Command::new(python).args(["-c", "import venv, ensurepip"])))
-        .ok_or_else(|| {
-            Error::Toolchain(
-                "building Python plugins needs Python 3 with its venv module: install python3 \
-                 (on Debian and Ubuntu: apt install python3 python3-venv)"
-                    .to_owned(),
-            )
-        })?;
-    eprintln!("installing componentize-py {COMPONENTIZE_PY} (PyPI) into {}", venv.display());
-    let _ = std::fs::remove_dir_all(&venv);
-    run(Command::new(python).args(["-m", "venv"]).arg(&venv), "python3 -m venv")?;
-    run(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--disable-pip-version-check"])
-            .args(quiet("--quiet"))
-            .arg(format!("componentize-py=={COMPONENTIZE_PY}")),
-        &format!("pip install componentize-py=={COMPONENTIZE_PY}"),
-    )?;
-    finish(&program, &marker)
+    Ok(program)
 }
 
 fn ensure_componentize_js(tools: &Path) -> Result<PathBuf> {
