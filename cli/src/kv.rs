@@ -85,9 +85,9 @@ impl StoreArgs {
     fn quota(&self, plugin: &str) -> Result<Quota> {
         let path = self.host.dir().join(format!("{plugin}.toml"));
         let manifest = Manifest::load(&path)?.unwrap_or_default();
-        let limits =
-            Limits::resolve(&Limits::default(), &Limits::default_ceilings(), &manifest.limits)
-                .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))?;
+        let (defaults, ceilings) = crate::config().limits()?;
+        let limits = Limits::resolve(&defaults, &ceilings, &manifest.limits)
+            .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))?;
         Ok(Quota::of(&limits))
     }
 

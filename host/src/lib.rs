@@ -134,8 +134,8 @@ pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
 #[cfg(feature = "nats")]
 pub use state::JetStreamKeyValue;
 pub use state::{
-    BucketId, Current, DATABASE_FILE, Embedded, KeyValue, KvError, KvFuture, MAX_KEY, Quota, Usage,
-    check_key, is_bucket_name,
+    BucketId, Current, DATABASE_FILE, Embedded, KeyValue, KvError, KvFuture, MAX_BATCH, MAX_KEY,
+    Quota, Usage, check_batch, check_key, is_bucket_name,
 };
 pub use store::PluginState;
 pub use wasmtime::Val as CoreVal;

@@ -40,6 +40,22 @@ use crate::text::format_size;
 /// subject, whose control line is a few KiB at most.
 pub const MAX_KEY: usize = 1024;
 
+/// The most keys one batch (`get-many`, `set-many`, `delete-many`) may
+/// name: a batch is one transaction, which the call's deadline cannot cut
+/// short.
+pub const MAX_BATCH: usize = 100_000;
+
+/// Refuses a batch of more than [`MAX_BATCH`] keys.
+pub fn check_batch(keys: usize) -> Result<(), KvError> {
+    if keys > MAX_BATCH {
+        return Err(KvError::Limit {
+            limit: "batch",
+            detail: format!("a batch of {keys} keys is over the {MAX_BATCH} one batch may name"),
+        });
+    }
+    Ok(())
+}
+
 /// The account that a shared bucket's usage is counted in: no plugin name
 /// has a `/`.
 const SHARED: &str = "/shared";

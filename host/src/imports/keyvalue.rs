@@ -47,7 +47,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
 /// The plugin's view of a failure: one line, `other` unless it is a
 /// refusal of the grants.
 fn to_wit(err: KvError) -> Error {
-    Error::Other(err.to_string())
+    Error::Other(crate::text::sanitize(&err.to_string(), 4096))
 }
 
 /// Runs `op` against the host's store, within what is left of the call's
@@ -311,6 +311,9 @@ impl batch::Host for PluginState {
     ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, Error>> {
         let id = self.bucket(&bucket)?;
         let quota = self.quota();
+        if let Err(err) = state::check_batch(keys.len()) {
+            return Ok(Err(to_wit(err)));
+        }
         if let Err(err) = Self::check_keys(keys.iter().map(String::as_str)) {
             return Ok(Err(err));
         }
@@ -333,6 +336,9 @@ impl batch::Host for PluginState {
     ) -> wasmtime::Result<Result<(), Error>> {
         let id = self.bucket(&bucket)?;
         let quota = self.quota();
+        if let Err(err) = state::check_batch(key_values.len()) {
+            return Ok(Err(to_wit(err)));
+        }
         if let Err(err) = Self::check_keys(key_values.iter().map(|(key, _)| key.as_str())) {
             return Ok(Err(err));
         }
@@ -353,6 +359,9 @@ impl batch::Host for PluginState {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let id = self.bucket(&bucket)?;
+        if let Err(err) = state::check_batch(keys.len()) {
+            return Ok(Err(to_wit(err)));
+        }
         if let Err(err) = Self::check_keys(keys.iter().map(String::as_str)) {
             return Ok(Err(err));
         }

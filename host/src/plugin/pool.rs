@@ -159,12 +159,21 @@ impl Pool {
         let wait = async {
             let mut may_look = alone;
             loop {
+                // Woken: look before registering again, so that a wake-up
+                // stored meanwhile stays for the next waiter.
+                if may_look && let Some(slot) = self.pop() {
+                    return slot;
+                }
                 let notified = self.freed.notified();
                 let mut notified = std::pin::pin!(notified);
                 // Registered before looking, so a slot put back after the
                 // look wakes this caller.
-                notified.as_mut().enable();
+                let ready = notified.as_mut().enable();
                 if may_look && let Some(slot) = self.pop() {
+                    // The wake-up this took was another slot's: pass it on.
+                    if ready {
+                        self.freed.notify_one();
+                    }
                     return slot;
                 }
                 notified.await;

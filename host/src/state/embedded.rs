@@ -41,8 +41,14 @@ pub struct Embedded {
     db: Arc<Database>,
 }
 
+/// A failure of the database, naming its file (not its folder: the plugin
+/// sees the message).
 fn unavailable(path: &Path) -> impl Fn(redb::Error) -> KvError + '_ {
-    move |err| KvError::Unavailable(format!("{}: {err}", path.display()))
+    move |err| {
+        tracing::warn!(target: "witplug::host", file = %path.display(), "key-value store: {err}");
+        let file = path.file_name().map_or(path.as_os_str(), |name| name);
+        KvError::Unavailable(format!("{}: {err}", Path::new(file).display()))
+    }
 }
 
 impl Embedded {
@@ -307,9 +313,15 @@ impl KeyValue for Embedded {
                 let mut total = 0u64;
                 let mut values = Vec::with_capacity(keys.len().min(1024));
                 for key in keys {
+                    // Every key asked costs its bytes and its framing, found
+                    // or not: a long batch of missing keys is bounded too.
+                    total += key.len() as u64 + 16;
+                    if total > quota.answer {
+                        return Ok(Err(total));
+                    }
                     let value = entries.get((path.as_str(), key.as_str()))?;
                     let value = value.map(|value| value.value().to_vec());
-                    total += value.as_ref().map_or(0, |value| (key.len() + value.len()) as u64);
+                    total += value.as_ref().map_or(0, |value| value.len() as u64);
                     if total > quota.answer {
                         return Ok(Err(total));
                     }

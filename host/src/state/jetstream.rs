@@ -200,11 +200,18 @@ impl KeyValue for JetStreamKeyValue {
         quota: Quota,
     ) -> KvFuture<'a, Vec<Option<Vec<u8>>>> {
         Box::pin(async move {
+            // The bucket looked up once: a missing one holds nothing.
+            let Some(store) = self.store(bucket, None).await? else {
+                return Ok(vec![None; keys.len()]);
+            };
             let mut values = Vec::with_capacity(keys.len().min(1024));
             let mut total = 0u64;
             for key in keys {
-                let value = self.get(bucket, key).await?;
-                total += value.as_ref().map_or(0, |value| (key.len() + value.len()) as u64);
+                total += key.len() as u64 + 16;
+                let value = store.get(encode_key(key)).await;
+                let value = value.map_err(|err| unavailable(&bucket.path(), err))?;
+                let value = value.map(|value| value.to_vec());
+                total += value.as_ref().map_or(0, |value| value.len() as u64);
                 if total > quota.answer {
                     return Err(KvError::Limit {
                         limit: "keyvalue-answer",
@@ -230,7 +237,10 @@ impl KeyValue for JetStreamKeyValue {
         Box::pin(async move {
             let store = self.writable(bucket, quota).await?;
             if pairs.len() > 1 {
-                let adding = pairs.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+                // Each message also holds its subject and JetStream's headers.
+                let framing = 64 + bucket_name(&self.prefix, bucket).len();
+                let adding =
+                    pairs.iter().map(|(k, v)| (framing + 2 * k.len() + v.len()) as u64).sum();
                 self.check_room(&store, bucket, adding, quota).await?;
             }
             for (key, value) in pairs {
@@ -272,28 +282,27 @@ impl KeyValue for JetStreamKeyValue {
                 return Ok((Vec::new(), None));
             };
             let mut stream = store.keys().await.map_err(|err| unavailable(&bucket.path(), err))?;
-            let mut keys = Vec::new();
+            // The smallest keys after the cursor that fit one answer: a heap
+            // of at most an answer's bytes, whatever the bucket holds.
+            let mut kept = std::collections::BinaryHeap::new();
+            let (mut total, mut more) = (0u64, false);
             while let Some(key) = stream.next().await {
                 let key = key.map_err(|err| unavailable(&bucket.path(), err))?;
-                if let Some(key) = decode_key(&key)
-                    && cursor.is_none_or(|cursor| key.as_str() > cursor)
-                {
-                    keys.push(key);
+                let Some(key) = decode_key(&key) else { continue };
+                if cursor.is_some_and(|cursor| key.as_str() <= cursor) {
+                    continue;
+                }
+                total += key.len() as u64 + 16;
+                kept.push(key);
+                while total > quota.answer && kept.len() > 1 {
+                    if let Some(largest) = kept.pop() {
+                        total -= largest.len() as u64 + 16;
+                        more = true;
+                    }
                 }
             }
-            keys.sort_unstable();
-            let mut total = 0u64;
-            let fits = keys
-                .iter()
-                .position(|key| {
-                    total += key.len() as u64 + 16;
-                    total > quota.answer
-                })
-                .unwrap_or(keys.len())
-                .max(1)
-                .min(keys.len());
-            let next = (fits < keys.len()).then(|| keys[fits - 1].clone());
-            keys.truncate(fits);
+            let keys = kept.into_sorted_vec();
+            let next = if more { keys.last().cloned() } else { None };
             Ok((keys, next))
         })
     }
