@@ -64,6 +64,15 @@ fn main() -> Fallible<()> {
             print!("{}", table(&timed_calls()?));
             return Ok(());
         }
+        // Only the throughput rows (the bus, calls across plugins).
+        Some(mode) if mode == "--throughput" => {
+            let throughput = runtime().block_on(throughput())?;
+            println!(
+                "messages {:.0} /s, calls {:.0} /s",
+                throughput.messages_per_second, throughput.calls_per_second
+            );
+            return Ok(());
+        }
         // Only the rows across hosts (`WITPLUG_NATS_URL` names the server).
         #[cfg(feature = "nats")]
         Some(mode) if mode == "--across" => {
