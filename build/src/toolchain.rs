@@ -133,11 +133,11 @@ fn finish(program: &Path, marker: &Path) -> Result<PathBuf> {
 
 /// `flag` when stderr is not a terminal: an install shows pip's and npm's
 /// progress to a person watching, and stays quiet in a pipe or a log.
-fn quiet(flag: &'static str) -> Option<&'static str> {
+pub(crate) fn quiet(flag: &'static str) -> Option<&'static str> {
     (!std::io::IsTerminal::is_terminal(&std::io::stderr())).then_some(flag)
 }
 
-fn succeeds(command: &mut Command) -> bool {
+pub(crate) fn succeeds(command: &mut Command) -> bool {
     command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -145,7 +145,7 @@ fn succeeds(command: &mut Command) -> bool {
         .is_ok_and(|status| status.success())
 }
 
-fn run(command: &mut Command, what: &str) -> Result<()> {
+pub(crate) fn run(command: &mut Command, what: &str) -> Result<()> {
     let status = command
         .status()
         .map_err(|err| Error::Toolchain(format!("could not start `{what}`: {err}")))?;

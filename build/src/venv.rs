@@ -7,8 +7,9 @@
 //! second waits, then finds the tool installed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use crate::toolchain::{quiet, run, succeeds};
 use crate::{Error, Result};
 
 /// Installs `requirement` (`pkg==1.2.3`) into the virtual environment
@@ -44,11 +45,10 @@ pub fn install(venv: &Path, requirement: &str, ready: impl Fn(&Path) -> bool) ->
     eprintln!("installing {requirement} (PyPI) into {}", venv.display());
     let _ = std::fs::remove_dir_all(venv);
     run(Command::new(&python).args(["-m", "venv"]).arg(venv), "python3 -m venv")?;
-    let quiet = (!std::io::IsTerminal::is_terminal(&std::io::stderr())).then_some("--quiet");
     run(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--disable-pip-version-check"])
-            .args(quiet)
+            .args(quiet("--quiet"))
             .arg(requirement),
         &format!("pip install {requirement}"),
     )?;
@@ -65,31 +65,12 @@ pub fn install(venv: &Path, requirement: &str, ready: impl Fn(&Path) -> bool) ->
 pub fn has(venv: &Path, package: &str, version: &str) -> bool {
     let probe =
         format!("import importlib.metadata as m; assert m.version('{package}') == '{version}'");
-    Command::new(venv.join("bin/python"))
-        .args(["-c", &probe])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
+    succeeds(Command::new(venv.join("bin/python")).args(["-c", &probe]))
 }
 
 fn which_python() -> Option<PathBuf> {
-    ["python3", "python"].into_iter().map(PathBuf::from).find(|python| {
-        Command::new(python)
-            .args(["-c", "import venv, ensurepip"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
-}
-
-fn run(command: &mut Command, what: &str) -> Result<()> {
-    let status = command
-        .status()
-        .map_err(|err| Error::Toolchain(format!("could not start `{what}`: {err}")))?;
-    if !status.success() {
-        return Err(Error::Toolchain(format!("`{what}` failed ({status})")));
-    }
-    Ok(())
+    ["python3", "python"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|python| succeeds(Command::new(python).args(["-c", "import venv, ensurepip"])))
 }
