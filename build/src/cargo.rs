@@ -121,7 +121,7 @@ pub(crate) fn compile(
     profile: &str,
 ) -> Result<Vec<u8>> {
     // Cargo's own progress on a terminal; quiet in a pipe.
-    let quiet = (!std::io::IsTerminal::is_terminal(&std::io::stderr())).then_some("--quiet");
+    let quiet = crate::toolchain::quiet("--quiet");
     let status = cargo()
         .args(["build", "--profile", profile, "--target", WASM_TARGET])
         .args(quiet)

@@ -297,12 +297,10 @@ impl HostArgs {
     /// The data folder: the one given, the configuration file's, or the
     /// user's data folder.
     fn data_dir(&self) -> Option<PathBuf> {
-        self.data.clone().or_else(|| config().data.clone()).or_else(|| {
-            let base = std::env::var_os("XDG_DATA_HOME").map(PathBuf::from).or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share"))
-            })?;
-            Some(base.join("witplug"))
-        })
+        self.data
+            .clone()
+            .or_else(|| config().data.clone())
+            .or_else(|| user_dir("XDG_DATA_HOME", ".local/share"))
     }
 
     /// The cache folder: the one given, the configuration file's, or the
@@ -382,9 +380,14 @@ fn show_compiles(host: &Host) {
 
 /// `$XDG_CACHE_HOME/witplug` or `~/.cache/witplug`.
 fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
+    user_dir("XDG_CACHE_HOME", ".cache")
+}
+
+/// `$XDG_VAR/witplug`, or `~/UNDER_HOME/witplug` when it is not set.
+fn user_dir(xdg_var: &str, under_home: &str) -> Option<PathBuf> {
+    let base = std::env::var_os(xdg_var)
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(under_home)))?;
     Some(base.join("witplug"))
 }
 
@@ -411,7 +414,7 @@ fn main() -> ExitCode {
             let first = lines.next().unwrap_or("error: invalid arguments");
             let first = first.strip_prefix("error: ").unwrap_or(first);
             let tip = lines.find_map(|line| line.trim().strip_prefix("tip: "));
-            let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            let prefix = error_prefix(color);
             match tip {
                 Some(tip) => eprintln!("{prefix}: {first}; {tip} (see `witplug --help`)"),
                 None => eprintln!("{prefix}: {first} (see `witplug --help`)"),
@@ -420,7 +423,7 @@ fn main() -> ExitCode {
         }
     };
     if let Err(err) = read_config(cli.config.as_deref(), &matches) {
-        let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+        let prefix = error_prefix(color);
         eprintln!("{prefix}: {}", one_line(&err));
         return ExitCode::from(exit::HOST);
     }
@@ -479,11 +482,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            let prefix = if color { "\x1b[1;31merror\x1b[0m" } else { "error" };
+            let prefix = error_prefix(color);
             eprintln!("{prefix}: {}", one_line(&err));
             ExitCode::from(exit::code(&err))
         }
     }
+}
+
+/// `error`, in bold red when colouring.
+fn error_prefix(color: bool) -> &'static str {
+    if color { "\x1b[1;31merror\x1b[0m" } else { "error" }
 }
 
 /// An error and those of its causes its message does not already say.

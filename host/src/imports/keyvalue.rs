@@ -90,6 +90,12 @@ impl PluginState {
         Quota::of(&self.plugin.limits)
     }
 
+    /// Checks a batch: how many keys it names, then each key.
+    fn check_batch<'k>(count: usize, keys: impl IntoIterator<Item = &'k str>) -> Result<(), Error> {
+        state::check_batch(count).map_err(to_wit)?;
+        Self::check_keys(keys)
+    }
+
     fn check_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> Result<(), Error> {
         keys.into_iter().try_for_each(state::check_key).map_err(to_wit)
     }
@@ -311,10 +317,7 @@ impl batch::Host for PluginState {
     ) -> wasmtime::Result<Result<Vec<Option<(String, Vec<u8>)>>, Error>> {
         let id = self.bucket(&bucket)?;
         let quota = self.quota();
-        if let Err(err) = state::check_batch(keys.len()) {
-            return Ok(Err(to_wit(err)));
-        }
-        if let Err(err) = Self::check_keys(keys.iter().map(String::as_str)) {
+        if let Err(err) = Self::check_batch(keys.len(), keys.iter().map(String::as_str)) {
             return Ok(Err(err));
         }
         let count = keys.len() as u64;
@@ -336,10 +339,9 @@ impl batch::Host for PluginState {
     ) -> wasmtime::Result<Result<(), Error>> {
         let id = self.bucket(&bucket)?;
         let quota = self.quota();
-        if let Err(err) = state::check_batch(key_values.len()) {
-            return Ok(Err(to_wit(err)));
-        }
-        if let Err(err) = Self::check_keys(key_values.iter().map(|(key, _)| key.as_str())) {
+        if let Err(err) =
+            Self::check_batch(key_values.len(), key_values.iter().map(|(key, _)| key.as_str()))
+        {
             return Ok(Err(err));
         }
         if let Some(err) = key_values.iter().find_map(|(_, value)| quota.check_value(value).err()) {
@@ -359,10 +361,7 @@ impl batch::Host for PluginState {
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<(), Error>> {
         let id = self.bucket(&bucket)?;
-        if let Err(err) = state::check_batch(keys.len()) {
-            return Ok(Err(to_wit(err)));
-        }
-        if let Err(err) = Self::check_keys(keys.iter().map(String::as_str)) {
+        if let Err(err) = Self::check_batch(keys.len(), keys.iter().map(String::as_str)) {
             return Ok(Err(err));
         }
         let count = keys.len() as u64;

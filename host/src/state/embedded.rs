@@ -93,13 +93,7 @@ impl Embedded {
     ///
     /// [`KvError::Unavailable`] when the file cannot be read.
     pub fn usage(&self, account: &str) -> Result<Usage, KvError> {
-        self.read(|tx| {
-            let usage = tx.open_table(USAGE)?;
-            Ok(usage.get(account)?.map_or(Usage::default(), |guard| {
-                let (bytes, keys) = guard.value();
-                Usage { bytes, keys }
-            }))
-        })
+        self.read(|tx| Ok(read_usage(&tx.open_table(USAGE)?, account)?))
     }
 
     /// Runs `f` in a read transaction.
