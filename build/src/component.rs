@@ -11,7 +11,7 @@ use crate::{Error, Result};
 pub(crate) fn encode(name: &str, module: &[u8]) -> Result<Vec<u8>> {
     let failed = |what: &str, err: &dyn std::fmt::Display| Error::Component {
         plugin: name.to_owned(),
-        reason: format!("{what}: {}", one_line(&err.to_string())),
+        reason: format!("{what}: {}", crate::one_line([err.to_string()])),
     };
     let component = wit_component::ComponentEncoder::default()
         .module(module)
@@ -70,13 +70,12 @@ pub(crate) fn validate(name: &str, component: &[u8]) -> Result<()> {
         .validate_all(component)
         .map_err(|err| Error::Component {
             plugin: name.to_owned(),
-            reason: format!("the component does not validate: {}", one_line(&err.to_string())),
+            reason: format!(
+                "the component does not validate: {}",
+                crate::one_line([err.to_string()])
+            ),
         })?;
     Ok(())
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

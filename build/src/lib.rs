@@ -276,13 +276,46 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|source| Error::Io { path: path.to_owned(), source })
 }
 
-/// A size in KiB or MiB, one decimal.
+/// A size as people read it: bytes under 1 KiB, else KiB, MiB or GiB with
+/// one decimal. The one size formatter of witplug's tools (`witplug build`,
+/// `list` and `cache`, `cargo xtask build-plugins`); limits in
+/// configuration keep their exact units (`witplug_host::units`).
+///
+/// ```
+/// assert_eq!(witplug_build::human_size(512), "512 B");
+/// assert_eq!(witplug_build::human_size(72_301), "70.6 KiB");
+/// assert_eq!(witplug_build::human_size(18_343_529), "17.5 MiB");
+/// ```
 pub fn human_size(bytes: u64) -> String {
-    if bytes >= 1 << 20 {
-        format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    match UNITS.iter().find(|(size, _)| bytes >= *size) {
+        Some((size, unit)) => format!("{:.1} {unit}", bytes as f64 / *size as f64),
+        None => format!("{bytes} B"),
     }
+}
+
+/// An error as one line: its message, then each cause its message does not
+/// already say, joined with `: `, whitespace (newlines included) collapsed.
+/// The one error line of witplug's tools (the CLI, `witplug build`, the
+/// xtask).
+///
+/// ```
+/// let line = witplug_build::one_line(["reading x.wasm", "denied\n(os error 13)"]);
+/// assert_eq!(line, "reading x.wasm: denied (os error 13)");
+/// ```
+pub fn one_line<S: AsRef<str>>(chain: impl IntoIterator<Item = S>) -> String {
+    let mut line = String::new();
+    for cause in chain {
+        let text = cause.as_ref().split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() || line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 #[cfg(test)]
@@ -293,6 +326,9 @@ mod tests {
     fn sizes_read_well() {
         assert_eq!(human_size(2048), "2.0 KiB");
         assert_eq!(human_size(3 << 20), "3.0 MiB");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(5 << 30), "5.0 GiB");
+        assert_eq!(one_line(["a: b", "b", "c\nd"]), "a: b: c d");
     }
 
     #[test]

@@ -112,6 +112,11 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
         } else {
             let started = Instant::now();
             let program = toolchain::ensure(language, &options.tools)?;
+            // The toolchain works for seconds with nothing to show: on a
+            // terminal, say what it is doing; in a pipe, say nothing.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprintln!("  {name:<18} building with {}...", language.toolchain());
+            }
             let mut scratch = None;
             let (wit, world) = if own.is_dir() {
                 // A world of the plugin's own: its WIT, with the contract

@@ -53,6 +53,17 @@ impl Language {
     }
 }
 
+impl Language {
+    /// The pinned toolchain that builds the language's plugins, with its
+    /// version: `componentize-py 0.25.1`.
+    pub fn toolchain(self) -> String {
+        match self {
+            Self::Python => format!("componentize-py {COMPONENTIZE_PY}"),
+            Self::JavaScript => format!("componentize-js {COMPONENTIZE_JS}"),
+        }
+    }
+}
+
 /// The program that builds `language`'s plugins, installed under `tools`
 /// first when it is missing there.
 ///

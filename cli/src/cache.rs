@@ -69,7 +69,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
                 crate::print_json(&serde_json::json!({ "dir": dir, "held": held }))?;
             } else {
                 out!("{}", cache.dir().display());
-                eprintln!("{} entries, {}", held.entries, units::format_size(held.bytes));
+                eprintln!("{} entries, {}", held.entries, witplug_build::human_size(held.bytes));
             }
             return Ok(ExitCode::SUCCESS);
         }
@@ -89,9 +89,9 @@ fn report(folder: &Folder, removed: CacheEntries, left: CacheEntries) -> Result<
         out!(
             "removed {} entries ({}); {} left ({})",
             removed.entries,
-            units::format_size(removed.bytes),
+            witplug_build::human_size(removed.bytes),
             left.entries,
-            units::format_size(left.bytes)
+            witplug_build::human_size(left.bytes)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -106,12 +106,30 @@ fn split_arguments(inside: &str) -> Result<Vec<String>> {
     Ok(values)
 }
 
-pub async fn run(args: Args) -> Result<ExitCode> {
+pub async fn run(args: Args, quiet: bool) -> Result<ExitCode> {
     let mut builder = args.plugins.builder()?;
     let bus = args.nats.apply(&mut builder).await?;
     let host = builder.build()?;
     crate::show_compiles(&host);
-    let code = call(&host, &args).await;
+    let mut reached = Vec::new();
+    let code = call(&host, &args, &mut reached).await;
+    // The subscribers reached finish what the call published before the
+    // process ends: each is unloaded after those that publish to it, and an
+    // unload delivers what is queued first.
+    let subscribers: Vec<_> =
+        reached.iter().filter(|(_, how)| *how == Reached::Subscriber).collect();
+    if !subscribers.is_empty() {
+        for (plugin, _) in &reached {
+            let _ = host.unload(plugin.name()).await;
+        }
+        if !quiet {
+            for (plugin, _) in subscribers {
+                let received = plugin.metrics().messages_delivered;
+                let plural = if received == 1 { "" } else { "s" };
+                eprintln!("{} received {received} message{plural}", plugin.name());
+            }
+        }
+    }
     // What the call published leaves before the process ends.
     if let Some(bus) = bus
         && let Err(err) = bus.flush().await
@@ -121,16 +139,30 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     code
 }
 
-async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
+/// How `call` reached a plugin of the folder besides the one it calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reached {
+    /// It provides a tool a reached plugin may call.
+    Provider,
+    /// It subscribes to what a reached plugin may publish.
+    Subscriber,
+}
+
+async fn call(
+    host: &witplug_host::Host,
+    args: &Args,
+    reached: &mut Vec<(std::sync::Arc<witplug_host::Plugin>, Reached)>,
+) -> Result<ExitCode> {
     let (export, values) = export_and_args(args)?;
     let path = find(&args.plugins.dir(), &args.plugin)?;
     let plugin = host.load_file(&path).await?;
-    // The plugins of the folder that provide the tools it may call (and
-    // those theirs may call), found from their manifests: only they are
-    // compiled, so one call stays fast.
-    for provider in providers(&args.plugins.dir(), &args.plugin, plugin.grants()) {
-        if let Err(err) = host.load_file(&provider).await {
-            eprintln!("warning: {err}");
+    reached.push((plugin.clone(), Reached::Provider));
+    // The plugins of the folder that the call may reach, found from their
+    // manifests: only they are compiled, so one call stays fast.
+    for (file, how) in reachable(&args.plugins.dir(), &args.plugin, plugin.grants()) {
+        match host.load_file(&file).await {
+            Ok(loaded) => reached.push((loaded, how)),
+            Err(err) => eprintln!("warning: {err}"),
         }
     }
     if plugin.is_core_module() {
@@ -155,10 +187,16 @@ async fn call(host: &witplug_host::Host, args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The component files in `dir` of the plugins that provide a tool
-/// `grants` lets the caller call, and, in turn, of those that provide the
-/// tools these may call: read from the manifests beside them.
-fn providers(dir: &std::path::Path, caller: &str, grants: &witplug_host::Grants) -> Vec<PathBuf> {
+/// The component files in `dir` of the plugins a call of `caller` may
+/// reach, read from the manifests beside them: those that provide a tool
+/// `grants` lets it call, or subscribe to what it may publish, and in turn
+/// those that these reach. In the order found, each after one that reaches
+/// it.
+fn reachable(
+    dir: &std::path::Path,
+    caller: &str,
+    grants: &witplug_host::Grants,
+) -> Vec<(PathBuf, Reached)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut manifests: Vec<(String, witplug_host::Manifest)> = entries
         .filter_map(|entry| {
@@ -168,22 +206,28 @@ fn providers(dir: &std::path::Path, caller: &str, grants: &witplug_host::Grants)
             }
             let name = path.file_stem()?.to_str()?.to_owned();
             let manifest = witplug_host::Manifest::load(&path).ok()??;
-            (name != caller && !manifest.provides.tools.is_empty()).then_some((name, manifest))
+            (name != caller).then_some((name, manifest))
         })
         .collect();
     manifests.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut reach = vec![grants.clone()];
+    let mut reach = std::collections::VecDeque::from([grants.clone()]);
     let mut found = Vec::new();
-    while let Some(grants) = reach.pop() {
+    while let Some(grants) = reach.pop_front() {
         manifests.retain(|(name, manifest)| {
-            let wanted = manifest.provides.tools.iter().any(|tool| grants.may_call(tool));
+            let how = if manifest.provides.tools.iter().any(|tool| grants.may_call(tool)) {
+                Reached::Provider
+            } else if grants.may_reach(&manifest.grants) {
+                Reached::Subscriber
+            } else {
+                return true;
+            };
             let file = dir.join(format!("{name}.wasm"));
-            if wanted && file.is_file() {
-                found.push(file);
-                reach.push(manifest.grants.clone());
-                return false;
+            if !file.is_file() {
+                return true;
             }
-            true
+            found.push((file, how));
+            reach.push_back(manifest.grants.clone());
+            false
         });
     }
     found

@@ -65,7 +65,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             plugin.name(),
             dash_if_empty(&info.version),
             info.contract.map_or("-", |contract| contract.version()),
-            format!("{:.1} KiB", plugin.size() as f64 / 1024.0),
+            witplug_build::human_size(plugin.size()),
             plugin.path().display(),
             dash_if_empty(&info.description),
         );

@@ -462,7 +462,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::List(args) => list::run(args).await,
-            Command::Call(args) => call::run(args).await,
+            Command::Call(args) => call::run(args, cli.quiet).await,
             Command::Inspect(args) => inspect::run(&args),
             Command::Run(args) => run::run(args).await,
             Command::Mcp(args) => mcp::run(args, mcp_logs).await,
@@ -494,17 +494,8 @@ fn error_prefix(color: bool) -> &'static str {
     if color { "\x1b[1;31merror\x1b[0m" } else { "error" }
 }
 
-/// An error and those of its causes its message does not already say.
+/// An error and those of its causes its message does not already say, on
+/// one line (see [`witplug_build::one_line`]).
 fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    line
+    witplug_build::one_line(err.chain().map(ToString::to_string))
 }

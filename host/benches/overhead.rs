@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
@@ -21,6 +20,10 @@ use witplug_host::{Host, Limits};
 #[cfg(feature = "nats")]
 #[path = "overhead/across.rs"]
 mod across;
+#[path = "overhead/languages.rs"]
+mod languages;
+#[path = "overhead/throughput.rs"]
+mod throughput;
 
 mod floor {
     wasmtime::component::bindgen!({
@@ -64,13 +67,17 @@ fn main() -> Fallible<()> {
             print!("{}", table(&timed_calls()?));
             return Ok(());
         }
+        // Only the loads, Rust's then Python's and JavaScript's.
+        Some(mode) if mode == "--loads" => {
+            let rt = runtime();
+            let mut rows = rt.block_on(loads())?;
+            rows.extend(rt.block_on(languages::measure())?);
+            print!("{}", table(&rows));
+            return Ok(());
+        }
         // Only the throughput rows (the bus, calls across plugins).
         Some(mode) if mode == "--throughput" => {
-            let throughput = runtime().block_on(throughput())?;
-            println!(
-                "messages {:.0} /s, calls {:.0} /s",
-                throughput.messages_per_second, throughput.calls_per_second
-            );
+            print!("{}", table(&runtime().block_on(throughput::measure())?));
             return Ok(());
         }
         // Only the rows across hosts (`WITPLUG_NATS_URL` names the server).
@@ -106,12 +113,12 @@ fn main() -> Fallible<()> {
     eprintln!("loading {MANY} plugins and calling each once...");
     rows.push(rt.block_on(many_plugins())?);
     eprintln!("measuring the Python and JavaScript plugins...");
-    rows.extend(rt.block_on(guest_languages())?);
+    rows.extend(rt.block_on(languages::measure())?);
     eprintln!("measuring resident memory...");
     rows.push(rss()?);
     eprintln!("measuring throughput...");
-    let throughput = rt.block_on(throughput())?;
-    let mut report = report(&rows, &throughput);
+    rows.extend(rt.block_on(throughput::measure())?);
+    let mut report = report(&rows);
     #[cfg(feature = "nats")]
     match std::env::var("WITPLUG_NATS_URL") {
         Ok(url) => {
@@ -135,18 +142,28 @@ fn across_report(across: &across::Across) -> String {
             calls.p99.as_secs_f64() * 1e6
         )
     };
+    let (witplug, floor) = (&across.witplug, &across.floor);
+    let messages = |messages: &across::Messages| {
+        format!("{:.0} /s, {} lost", messages.per_second, messages.lost)
+    };
     let mut out = String::new();
     out.push_str(&format!(
-        "| messages through NATS, plugin on host A to plugin on host B | {:.0} /s | - | - | {} lost (target: 0) |\n",
-        across.messages_per_second, across.dropped
+        "| messages through NATS, plugin on host A to plugin on host B | {} | {} | {:.2}× | ≤ 1.2× floor (floor: two async-nats clients); 0 lost |\n",
+        messages(&witplug.messages),
+        messages(&floor.messages),
+        floor.messages.per_second / witplug.messages.per_second,
     ));
     out.push_str(&format!(
-        "| tool calls to a plugin in the same host (8 callers) | {} | - | - | |\n",
-        tools(&across.local)
+        "| tool calls to a plugin in the same host (8 callers) | {} | {} | {:.2}× | ≤ 1.2× floor (floor: a provider's store per caller) |\n",
+        tools(&witplug.local),
+        tools(&floor.local),
+        floor.local.per_second / witplug.local.per_second,
     ));
     out.push_str(&format!(
-        "| tool calls to a plugin on another host, through NATS (8 callers) | {} | - | - | |\n",
-        tools(&across.remote)
+        "| tool calls to a plugin on another host, through NATS (8 callers) | {} | {} | {:.2}× | ≤ 1.2× floor (floor: async-nats request and reply) |\n",
+        tools(&witplug.remote),
+        tools(&floor.remote),
+        floor.remote.per_second / witplug.remote.per_second,
     ));
     out
 }
@@ -232,12 +249,46 @@ async fn median<F: AsyncFnMut() -> Fallible<f64>>(rounds: usize, mut run: F) -> 
 
 struct FloorState {
     wasi: WasiCtx,
+    http: wasmtime_wasi_http::WasiHttpCtx,
     table: ResourceTable,
+    /// Where `send-message` goes.
+    outbox: Outbox,
+    /// What `call-tool` reaches.
+    tools: Tools,
+}
+
+/// Where a plugin by hand sends its messages: nowhere, into a tokio
+/// channel per subscriber, or to NATS.
+enum Outbox {
+    None,
+    Channels(Vec<tokio::sync::mpsc::UnboundedSender<(String, Vec<u8>)>>),
+    #[cfg(feature = "nats")]
+    Nats(async_nats::Client),
+}
+
+/// What a plugin by hand's `call-tool` reaches: nothing, an instance of
+/// the provider in a store of its own, or a provider on NATS (request and
+/// reply).
+enum Tools {
+    None,
+    Local(Box<(Store<FloorState>, floor::Plugin)>),
+    #[cfg(feature = "nats")]
+    Nats(async_nats::Client),
 }
 
 impl WasiView for FloorState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for FloorState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: wasmtime_wasi_http::default_hooks(),
+        }
     }
 }
 
@@ -254,18 +305,47 @@ impl floor::witplug::plugin::host::Host for FloorState {
 
     async fn send_message(
         &mut self,
-        _: String,
-        _: Vec<u8>,
+        topic: String,
+        payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), WitError>> {
+        match &self.outbox {
+            Outbox::None => {}
+            Outbox::Channels(subscribers) => {
+                for subscriber in subscribers {
+                    let _ = subscriber.send((topic.clone(), payload.clone()));
+                }
+            }
+            #[cfg(feature = "nats")]
+            Outbox::Nats(client) => {
+                let sent = client.publish(format!("floor.bus.{topic}"), payload.into()).await;
+                if let Err(err) = sent {
+                    return Ok(Err(WitError::Failed(err.to_string())));
+                }
+            }
+        }
         Ok(Ok(()))
     }
 
     async fn call_tool(
         &mut self,
         name: String,
-        _: String,
+        input: String,
     ) -> wasmtime::Result<Result<String, WitError>> {
-        Ok(Err(WitError::NotFound(name)))
+        match &mut self.tools {
+            Tools::None => Ok(Err(WitError::NotFound(name))),
+            Tools::Local(provider) => {
+                let (store, plugin) = &mut **provider;
+                plugin.witplug_plugin_guest().call_run_tool(store, &name, &input).await
+            }
+            #[cfg(feature = "nats")]
+            Tools::Nats(client) => {
+                match client.request(format!("floor.tool.{name}"), input.into()).await {
+                    Ok(answer) => Ok(String::from_utf8(answer.payload.to_vec())
+                        .map_err(|err| WitError::Failed(err.to_string()))),
+                    Err(err) => Ok(Err(WitError::Failed(err.to_string()))),
+                }
+            }
+        }
     }
 }
 
@@ -297,7 +377,13 @@ impl floor_v0_1::witplug::plugin::host::Host for FloorState {
 
 /// A store for the floor's instances in `engine`.
 fn floor_store(engine: &Engine) -> Store<FloorState> {
-    let state = FloorState { wasi: WasiCtx::builder().build(), table: ResourceTable::new() };
+    let state = FloorState {
+        wasi: WasiCtx::builder().build(),
+        http: wasmtime_wasi_http::WasiHttpCtx::new(),
+        table: ResourceTable::new(),
+        outbox: Outbox::None,
+        tools: Tools::None,
+    };
     let mut store = Store::new(engine, state);
     // Epoch interruption is on in the shared settings; without a ticker the
     // floor never reaches its deadline.
@@ -336,6 +422,16 @@ impl FloorV01 {
     }
 }
 
+/// The floor's linker: WASI, `wasi:http` (which the Python and JavaScript
+/// toolchains import whether or not a plugin uses it) and the contract.
+fn linker(engine: &Engine) -> Fallible<Linker<FloorState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    floor::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
 struct Floor {
     engine: Engine,
     pre: floor::PluginPre<FloorState>,
@@ -344,11 +440,13 @@ struct Floor {
 impl Floor {
     fn new(name: &str) -> Fallible<Self> {
         let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        floor::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)?;
         let component = Component::new(&engine, component_bytes(name)?)?;
-        let pre = floor::PluginPre::new(linker.instantiate_pre(&component)?)?;
+        Self::of(engine, &component)
+    }
+
+    /// `component`, linked as a careful embedder links it (see [`linker`]).
+    fn of(engine: Engine, component: &Component) -> Fallible<Self> {
+        let pre = floor::PluginPre::new(linker(&engine)?.instantiate_pre(component)?)?;
         Ok(Self { engine, pre })
     }
 
@@ -567,8 +665,9 @@ fn instructions() -> Fallible<Vec<Row>> {
 
 /// `calls` calls of `handle` one way, for a profiler; prints the time per
 /// call. Warm calls through witplug, a lease or by hand (`witplug`,
-/// `lease`, `floor`), or calls on a fresh instance each (`fresh`,
-/// `fresh-floor`).
+/// `lease`, `floor`), calls on a fresh instance each (`fresh`,
+/// `fresh-floor`), or loads of the counter from the cache, each in a host
+/// of its own (`cached`, `cached-floor`).
 async fn profile(way: &str, calls: u32) -> Fallible<()> {
     let started;
     match way {
@@ -616,9 +715,32 @@ async fn profile(way: &str, calls: u32) -> Fallible<()> {
                 }
             }
         }
+        "cached" | "cached-floor" => {
+            let dir = tempdir("profile-cached")?;
+            let path = plugins_dir().join("counter.wasm");
+            let by_hand = Precompiled::new("counter", &dir)?;
+            Host::builder().cache_dir(&dir).build()?.load_file(&path).await?;
+            std::thread::sleep(Duration::from_millis(1100));
+            Host::builder().cache_dir(&dir).build()?.load_file(&path).await?;
+            // Only the loads are timed, not making the hosts.
+            let mut loading = Duration::ZERO;
+            for _ in 0..calls {
+                let host = Host::builder().cache_dir(&dir).build()?;
+                let load = Instant::now();
+                if way == "cached" {
+                    host.load_file(&path).await?;
+                } else {
+                    by_hand.load().await?;
+                }
+                loading += load.elapsed();
+            }
+            std::fs::remove_dir_all(&dir)?;
+            started = Instant::now() - loading;
+        }
         _ => {
             return Err(format!(
-                "`--profile {way}`: not witplug, lease, floor, fresh or fresh-floor"
+                "`--profile {way}`: not witplug, lease, floor, fresh, fresh-floor, cached or \
+                 cached-floor"
             )
             .into());
         }
@@ -669,13 +791,50 @@ async fn fresh_calls() -> Fallible<Row> {
     Ok(paired.row(TIMED[3]))
 }
 
-/// Three measurements of loading a component: through witplug with no
-/// cache (compile, link, read `info`), by hand (compile only), and through
-/// witplug from a filled cache.
+/// Four measurements of loading a component: through witplug with no
+/// cache (compile, link, read `info`), by hand (compile only), through
+/// witplug from a filled cache, and by hand from a file precompiled once
+/// (`Component::deserialize_file`, link, instantiate, read `info`).
 struct Loads {
     cold: f64,
     compile: f64,
     cached: f64,
+    cached_floor: f64,
+}
+
+/// A component precompiled into a file, loaded by hand as a careful
+/// embedder loads it: deserialized from the file (mapped, not read),
+/// pre-linked, instantiated, its `info` read.
+struct Precompiled {
+    engine: Engine,
+    linker: Linker<FloorState>,
+    file: PathBuf,
+}
+
+impl Precompiled {
+    fn new(name: &str, dir: &std::path::Path) -> Fallible<Self> {
+        let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+        let file = dir.join(format!("{name}.cwasm"));
+        std::fs::write(&file, engine.precompile_component(&component_bytes(name)?)?)?;
+        let linker = linker(&engine)?;
+        Ok(Self { engine, linker, file })
+    }
+
+    #[expect(unsafe_code, reason = "the file is one this benchmark precompiled just now")]
+    fn deserialize(&self) -> Fallible<Component> {
+        // SAFETY: `file` holds what `precompile_component` wrote for this
+        // engine, and nothing changes it while it is mapped.
+        Ok(unsafe { Component::deserialize_file(&self.engine, &self.file)? })
+    }
+
+    async fn load(&self) -> Fallible<()> {
+        let component = self.deserialize()?;
+        let pre = floor::PluginPre::new(self.linker.instantiate_pre(&component)?)?;
+        let mut store = floor_store(&self.engine);
+        let plugin = pre.instantiate_async(&mut store).await?;
+        plugin.witplug_plugin_guest().call_info(&mut store).await?;
+        Ok(())
+    }
 }
 
 async fn measure_loads(name: &str, cached_rounds: usize) -> Fallible<Loads> {
@@ -688,20 +847,31 @@ async fn measure_loads(name: &str, cached_rounds: usize) -> Fallible<Loads> {
         Ok(started.elapsed().as_secs_f64())
     })
     .await?;
-    // Fill the cache once, outside the timed part.
+    // Fill the cache once, outside the timed part, and precompile the
+    // floor's file.
     Host::builder().cache_dir(&cache).build()?.load_file(&path).await?;
-    let cached = median(cached_rounds, async || {
-        let host = Host::builder().cache_dir(&cache).build()?;
-        let started = Instant::now();
-        host.load_file(&path).await?;
-        let elapsed = started.elapsed().as_secs_f64();
-        if host.cache_stats().map(|s| s.hits) != Some(1) {
-            return Err("the cached load did not come from the cache".into());
+    let floor_dir = tempdir(&format!("precompiled-{name}"))?;
+    let by_hand = Precompiled::new(name, &floor_dir)?;
+    // A host restarting finds entries written earlier, not a moment ago.
+    std::thread::sleep(Duration::from_millis(2100));
+    let (mut cached, mut cached_floor) = (Vec::new(), Vec::new());
+    for round in 0..cached_rounds * 2 {
+        if round % 2 == 0 {
+            let host = Host::builder().cache_dir(&cache).build()?;
+            let started = Instant::now();
+            host.load_file(&path).await?;
+            cached.push(started.elapsed().as_secs_f64());
+            if host.cache_stats().map(|s| s.hits) != Some(1) {
+                return Err("the cached load did not come from the cache".into());
+            }
+        } else {
+            let started = Instant::now();
+            by_hand.load().await?;
+            cached_floor.push(started.elapsed().as_secs_f64());
         }
-        Ok(elapsed)
-    })
-    .await?;
+    }
     std::fs::remove_dir_all(&cache)?;
+    std::fs::remove_dir_all(&floor_dir)?;
 
     let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
     let bytes = component_bytes(name)?;
@@ -711,11 +881,12 @@ async fn measure_loads(name: &str, cached_rounds: usize) -> Fallible<Loads> {
         Ok(started.elapsed().as_secs_f64())
     })
     .await?;
-    Ok(Loads { cold, compile, cached })
+    Ok(Loads { cold, compile, cached: middle(cached), cached_floor: middle(cached_floor) })
 }
 
 async fn loads() -> Fallible<Vec<Row>> {
-    let Loads { cold, compile: floor_cold, cached } = measure_loads("counter", 11).await?;
+    let Loads { cold, compile: floor_cold, cached, cached_floor } =
+        measure_loads("counter", 11).await?;
     Ok(vec![
         Row {
             what: "load a plugin, cold (compile, link, read `info`)",
@@ -728,10 +899,10 @@ async fn loads() -> Fallible<Vec<Row>> {
         Row {
             what: "load a plugin from the cache",
             witplug: cached,
-            floor: None,
+            floor: Some(cached_floor),
             paired: None,
             unit: "ms",
-            target: "< 1 ms",
+            target: "≤ 1.2× floor (floor: `deserialize_file`, link, `info`)",
         },
     ])
 }
@@ -792,102 +963,6 @@ async fn many_plugins() -> Fallible<Row> {
         unit: "ms",
         target: "all served",
     })
-}
-
-/// The counters in Python and JavaScript, with their rows' names.
-const LANGUAGES: [(&str, [&str; 3]); 2] = [
-    (
-        "py-counter",
-        [
-            "Python (py-counter): warm call of `handle`",
-            "Python (py-counter): load, cold (compile, link, read `info`)",
-            "Python (py-counter): load from the cache",
-        ],
-    ),
-    (
-        "js-counter",
-        [
-            "JavaScript (js-counter): warm call of `handle`",
-            "JavaScript (js-counter): load, cold (compile, link, read `info`)",
-            "JavaScript (js-counter): load from the cache",
-        ],
-    ),
-];
-
-const GUEST_WARM_CALLS: u32 = 10_000;
-
-/// For each of the Python and JavaScript counters: a warm call, a cold
-/// load beside compiling by hand, a load from the cache; then a host
-/// starting with both from the cache.
-async fn guest_languages() -> Fallible<Vec<Row>> {
-    let cache = tempdir("languages")?;
-    let mut rows = Vec::new();
-    for (name, [warm, cold, cached]) in LANGUAGES {
-        let path = plugins_dir().join(format!("{name}.wasm"));
-        let loads = measure_loads(name, 5).await?;
-        let host = Host::builder().cache_dir(&cache).build()?;
-        let plugin = host.load_file(&path).await?;
-        plugin.warm(1).await?;
-        let warm_call = median(5, async || {
-            let started = Instant::now();
-            for _ in 0..GUEST_WARM_CALLS {
-                plugin.handle("x").await?;
-            }
-            Ok(started.elapsed().as_secs_f64() / f64::from(GUEST_WARM_CALLS))
-        })
-        .await?;
-        rows.push(Row {
-            what: warm,
-            witplug: warm_call,
-            floor: None,
-            paired: None,
-            unit: "µs",
-            target: "(Rust: the first row)",
-        });
-        rows.push(Row {
-            what: cold,
-            witplug: loads.cold,
-            floor: Some(loads.compile),
-            paired: None,
-            unit: "ms",
-            target: "(floor: compile only)",
-        });
-        rows.push(Row {
-            what: cached,
-            witplug: loads.cached,
-            floor: None,
-            paired: None,
-            unit: "ms",
-            target: "",
-        });
-    }
-    let both = tempdir("both")?;
-    for (name, _) in LANGUAGES {
-        std::fs::write(both.join(format!("{name}.wasm")), component_bytes(name)?)?;
-    }
-    let start = median(5, async || {
-        let host = Host::builder().cache_dir(&cache).build()?;
-        let started = Instant::now();
-        let report = host.load_dir(&both).await?;
-        let elapsed = started.elapsed().as_secs_f64();
-        if report.loaded.len() != 2 {
-            let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
-            return Err(format!("{} loaded; failed: {failed:?}", report.loaded.len()).into());
-        }
-        Ok(elapsed)
-    })
-    .await?;
-    rows.push(Row {
-        what: "a host starting with both, from the cache",
-        witplug: start,
-        floor: None,
-        paired: None,
-        unit: "ms",
-        target: "well under 1 s",
-    });
-    std::fs::remove_dir_all(&both)?;
-    std::fs::remove_dir_all(&cache)?;
-    Ok(rows)
 }
 
 const IDLE: usize = 1_000;
@@ -955,81 +1030,6 @@ fn resident_bytes() -> Fallible<u64> {
     Ok(pages * 4096)
 }
 
-struct Throughput {
-    messages_per_second: f64,
-    calls_per_second: f64,
-}
-
-const MESSAGES: u64 = 100_000;
-const CALLS: usize = 100_000;
-const PLUGINS: usize = 8;
-const CALLERS_PER_PLUGIN: usize = 2;
-
-async fn throughput() -> Fallible<Throughput> {
-    let dir = tempdir("throughput")?;
-    let copy = |from: &str, to: &str, manifest: &str| -> Fallible<()> {
-        std::fs::write(dir.join(format!("{to}.wasm")), component_bytes(from)?)?;
-        std::fs::write(dir.join(format!("{to}.toml")), manifest)?;
-        Ok(())
-    };
-    copy(
-        "order-desk",
-        "order-desk",
-        "[grants]\npublish = [\"orders.*\"]\n[limits]\ndeadline = \"60 s\"\n",
-    )?;
-    copy(
-        "ledger",
-        "ledger",
-        "[grants]\nsubscribe = [\"orders.*\"]\n[limits]\nmessage-queue = 1000000\n",
-    )?;
-    for i in 0..PLUGINS {
-        copy("echo", &format!("echo-{i}"), &format!("[pool]\nsize = {CALLERS_PER_PLUGIN}\n"))?;
-    }
-    let host = Arc::new(Host::builder().build()?);
-    let report = host.load_dir(&dir).await?;
-    if let Some(err) = report.failed.first() {
-        return Err(err.to_string().into());
-    }
-    host.init_all().await;
-
-    // Messages: one call publishes them all; the ledger receives each one
-    // through its own on-message call.
-    let desk = host.plugin("order-desk")?;
-    let ledger = host.plugin("ledger")?;
-    let started = Instant::now();
-    desk.handle(&MESSAGES.to_string()).await?;
-    let expected = format!("orders={MESSAGES} ");
-    while !ledger.handle("").await?.starts_with(&expected) {
-        if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!("the ledger fell behind: {}", ledger.handle("").await?).into());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    let messages_per_second = MESSAGES as f64 / started.elapsed().as_secs_f64();
-
-    // Calls: 8 plugins, 2 instances and 2 callers each, all at once.
-    let started = Instant::now();
-    let callers: Vec<_> = (0..PLUGINS * CALLERS_PER_PLUGIN)
-        .map(|caller| {
-            let plugin = host.plugin(&format!("echo-{}", caller % PLUGINS));
-            tokio::spawn(async move {
-                let plugin = plugin?;
-                for _ in 0..CALLS / (PLUGINS * CALLERS_PER_PLUGIN) {
-                    plugin.handle("ping").await?;
-                }
-                Ok::<_, witplug_host::Error>(())
-            })
-        })
-        .collect();
-    for caller in callers {
-        caller.await??;
-    }
-    let calls_per_second = CALLS as f64 / started.elapsed().as_secs_f64();
-    host.unload_all().await;
-    std::fs::remove_dir_all(&dir)?;
-    Ok(Throughput { messages_per_second, calls_per_second })
-}
-
 fn tempdir(what: &str) -> Fallible<PathBuf> {
     let dir = std::env::temp_dir().join(format!("witplug-bench-{what}-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -1038,7 +1038,7 @@ fn tempdir(what: &str) -> Fallible<PathBuf> {
 
 // ---- the report -----------------------------------------------------------
 
-fn report(rows: &[Row], throughput: &Throughput) -> String {
+fn report(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str("# Benchmarks\n\n");
     out.push_str(
@@ -1059,15 +1059,6 @@ fn report(rows: &[Row], throughput: &Throughput) -> String {
     );
     out.push_str(&format!("Machine: {}\n\n", machine()));
     out.push_str(&table(rows));
-    out.push_str(&format!(
-        "| messages through the bus, plugin to plugin | {:.0} /s | - | - | |\n",
-        throughput.messages_per_second
-    ));
-    out.push_str(&format!(
-        "| calls across {PLUGINS} plugins ({} callers) | {:.0} /s | - | - | |\n",
-        PLUGINS * CALLERS_PER_PLUGIN,
-        throughput.calls_per_second
-    ));
     out
 }
 
@@ -1084,9 +1075,12 @@ fn table(rows: &[Row]) -> String {
     for row in rows {
         let witplug = scale(row.unit, row.witplug);
         let floor = row.floor.map(|f| scale(row.unit, f));
-        let ratio = row.paired.or(floor.map(|f| witplug / f));
+        // A rate's ratio is the floor's over witplug's: how many times
+        // longer witplug takes, as for times.
+        let ratio =
+            row.paired.or(floor.map(|f| if row.unit == "/s" { f / witplug } else { witplug / f }));
         let ratio = ratio.map_or("-".to_owned(), |ratio| format!("{ratio:.2}×"));
-        let digits = if row.unit == "instructions" { 0 } else { 2 };
+        let digits = if matches!(row.unit, "instructions" | "/s") { 0 } else { 2 };
         let floor = floor.map_or("-".to_owned(), |f| format!("{f:.digits$} {}", row.unit));
         out.push_str(&format!(
             "| {} | {witplug:.digits$} {} | {floor} | {ratio} | {} |\n",

@@ -1,11 +1,13 @@
 //! From bytes to a component ready to instantiate: the engine and its
-//! linker (`engine`), the cache of compiled components (`cache`), loading
+//! linker (`engine`), the cache of compiled components (`cache`) and the
+//! fingerprints that let it skip reading files (`fingerprint`), loading
 //! a file (`load`) and inspecting one without running it (`inspect`).
 //!
 //! Uses `call`, `contract`, `store` and the layers below them.
 
 pub(crate) mod cache;
 pub(crate) mod engine;
+pub(crate) mod fingerprint;
 pub(crate) mod inspect;
 pub(crate) mod load;
 pub(crate) mod version;

@@ -185,7 +185,7 @@ async fn every_flipped_byte_and_every_cut_is_rejected() {
     host(&cache).load_file(fixture("echo")).await.unwrap();
     let [entry] = entries(&cache).try_into().unwrap();
     let good = std::fs::read(&entry).unwrap();
-    // Bytes of the header, the MAC and across the code, and cuts of each.
+    // Bytes across the code, and cuts of it.
     let len = good.len();
     let places = [0, 15, 16, 47, 48, 100, len / 3, len / 2, len - 1];
     for at in places {
@@ -200,4 +200,110 @@ async fn every_flipped_byte_and_every_cut_is_rejected() {
         cut.load_file(fixture("echo")).await.unwrap();
         assert_eq!(stats(&cut), (0, 0, 1), "a cut at {at} was trusted");
     }
+}
+
+/// A component answering `n`: the same size in bytes for every one-digit
+/// `n`, so that one can be written over another in place.
+fn answering(n: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(component
+            (core module $m (func (export "answer") (result i32) i32.const {n}))
+            (core instance $i (instantiate $m))
+            (func (export "answer") (result u32) (canon lift (core func $i "answer"))))"#
+    ))
+    .unwrap()
+}
+
+/// Waits until what was written just now is settled (older than the
+/// second a fingerprint needs; see the host's `compile::fingerprint`).
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+}
+
+async fn answer(host: &Host, path: &std::path::Path) -> String {
+    host.load_file(path).await.unwrap().call_wave("answer", &[] as &[&str]).await.unwrap().join(" ")
+}
+
+/// Loads until the cache knows both files, then returns the stats of a
+/// load that read neither.
+async fn known_load(cache: &Scratch, path: &std::path::Path) -> CacheStats {
+    // The first load compiles and records the plugin file; the second
+    // checks the entry whole and records it, once it is settled.
+    answer(&host(cache), path).await;
+    settle();
+    answer(&host(cache), path).await;
+    let known = host(cache);
+    answer(&known, path).await;
+    known.cache_stats().unwrap()
+}
+
+#[tokio::test]
+async fn a_known_unchanged_plugin_loads_without_reading_either_file() {
+    let (plugins, cache) = (Scratch::new(), Scratch::new());
+    let path = plugins.write("answer.wasm", answering(4));
+    settle();
+    let stats = known_load(&cache, &path).await;
+    assert_eq!((stats.hits, stats.unread, stats.misses, stats.rejected), (1, 1, 0, 0));
+}
+
+#[tokio::test]
+async fn a_plugin_rewritten_in_place_with_its_old_time_is_read_again() {
+    let (plugins, cache) = (Scratch::new(), Scratch::new());
+    let path = plugins.write("answer.wasm", answering(4));
+    settle();
+    known_load(&cache, &path).await;
+    // The same size, at the same path and inode, its modification time
+    // set back: only the change time, which no one can set back, differs.
+    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let new = answering(7);
+    assert_eq!(new.len(), answering(4).len());
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all(&new).unwrap();
+        file.set_modified(modified).unwrap();
+    }
+    let again = host(&cache);
+    assert_eq!(answer(&again, &path).await, "7");
+    let stats = again.cache_stats().unwrap();
+    assert_eq!((stats.hits, stats.unread, stats.misses), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn an_entry_edited_after_it_was_checked_is_checked_whole_again() {
+    let (plugins, cache) = (Scratch::new(), Scratch::new());
+    let path = plugins.write("answer.wasm", answering(4));
+    settle();
+    known_load(&cache, &path).await;
+    let [entry] = entries(&cache).try_into().unwrap();
+    let modified = std::fs::metadata(&entry).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().write(true).open(&entry).unwrap();
+        file.write_all(&bytes).unwrap();
+        file.set_modified(modified).unwrap();
+    }
+    let again = host(&cache);
+    assert_eq!(answer(&again, &path).await, "4");
+    let stats = again.cache_stats().unwrap();
+    assert_eq!((stats.hits, stats.unread, stats.rejected), (0, 0, 1));
+}
+
+#[tokio::test]
+async fn a_record_from_another_key_is_not_trusted() {
+    let (plugins, cache) = (Scratch::new(), Scratch::new());
+    let path = plugins.write("answer.wasm", answering(4));
+    settle();
+    known_load(&cache, &path).await;
+    // A new key: the records (and the entry's MAC) are foreign now.
+    let mut key = cache.path().as_os_str().to_owned();
+    key.push(".key");
+    std::fs::remove_file(&key).unwrap();
+    let rekeyed = host(&cache);
+    assert_eq!(answer(&rekeyed, &path).await, "4");
+    let stats = rekeyed.cache_stats().unwrap();
+    assert_eq!((stats.hits, stats.unread, stats.rejected), (0, 0, 1));
 }

@@ -804,7 +804,7 @@ fn cache_shows_prunes_and_cleans_its_folder() {
 }
 
 fn units(bytes: u64) -> String {
-    witplug_host::units::format_size(bytes)
+    witplug_build::human_size(bytes)
 }
 
 #[test]
@@ -829,6 +829,28 @@ fn call_reaches_the_tools_other_plugins_of_its_folder_provide() {
     let missing =
         witplug_quiet(&["call", "tool-user", "handle", "\"translate:x\"", "--plugins", dir]);
     assert_eq!(stdout(&missing), "ok(\"no tool named translate\")\n");
+}
+
+#[test]
+fn call_delivers_what_it_publishes_to_the_subscribers_of_its_folder() {
+    let dir = crate::support::Scratch::new();
+    for name in ["order-desk", "ledger", "messenger"] {
+        dir.copy_fixture(name);
+    }
+    dir.write("order-desk.toml", "[grants]\npublish = [\"orders.*\"]\n");
+    dir.write("ledger.toml", "[grants]\nsubscribe = [\"orders.created\"]\n");
+    // messenger subscribes to nothing order-desk may publish: not loaded.
+    dir.write("messenger.toml", "[grants]\nsubscribe = [\"news.*\"]\n");
+    let folder = dir.path().to_str().unwrap();
+    let placed = witplug_quiet(&["call", "--plugins", folder, "order-desk", "handle", "\"3\""]);
+    assert!(placed.status.success(), "{}", stderr(&placed));
+    assert_eq!(stdout(&placed), "ok(\"placed 3 orders, 3 in all\")\n");
+    assert_eq!(stderr(&placed), "ledger received 3 messages\n");
+    // -q: only the answer.
+    let quiet =
+        witplug_quiet(&["-q", "call", "--plugins", folder, "order-desk", "handle", "\"1\""]);
+    assert_eq!(stdout(&quiet), "ok(\"placed 1 orders, 1 in all\")\n");
+    assert_eq!(stderr(&quiet), "");
 }
 
 #[test]

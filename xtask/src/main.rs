@@ -30,7 +30,7 @@ tasks:
 
 fn main() {
     if let Err(err) = try_main() {
-        eprintln!("error: {err:#}");
+        eprintln!("error: {}", witplug_build::one_line(err.chain().map(ToString::to_string)));
         std::process::exit(1);
     }
 }
@@ -50,7 +50,10 @@ fn try_main() -> Result<()> {
             println!("{USAGE}");
             Ok(())
         }
-        other => bail!("unknown task `{other}`\n{USAGE}"),
+        other => {
+            eprintln!("{USAGE}");
+            bail!("unknown task `{other}` (the tasks are above)")
+        }
     }
 }
 

@@ -4,9 +4,11 @@
 //! A cache file is named after the SHA-256 of the component and the
 //! engine's compatibility hash, so a changed plugin or a different wasmtime
 //! or configuration never finds a stale entry. The name is only a lookup:
-//! what binds an entry to its component is its MAC, an HMAC-SHA256 keyed
-//! by a secret kept beside the cache folder (never in it), over the
-//! component's hash, the engine's hash and the compiled code. An entry
+//! what binds an entry to its component is its MAC (in `<entry>.mac`
+//! beside it: the entry itself is the compiled code as wasmtime wrote it,
+//! so that it can be mapped rather than read), an HMAC-SHA256 keyed by a
+//! secret kept beside the cache folder (never in it), over the component's
+//! hash, the engine's hash and the compiled code. An entry
 //! copied over another's name, edited, truncated, or written by anyone
 //! without the key is compiled again and replaced, never loaded.
 //!
@@ -14,6 +16,20 @@
 //! that this user owns, that others cannot write and that is within a
 //! size bound is read, once. They are written `0600`, and the oldest are
 //! pruned past an age or a total size.
+//!
+//! A load from the cache reads neither the plugin file nor the whole entry
+//! once both are known, which is what keeps a cached load of an 18 MB
+//! Python plugin within a few milliseconds: two small records, MAC'd with
+//! the same key, stand for the work done before.
+//! - `<device>-<inode>.seen` binds a plugin file's [`Fingerprint`] to the
+//!   SHA-256 of the component it held when it was read and hashed;
+//! - `<entry>.ok` binds an entry's fingerprint to its binding, once its MAC
+//!   was checked over the whole file.
+//!
+//! A file whose fingerprint is unchanged has not been written since (see
+//! `fingerprint`), so each record gives the guarantee the full read gave,
+//! and any change to either file makes its record stale: the next load reads
+//! and checks it whole again.
 
 use std::fs::File;
 use std::hash::{Hash, Hasher};
@@ -26,8 +42,24 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// Marks a witplug cache file; the version changes with the file layout.
-const MAGIC: &[u8; 16] = b"witplug-cache-2\0";
+use crate::compile::fingerprint::Fingerprint;
+
+/// Marks an entry's `.mac` file; the version changes with the layout.
+const MAGIC: &[u8; 16] = b"witplug-cache-3\0";
+
+/// An entry's `.mac` file: its mark and the MAC.
+const MAC_LEN: usize = 16 + 32;
+
+/// Marks a record of what a plugin file held (`<device>-<inode>.seen`).
+const SEEN: &[u8; 16] = b"witplug-seen-1\0\0";
+
+/// Marks a record that an entry's MAC was checked (`<entry>.ok`).
+const CHECKED: &[u8; 16] = b"witplug-ok-1\0\0\0\0";
+
+/// A hit refreshes its entry's age for pruning at most this often: the
+/// refresh changes the entry's ctime, and with it the entry's fingerprint,
+/// so the next load checks the entry whole again.
+const TOUCH_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// The largest entry read: far above any plugin's compiled code.
 const MAX_ENTRY: u64 = 1 << 30;
@@ -44,6 +76,9 @@ const MAX_TOTAL: u64 = 4 << 30;
 pub struct CacheStats {
     /// Components loaded from the cache without compiling.
     pub hits: u64,
+    /// Of the hits, those that read neither the plugin file nor the whole
+    /// entry: both were known, unchanged since they were last checked.
+    pub unread: u64,
     /// Components compiled because the cache had no entry.
     pub misses: u64,
     /// Entries that failed a check (their MAC, owner, mode, kind or size),
@@ -57,6 +92,7 @@ pub(crate) struct Cache {
     dir: PathBuf,
     key_file: PathBuf,
     hits: AtomicU64,
+    unread: AtomicU64,
     misses: AtomicU64,
     rejected: AtomicU64,
     pruned: std::sync::atomic::AtomicBool,
@@ -77,6 +113,7 @@ impl Cache {
             dir,
             key_file: key_file.into(),
             hits: AtomicU64::new(0),
+            unread: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             pruned: std::sync::atomic::AtomicBool::new(false),
@@ -86,14 +123,81 @@ impl Cache {
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
+            unread: self.unread.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
         }
     }
 
-    /// The component for `bytes`: from the cache when it holds a good
-    /// entry, otherwise compiled and written to the cache.
-    pub fn component(&self, engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    /// The component a plugin file with fingerprint `file` holds, without
+    /// reading that file or the whole entry: when this cache has a record
+    /// of that very file (see the module's documentation), a checked entry
+    /// for its component, and the component's hash is `pinned` (the
+    /// SHA-256 a manifest names) if given. `None` sends the caller to read
+    /// the file and [`Cache::component`].
+    pub fn known(
+        &self,
+        engine: &Engine,
+        file: &Fingerprint,
+        pinned: Option<&str>,
+    ) -> Option<Component> {
+        self.check_folder().ok()?;
+        let key = self.key().ok()?;
+        let component = self.seen(&key, file)?;
+        if pinned.is_some_and(|pinned| !hex(&component).eq_ignore_ascii_case(pinned)) {
+            return None;
+        }
+        let binding = Binding { component, engine: engine_hash(engine) };
+        let path = self.entry_path(&binding);
+        let entry = open_checked(&path).ok()??;
+        let metadata = entry.metadata().ok()?;
+        let checked = Fingerprint::of(&metadata)?;
+        let record = read_record::<{ CHECKED_LEN }>(&checked_path(&path))?;
+        if record != checked_record(&key, &binding, &checked) {
+            return None;
+        }
+        let component = deserialize_open(engine, &entry)?;
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        self.unread.fetch_add(1, Ordering::Relaxed);
+        touch(&entry, &metadata);
+        Some(component)
+    }
+
+    /// Records that the plugin file with fingerprint `file` holds the
+    /// component whose SHA-256 is `component`, for [`Cache::known`].
+    pub fn remember(&self, file: &Fingerprint, component: &[u8; 32]) {
+        let Ok(key) = self.key() else { return };
+        let record = seen_record(&key, file, component);
+        let (device, inode) = file.identity();
+        let path = self.dir.join(format!("{device:x}-{inode:x}.seen"));
+        if let Err(err) = write_record(&path, &record) {
+            tracing::debug!(target: "witplug::host", file = %path.display(), "record not written: {err}");
+        }
+    }
+
+    /// The component hash the record of `file` binds, if the record is
+    /// this key's and for this very file.
+    fn seen(&self, key: &[u8; 32], file: &Fingerprint) -> Option<[u8; 32]> {
+        let (device, inode) = file.identity();
+        let path = self.dir.join(format!("{device:x}-{inode:x}.seen"));
+        let record = read_record::<{ SEEN_LEN }>(&path)?;
+        let component: [u8; 32] = record[SEEN.len() + 48..][..32].try_into().ok()?;
+        (record == seen_record(key, file, &component)).then_some(component)
+    }
+
+    fn entry_path(&self, binding: &Binding) -> PathBuf {
+        self.dir.join(format!("{}-{}.cwasm", hex(&binding.component), hex(&binding.engine[..8])))
+    }
+
+    /// The component for `bytes`, whose SHA-256 is `hash`: from the cache
+    /// when it holds a good entry, otherwise compiled and written to the
+    /// cache.
+    pub fn component(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        hash: [u8; 32],
+    ) -> wasmtime::Result<Component> {
         let key = match self.check_folder().and_then(|()| self.key()) {
             Ok(key) => key,
             Err(reason) => {
@@ -101,17 +205,22 @@ impl Cache {
                 return Component::new(engine, bytes);
             }
         };
-        let binding =
-            Binding { component: Sha256::digest(bytes).into(), engine: engine_hash(engine) };
-        let path = self.dir.join(format!(
-            "{}-{}.cwasm",
-            hex(&binding.component),
-            hex(&binding.engine[..8])
-        ));
+        let binding = Binding { component: hash, engine: engine_hash(engine) };
+        let path = self.entry_path(&binding);
         match read_entry(&path) {
-            Ok(Some(file)) => match load(engine, &key, &binding, &file) {
+            Ok(Some(entry)) => match load(engine, &key, &binding, &path, &entry.bytes) {
                 Some(component) => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
+                    // Checked whole: the next load need not, while the
+                    // entry stays as it is.
+                    let after = entry.file.metadata().ok();
+                    let settled =
+                        after.and_then(|after| Fingerprint::settled(&entry.before, &after));
+                    if let Some(checked) = settled {
+                        let record = checked_record(&key, &binding, &checked);
+                        let _ = write_record(&checked_path(&path), &record);
+                    }
+                    touch(&entry.file, &entry.before);
                     return Ok(component);
                 }
                 None => self.reject(&path, "its MAC does not match"),
@@ -140,6 +249,8 @@ impl Cache {
         // A link or a folder in an entry's place is removed, so the new
         // entry can be written.
         let _ = std::fs::remove_file(path).or_else(|_| std::fs::remove_dir_all(path));
+        let _ = std::fs::remove_file(checked_path(path));
+        let _ = std::fs::remove_file(mac_path(path));
     }
 
     /// Creates the folder private to this user, and refuses one that others
@@ -211,16 +322,18 @@ impl Cache {
         component: &Component,
     ) -> wasmtime::Result<()> {
         let code = component.serialize()?;
-        let mut file = Vec::with_capacity(MAGIC.len() + 32 + code.len());
-        file.extend_from_slice(MAGIC);
-        file.extend_from_slice(&mac(key, binding, &code));
-        file.extend_from_slice(&code);
-        // Written aside, then renamed: a reader never sees half a file.
-        let tmp = unique_aside(path);
-        write_private(&tmp, &file)?;
-        if let Err(err) = std::fs::rename(&tmp, path) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(err.into());
+        let mut tag = Vec::with_capacity(MAC_LEN);
+        tag.extend_from_slice(MAGIC);
+        tag.extend_from_slice(&mac(key, binding, &code));
+        // Each written aside, then renamed: a reader never sees half a
+        // file. The MAC first: an entry without its MAC is no entry.
+        for (path, bytes) in [(mac_path(path), tag.as_slice()), (path.to_owned(), &code)] {
+            let tmp = unique_aside(&path);
+            write_private(&tmp, bytes)?;
+            if let Err(err) = std::fs::rename(&tmp, &path) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err.into());
+            }
         }
         Ok(())
     }
@@ -323,6 +436,8 @@ fn prune(dir: &Path, max_age: Duration, max_total: u64) -> CacheEntries {
             removed.entries += 1;
             removed.bytes += len;
         }
+        let _ = std::fs::remove_file(checked_path(path));
+        let _ = std::fs::remove_file(mac_path(path));
     };
     let mut kept = Vec::new();
     for (modified, len, path) in entries(dir) {
@@ -341,7 +456,31 @@ fn prune(dir: &Path, max_age: Duration, max_total: u64) -> CacheEntries {
         remove(&path, len);
         total -= len;
     }
+    prune_records(dir, max_age);
     removed
+}
+
+/// Removes the `.seen` records unused for `max_age` (each is rewritten
+/// when its plugin file changes, so an old one may describe a file long
+/// gone), and the `.ok` records and `.mac` files whose entry is gone.
+fn prune_records(dir: &Path, max_age: Duration) {
+    let Ok(read) = std::fs::read_dir(dir) else { return };
+    let now = SystemTime::now();
+    for entry in read.flatten() {
+        let path = entry.path();
+        let old = || {
+            let modified = entry.metadata().and_then(|meta| meta.modified()).unwrap_or(now);
+            now.duration_since(modified).unwrap_or_default() >= max_age
+        };
+        let stale = match path.extension().and_then(|ext| ext.to_str()) {
+            Some("seen") => old(),
+            Some("ok" | "mac") => !path.with_extension("cwasm").exists(),
+            _ => false,
+        };
+        if stale {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
 }
 
 /// The engine's compatibility hash, as 32 bytes stable across runs.
@@ -354,6 +493,12 @@ fn engine_hash(engine: &Engine) -> [u8; 32] {
 /// HMAC-SHA256 (RFC 2104) over what binds an entry: the component's hash,
 /// the engine's, then the compiled code.
 fn mac(key: &[u8; 32], binding: &Binding, code: &[u8]) -> [u8; 32] {
+    hmac(key, &[&binding.component, &binding.engine, code])
+}
+
+/// HMAC-SHA256 (RFC 2104) with a 32-byte key over `parts`, one after the
+/// other.
+fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut inner_key = [0x36u8; BLOCK];
     let mut outer_key = [0x5cu8; BLOCK];
@@ -363,13 +508,87 @@ fn mac(key: &[u8; 32], binding: &Binding, code: &[u8]) -> [u8; 32] {
     }
     let mut inner = Sha256::new();
     inner.update(inner_key);
-    inner.update(binding.component);
-    inner.update(binding.engine);
-    inner.update(code);
+    for part in parts {
+        inner.update(part);
+    }
     let mut outer = Sha256::new();
     outer.update(outer_key);
     outer.update(inner.finalize());
     outer.finalize().into()
+}
+
+/// A `.seen` record: its mark, the plugin file's fingerprint, the
+/// component's hash, and their MAC.
+const SEEN_LEN: usize = 16 + 48 + 32 + 32;
+
+fn seen_record(key: &[u8; 32], file: &Fingerprint, component: &[u8; 32]) -> [u8; SEEN_LEN] {
+    let print = file.to_bytes();
+    let mut record = [0u8; SEEN_LEN];
+    record[..16].copy_from_slice(SEEN);
+    record[16..64].copy_from_slice(&print);
+    record[64..96].copy_from_slice(component);
+    record[96..].copy_from_slice(&hmac(key, &[SEEN, &print, component]));
+    record
+}
+
+/// A `.ok` record: its mark, the entry's fingerprint, and their MAC with
+/// the entry's binding.
+const CHECKED_LEN: usize = 16 + 48 + 32;
+
+fn checked_record(key: &[u8; 32], binding: &Binding, entry: &Fingerprint) -> [u8; CHECKED_LEN] {
+    let print = entry.to_bytes();
+    let mut record = [0u8; CHECKED_LEN];
+    record[..16].copy_from_slice(CHECKED);
+    record[16..64].copy_from_slice(&print);
+    let parts: [&[u8]; 4] = [CHECKED, &binding.component, &binding.engine, &print];
+    record[64..].copy_from_slice(&hmac(key, &parts));
+    record
+}
+
+/// The `.ok` record beside the entry at `entry`.
+fn checked_path(entry: &Path) -> PathBuf {
+    entry.with_extension("ok")
+}
+
+/// A record of exactly `N` bytes, read from a checked open file; `None`
+/// when there is none or it is not such a file.
+fn read_record<const N: usize>(path: &Path) -> Option<[u8; N]> {
+    let mut file = open_checked(path).ok()??;
+    let mut record = [0u8; N];
+    file.read_exact(&mut record).ok()?;
+    // Exactly N: a longer file is not a record.
+    (file.read(&mut [0u8; 1]).ok()? == 0).then_some(record)
+}
+
+/// Writes a record aside, then renames it in: a reader never sees half of
+/// one. Not synced: a record lost to a crash only costs a full read.
+fn write_record(path: &Path, record: &[u8]) -> std::io::Result<()> {
+    let tmp = unique_aside(path);
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut file| file.write_all(record));
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(err)
+        }
+    }
+}
+
+/// Keeps an entry young for pruning: a hit sets its modification time, at
+/// most once per [`TOUCH_AFTER`] (see there).
+fn touch(entry: &File, metadata: &std::fs::Metadata) {
+    let now = SystemTime::now();
+    let modified = metadata.modified().unwrap_or(now);
+    if now.duration_since(modified).unwrap_or_default() >= TOUCH_AFTER {
+        let _ = entry.set_modified(now);
+    }
 }
 
 /// Compares in time independent of where the first difference is.
@@ -379,13 +598,26 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 
 /// The component in a cache file, or `None` when the file is not this
 /// key's entry for this component and engine.
-fn load(engine: &Engine, key: &[u8; 32], binding: &Binding, file: &[u8]) -> Option<Component> {
-    let rest = file.strip_prefix(MAGIC.as_slice())?;
-    let (tag, code) = rest.split_at_checked(32)?;
+/// `path`'s entry `code`, when its `.mac` file holds this key's MAC of it
+/// for this component and engine.
+fn load(
+    engine: &Engine,
+    key: &[u8; 32],
+    binding: &Binding,
+    path: &Path,
+    code: &[u8],
+) -> Option<Component> {
+    let tag = read_record::<MAC_LEN>(&mac_path(path))?;
+    let tag = tag.strip_prefix(MAGIC.as_slice())?;
     if !same(&mac(key, binding, code), tag) {
         return None;
     }
     deserialize(engine, code)
+}
+
+/// The `.mac` file beside the entry at `entry`.
+fn mac_path(entry: &Path) -> PathBuf {
+    entry.with_extension("mac")
 }
 
 #[expect(
@@ -402,23 +634,57 @@ fn deserialize(engine: &Engine, code: &[u8]) -> Option<Component> {
     unsafe { Component::deserialize(engine, code) }.ok()
 }
 
+/// The component in the open entry `entry`, mapped from the file rather
+/// than read (on Linux, through the open descriptor, so the file mapped is
+/// the one checked); read otherwise.
+#[expect(
+    unsafe_code,
+    reason = "wasmtime trusts precompiled code; the entry's MAC was checked over the whole file \
+              and the file has not changed since (its `.ok` record matched its fingerprint)"
+)]
+fn deserialize_open(engine: &Engine, entry: &File) -> Option<Component> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let through = PathBuf::from(format!("/proc/self/fd/{}", entry.as_raw_fd()));
+        // SAFETY: `through` names the open entry, whose MAC (keyed by a
+        // secret only this user can read) was checked over the whole file
+        // for this component and engine, and whose fingerprint, ctime
+        // included, is unchanged since: it holds what `Component::serialize`
+        // wrote. The cache folder and key are the host operator's
+        // (SECURITY.md).
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &through) } {
+            return Some(component);
+        }
+    }
+    let mut code = Vec::new();
+    (&mut &*entry).take(MAX_ENTRY + 1).read_to_end(&mut code).ok()?;
+    deserialize(engine, &code)
+}
+
+/// An entry read once from a checked open file, with the file and its
+/// metadata before the read.
+struct Entry {
+    file: File,
+    before: std::fs::Metadata,
+    bytes: Vec<u8>,
+}
+
 /// The entry at `path`, read once from a checked open file; `Ok(None)`
 /// when there is none, `Err` naming the check it failed.
-fn read_entry(path: &Path) -> Result<Option<Vec<u8>>, String> {
+fn read_entry(path: &Path) -> Result<Option<Entry>, String> {
     let Some(file) = open_checked(path)? else { return Ok(None) };
-    // A hit keeps the entry young for pruning (on the file checked, not
-    // on whatever the path names now).
-    let _ = file.set_modified(SystemTime::now());
-    let len = file.metadata().map_err(|err| err.to_string())?.len();
+    let before = file.metadata().map_err(|err| err.to_string())?;
+    let len = before.len();
     if len > MAX_ENTRY {
         return Err(format!("it is over {MAX_ENTRY} bytes"));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(MAX_ENTRY + 1).read_to_end(&mut bytes).map_err(|err| err.to_string())?;
+    (&mut &file).take(MAX_ENTRY + 1).read_to_end(&mut bytes).map_err(|err| err.to_string())?;
     if bytes.len() as u64 > MAX_ENTRY {
         return Err("it grew while read".to_owned());
     }
-    Ok(Some(bytes))
+    Ok(Some(Entry { file, before, bytes }))
 }
 
 /// Opens `path` for reading without following a link or waiting on a

@@ -62,7 +62,7 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Inspection> {
 /// [`Error::Io`] for a file that cannot be read so.
 pub fn inspect_file(path: &Path) -> Result<Inspection> {
     let bytes = crate::config::files::read(path, crate::config::files::DEFAULT_MAX_FILE_SIZE)?;
-    inspect_bytes(path, &bytes)
+    inspect_bytes(path, &bytes.bytes)
 }
 
 fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection> {

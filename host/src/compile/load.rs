@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
+use sha2::Digest;
+
 use crate::compile::cache::Cache;
+use crate::compile::fingerprint::Fingerprint;
 use crate::error::{collapse_whitespace, one_line};
 use crate::store::PluginState;
 use crate::text::{self, sanitize};
@@ -64,12 +67,19 @@ pub(crate) fn plugin_name(path: &Path) -> Result<String> {
     Ok(name.to_owned())
 }
 
+/// A plugin file's bytes, and its fingerprint when the file did not change
+/// while read and its last change is settled (see `fingerprint`).
+pub(crate) struct Read {
+    pub bytes: Vec<u8>,
+    pub fingerprint: Option<Fingerprint>,
+}
+
 /// Reads a plugin file of at most `limit` bytes (see `files`), checking it
 /// against the hash its manifest names.
-pub(crate) fn read(path: &Path, sha256: Option<&str>, limit: u64) -> Result<Vec<u8>> {
-    let bytes = crate::config::files::read(path, limit)?;
+pub(crate) fn read(path: &Path, sha256: Option<&str>, limit: u64) -> Result<Read> {
+    let read = crate::config::files::read(path, limit)?;
     if let Some(expected) = sha256 {
-        let actual = hex_sha256(&bytes);
+        let actual = hex_sha256(&read.bytes);
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(Error::HashMismatch {
                 path: path.to_owned(),
@@ -78,10 +88,37 @@ pub(crate) fn read(path: &Path, sha256: Option<&str>, limit: u64) -> Result<Vec<
             });
         }
     }
-    Ok(bytes)
+    let fingerprint = Fingerprint::settled(&read.before, &read.after);
+    Ok(Read { bytes: read.bytes, fingerprint })
 }
 
-/// Compiles a component and links it against the host's imports.
+/// The plugin at `path` from `cache` without reading its file, when the
+/// cache has seen the file as it is now (see `cache`); `None` sends the
+/// caller to read it. Returns the code and the file's size.
+pub(crate) fn known(
+    engine: &Engine,
+    linker: &Linker<PluginState>,
+    cache: &Cache,
+    switched: &[String],
+    path: &Path,
+    sha256: Option<&str>,
+    limit: u64,
+) -> Option<Result<(Code, u64)>> {
+    if path.extension().is_none_or(|ext| ext != "wasm") {
+        return None;
+    }
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() || metadata.len() > limit {
+        return None;
+    }
+    let fingerprint = Fingerprint::of(&metadata)?;
+    let component = cache.known(engine, &fingerprint, sha256)?;
+    Some(link(engine, linker, switched, path, component).map(|code| (code, fingerprint.size())))
+}
+
+/// Compiles a component and links it against the host's imports. A
+/// `fingerprint` of the file the bytes came from lets the cache remember
+/// the file, so the next load need not read it.
 pub(crate) fn compile(
     engine: &Engine,
     linker: &Linker<PluginState>,
@@ -89,14 +126,34 @@ pub(crate) fn compile(
     switched: &[String],
     path: &Path,
     bytes: &[u8],
+    fingerprint: Option<Fingerprint>,
 ) -> Result<Code> {
     check_header(path, bytes)?;
     let compiled = match cache {
-        Some(cache) => cache.component(engine, bytes),
+        Some(cache) => {
+            let hash: [u8; 32] = sha2::Sha256::digest(bytes).into();
+            let compiled = cache.component(engine, bytes, hash);
+            if let (Ok(_), Some(fingerprint)) = (&compiled, fingerprint) {
+                cache.remember(&fingerprint, &hash);
+            }
+            compiled
+        }
         None => Component::new(engine, bytes),
     };
     let component = compiled
         .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })?;
+    link(engine, linker, switched, path, component)
+}
+
+/// Links a compiled component against the host's imports, refusing what the
+/// operator switched off and contract versions the host does not speak.
+fn link(
+    engine: &Engine,
+    linker: &Linker<PluginState>,
+    switched: &[String],
+    path: &Path,
+    component: Component,
+) -> Result<Code> {
     for (name, _) in component.component_type().imports(engine) {
         if let Some(reason) = switched_off(switched, name) {
             return Err(Error::MissingImport {
@@ -125,7 +182,6 @@ pub(crate) fn switched_off(switched: &[String], import: &str) -> Option<&'static
 
 /// The SHA-256 of `bytes`, in lowercase hex, as a manifest's `sha256` names it.
 pub fn hex_sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 

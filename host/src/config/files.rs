@@ -22,6 +22,20 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
 /// [`Error::NotAFile`] for anything but a regular file, [`Error::TooLarge`]
 /// past `limit`, [`Error::Io`] when it cannot be read.
 pub(crate) fn read_if_present(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    Ok(read_with_metadata(path, limit)?.map(|read| read.bytes))
+}
+
+/// A file's bytes, with its metadata as it was opened and as it was once
+/// read: the two differ when the file changed while it was read.
+#[derive(Debug)]
+pub(crate) struct FileRead {
+    pub bytes: Vec<u8>,
+    pub before: Metadata,
+    pub after: Metadata,
+}
+
+/// [`read_if_present`], with the file's metadata before and after.
+pub(crate) fn read_with_metadata(path: &Path, limit: u64) -> Result<Option<FileRead>> {
     let io = |source| Error::Io { path: path.to_owned(), source };
     let metadata = match std::fs::metadata(path) {
         Ok(metadata) => metadata,
@@ -31,19 +45,21 @@ pub(crate) fn read_if_present(path: &Path, limit: u64) -> Result<Option<Vec<u8>>
     check(path, &metadata, limit)?;
     let file = open(path).map_err(io)?;
     // The file at `path` may have been swapped since the look above.
-    check(path, &file.metadata().map_err(io)?, limit)?;
-    let mut bytes = Vec::with_capacity(usize::try_from(metadata.len()).unwrap_or(0));
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    let before = file.metadata().map_err(io)?;
+    check(path, &before, limit)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
+    (&mut &file).take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
         // It grew while being read.
         return Err(Error::TooLarge { path: path.to_owned(), size: bytes.len() as u64, limit });
     }
-    Ok(Some(bytes))
+    let after = file.metadata().map_err(io)?;
+    Ok(Some(FileRead { bytes, before, after }))
 }
 
 /// [`read_if_present`], where a missing file is an error.
-pub(crate) fn read(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    read_if_present(path, limit)?.ok_or_else(|| Error::Io {
+pub(crate) fn read(path: &Path, limit: u64) -> Result<FileRead> {
+    read_with_metadata(path, limit)?.ok_or_else(|| Error::Io {
         path: path.to_owned(),
         source: std::io::ErrorKind::NotFound.into(),
     })
@@ -109,7 +125,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("small.wasm");
         std::fs::write(&file, b"0123456789").unwrap();
-        assert_eq!(read(&file, 10).unwrap(), b"0123456789");
+        assert_eq!(read(&file, 10).unwrap().bytes, b"0123456789");
         let err = read(&file, 9).unwrap_err();
         assert!(matches!(err, Error::TooLarge { size: 10, limit: 9, .. }), "{err}");
         let err = read(&dir, 100).unwrap_err();

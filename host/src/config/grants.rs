@@ -222,6 +222,21 @@ impl Grants {
         self.subscribe.iter().any(|pattern| matches(pattern, topic))
     }
 
+    /// Whether a message this plugin may publish could be one `subscriber`
+    /// may receive: some topic both grants' patterns match.
+    ///
+    /// ```
+    /// let desk: witplug_host::Grants = toml::from_str(r#"publish = ["orders.*"]"#).unwrap();
+    /// let ledger: witplug_host::Grants = toml::from_str(r#"subscribe = ["orders.created"]"#).unwrap();
+    /// assert!(desk.may_reach(&ledger));
+    /// assert!(!ledger.may_reach(&desk));
+    /// ```
+    pub fn may_reach(&self, subscriber: &Grants) -> bool {
+        self.publish.iter().any(|published| {
+            subscriber.subscribe.iter().any(|received| overlap(published, received))
+        })
+    }
+
     /// Makes relative host folders relative to `base` (the manifest's
     /// folder) and checks that each exists.
     pub(crate) fn anchor(&mut self, base: &Path) -> Result<(), String> {
@@ -395,9 +410,40 @@ pub(crate) fn matches(pattern: &str, topic: &str) -> bool {
     }
 }
 
+/// Whether some topic matches both patterns (see [`matches`]).
+fn overlap(a: &str, b: &str) -> bool {
+    match (below(a), below(b)) {
+        (Some(""), _) | (_, Some("")) => true,
+        (Some(a), Some(b)) => a.starts_with(b) || b.starts_with(a),
+        (Some(prefix), None) => b.starts_with(prefix),
+        (None, Some(prefix)) => a.starts_with(prefix),
+        (None, None) => a == b,
+    }
+}
+
+/// The prefix of a pattern that matches what is below it (`prefix.*`, or
+/// `*`: the empty prefix); `None` for an exact pattern.
+fn below(pattern: &str) -> Option<&str> {
+    pattern.strip_suffix('*').filter(|prefix| prefix.is_empty() || prefix.ends_with('.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_overlap_when_one_topic_matches_both() {
+        for (a, b) in
+            [("*", "x"), ("orders.*", "orders.new"), ("orders.*", "orders.eu.*"), ("news", "news")]
+        {
+            assert!(overlap(a, b) && overlap(b, a), "{a} and {b}");
+        }
+        for (a, b) in
+            [("orders.*", "orders"), ("orders.*", "news.*"), ("news", "news.x"), ("ab.*", "a.*")]
+        {
+            assert!(!overlap(a, b) && !overlap(b, a), "{a} and {b}");
+        }
+    }
 
     #[test]
     fn nothing_is_granted_by_default() {

@@ -33,13 +33,17 @@ impl Host {
             let mut dropped = 0;
             let mut closing = false;
             let mut drain_until = tokio::time::Instant::now();
+            // One wait for the stop, registered once: a new one per message
+            // would lock the `Notify` twice for each.
+            let mut stop = std::pin::pin!(stopped.notified());
+            stop.as_mut().enable();
             loop {
                 let message = if closing {
                     inbox.recv().await
                 } else {
                     tokio::select! {
-                        message = inbox.recv() => message,
-                        () = stopped.notified() => {
+                        biased;
+                        () = stop.as_mut() => {
                             // Take no new message; deliver those queued,
                             // for a bounded time.
                             inbox.close();
@@ -47,6 +51,7 @@ impl Host {
                             drain_until = tokio::time::Instant::now() + DRAIN;
                             continue;
                         }
+                        message = inbox.recv() => message,
                     }
                 };
                 let Some(message) = message else { break };

@@ -9,7 +9,7 @@ use super::{Entry, Host, Stamp};
 use crate::PluginError;
 use crate::clock::Span;
 use crate::compile::engine::EngineKey;
-use crate::compile::load::{self, Wasm};
+use crate::compile::load::{self, Code, Wasm};
 use crate::config::limits::Limits;
 use crate::config::manifest::Manifest;
 use crate::messaging::bus::Subscription;
@@ -155,17 +155,26 @@ impl Host {
             })?;
         }
 
-        let bytes = match source {
-            Some(bytes) => bytes,
-            None => load::read(path, manifest.sha256.as_deref(), self.settings.max_file_size)?,
-        };
-        let bytes = load::wasm_bytes(path, bytes)?;
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-        // Compiling takes up to seconds of CPU: it runs off the runtime's
-        // worker threads, so other plugins' calls go on meanwhile.
         let (cache, off) = (self.cache.clone(), self.settings.switched_off.clone());
-        let (file, wasm) = (path.to_owned(), bytes);
-        let compiling = tokio::task::spawn_blocking(move || {
+        let (file, pinned, limit) =
+            (path.to_owned(), manifest.sha256.clone(), self.settings.max_file_size);
+        // A file the cache has seen as it is now is neither read nor
+        // compiled: mapping its entry takes about as long as handing the
+        // work to another thread would, so it is done here.
+        let known = match (&source, cache.as_deref()) {
+            (None, Some(cache)) => {
+                let (engine, linker) = (&runtime.engine, &runtime.linker);
+                load::known(engine, linker, cache, &off, &file, pinned.as_deref(), limit)
+            }
+            _ => None,
+        };
+        let compile = move || {
+            let read = match source {
+                Some(bytes) => load::Read { bytes, fingerprint: None },
+                None => load::read(&file, pinned.as_deref(), limit)?,
+            };
+            let wasm = load::wasm_bytes(&file, read.bytes)?;
             let code = match load::kind(&file, &wasm)? {
                 Wasm::Component(()) => load::compile(
                     &runtime.engine,
@@ -174,32 +183,18 @@ impl Host {
                     &off,
                     &file,
                     &wasm,
+                    read.fingerprint,
                 )?,
                 Wasm::Module(()) => {
                     load::compile_module(&runtime.engine, &runtime.core_linker, &file, &wasm)?
                 }
             };
-            Ok::<_, Error>((code, wasm.len() as u64))
-        });
-        // A compile of over a second is told, as it starts and as it ends.
-        let started = std::time::Instant::now();
-        let mut compiling = std::pin::pin!(compiling);
-        let compiled = match tokio::time::timeout(Duration::from_secs(1), &mut compiling).await {
-            Ok(compiled) => compiled,
-            Err(_) => {
-                let cached_afterwards = self.cache.is_some();
-                let plugin = || Name::from(name);
-                self.services
-                    .events
-                    .send(|| Event::Compiling { plugin: plugin(), cached_afterwards });
-                let compiled = compiling.await;
-                let took = started.elapsed();
-                self.services.events.send(|| Event::Compiled { plugin: plugin(), took });
-                compiled
-            }
-        }
-        .map_err(|err| Error::Setup(format!("compiling {}: {err}", path.display())))?;
-        let (code, size) = compiled?;
+            Ok((code, wasm.len() as u64))
+        };
+        let (code, size) = match known {
+            Some(found) => found?,
+            None => self.compile_off_thread(name, path, compile).await?,
+        };
 
         let dirs = grants.open_dirs().map_err(manifest_error)?;
         let mut config = manifest.config_strings();
@@ -223,6 +218,36 @@ impl Host {
             kv: Default::default(),
         });
         Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
+    }
+
+    /// Runs `compile` (reading and compiling a plugin file: up to seconds
+    /// of CPU) off the runtime's worker threads, so other plugins' calls go
+    /// on meanwhile; a compile of over a second is told, as it starts and as
+    /// it ends.
+    async fn compile_off_thread(
+        &self,
+        name: &str,
+        path: &Path,
+        compile: impl FnOnce() -> Result<(Code, u64)> + Send + 'static,
+    ) -> Result<(Code, u64)> {
+        let compiling = tokio::task::spawn_blocking(compile);
+        let started = std::time::Instant::now();
+        let mut compiling = std::pin::pin!(compiling);
+        let compiled = match tokio::time::timeout(Duration::from_secs(1), &mut compiling).await {
+            Ok(compiled) => compiled,
+            Err(_) => {
+                let cached_afterwards = self.cache.is_some();
+                let plugin = || Name::from(name);
+                self.services
+                    .events
+                    .send(|| Event::Compiling { plugin: plugin(), cached_afterwards });
+                let compiled = compiling.await;
+                let took = started.elapsed();
+                self.services.events.send(|| Event::Compiled { plugin: plugin(), took });
+                compiled
+            }
+        };
+        compiled.map_err(|err| Error::Setup(format!("compiling {}: {err}", path.display())))?
     }
 
     /// Makes a prepared plugin the one its name finds. `replacing` is the
@@ -327,8 +352,8 @@ impl Host {
         let mut done = Vec::new();
         let mut failed = Vec::new();
         for path in load::wasm_files(dir.as_ref())? {
-            let compiled = load::read(&path, None, self.settings.max_file_size).and_then(|bytes| {
-                let bytes = load::wasm_bytes(&path, bytes)?;
+            let compiled = load::read(&path, None, self.settings.max_file_size).and_then(|read| {
+                let bytes = load::wasm_bytes(&path, read.bytes)?;
                 if load::kind(&path, &bytes)? == Wasm::Module(()) {
                     // Core modules compile in microseconds: they are not cached.
                     return Ok(false);
@@ -343,7 +368,10 @@ impl Host {
                 )
                 .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
                 let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-                cache.component(&runtime.engine, &bytes).map(|_| true).map_err(|err| {
+                let hash =
+                    sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
+                        .into();
+                cache.component(&runtime.engine, &bytes, hash).map(|_| true).map_err(|err| {
                     Error::InvalidComponent {
                         path: path.clone(),
                         reason: crate::error::one_line(&err),

@@ -151,8 +151,12 @@ impl Host {
                  by what they found.\n# TYPE witplug_cache_lookups_total counter\n\
                  witplug_cache_lookups_total{{result=\"hit\"}} {}\n\
                  witplug_cache_lookups_total{{result=\"miss\"}} {}\n\
-                 witplug_cache_lookups_total{{result=\"rejected\"}} {}",
-                cache.hits, cache.misses, cache.rejected
+                 witplug_cache_lookups_total{{result=\"rejected\"}} {}\n\
+                 # HELP witplug_cache_unread_hits_total Hits that read neither the plugin file \
+                 nor the whole entry, both known unchanged.\n\
+                 # TYPE witplug_cache_unread_hits_total counter\n\
+                 witplug_cache_unread_hits_total {}",
+                cache.hits, cache.misses, cache.rejected, cache.unread
             );
         }
         out
