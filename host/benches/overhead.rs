@@ -151,19 +151,19 @@ fn across_report(across: &across::Across) -> String {
         "| messages through NATS, plugin on host A to plugin on host B | {} | {} | {:.2}× | ≤ 1.2× floor (floor: two async-nats clients); 0 lost |\n",
         messages(&witplug.messages),
         messages(&floor.messages),
-        floor.messages.per_second / witplug.messages.per_second,
+        across.ratios[0],
     ));
     out.push_str(&format!(
         "| tool calls to a plugin in the same host (8 callers) | {} | {} | {:.2}× | ≤ 1.2× floor (floor: a provider's store per caller) |\n",
         tools(&witplug.local),
         tools(&floor.local),
-        floor.local.per_second / witplug.local.per_second,
+        across.ratios[1],
     ));
     out.push_str(&format!(
         "| tool calls to a plugin on another host, through NATS (8 callers) | {} | {} | {:.2}× | ≤ 1.2× floor (floor: async-nats request and reply) |\n",
         tools(&witplug.remote),
         tools(&floor.remote),
-        floor.remote.per_second / witplug.remote.per_second,
+        across.ratios[2],
     ));
     out
 }
@@ -715,6 +715,10 @@ async fn profile(way: &str, calls: u32) -> Fallible<()> {
                 }
             }
         }
+        "bus" | "bus-floor" => {
+            started = Instant::now();
+            throughput::profile_bus(way, u64::from(calls)).await?;
+        }
         "cached" | "cached-floor" => {
             let dir = tempdir("profile-cached")?;
             let path = plugins_dir().join("counter.wasm");
@@ -1047,7 +1051,13 @@ fn report(rows: &[Row]) -> String {
          hosts).\n",
     );
     out.push_str(
-        "The floor is wasmtime used by hand with the same engine settings and component.\n",
+        "The floor is wasmtime used by hand with the same engine settings and component: the \
+         same plugins, instantiated, linked and called by a careful embedder's code; for loads \
+         from the cache, the component precompiled into a file and loaded with \
+         `Component::deserialize_file`; for messages, a tokio channel (in one host) or two \
+         async-nats clients (across hosts); for tool calls, a store of the provider's held by \
+         each caller, or async-nats request and reply. For a rate (/s) the ratio is the floor's \
+         rate over witplug's, so that above 1 is slower, as for times.\n",
     );
     out.push_str(
         "Timed calls run in short rounds, witplug's and the floor's in turn, in each of \

@@ -64,7 +64,7 @@ impl Entry {
     /// hand and those already queued, then ends. Returns its handle.
     fn close_delivery(&mut self) -> Option<JoinHandle<()>> {
         self.delivery.take().map(|delivery| {
-            delivery.stop.notify_one();
+            delivery.stop.ask();
             delivery.task
         })
     }
@@ -131,7 +131,7 @@ impl Host {
     /// one, [`Error::Tool`].
     pub async fn call_tool(&self, name: &str, input: &str) -> Result<String> {
         let tool = || crate::text::sanitize(name, crate::text::NAME);
-        match self.services.tools.get(name, input.to_owned()) {
+        match self.services.tools.get(name, input) {
             Some(Found::Host(call)) => call.await.map_err(|message| Error::Tool {
                 tool: tool(),
                 error: PluginError::Failed(message),

@@ -280,7 +280,7 @@ async fn measure_all() -> Fallible<Vec<String>> {
             ratio(&http, &http_floor)
         ),
         format!(
-            "| the same tool through `Host::call_tool` | {} | - | - | (the sandbox's share of the rows above) |",
+            "| the same tool through `Host::call_tool` | {} | - | - | (no floor: the sandbox's share of the rows above, whose floor is a native tool; wasmtime by hand on this call is the overhead table's same-host tool row) |",
             direct.cell()
         ),
     ])

@@ -40,13 +40,40 @@ pub struct Way {
     pub local: ToolCalls,
 }
 
-/// The rows through witplug, and by hand.
+/// The rows through witplug, and by hand, from the median round; and each
+/// row's ratio, the median of the rounds' own ratios (the floor's rate
+/// over witplug's).
 pub struct Across {
     pub witplug: Way,
     pub floor: Way,
+    pub ratios: [f64; 3],
 }
 
+/// Rounds of the whole measurement, each in hosts and connections of its
+/// own: one round of messages through NATS moves by a factor of two with
+/// how the two cores happen to schedule the tasks on its path.
+const ROUNDS: usize = 3;
+
 pub async fn measure(url: &str) -> Fallible<Across> {
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        rounds.push(measure_once(url).await?);
+    }
+    let rate = |way: &Way, row: usize| match row {
+        0 => way.messages.per_second,
+        1 => way.local.per_second,
+        _ => way.remote.per_second,
+    };
+    let ratios = [0, 1, 2].map(|row| {
+        super::middle(rounds.iter().map(|(w, f)| rate(f, row) / rate(w, row)).collect())
+    });
+    // The round whose witplug messages rate is the median shows its rows.
+    rounds.sort_by(|(a, _), (b, _)| a.messages.per_second.total_cmp(&b.messages.per_second));
+    let (witplug, floor) = rounds.swap_remove(ROUNDS / 2);
+    Ok(Across { witplug, floor, ratios })
+}
+
+async fn measure_once(url: &str) -> Fallible<(Way, Way)> {
     let dir = tempdir("across")?;
     write_plugins(&dir)?;
 
@@ -104,7 +131,7 @@ pub async fn measure(url: &str) -> Fallible<Across> {
         remote: remote_by_hand(url).await?,
         messages: messages_by_hand(url).await?,
     };
-    Ok(Across { witplug: Way { messages, remote, local }, floor })
+    Ok((Way { messages, remote, local }, floor))
 }
 
 /// The stores of `TOOL_CALLS`' callers by hand: tool-user instances whose

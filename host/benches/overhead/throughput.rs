@@ -18,8 +18,29 @@ const CALLERS_PER_PLUGIN: usize = 2;
 /// the median of the rounds' own ratios (see `Paired`).
 const ROUNDS: usize = 5;
 
-pub async fn measure() -> Fallible<Vec<Row>> {
-    let dir = tempdir("throughput")?;
+/// `messages` messages through the bus (`bus`) or by hand (`bus-floor`),
+/// for a profiler (`--profile bus N`).
+pub async fn profile_bus(way: &str, messages: u64) -> Fallible<()> {
+    let dir = tempdir("profile-bus")?;
+    let host = folder(&dir).await?;
+    if way == "bus" {
+        let desk = host.plugin("order-desk")?;
+        let ledger = host.plugin("ledger")?;
+        desk.handle(&messages.to_string()).await?;
+        let expected = format!("orders={messages} ");
+        while !ledger.handle("").await?.starts_with(&expected) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    } else {
+        bus_by_hand(&Floor::new("order-desk")?, &Floor::new("ledger")?, messages).await?;
+    }
+    host.unload_all().await;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// The throughput folder in `dir`, loaded into a host.
+async fn folder(dir: &std::path::Path) -> Fallible<Arc<Host>> {
     let copy = |from: &str, to: &str, manifest: &str| -> Fallible<()> {
         std::fs::write(dir.join(format!("{to}.wasm")), component_bytes(from)?)?;
         std::fs::write(dir.join(format!("{to}.toml")), manifest)?;
@@ -44,6 +65,12 @@ pub async fn measure() -> Fallible<Vec<Row>> {
         return Err(err.to_string().into());
     }
     host.init_all().await;
+    Ok(host)
+}
+
+pub async fn measure() -> Fallible<Vec<Row>> {
+    let dir = tempdir("throughput")?;
+    let host = folder(&dir).await?;
     let (desk, ledger, echo) =
         (Floor::new("order-desk")?, Floor::new("ledger")?, Floor::new("echo")?);
 
@@ -51,7 +78,7 @@ pub async fn measure() -> Fallible<Vec<Row>> {
     let (mut messages, mut calls) = (Paired::default(), Paired::default());
     for round in 1..=ROUNDS {
         messages.witplug.push(bus(&host, round as u64).await?);
-        messages.floor.push(bus_by_hand(&desk, &ledger).await?);
+        messages.floor.push(bus_by_hand(&desk, &ledger, MESSAGES).await?);
         calls.witplug.push(calls_through(&host).await?);
         calls.floor.push(calls_by_hand(&echo).await?);
     }
@@ -108,7 +135,7 @@ async fn bus(host: &Host, round: u64) -> Fallible<f64> {
 /// The same by hand: order-desk's `send-message` puts each message on an
 /// unbounded tokio channel, and a task takes them off it and calls the
 /// ledger's `on-message`.
-async fn bus_by_hand(desk: &Floor, ledger: &Floor) -> Fallible<f64> {
+async fn bus_by_hand(desk: &Floor, ledger: &Floor, messages: u64) -> Fallible<f64> {
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<(String, Vec<u8>)>();
     let mut desk_store = desk.store();
     desk_store.data_mut().outbox = Outbox::Channels(vec![sender]);
@@ -130,17 +157,17 @@ async fn bus_by_hand(desk: &Floor, ledger: &Floor) -> Fallible<f64> {
     });
     let guest = desk.witplug_plugin_guest();
     guest
-        .call_handle(&mut desk_store, &MESSAGES.to_string())
+        .call_handle(&mut desk_store, &messages.to_string())
         .await?
         .map_err(|e| format!("{e:?}"))?;
     // The sender goes with the store: the subscriber ends once it has
     // taken every message.
     drop(desk_store);
     let received = subscriber.await?.map_err(|err| err.to_string())?;
-    if received != MESSAGES {
+    if received != messages {
         return Err(format!("the ledger by hand received {received} messages").into());
     }
-    Ok(MESSAGES as f64 / started.elapsed().as_secs_f64())
+    Ok(messages as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Calls per second to 8 plugins of 2 instances each, from 16 callers.

@@ -2,6 +2,7 @@
 //! plugin, one message at a time, in the order they were published.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -18,8 +19,23 @@ const DRAIN: Duration = Duration::from_secs(5);
 /// The task that delivers a plugin's subscribed messages.
 pub(super) struct Delivery {
     /// Tells the task to stop taking new messages and finish those queued.
-    pub stop: Arc<Notify>,
+    pub stop: Arc<Stop>,
     pub task: JoinHandle<()>,
+}
+
+/// A delivery's stop: a flag the task reads between messages, and a wake-up
+/// for a task waiting for one.
+#[derive(Default)]
+pub(super) struct Stop {
+    asked: AtomicBool,
+    wake: Notify,
+}
+
+impl Stop {
+    pub fn ask(&self) {
+        self.asked.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
 }
 
 impl Host {
@@ -27,31 +43,38 @@ impl Host {
     /// time, in the order they were published.
     pub(super) fn start_delivery(&self, plugin: &Arc<Plugin>, mut inbox: Subscription) -> Delivery {
         let weak = Arc::downgrade(plugin);
-        let stop = Arc::new(Notify::new());
+        let stop = Arc::new(Stop::default());
         let stopped = stop.clone();
         let task = tokio::spawn(async move {
             let mut dropped = 0;
             let mut closing = false;
             let mut drain_until = tokio::time::Instant::now();
-            // One wait for the stop, registered once: a new one per message
-            // would lock the `Notify` twice for each.
-            let mut stop = std::pin::pin!(stopped.notified());
-            stop.as_mut().enable();
+            let mut wait_for_stop = std::pin::pin!(stopped.wake.notified());
             loop {
-                let message = if closing {
-                    inbox.recv().await
-                } else {
-                    tokio::select! {
-                        biased;
-                        () = stop.as_mut() => {
-                            // Take no new message; deliver those queued,
-                            // for a bounded time.
-                            inbox.close();
-                            closing = true;
-                            drain_until = tokio::time::Instant::now() + DRAIN;
-                            continue;
+                if !closing && stopped.asked.load(Ordering::Acquire) {
+                    // Take no new message; deliver those queued, for a
+                    // bounded time.
+                    inbox.close();
+                    closing = true;
+                    drain_until = tokio::time::Instant::now() + DRAIN;
+                }
+                // A message already queued is taken without a wait (the
+                // stop was read just above); the task still yields to the
+                // runtime as often as a wait would.
+                let message = match inbox.try_recv() {
+                    Some(message) => {
+                        tokio::task::consume_budget().await;
+                        Some(message)
+                    }
+                    None if closing => inbox.recv().await,
+                    None => {
+                        tokio::select! {
+                            message = inbox.recv() => message,
+                            () = wait_for_stop.as_mut() => {
+                                wait_for_stop.set(stopped.wake.notified());
+                                continue;
+                            }
                         }
-                        message = inbox.recv() => message,
                     }
                 };
                 let Some(message) = message else { break };

@@ -83,7 +83,7 @@ impl Host for PluginState {
         if !self.plugin.grants.may_call(&name) {
             return Ok(Err(WitError::Denied(self.deny(&format!("tool:{name}")))));
         }
-        let provider = match self.plugin.services.tools.get(&name, input.clone()) {
+        let provider = match self.plugin.services.tools.get(&name, &input) {
             Some(Found::Host(call)) => return Ok(call.await.map_err(WitError::Failed)),
             Some(Found::Refused(reason)) => return Ok(Err(WitError::InvalidInput(reason))),
             Some(Found::Plugin(provider)) => provider,

@@ -88,15 +88,15 @@ impl From<usize> for QueueBounds {
     }
 }
 
-/// A count of bytes held, up to a bound: taken before something is queued,
-/// given back when it leaves the queue.
+/// A count of what is held (bytes, or messages), up to a bound: taken
+/// before something is queued, given back when it leaves the queue.
 #[derive(Debug, Clone)]
-pub(crate) struct ByteBudget {
+pub(crate) struct Budget {
     held: Arc<AtomicU64>,
     bound: u64,
 }
 
-impl ByteBudget {
+impl Budget {
     pub(crate) fn new(bound: u64) -> Self {
         Self { held: Arc::new(AtomicU64::new(0)), bound }
     }
@@ -241,13 +241,29 @@ impl Bus {
 
 impl MessageBus for Bus {
     fn publish(&self, message: Message) -> Published {
-        let mut delivered = 0;
-        self.lock().retain(|subscriber| {
-            if !subscriber.patterns.iter().any(|p| matches(p, &message.topic)) {
-                return !subscriber.sender.is_closed();
-            }
-            // A clone shares the payload.
-            match subscriber.sender.offer(message.clone()) {
+        let wants = |subscriber: &Subscriber, topic: &str| {
+            subscriber.patterns.iter().any(|pattern| matches(pattern, topic))
+        };
+        let mut subscribers = self.lock();
+        // The last subscriber that wants it takes the message itself; those
+        // before it take a clone (which shares the payload).
+        let last = subscribers.iter().rposition(|subscriber| wants(subscriber, &message.topic));
+        let mut message = Some(message);
+        let (mut delivered, mut at) = (0, 0);
+        subscribers.retain(|subscriber| {
+            let this = at;
+            at += 1;
+            let offered = match (&message, last) {
+                (Some(kept), Some(last)) if this < last && wants(subscriber, &kept.topic) => {
+                    subscriber.sender.offer(kept.clone())
+                }
+                (Some(_), Some(last)) if this == last => match message.take() {
+                    Some(message) => subscriber.sender.offer(message),
+                    None => return !subscriber.sender.is_closed(),
+                },
+                _ => return !subscriber.sender.is_closed(),
+            };
+            match offered {
                 Offered::Queued => {
                     delivered += 1;
                     true
@@ -278,8 +294,11 @@ impl fmt::Debug for Bus {
 /// [`dropped`](Subscription::dropped).
 #[derive(Debug, Clone)]
 pub struct QueueSender {
-    sender: mpsc::Sender<Message>,
-    bytes: ByteBudget,
+    sender: mpsc::UnboundedSender<Message>,
+    /// The queue's bounds, kept by two counters rather than a bounded
+    /// channel's semaphore, which takes a lock for every message received.
+    messages: Budget,
+    bytes: Budget,
     dropped: Arc<AtomicU64>,
 }
 
@@ -301,21 +320,21 @@ impl QueueSender {
             return Offered::Closed;
         }
         let size = message.size();
-        if !self.bytes.take(size) {
+        if !self.messages.take(1) {
             self.count_dropped(1);
             return Offered::Dropped;
         }
-        match self.sender.try_send(message) {
+        if !self.bytes.take(size) {
+            self.messages.give(1);
+            self.count_dropped(1);
+            return Offered::Dropped;
+        }
+        match self.sender.send(message) {
             Ok(()) => Offered::Queued,
-            Err(err) => {
+            Err(_) => {
+                self.messages.give(1);
                 self.bytes.give(size);
-                match err {
-                    mpsc::error::TrySendError::Full(_) => {
-                        self.count_dropped(1);
-                        Offered::Dropped
-                    }
-                    mpsc::error::TrySendError::Closed(_) => Offered::Closed,
-                }
+                Offered::Closed
             }
         }
     }
@@ -335,8 +354,9 @@ impl QueueSender {
 /// The receiving end of [`Bus::subscribe`]; dropping it unsubscribes.
 #[derive(Debug)]
 pub struct Subscription {
-    receiver: mpsc::Receiver<Message>,
-    bytes: ByteBudget,
+    receiver: mpsc::UnboundedReceiver<Message>,
+    messages: Budget,
+    bytes: Budget,
     dropped: Arc<AtomicU64>,
     /// What feeds the queue when it is not the publisher itself (a task
     /// reading the network), stopped with the subscription.
@@ -356,11 +376,17 @@ impl Subscription {
     /// fills it: what a [`MessageBus`] implementation keeps for each
     /// subscriber.
     pub fn channel(queue: QueueBounds) -> (QueueSender, Subscription) {
-        let (sender, receiver) = mpsc::channel(queue.messages.max(1));
+        let (sender, receiver) = mpsc::unbounded_channel();
         let dropped = Arc::new(AtomicU64::new(0));
-        let bytes = ByteBudget::new(queue.bytes);
-        let sender = QueueSender { sender, bytes: bytes.clone(), dropped: dropped.clone() };
-        (sender, Subscription { receiver, bytes, dropped, feeder: None })
+        let messages = Budget::new(queue.messages.max(1) as u64);
+        let bytes = Budget::new(queue.bytes);
+        let sender = QueueSender {
+            sender,
+            messages: messages.clone(),
+            bytes: bytes.clone(),
+            dropped: dropped.clone(),
+        };
+        (sender, Subscription { receiver, messages, bytes, dropped, feeder: None })
     }
 
     /// Stops `task` when this subscription is dropped: the task that feeds
@@ -373,6 +399,7 @@ impl Subscription {
     /// Waits for the next message.
     pub async fn recv(&mut self) -> Option<Message> {
         let message = self.receiver.recv().await?;
+        self.messages.give(1);
         self.bytes.give(message.size());
         Some(message)
     }
@@ -380,6 +407,7 @@ impl Subscription {
     /// The next message if one is queued.
     pub fn try_recv(&mut self) -> Option<Message> {
         let message = self.receiver.try_recv().ok()?;
+        self.messages.give(1);
         self.bytes.give(message.size());
         Some(message)
     }

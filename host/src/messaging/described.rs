@@ -115,10 +115,12 @@ impl ToolSpec {
     /// failed and why, in one line.
     pub(crate) fn check(&self, tool: &str, input: &str) -> Result<(), String> {
         let Some(validator) = &self.checked else { return Ok(()) };
-        let tool = sanitize(tool, text::NAME);
+        // The name is made safe to show only when there is something to say.
+        let tool = || sanitize(tool, text::NAME);
         let value: Value = serde_json::from_str(input)
-            .map_err(|err| format!("the input of tool `{tool}` is not JSON: {err}"))?;
+            .map_err(|err| format!("the input of tool `{}` is not JSON: {err}", tool()))?;
         validator.validate(&value).map_err(|err| {
+            let tool = tool();
             let path = err.instance_path().to_string();
             let at = if path.is_empty() { "/".to_owned() } else { path };
             format!(

@@ -54,7 +54,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::messaging::bus::{
-    ByteBudget, Message, MessageBus, Offered, Published, QueueBounds, QueueSender, SubscribeFuture,
+    Budget, Message, MessageBus, Offered, Published, QueueBounds, QueueSender, SubscribeFuture,
     Subscription,
 };
 use crate::messaging::remote::RemoteTools;
@@ -255,7 +255,7 @@ pub struct NatsBus {
     origin: String,
     outgoing: mpsc::Sender<Outgoing>,
     /// The bytes of the messages in `outgoing`.
-    outgoing_bytes: ByteBudget,
+    outgoing_bytes: Budget,
     counters: Arc<Counters>,
 }
 
@@ -340,7 +340,7 @@ impl NatsBus {
             counters.up.send_replace(true);
         }
         let (outgoing, queue) = mpsc::channel(options.outgoing);
-        let outgoing_bytes = ByteBudget::new(options.outgoing_bytes);
+        let outgoing_bytes = Budget::new(options.outgoing_bytes);
         let bus = NatsBus {
             client,
             url: options.url,
@@ -537,10 +537,11 @@ async fn send_loop(
     client: Client,
     prefix: String,
     origin: String,
-    (mut queue, bytes): (mpsc::Receiver<Outgoing>, ByteBudget),
+    (mut queue, bytes): (mpsc::Receiver<Outgoing>, Budget),
     counters: Arc<Counters>,
 ) {
-    let mut sequences: HashMap<String, u64> = HashMap::new();
+    // Per topic: its subject, made once, and the last number sent on it.
+    let mut sequences: HashMap<String, (async_nats::Subject, u64)> = HashMap::new();
     while let Some(outgoing) = queue.recv().await {
         let message = match outgoing {
             Outgoing::Message(message) => {
@@ -552,10 +553,16 @@ async fn send_loop(
                 continue;
             }
         };
-        if sequences.len() >= MAX_SEQUENCES && !sequences.contains_key(&message.topic) {
-            sequences.clear();
-        }
-        let seq = sequences.entry(message.topic.clone()).or_insert(0);
+        let (subject, seq) = match sequences.get_mut(&message.topic) {
+            Some(known) => known,
+            None => {
+                if sequences.len() >= MAX_SEQUENCES {
+                    sequences.clear();
+                }
+                let subject = subject::topic_subject(&prefix, &message.topic).into();
+                sequences.entry(message.topic.clone()).or_insert((subject, 0))
+            }
+        };
         *seq += 1;
         let mut headers = HeaderMap::new();
         headers.insert(subject::ORIGIN, origin.as_str());
@@ -564,8 +571,7 @@ async fn send_loop(
         if let Some(from) = &message.from {
             headers.insert(subject::FROM, from.as_str());
         }
-        let subject = subject::topic_subject(&prefix, &message.topic);
-        match client.publish_with_headers(subject, headers, message.payload).await {
+        match client.publish_with_headers(subject.clone(), headers, message.payload).await {
             Ok(()) => counters.sent.fetch_add(1, Ordering::Relaxed),
             Err(err) => {
                 tracing::debug!(target: "witplug::nats", "dropped a message on `{}`: {err}", crate::text::sanitize(&message.topic, crate::text::NAME));
@@ -581,8 +587,8 @@ struct Forward {
     prefix: String,
     origin: String,
     counters: Arc<Counters>,
-    /// The last number seen per publishing host and topic.
-    last: HashMap<(String, String), u64>,
+    /// The last number seen per publishing host, then per topic.
+    last: HashMap<String, HashMap<String, u64>>,
 }
 
 impl Forward {
@@ -601,23 +607,23 @@ impl Forward {
     }
 
     fn decode(&mut self, incoming: async_nats::Message, sender: &QueueSender) -> Option<Message> {
-        let topic = subject::topic_of(&self.prefix, incoming.subject.as_str())?.to_owned();
+        let topic = subject::topic_of(&self.prefix, incoming.subject.as_str())?;
         let headers = incoming.headers.unwrap_or_default();
-        let header = |name: &str| headers.get(name).map(|value| value.as_str().to_owned());
+        let header = |name: &str| headers.get(name).map(|value| value.as_str());
         let origin = header(subject::ORIGIN);
-        if let (Some(origin), Some(seq)) = (&origin, header(subject::SEQ)) {
+        if let (Some(origin), Some(seq)) = (origin, header(subject::SEQ)) {
             // A number that is not one is no evidence of a loss.
             if let Ok(seq) = seq.trim().parse() {
-                self.count_gap(origin, &topic, seq, sender);
+                self.count_gap(origin, topic, seq, sender);
             }
         }
         Some(Message {
-            topic,
+            topic: topic.to_owned(),
             payload: incoming.payload,
-            from: header(subject::FROM),
-            hops: subject::hops(header(subject::HOPS).as_deref()),
+            from: header(subject::FROM).map(str::to_owned),
+            hops: subject::hops(header(subject::HOPS)),
             // What this host published itself counts as local.
-            origin: origin.filter(|origin| *origin != self.origin),
+            origin: origin.filter(|origin| *origin != self.origin).map(str::to_owned),
         })
     }
 
@@ -627,10 +633,19 @@ impl Forward {
         if origin.len() > MAX_ORIGIN || topic.len() > subject::MAX_SUBJECT {
             return;
         }
-        if self.last.len() >= MAX_SEQUENCES {
-            self.last.clear();
-        }
-        let last = self.last.entry((origin.to_owned(), topic.to_owned())).or_insert(seq);
+        // Looked up by reference: a message from a known publisher and topic
+        // allocates nothing here.
+        let known = self.last.get_mut(origin).and_then(|topics| topics.get_mut(topic));
+        let last = match known {
+            Some(last) => last,
+            None => {
+                if self.last.values().map(HashMap::len).sum::<usize>() >= MAX_SEQUENCES {
+                    self.last.clear();
+                }
+                let topics = self.last.entry(origin.to_owned()).or_default();
+                topics.entry(topic.to_owned()).or_insert(seq)
+            }
+        };
         // The first message seen, or a publisher that numbers afresh; a
         // jump larger than any buffer could lose is a forged or restarted
         // numbering, not a loss, and poisons no counter.

@@ -143,12 +143,12 @@ impl ToolRegistry {
 
     /// The tool `name` called with `input`: a host tool's future, or the
     /// plugin that provides it, if it is still loaded.
-    pub fn get(&self, name: &str, input: String) -> Option<Found> {
+    pub fn get(&self, name: &str, input: &str) -> Option<Found> {
         match self.read().get(name)? {
             Tool::Host(tool, spec) => {
-                Some(match spec.as_ref().map(|spec| spec.check(name, &input)) {
+                Some(match spec.as_ref().map(|spec| spec.check(name, input)) {
                     Some(Err(reason)) => Found::Refused(reason),
-                    _ => Found::Host(tool(input)),
+                    _ => Found::Host(tool(input.to_owned())),
                 })
             }
             Tool::Plugin(provider) => provider.upgrade().map(Found::Plugin),
