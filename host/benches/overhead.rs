@@ -229,6 +229,26 @@ struct Paired {
 }
 
 impl Paired {
+    /// `rounds` rounds of each way in turn, the order alternating; each
+    /// closure runs one round and returns its seconds per operation.
+    async fn rounds(
+        rounds: usize,
+        mut witplug: impl AsyncFnMut() -> Fallible<f64>,
+        mut floor: impl AsyncFnMut() -> Fallible<f64>,
+    ) -> Fallible<Self> {
+        let mut paired = Self::default();
+        for round in 0..rounds {
+            for way in 0..2 {
+                if (round + way) % 2 == 0 {
+                    paired.witplug.push(witplug().await?);
+                } else {
+                    paired.floor.push(floor().await?);
+                }
+            }
+        }
+        Ok(paired)
+    }
+
     fn row(self, what: &'static str) -> Row {
         let ratios = self.witplug.iter().zip(&self.floor).map(|(w, f)| w / f).collect();
         Row::timed(what, middle(self.witplug), middle(self.floor), middle(ratios))
@@ -774,23 +794,21 @@ async fn fresh_calls() -> Fallible<Row> {
     let counter = host.load_file(dir.join("counter.wasm")).await?;
     let floor = Floor::new("counter")?;
     let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(FRESH_CALLS);
-    let mut paired = Paired::default();
-    for round in 0..ROUNDS {
-        for way in 0..2 {
-            let started = Instant::now();
-            if (round + way) % 2 == 0 {
-                for _ in 0..FRESH_CALLS {
-                    counter.handle("get").await?;
-                }
-                paired.witplug.push(per_call(started));
-            } else {
-                for _ in 0..FRESH_CALLS {
-                    floor.fresh_call().await?;
-                }
-                paired.floor.push(per_call(started));
-            }
+    let witplug = async || {
+        let started = Instant::now();
+        for _ in 0..FRESH_CALLS {
+            counter.handle("get").await?;
         }
-    }
+        Ok(per_call(started))
+    };
+    let by_hand = async || {
+        let started = Instant::now();
+        for _ in 0..FRESH_CALLS {
+            floor.fresh_call().await?;
+        }
+        Ok(per_call(started))
+    };
+    let paired = Paired::rounds(ROUNDS, witplug, by_hand).await?;
     std::fs::remove_dir_all(&dir)?;
     Ok(paired.row(TIMED[3]))
 }

@@ -224,6 +224,16 @@ async fn answer(host: &Host, path: &std::path::Path) -> String {
     host.load_file(path).await.unwrap().call_wave("answer", &[] as &[&str]).await.unwrap().join(" ")
 }
 
+/// Writes `bytes` over the file at `path` in place (the same inode), then
+/// sets its modification time back to what it was.
+fn rewrite_in_place(path: &std::path::Path, bytes: &[u8]) {
+    use std::io::Write;
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.write_all(bytes).unwrap();
+    file.set_modified(modified).unwrap();
+}
+
 /// Loads until the cache knows both files, then returns the stats of a
 /// load that read neither.
 async fn known_load(cache: &Scratch, path: &std::path::Path) -> CacheStats {
@@ -254,15 +264,9 @@ async fn a_plugin_rewritten_in_place_with_its_old_time_is_read_again() {
     known_load(&cache, &path).await;
     // The same size, at the same path and inode, its modification time
     // set back: only the change time, which no one can set back, differs.
-    let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
     let new = answering(7);
     assert_eq!(new.len(), answering(4).len());
-    {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.write_all(&new).unwrap();
-        file.set_modified(modified).unwrap();
-    }
+    rewrite_in_place(&path, &new);
     let again = host(&cache);
     assert_eq!(answer(&again, &path).await, "7");
     let stats = again.cache_stats().unwrap();
@@ -276,16 +280,10 @@ async fn an_entry_edited_after_it_was_checked_is_checked_whole_again() {
     settle();
     known_load(&cache, &path).await;
     let [entry] = entries(&cache).try_into().unwrap();
-    let modified = std::fs::metadata(&entry).unwrap().modified().unwrap();
     let mut bytes = std::fs::read(&entry).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x01;
-    {
-        use std::io::Write;
-        let mut file = std::fs::OpenOptions::new().write(true).open(&entry).unwrap();
-        file.write_all(&bytes).unwrap();
-        file.set_modified(modified).unwrap();
-    }
+    rewrite_in_place(&entry, &bytes);
     let again = host(&cache);
     assert_eq!(answer(&again, &path).await, "4");
     let stats = again.cache_stats().unwrap();

@@ -52,24 +52,22 @@ pub async fn measure() -> Fallible<Vec<Row>> {
         let mut store = floor.store();
         let by_hand = floor.instance(&mut store).await?;
         let per_call = |started: Instant| started.elapsed().as_secs_f64() / f64::from(WARM_CALLS);
-        let mut paired = Paired::default();
-        for round in 0..WARM_ROUNDS {
-            for way in 0..2 {
-                let started = Instant::now();
-                if (round + way) % 2 == 0 {
-                    for _ in 0..WARM_CALLS {
-                        plugin.handle("x").await?;
-                    }
-                    paired.witplug.push(per_call(started));
-                } else {
-                    for _ in 0..WARM_CALLS {
-                        let guest = by_hand.witplug_plugin_guest();
-                        guest.call_handle(&mut store, "x").await?.map_err(|e| e.to_string())?;
-                    }
-                    paired.floor.push(per_call(started));
-                }
+        let witplug = async || {
+            let started = Instant::now();
+            for _ in 0..WARM_CALLS {
+                plugin.handle("x").await?;
             }
-        }
+            Ok(per_call(started))
+        };
+        let floor = async || {
+            let started = Instant::now();
+            for _ in 0..WARM_CALLS {
+                let guest = by_hand.witplug_plugin_guest();
+                guest.call_handle(&mut store, "x").await?.map_err(|e| e.to_string())?;
+            }
+            Ok(per_call(started))
+        };
+        let paired = Paired::rounds(WARM_ROUNDS, witplug, floor).await?;
         let mut row = paired.row(warm);
         row.target = "≤ 1.2× floor";
         rows.push(row);
