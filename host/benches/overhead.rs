@@ -735,6 +735,11 @@ async fn profile(way: &str, calls: u32) -> Fallible<()> {
                 }
             }
         }
+        #[cfg(feature = "nats")]
+        "tool" | "tool-floor" => {
+            started = Instant::now();
+            across::profile_tools(way, calls).await?;
+        }
         "bus" | "bus-floor" => {
             started = Instant::now();
             throughput::profile_bus(way, u64::from(calls)).await?;

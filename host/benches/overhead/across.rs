@@ -134,6 +134,39 @@ async fn measure_once(url: &str) -> Fallible<(Way, Way)> {
     Ok((Way { messages, remote, local }, floor))
 }
 
+/// `calls` calls of `count-words` from one caller within one host, through
+/// witplug (`tool`) or by hand (`tool-floor`), for a profiler
+/// (`--profile tool N`).
+pub async fn profile_tools(way: &str, calls: u32) -> Fallible<()> {
+    const INPUT: &str = r#"count-words:{"text":"a b"}"#;
+    if way == "tool" {
+        let dir = tempdir("profile-tools")?;
+        write_plugins(&dir)?;
+        let host = Host::builder().build()?;
+        load(&host, &dir, &["tool-user", "word-count"]).await?;
+        let user = host.plugin("tool-user")?;
+        for _ in 0..calls {
+            user.handle(INPUT).await?;
+        }
+        host.unload_all().await;
+        std::fs::remove_dir_all(&dir)?;
+    } else {
+        let provider = Floor::new("word-count")?;
+        let mut store = provider.store();
+        let plugin = provider.instance(&mut store).await?;
+        let mut pair = Some((store, plugin));
+        // The first caller reaches the provider; the others are not used.
+        let tools = || Ok(pair.take().map_or(Tools::None, |pair| Tools::Local(Box::new(pair))));
+        let mut callers = tool_users(tools).await?;
+        let (store, plugin) = &mut callers[0];
+        for _ in 0..calls {
+            let guest = plugin.witplug_plugin_guest();
+            guest.call_handle(&mut *store, INPUT).await?.map_err(|e| format!("{e:?}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// The stores of `TOOL_CALLS`' callers by hand: tool-user instances whose
 /// `call-tool` reaches what `tools` gives each.
 async fn tool_users(mut tools: impl FnMut() -> Fallible<Tools>) -> Fallible<Vec<Caller>> {

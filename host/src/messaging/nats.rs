@@ -72,8 +72,11 @@ pub const DEFAULT_OUTGOING_BYTES: u64 = 64 << 20;
 pub const CLIENT_QUEUE: usize = 512;
 
 /// How many received messages the NATS client queues for one subscription
-/// before they are moved to their subscriber's own bounded queue.
-pub const SUBSCRIPTION_QUEUE: usize = 8_192;
+/// before they are moved to their subscriber's own bounded queue: async-nats'
+/// own default. (At 8,192, a burst of 100,000 messages from another host
+/// lost some 5,000 to the queue's overflow on a 2-core machine, `cargo xtask
+/// bench`; at this bound it lost none.)
+pub const SUBSCRIPTION_QUEUE: usize = 65_536;
 
 /// How many topics a host numbers at once, publishing or receiving; past
 /// it the numbering starts again (a gap is then not noticed once).
