@@ -139,7 +139,9 @@ pub async fn run(args: Args, quiet: bool) -> Result<ExitCode> {
     code
 }
 
-/// How `call` reached a plugin of the folder besides the one it calls.
+/// How `call` reached a plugin of the folder besides the one it calls (the
+/// plugins it reached are in the order found, each after one that reaches
+/// it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reached {
     /// It provides a tool a reached plugin may call.
@@ -156,7 +158,6 @@ async fn call(
     let (export, values) = export_and_args(args)?;
     let path = find(&args.plugins.dir(), &args.plugin)?;
     let plugin = host.load_file(&path).await?;
-    reached.push((plugin.clone(), Reached::Provider));
     // The plugins of the folder that the call may reach, found from their
     // manifests: only they are compiled, so one call stays fast.
     for (file, how) in reachable(&args.plugins.dir(), &args.plugin, plugin.grants()) {

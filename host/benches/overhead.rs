@@ -747,7 +747,7 @@ async fn profile(way: &str, calls: u32) -> Fallible<()> {
         "cached" | "cached-floor" => {
             let dir = tempdir("profile-cached")?;
             let path = plugins_dir().join("counter.wasm");
-            let by_hand = Precompiled::new("counter", &dir)?;
+            let by_hand = Precompiled::new("counter", &tempdir("profile-cached-floor")?)?;
             Host::builder().cache_dir(&dir).build()?.load_file(&path).await?;
             std::thread::sleep(Duration::from_millis(1100));
             Host::builder().cache_dir(&dir).build()?.load_file(&path).await?;
@@ -764,6 +764,7 @@ async fn profile(way: &str, calls: u32) -> Fallible<()> {
                 loading += load.elapsed();
             }
             std::fs::remove_dir_all(&dir)?;
+            std::fs::remove_dir_all(tempdir("profile-cached-floor")?)?;
             started = Instant::now() - loading;
         }
         _ => {

@@ -170,7 +170,7 @@ impl Cache {
         let record = seen_record(&key, file, component);
         let (device, inode) = file.identity();
         let path = self.dir.join(format!("{device:x}-{inode:x}.seen"));
-        if let Err(err) = write_record(&path, &record) {
+        if let Err(err) = replace(&path, &record, Synced::No) {
             tracing::debug!(target: "witplug::host", file = %path.display(), "record not written: {err}");
         }
     }
@@ -218,7 +218,7 @@ impl Cache {
                         after.and_then(|after| Fingerprint::settled(&entry.before, &after));
                     if let Some(checked) = settled {
                         let record = checked_record(&key, &binding, &checked);
-                        let _ = write_record(&checked_path(&path), &record);
+                        let _ = replace(&checked_path(&path), &record, Synced::No);
                     }
                     touch(&entry.file, &entry.before);
                     return Ok(component);
@@ -301,7 +301,7 @@ impl Cache {
                 // Written aside, then linked in: two hosts starting at once
                 // agree on the first key written.
                 let tmp = unique_aside(&self.key_file);
-                write_private(&tmp, &key).map_err(shown)?;
+                write_private(&tmp, &key, Synced::Yes).map_err(shown)?;
                 let linked = std::fs::hard_link(&tmp, &self.key_file);
                 let _ = std::fs::remove_file(&tmp);
                 match linked {
@@ -327,14 +327,8 @@ impl Cache {
         tag.extend_from_slice(&mac(key, binding, &code));
         // Each written aside, then renamed: a reader never sees half a
         // file. The MAC first: an entry without its MAC is no entry.
-        for (path, bytes) in [(mac_path(path), tag.as_slice()), (path.to_owned(), &code)] {
-            let tmp = unique_aside(&path);
-            write_private(&tmp, bytes)?;
-            if let Err(err) = std::fs::rename(&tmp, &path) {
-                let _ = std::fs::remove_file(&tmp);
-                return Err(err.into());
-            }
-        }
+        replace(&mac_path(path), &tag, Synced::Yes)?;
+        replace(path, &code, Synced::Yes)?;
         Ok(())
     }
 
@@ -560,25 +554,23 @@ fn read_record<const N: usize>(path: &Path) -> Option<[u8; N]> {
     (file.read(&mut [0u8; 1]).ok()? == 0).then_some(record)
 }
 
-/// Writes a record aside, then renames it in: a reader never sees half of
-/// one. Not synced: a record lost to a crash only costs a full read.
-fn write_record(path: &Path, record: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` aside, then renames them in as `path`: a reader never
+/// sees half a file. `synced` waits for the disk; a record need not (one
+/// lost to a crash only costs a full read).
+fn replace(path: &Path, bytes: &[u8], synced: Synced) -> std::io::Result<()> {
     let tmp = unique_aside(path);
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
+    let written = write_private(&tmp, bytes, synced).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    let written = options.open(&tmp).and_then(|mut file| file.write_all(record));
-    match written.and_then(|()| std::fs::rename(&tmp, path)) {
-        Ok(()) => Ok(()),
-        Err(err) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(err)
-        }
-    }
+    written
+}
+
+/// Whether a write waits until its bytes are on the disk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Synced {
+    Yes,
+    No,
 }
 
 /// Keeps an entry young for pruning: a hit sets its modification time, at
@@ -736,7 +728,7 @@ fn unique_aside(path: &Path) -> PathBuf {
 }
 
 /// Writes a new file only this user can read or write.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_private(path: &Path, bytes: &[u8], synced: Synced) -> std::io::Result<()> {
     let mut options = File::options();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -746,7 +738,10 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     let mut file = options.open(path)?;
     file.write_all(bytes)?;
-    file.sync_all()
+    if synced == Synced::Yes {
+        file.sync_all()?;
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {
