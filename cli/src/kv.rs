@@ -75,7 +75,7 @@ impl StoreArgs {
         }
         let dir = self.host.data_dir().context("no data folder: give --data DIR")?;
         let path = dir.join(DATABASE_FILE);
-        let store = tokio::task::spawn_blocking(move || Embedded::open(path)).await??;
+        let store = Embedded::open_within(path, Embedded::DEFAULT_WAIT).await?;
         Ok(Arc::new(store))
     }
 
@@ -106,6 +106,11 @@ impl StoreArgs {
     }
 }
 
+/// A key or bucket name a plugin chose, as one safe line.
+fn safe(text: &str) -> String {
+    witplug_host::text::sanitize(text, witplug_host::text::NAME * 4)
+}
+
 pub async fn run(args: Args) -> Result<ExitCode> {
     match args.action {
         Action::List { plugin, bucket: None, store } => {
@@ -128,6 +133,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 crate::print_json(&buckets)?;
             } else {
                 for (name, shared) in listed {
+                    let name = safe(&name);
                     out!("{name}{}", if shared { " (shared)" } else { "" });
                 }
             }
@@ -143,7 +149,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 if store.output.json {
                     all.extend(keys);
                 } else {
-                    keys.iter().for_each(|key| out!("{key}"));
+                    // A plugin chose them: one safe line each (`--json`
+                    // has them whole).
+                    keys.iter().for_each(|key| out!("{}", safe(key)));
                 }
                 match next {
                     Some(next) => cursor = Some(next),
@@ -158,6 +166,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             let bucket = store.bucket(&plugin, &bucket)?;
             let kv = store.open().await?;
             let Some(value) = kv.get(&bucket, &key).await? else {
+                let key = safe(&key);
                 return Err(crate::exit::NotFound(format!("no key `{key}` in {bucket}")).into());
             };
             if store.output.json {
@@ -169,9 +178,20 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 crate::print_json(&shown)?;
                 return Ok(ExitCode::SUCCESS);
             }
+            // The value as it is, for a pipe; made safe on a terminal.
             let mut stdout = std::io::stdout().lock();
             match std::str::from_utf8(&value) {
-                Ok(text) => out!("{text}"),
+                Ok(text) if std::io::IsTerminal::is_terminal(&stdout) => {
+                    drop(stdout);
+                    out!("{}", witplug_host::text::sanitize(text, usize::MAX));
+                }
+                Ok(text) => {
+                    drop(stdout);
+                    out!("{text}");
+                }
+                Err(_) if std::io::IsTerminal::is_terminal(&stdout) => {
+                    bail!("the value of `{}` is not text: give --json, or pipe it", safe(&key))
+                }
                 Err(_) => stdout.write_all(&value).context("writing to stdout")?,
             }
         }

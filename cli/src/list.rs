@@ -49,29 +49,23 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         return Ok(code);
     }
     if !report.loaded.is_empty() {
-        out!(
-            "{:<16} {:<8} {:<8} {:>9}  {:<28} DESCRIPTION",
-            "NAME",
-            "VERSION",
-            "CONTRACT",
-            "SIZE",
-            "FILE"
-        );
-    }
-    for plugin in &report.loaded {
-        let info = plugin.info();
-        out!(
-            "{:<16} {:<8} {:<8} {:>9}  {:<28} {}",
-            plugin.name(),
-            dash_if_empty(&info.version),
-            info.contract.map_or("-", |contract| contract.version()),
-            witplug_build::human_size(plugin.size()),
-            plugin.path().display(),
-            dash_if_empty(&info.description),
-        );
+        let mut table =
+            crate::table::new(&["NAME", "VERSION", "CONTRACT", "SIZE", "FILE", "DESCRIPTION"]);
+        for plugin in &report.loaded {
+            let info = plugin.info();
+            table.add_row(vec![
+                crate::table::cell(plugin.name(), 32),
+                crate::table::cell(dash_if_empty(&info.version), 16),
+                info.contract.map_or("-", |contract| contract.version()).to_owned(),
+                witplug_build::human_size(plugin.size()),
+                crate::table::cell(&plugin.path().display().to_string(), 60),
+                crate::table::cell(dash_if_empty(&info.description), 120),
+            ]);
+        }
+        out!("{}", table.trim_fmt());
     }
     for error in &report.failed {
-        out!("failed: {error}");
+        out!("failed: {}", crate::table::cell(&error.to_string(), 4096));
     }
     out!("{} loaded, {} failed", report.loaded.len(), report.failed.len());
     Ok(code)

@@ -13,6 +13,7 @@ mod new;
 mod precompile;
 mod run;
 mod stats;
+mod table;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;

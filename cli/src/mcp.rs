@@ -38,6 +38,10 @@ pub struct Args {
     /// after the plugin
     #[arg(long)]
     expose_handle: bool,
+    /// The most one incoming message may take (a request over it is
+    /// answered with an error naming its size and this bound)
+    #[arg(long, value_name = "SIZE", default_value = "16 MiB", value_parser = witplug_host::units::parse_size)]
+    max_message: u64,
     // With `--watch`, clients also hear that the tools changed.
     #[command(flatten)]
     watch: WatchArgs,
@@ -57,7 +61,8 @@ pub async fn run(args: Args, logs: LogReceiver) -> Result<ExitCode> {
     for error in host.init_all().await {
         eprintln!("failed: {error}");
     }
-    let options = McpOptions::default().expose_handle(args.expose_handle);
+    let max_message = usize::try_from(args.max_message).unwrap_or(usize::MAX);
+    let options = McpOptions::default().expose_handle(args.expose_handle).max_message(max_message);
     let options = args.expose.iter().fold(options, |options, p| options.expose(p));
     let server = McpServer::new(host.clone(), options);
     tokio::spawn({

@@ -64,11 +64,10 @@ async fn serve_metrics(
         }
     };
     let app = axum::Router::new().route("/metrics", axum::routing::get(scrape));
-    tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, app).await {
-            eprintln!("warning: the metrics server stopped: {err}");
-        }
-    });
+    // Bounded as every endpoint is: a scraper that sends a request keeps
+    // its place whatever idle connections a stranger holds.
+    let (gate, bounds) = (witplug_endpoint::Gate::open(), witplug_endpoint::Bounds::default());
+    tokio::spawn(witplug_endpoint::serve(listener, app, gate, bounds, std::future::pending()));
     Ok(bound)
 }
 

@@ -20,6 +20,7 @@ use crate::compile::engine::Engines;
 use crate::messaging::bus::{Message, MessageBus, Published, Subscription};
 use crate::messaging::origin::CallContext;
 use crate::messaging::remote::{ToolRequest, ToolService};
+use crate::messaging::schema::{self, SchemaBounds};
 use crate::messaging::tools::{Found, Listed, ToolProvider};
 use crate::observe::events::{Event, EventStream};
 use crate::observe::metrics::{self, Stats};
@@ -131,13 +132,18 @@ impl Host {
     /// one, [`Error::Tool`].
     pub async fn call_tool(&self, name: &str, input: &str) -> Result<String> {
         let tool = || crate::text::sanitize(name, crate::text::NAME);
-        match self.services.tools.get(name, input) {
-            Some(Found::Host(call)) => call.await.map_err(|message| Error::Tool {
-                tool: tool(),
-                error: PluginError::Failed(message),
-            }),
-            Some(Found::Refused(reason)) => {
-                Err(Error::Tool { tool: tool(), error: PluginError::InvalidInput(reason) })
+        match self.services.tools.get(name) {
+            Some(Found::Host(call, spec)) => {
+                let deadline = self.settings.limits.deadline;
+                crate::messaging::tools::call_host(
+                    &call,
+                    spec.as_deref(),
+                    name,
+                    input.to_owned(),
+                    deadline,
+                )
+                .await
+                .map_err(|error| Error::Tool { tool: tool(), error })
             }
             Some(Found::Plugin(provider)) => {
                 provider.run_tool(CallContext::default(), name, input).await
@@ -182,16 +188,36 @@ impl Host {
     /// Waits a moment for the other hosts to answer.
     pub async fn remote_tools(&self) -> Vec<crate::ToolInfo> {
         let Some(remote) = self.services.bus.remote_tools() else { return Vec::new() };
-        let mut tools: Vec<crate::ToolInfo> = remote
+        let listed: Vec<(String, String)> = remote
             .list()
             .await
             .into_iter()
             .filter(|(name, _)| self.services.tools.listed(name).is_none())
-            .filter_map(|(name, json)| {
-                let spec = crate::ToolSpec::from_json(&json).ok()?;
-                Some(crate::ToolInfo { name, provider: crate::Provider::Remote, spec })
-            })
             .collect();
+        // Another host's schemas are held to this host's default bounds,
+        // compiled off the async workers within the default deadline.
+        let bounds = SchemaBounds::of(&self.settings.limits);
+        let compile = move || {
+            let specs = listed.into_iter().filter_map(|(name, json)| {
+                match crate::ToolSpec::from_json(&json, &bounds) {
+                    Ok(spec) => Some(crate::ToolInfo { name, provider: crate::Provider::Remote, spec }),
+                    Err(reason) => {
+                        let name = crate::text::sanitize(&name, crate::text::NAME);
+                        tracing::warn!(target: "witplug::host", "remote tool `{name}` left out: {reason}");
+                        None
+                    }
+                }
+            });
+            Ok(specs.collect::<Vec<_>>())
+        };
+        let deadline = self.settings.limits.deadline;
+        let mut tools = match schema::compile_off("remote tool schemas", deadline, compile).await {
+            Ok(tools) => tools,
+            Err(reason) => {
+                tracing::warn!(target: "witplug::host", "remote tools left out: {reason}");
+                Vec::new()
+            }
+        };
         tools.sort_by(|a, b| a.name.cmp(&b.name));
         tools
     }

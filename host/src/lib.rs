@@ -91,10 +91,11 @@ mod imports;
 mod messaging;
 mod name;
 mod observe;
+mod offload;
 mod plugin;
 mod state;
 mod store;
-mod text;
+pub mod text;
 
 pub use compile::cache::{CacheEntries, CacheFolder, CacheStats};
 pub use compile::engine::engine_config;

@@ -12,4 +12,5 @@ pub(crate) mod described;
 pub(crate) mod nats;
 pub(crate) mod origin;
 pub(crate) mod remote;
+pub(crate) mod schema;
 pub(crate) mod tools;

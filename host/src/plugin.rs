@@ -23,6 +23,7 @@ use crate::compile::load::{Code, Wasm};
 use crate::contract::{Contract, GuestIndices};
 use crate::messaging::described::ToolSpec;
 use crate::messaging::origin::{CallContext, Direct};
+use crate::messaging::schema::{self, Refused, SchemaBounds};
 use crate::messaging::tools::{ProviderFuture, ToolProvider};
 use crate::name::Name;
 use crate::observe::events::{Event, Events};
@@ -169,7 +170,7 @@ impl Plugin {
         if plugin.guest.is_some() {
             let (info, described) = plugin.read_info().await?;
             plugin.info = PluginInfo { contract, ..info };
-            plugin.tools = plugin.agree(contract, described)?;
+            plugin.tools = plugin.agree(contract, described).await?;
         }
         Ok(plugin)
     }
@@ -178,7 +179,7 @@ impl Plugin {
     /// describes, which must be exactly what its manifest provides; for
     /// 0.1, each provided tool as taking a string, with the plugin's own
     /// description.
-    fn agree(
+    async fn agree(
         &self,
         contract: Option<Contract>,
         described: Vec<crate::contract::v0_2::witplug::plugin::types::ToolDescription>,
@@ -189,8 +190,23 @@ impl Plugin {
             let spec = ToolSpec::plain(self.info.description.clone());
             return Ok(provided.iter().map(|name| (name.clone(), spec.clone())).collect());
         }
-        let mut tools: Vec<(String, ToolSpec)> = Vec::with_capacity(described.len());
-        for description in described {
+        // What the plugin described is bounded before anything is parsed.
+        let limits = &self.context.limits;
+        let bytes: u64 = described
+            .iter()
+            .map(|tool| {
+                let output = tool.output_schema.as_ref().map_or(0, String::len);
+                (tool.name.len() + tool.description.len() + tool.input_schema.len() + output) as u64
+            })
+            .sum();
+        if bytes > limits.tool_descriptions {
+            return Err(refuse(format!(
+                "its tool descriptions take {}, over the tool-descriptions limit of {}",
+                crate::text::format_size(bytes),
+                crate::text::format_size(limits.tool_descriptions)
+            )));
+        }
+        for (at, description) in described.iter().enumerate() {
             // Names first: a schema is parsed and compiled only for a tool
             // the operator provides, once.
             let shown = crate::text::sanitize(&description.name, crate::text::NAME);
@@ -199,16 +215,29 @@ impl Plugin {
                     "describes tool `{shown}`, which its manifest does not provide (add it to `[provides] tools`)"
                 )));
             }
-            if tools.iter().any(|(other, _)| *other == description.name) {
+            if described[..at].iter().any(|other| other.name == description.name) {
                 return Err(refuse(format!("describes tool `{shown}` twice")));
             }
-            tools.push(ToolSpec::from_plugin(description).map_err(refuse)?);
         }
-        if let Some(missing) = provided.iter().find(|name| !tools.iter().any(|(n, _)| n == *name)) {
+        if let Some(missing) =
+            provided.iter().find(|name| !described.iter().any(|tool| tool.name == **name))
+        {
             return Err(refuse(format!(
                 "its manifest provides tool `{missing}`, which the plugin does not describe"
             )));
         }
+        // Parsing and compiling run off the async workers, within the
+        // plugin's deadline.
+        let bounds = SchemaBounds::of(limits);
+        let compile = move || {
+            described
+                .into_iter()
+                .map(|description| ToolSpec::from_plugin(description, &bounds))
+                .collect::<std::result::Result<Vec<_>, String>>()
+        };
+        let mut tools = schema::compile_off("its tool schemas", limits.deadline, compile)
+            .await
+            .map_err(refuse)?;
         tools.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(tools)
     }
@@ -417,12 +446,13 @@ impl Plugin {
             });
         }
         if let Some((_, spec)) = self.tools.iter().find(|(tool, _)| tool == name)
-            && let Err(reason) = spec.check(name, input)
+            && let Err(refused) = spec.check(name, input, self.context.limits.deadline).await
         {
-            return Err(Error::Plugin {
-                plugin: self.name().to_owned(),
-                error: PluginError::InvalidInput(reason),
-            });
+            let error = match refused {
+                Refused::Invalid(reason) => PluginError::InvalidInput(reason),
+                Refused::Limit(reason) => PluginError::LimitExceeded(reason),
+            };
+            return Err(Error::Plugin { plugin: self.name().to_owned(), error });
         }
         self.run_tool_in(Source::POOL, call, name, input).await
     }

@@ -7,22 +7,26 @@
 //! as they are, a newline forges another log line, an escape sequence
 //! drives the operator's terminal, a bidirectional override makes a name
 //! read as another, and a megabyte of text floods whatever shows it.
+//!
+//! Front ends use it too: the CLI passes every plugin- or store-controlled
+//! text it prints (key-value keys, tool names and descriptions, tables)
+//! through [`sanitize`].
 
 /// The most bytes of a name the host quotes (a capability, a topic, a tool,
 /// an export): longer than any real one.
-pub(crate) const NAME: usize = 256;
+pub const NAME: usize = 256;
 
 /// The most bytes of a plugin's `info` description.
-pub(crate) const DESCRIPTION: usize = 1024;
+pub const DESCRIPTION: usize = 1024;
 
 /// The most bytes of a plugin's `info` name or version.
-pub(crate) const LABEL: usize = 128;
+pub const LABEL: usize = 128;
 
 /// `text` on one line and at most `limit` bytes (marked when cut): control
 /// characters (newlines and escapes among them) become spaces, and the
 /// format characters that reorder or hide text (bidirectional overrides,
 /// zero-width joiners) are removed.
-pub(crate) fn sanitize(text: &str, limit: usize) -> String {
+pub fn sanitize(text: &str, limit: usize) -> String {
     let mut line = String::with_capacity(text.len().min(limit.saturating_add(16)));
     for c in text.chars() {
         if line.len() + c.len_utf8() > limit {

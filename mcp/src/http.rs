@@ -1,18 +1,19 @@
 //! MCP over streamable HTTP: rmcp's service behind two checks of our own,
-//! made before any request reaches it. A request whose `Origin` is not one
-//! the server allows is refused (403), as the MCP specification asks, so a
-//! web page cannot drive a local server; with a token, a request without
-//! `Authorization: Bearer TOKEN` is refused (401). An address that is not
-//! loopback is served only with a token.
+//! made on each request's head before its body is read. A request whose
+//! `Origin` is not one the server allows is refused (403), as the MCP
+//! specification asks, so a web page cannot drive a local server; with a
+//! token, a request without `Authorization: Bearer TOKEN` is refused (401).
+//! An address that is not loopback is served only with a token. The
+//! connections are `witplug_endpoint`'s: bounded in number and time, with
+//! places kept for clients whose requests pass these checks.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -32,12 +33,19 @@ pub struct HttpOptions {
     /// Origins allowed besides those of loopback (`http://localhost:*`,
     /// `http://127.0.0.1:*`, `http://[::1]:*`), e.g. `https://app.example.com`.
     pub allowed_origins: Vec<String>,
+    /// What the server allows its connections.
+    pub bounds: witplug_endpoint::Bounds,
 }
 
 impl HttpOptions {
     /// Serving on `addr`, with no token and only loopback origins.
     pub fn new(addr: SocketAddr) -> Self {
-        Self { addr, token_file: None, allowed_origins: Vec::new() }
+        Self {
+            addr,
+            token_file: None,
+            allowed_origins: Vec::new(),
+            bounds: witplug_endpoint::Bounds::default(),
+        }
     }
 
     /// Requires the bearer token in `file`.
@@ -49,6 +57,12 @@ impl HttpOptions {
     /// Allows requests from `origin` too.
     pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
         self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Bounds the server's connections so.
+    pub fn bounds(mut self, bounds: witplug_endpoint::Bounds) -> Self {
+        self.bounds = bounds;
         self
     }
 }
@@ -69,8 +83,7 @@ struct Guard {
 ///
 /// [`Error::NoToken`] for an address other than loopback without a token,
 /// [`Error::Token`] for a token file that cannot be read or is empty,
-/// [`Error::Bind`] when the address cannot be bound, [`Error::Http`] when
-/// serving fails.
+/// [`Error::Bind`] when the address cannot be bound.
 pub async fn serve_http(
     server: McpServer,
     options: HttpOptions,
@@ -88,8 +101,9 @@ pub async fn serve_http(
     let addr =
         listener.local_addr().map_err(|source| Error::Bind { addr: options.addr, source })?;
     let stop = CancellationToken::new();
-    let mut config =
-        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(stop.child_token())
+        .with_max_request_body_bytes(server.max_message());
     if !options.addr.ip().is_loopback() {
         // Reached by other names than loopback's; the token guards it.
         config = config.disable_allowed_hosts();
@@ -99,21 +113,19 @@ pub async fn serve_http(
         Arc::new(LocalSessionManager::default()),
         config,
     );
-    let guard = Arc::new(Guard {
+    let guard = Guard {
         authorization: token.map(|token| format!("Bearer {token}")),
         allowed_origins: options.allowed_origins,
-    });
-    let app = axum::Router::new()
-        .nest_service("/mcp", service)
-        .layer(axum::middleware::from_fn_with_state(guard, check));
+    };
+    let app = axum::Router::new().nest_service("/mcp", service);
+    let gate = witplug_endpoint::Gate::new(move |head| check(&guard, head));
     bound(addr);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop.cancel();
-        })
-        .await
-        .map_err(Error::Http)
+    let shutdown = async move {
+        shutdown.await;
+        stop.cancel();
+    };
+    witplug_endpoint::serve(listener, app, gate, options.bounds, shutdown).await;
+    Ok(())
 }
 
 /// The token in `path`: its first line, trimmed.
@@ -130,22 +142,24 @@ fn read_token(path: &std::path::Path) -> Result<String> {
     Ok(token.to_owned())
 }
 
-/// Refuses a request from an origin not allowed, or without the token.
-async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
-    if let Some(origin) = request.headers().get(header::ORIGIN)
+/// Refuses a request from an origin not allowed, or without the token:
+/// the answer, or `None` to let it through.
+fn check(guard: &Guard, head: &Parts) -> Option<Response> {
+    if let Some(origin) = head.headers.get(header::ORIGIN)
         && !origin_allowed(origin, &guard.allowed_origins)
     {
-        return (StatusCode::FORBIDDEN, "origin not allowed").into_response();
+        return Some((StatusCode::FORBIDDEN, "origin not allowed").into_response());
     }
     if let Some(expected) = &guard.authorization {
-        let given = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        let given = head.headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
         if !given.is_some_and(|given| same(given, expected.as_bytes())) {
             let challenge = [(header::WWW_AUTHENTICATE, "Bearer")];
-            return (StatusCode::UNAUTHORIZED, challenge, "a bearer token is required")
-                .into_response();
+            return Some(
+                (StatusCode::UNAUTHORIZED, challenge, "a bearer token is required").into_response(),
+            );
         }
     }
-    next.run(request).await
+    None
 }
 
 /// Whether `origin` is loopback's (any port) or one of `allowed`.

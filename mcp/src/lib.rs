@@ -41,8 +41,10 @@ mod error;
 mod http;
 mod logs;
 mod server;
+mod stdio;
 
 pub use error::{Error, Result};
 pub use http::{HttpOptions, serve_http};
 pub use logs::{LogReceiver, PluginLogs, plugin_logs};
 pub use server::{McpOptions, McpServer};
+pub use stdio::DEFAULT_MAX_MESSAGE;

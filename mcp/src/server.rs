@@ -23,7 +23,7 @@ use crate::logs::{LogLine, LogReceiver};
 use crate::{Error, Result};
 
 /// What the server offers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct McpOptions {
     /// Only tools whose names match one of these patterns (`*` for any run
@@ -32,6 +32,20 @@ pub struct McpOptions {
     /// Also offer each default-world plugin's `handle` as a tool named
     /// after the plugin, taking `{"input": string}`.
     pub expose_handle: bool,
+    /// The most bytes one incoming message over stdio may take (16 MiB by
+    /// default); a request over it is answered with an error naming its
+    /// size and this bound. Over HTTP, the request body's bound.
+    pub max_message: usize,
+}
+
+impl Default for McpOptions {
+    fn default() -> Self {
+        Self {
+            expose: Vec::new(),
+            expose_handle: false,
+            max_message: crate::stdio::DEFAULT_MAX_MESSAGE,
+        }
+    }
 }
 
 impl McpOptions {
@@ -46,6 +60,12 @@ impl McpOptions {
     /// [`McpOptions::expose_handle`]).
     pub fn expose_handle(mut self, on: bool) -> Self {
         self.expose_handle = on;
+        self
+    }
+
+    /// Bounds one incoming message (see [`McpOptions::max_message`]).
+    pub fn max_message(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
         self
     }
 }
@@ -94,6 +114,11 @@ impl McpServer {
         Self { shared, level: Arc::new(AtomicU8::new(INFO)) }
     }
 
+    /// The bound on one incoming message.
+    pub(crate) fn max_message(&self) -> usize {
+        self.shared.options.max_message
+    }
+
     /// This server for a new client session: the same host and clients, a
     /// log level of its own.
     pub(crate) fn session(&self) -> Self {
@@ -107,7 +132,10 @@ impl McpServer {
     ///
     /// [`Error::Session`] when the session cannot start or fails.
     pub async fn serve_stdio(&self) -> Result<()> {
-        let running = match self.session().serve(rmcp::transport::stdio()).await {
+        let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        let max = self.shared.options.max_message;
+        let transport = crate::stdio::BoundedLines::new(stdin, tokio::io::stdout(), max);
+        let running = match self.session().serve(transport).await {
             Ok(running) => running,
             // The client went away before it began: stdin's end is the end.
             Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),

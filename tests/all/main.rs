@@ -27,5 +27,6 @@ mod prometheus;
 mod readme;
 mod reload;
 mod sandbox;
+mod surfaces;
 mod tools;
 mod values;

@@ -22,7 +22,7 @@ fn python() -> PathBuf {
 }
 
 /// Runs the client with `script`, and what it printed.
-fn client(script: Value) -> Value {
+pub(crate) fn client(script: Value) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp/client.py");
     let output = Command::new(python())
         .arg(path)

@@ -4,6 +4,8 @@
 //! - `udp`: creates a UDP socket;
 //! - `headers:N:BYTES`: creates N header maps of about BYTES each;
 //! - `handles:N`: creates N pollables;
+//! - `bodies:N`: creates N outgoing HTTP requests, fills each one's body as
+//!   far as the host lets it buffer, and never sends them;
 //! - `denied:N`: calls an ungranted tool N times;
 //! - `forge`: calls a tool whose name forges a log line, and logs escape
 //!   codes;
@@ -15,8 +17,9 @@
 use std::cell::RefCell;
 
 use wasip2::clocks::monotonic_clock;
-use wasip2::http::types::Fields;
+use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest};
 use wasip2::io::poll::Pollable;
+use wasip2::io::streams::OutputStream;
 use wasip2::sockets::network::IpAddressFamily;
 use wasip2::sockets::{tcp::TcpSocket, tcp_create_socket, udp_create_socket};
 use witplug_sdk::{Error, Plugin, Result, ResultExt, log};
@@ -26,6 +29,7 @@ struct Hoard {
     sockets: Vec<TcpSocket>,
     headers: Vec<Fields>,
     pollables: Vec<Pollable>,
+    bodies: Vec<(OutgoingRequest, OutgoingBody, OutputStream)>,
 }
 
 thread_local! {
@@ -92,6 +96,34 @@ impl Plugin for Hostile {
                     }
                 });
                 Ok(format!("{n} pollables"))
+            }
+            "bodies" => {
+                let n = count(parts.next())?;
+                KEPT.with_borrow_mut(|kept| {
+                    let mut buffered = 0u64;
+                    for made in 0..n {
+                        let request = OutgoingRequest::new(Fields::new());
+                        let Ok(body) = request.body() else {
+                            return Ok(format!("{made} bodies, then no body"));
+                        };
+                        let Ok(stream) = body.write() else {
+                            return Ok(format!("{made} bodies, then no stream"));
+                        };
+                        // Everything the host will take without sending.
+                        while let Ok(room) = stream.check_write() {
+                            if room == 0 {
+                                break;
+                            }
+                            let chunk = vec![b'x'; room as usize];
+                            if stream.write(&chunk).is_err() {
+                                break;
+                            }
+                            buffered += room;
+                        }
+                        kept.bodies.push((request, body, stream));
+                    }
+                    Ok(format!("{n} bodies, {buffered} bytes buffered"))
+                })
             }
             "denied" => {
                 let n = count(parts.next())?;

@@ -45,7 +45,15 @@ const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// - `keyvalue_keys`: 100,000 keys, all its buckets together;
 /// - `keyvalue_value_size`: 512 KiB in one value (NATS carries at most
 ///   1 MiB in a message by default);
-/// - `keyvalue_answer`: 4 MiB in one `get-many` or `list-keys` answer.
+/// - `keyvalue_answer`: 4 MiB in one `get-many` or `list-keys` answer;
+///
+/// and what its tools may say of themselves (`describe-tools`):
+/// - `tool_descriptions`: 1 MiB of names, descriptions and schemas, all
+///   its tools together;
+/// - `schema_depth`: 32 levels of nesting in one schema;
+/// - `schema_patterns`: 256 regular expressions in one schema (each
+///   compiled by a linear-time engine to at most 256 KiB); compiling them
+///   all must end within `deadline`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -91,6 +99,14 @@ pub struct Limits {
     pub keyvalue_value_size: u64,
     /// Bytes of one `get-many` or `list-keys` answer.
     pub keyvalue_answer: u64,
+    /// Bytes of the plugin's tool descriptions (names, descriptions and
+    /// schemas), all its tools together.
+    pub tool_descriptions: u64,
+    /// Levels of nesting in one tool schema.
+    pub schema_depth: u64,
+    /// Regular expressions (`pattern`s, `patternProperties` keys) in one
+    /// tool schema.
+    pub schema_patterns: u64,
 }
 
 pub use crate::error::Budget;
@@ -138,6 +154,9 @@ impl Default for Limits {
             keyvalue_keys: 100_000,
             keyvalue_value_size: 512 << 10,
             keyvalue_answer: 4 << 20,
+            tool_descriptions: 1 << 20,
+            schema_depth: 32,
+            schema_patterns: 256,
         }
     }
 }
@@ -152,7 +171,9 @@ impl Limits {
     /// - `handles`: 1,000,000; `host_memory`: 1 GiB; `sockets`: 1,024;
     ///   `requests`: 1,024;
     /// - `keyvalue_bytes`: 16 GiB; `keyvalue_keys`: 100,000,000;
-    ///   `keyvalue_value_size`: 64 MiB; `keyvalue_answer`: 256 MiB.
+    ///   `keyvalue_value_size`: 64 MiB; `keyvalue_answer`: 256 MiB;
+    /// - `tool_descriptions`: 16 MiB; `schema_depth`: 128;
+    ///   `schema_patterns`: 4,096.
     pub fn default_ceilings() -> Self {
         Self {
             memory: 1 << 30,
@@ -174,6 +195,9 @@ impl Limits {
             keyvalue_keys: 100_000_000,
             keyvalue_value_size: 64 << 20,
             keyvalue_answer: 256 << 20,
+            tool_descriptions: 16 << 20,
+            schema_depth: 128,
+            schema_patterns: 4_096,
         }
     }
 
@@ -200,6 +224,9 @@ impl Limits {
             keyvalue_keys: u64::MAX,
             keyvalue_value_size: u64::MAX,
             keyvalue_answer: u64::MAX,
+            tool_descriptions: u64::MAX,
+            schema_depth: u64::MAX,
+            schema_patterns: u64::MAX,
         }
     }
 
@@ -334,6 +361,27 @@ impl Limits {
                 ceilings.keyvalue_answer,
                 size,
             )?,
+            tool_descriptions: pick(
+                "tool-descriptions",
+                spec.tool_descriptions,
+                defaults.tool_descriptions,
+                ceilings.tool_descriptions,
+                size,
+            )?,
+            schema_depth: pick(
+                "schema-depth",
+                spec.schema_depth,
+                defaults.schema_depth,
+                ceilings.schema_depth,
+                count,
+            )?,
+            schema_patterns: pick(
+                "schema-patterns",
+                spec.schema_patterns,
+                defaults.schema_patterns,
+                ceilings.schema_patterns,
+                count,
+            )?,
         };
         limits.check()?;
         Ok(limits)
@@ -442,6 +490,15 @@ pub struct LimitsSpec {
     /// `keyvalue-answer = "1 MiB"`.
     #[serde(default, deserialize_with = "units::size")]
     pub keyvalue_answer: Option<u64>,
+    /// `tool-descriptions = "4 MiB"`.
+    #[serde(default, deserialize_with = "units::size")]
+    pub tool_descriptions: Option<u64>,
+    /// `schema-depth = 64`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub schema_depth: Option<u64>,
+    /// `schema-patterns = 1000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub schema_patterns: Option<u64>,
 }
 
 #[cfg(test)]

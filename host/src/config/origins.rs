@@ -86,6 +86,8 @@ pub(crate) struct Origins {
     in_flight: Arc<AtomicU64>,
     /// The `requests` budget.
     max_in_flight: u64,
+    /// The bytes of one write an outgoing body buffers.
+    body_chunk: usize,
     /// When the current call must end: no request outlives it.
     pub until: Moment,
 }
@@ -116,6 +118,7 @@ impl Origins {
             max_response: limits.max_output,
             in_flight: Arc::default(),
             max_in_flight: limits.requests,
+            body_chunk: usize::try_from(body_chunk_size(limits.host_memory)).unwrap_or(usize::MAX),
             until: Moment::now(),
         }
     }
@@ -137,7 +140,35 @@ impl Origins {
 type Sent = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type Answer = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Sent), HttpError>> + Send>;
 
+/// The largest write an outgoing body takes at once, when the
+/// `host-memory` budget is large enough: 64 KiB.
+const MAX_BODY_CHUNK: u64 = 64 << 10;
+
+/// The chunks an outgoing body buffers besides the one being written:
+/// one, so a body holds at most two chunks unsent.
+pub(crate) const BODY_BUFFER_CHUNKS: usize = 1;
+
+/// The bytes of one write an outgoing body takes, for a `host-memory`
+/// budget: 64 KiB, or a 32nd of a smaller budget (at least 1 KiB).
+pub(crate) fn body_chunk_size(host_memory: u64) -> u64 {
+    (host_memory / 32).clamp(1 << 10, MAX_BODY_CHUNK)
+}
+
+/// The most an outgoing body holds unsent: what each one is charged to
+/// `host-memory` (wasmtime-wasi-http queues `BODY_BUFFER_CHUNKS + 1` chunks).
+pub(crate) fn body_buffer_size(host_memory: u64) -> u64 {
+    body_chunk_size(host_memory) * (BODY_BUFFER_CHUNKS as u64 + 1)
+}
+
 impl WasiHttpHooks for Origins {
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        BODY_BUFFER_CHUNKS
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        self.body_chunk
+    }
+
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,

@@ -141,12 +141,15 @@ impl Host {
                 ticks.tick().await;
                 let Some(host) = host.upgrade() else { break };
                 match host.sync_dir(&dir).await {
+                    // At error level: nobody else tells of a file that
+                    // failed while the host watched (a reload keeps the
+                    // old version, which is easy to miss).
                     Ok(report) => {
                         for err in report.failed {
-                            tracing::warn!(target: "witplug::host", "watch: {err}");
+                            tracing::error!(target: "witplug::host", "watch: {err}");
                         }
                     }
-                    Err(err) => tracing::warn!(target: "witplug::host", "watch: {err}"),
+                    Err(err) => tracing::error!(target: "witplug::host", "watch: {err}"),
                 }
             }
         });

@@ -6,7 +6,7 @@ use crate::contract::v0_2::witplug::plugin::types::{self, Error as WitError, Lev
 use crate::messaging::bus::{MAX_HOPS, Message, Published};
 use crate::messaging::origin::CallContext;
 use crate::messaging::remote::ToolRequest;
-use crate::messaging::tools::Found;
+use crate::messaging::tools::{Found, call_host};
 use crate::observe::events::Event;
 use crate::store::PluginState;
 use crate::store::limiter::LimitHit;
@@ -83,9 +83,12 @@ impl Host for PluginState {
         if !self.plugin.grants.may_call(&name) {
             return Ok(Err(WitError::Denied(self.deny(&format!("tool:{name}")))));
         }
-        let provider = match self.plugin.services.tools.get(&name, &input) {
-            Some(Found::Host(call)) => return Ok(call.await.map_err(WitError::Failed)),
-            Some(Found::Refused(reason)) => return Ok(Err(WitError::InvalidInput(reason))),
+        let provider = match self.plugin.services.tools.get(&name) {
+            Some(Found::Host(call, spec)) => {
+                // The caller's call bounds the check: what remains of it.
+                let left = self.call.deadline.remaining();
+                return Ok(call_host(&call, spec.as_deref(), &name, input, left).await);
+            }
             Some(Found::Plugin(provider)) => provider,
             None => return Ok(self.call_remote_tool(name, input).await),
         };

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::contract::v0_2::witplug::plugin::types::{ToolDescription, ToolHints as WitHints};
+use crate::messaging::schema::{self, Compiled, Refused, SchemaBounds};
 use crate::text::{self, sanitize};
 
 /// What an AI agent may assume about a tool, as MCP's tool annotations name
@@ -54,7 +55,7 @@ pub struct ToolSpec {
     /// Whether the input is JSON checked against `input_schema` (0.2 and
     /// host tools with a schema), or the raw string a 0.1 tool takes.
     #[serde(skip)]
-    pub(crate) checked: Option<Arc<jsonschema::Validator>>,
+    pub(crate) checked: Option<Arc<Compiled>>,
 }
 
 impl ToolSpec {
@@ -66,10 +67,20 @@ impl ToolSpec {
     /// The reason `input_schema` is not a JSON Schema this host can compile
     /// (one that refers to other documents, say).
     pub fn new(description: impl Into<String>, input_schema: Value) -> Result<Self, String> {
-        let checked = jsonschema::validator_for(&input_schema)
-            .map_err(|err| format!("its input schema does not compile: {}", one_line(&err)))?;
+        Self::bounded(description.into(), input_schema, &SchemaBounds::TRUSTED)
+    }
+
+    /// A tool taking JSON input that matches `input_schema`, refused past
+    /// `bounds`.
+    fn bounded(
+        description: String,
+        input_schema: Value,
+        bounds: &SchemaBounds,
+    ) -> Result<Self, String> {
+        let checked = schema::compile(&input_schema, bounds)
+            .map_err(|reason| format!("its input schema: {reason}"))?;
         Ok(Self {
-            description: description.into(),
+            description,
             input_schema,
             output_schema: None,
             hints: ToolHints::default(),
@@ -111,28 +122,26 @@ impl ToolSpec {
         self.checked.is_some()
     }
 
-    /// Checks `input` against the input schema: `Err` names the path that
-    /// failed and why, in one line.
-    pub(crate) fn check(&self, tool: &str, input: &str) -> Result<(), String> {
-        let Some(validator) = &self.checked else { return Ok(()) };
+    /// Checks `input` against the input schema, for at most `timeout`:
+    /// `Err` names the path that failed and why, in one line, or the bound
+    /// the check passed.
+    pub(crate) async fn check(
+        &self,
+        tool: &str,
+        input: &str,
+        timeout: std::time::Duration,
+    ) -> Result<(), Refused> {
+        let Some(compiled) = &self.checked else { return Ok(()) };
         // The name is made safe to show only when there is something to say.
-        let tool = || sanitize(tool, text::NAME);
-        let value: Value = serde_json::from_str(input)
-            .map_err(|err| format!("the input of tool `{}` is not JSON: {err}", tool()))?;
-        validator.validate(&value).map_err(|err| {
-            let tool = tool();
-            let path = err.instance_path().to_string();
-            let at = if path.is_empty() { "/".to_owned() } else { path };
-            format!(
-                "the input of tool `{tool}` does not match its schema at `{at}`: {}",
-                sanitize(&one_line(&err), 512)
-            )
-        })
+        compiled.check(&|| sanitize(tool, text::NAME), input, timeout).await
     }
 
     /// The description a plugin gave of tool `described.name`, its schemas
-    /// parsed and compiled, its text made safe.
-    pub(crate) fn from_plugin(described: ToolDescription) -> Result<(String, Self), String> {
+    /// parsed and compiled within `bounds`, its text made safe.
+    pub(crate) fn from_plugin(
+        described: ToolDescription,
+        bounds: &SchemaBounds,
+    ) -> Result<(String, Self), String> {
         let name = described.name;
         let shown = sanitize(&name, text::NAME);
         let parse = |what: &str, schema: &str| {
@@ -142,12 +151,12 @@ impl ToolSpec {
         let input = parse("input", &described.input_schema)?;
         let output = described.output_schema.as_deref().map(|s| parse("output", s)).transpose()?;
         if let Some(output) = &output {
-            jsonschema::validator_for(output).map_err(|err| {
-                format!("tool `{shown}`: its output schema does not compile: {}", one_line(&err))
-            })?;
+            schema::compile(output, bounds)
+                .map_err(|reason| format!("tool `{shown}`: its output schema: {reason}"))?;
         }
         let WitHints { read_only, destructive, idempotent, open_world } = described.hints;
-        let spec = Self::new(sanitize(&described.description, text::DESCRIPTION), input)
+        let description = sanitize(&described.description, text::DESCRIPTION);
+        let spec = Self::bounded(description, input, bounds)
             .map_err(|reason| format!("tool `{shown}`: {reason}"))?;
         let spec = Self { output_schema: output, ..spec }.hints(ToolHints {
             read_only,
@@ -157,18 +166,25 @@ impl ToolSpec {
         });
         Ok((name, spec))
     }
-}
 
-impl ToolSpec {
     /// A description as another host passed it on (its JSON, as this type
-    /// serializes): parsed, its schemas compiled, its text made safe.
-    pub(crate) fn from_json(json: &str) -> Result<Self, String> {
+    /// serializes): parsed, its schemas compiled within `bounds`, its text
+    /// made safe.
+    pub(crate) fn from_json(json: &str, bounds: &SchemaBounds) -> Result<Self, String> {
+        if json.len() as u64 > bounds.bytes {
+            return Err(format!(
+                "its description is {} bytes, over the tool-descriptions limit of {}",
+                json.len(),
+                bounds.bytes
+            ));
+        }
         let value: Value = serde_json::from_str(json).map_err(|err| err.to_string())?;
         let description = value.get("description").and_then(Value::as_str).unwrap_or_default();
         let input = value.get("input_schema").cloned().ok_or("no input schema")?;
-        let mut spec = Self::new(sanitize(description, text::DESCRIPTION), input)?;
+        let mut spec = Self::bounded(sanitize(description, text::DESCRIPTION), input, bounds)?;
         if let Some(output) = value.get("output_schema").filter(|output| !output.is_null()) {
-            jsonschema::validator_for(output).map_err(|err| one_line(&err))?;
+            schema::compile(output, bounds)
+                .map_err(|reason| format!("its output schema: {reason}"))?;
             spec.output_schema = Some(output.clone());
         }
         let hint = |key: &str| value.get("hints").and_then(|h| h.get(key)).and_then(Value::as_bool);
@@ -219,30 +235,35 @@ pub struct ToolInfo {
     pub spec: ToolSpec,
 }
 
-fn one_line(err: &impl fmt::Display) -> String {
-    err.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::ToolSpec;
 
-    #[test]
-    fn an_input_is_checked_against_its_schema_and_the_failing_path_named() {
+    use crate::messaging::schema::Refused;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn an_input_is_checked_against_its_schema_and_the_failing_path_named() {
         let schema = serde_json::json!({
             "type": "object",
             "properties": { "text": { "type": "string" }, "n": { "type": "integer" } },
             "required": ["text"],
         });
         let spec = ToolSpec::new("counts", schema).unwrap();
-        assert_eq!(spec.check("t", r#"{"text": "a b"}"#), Ok(()));
-        let err = spec.check("t", r#"{"text": "a", "n": "many"}"#).unwrap_err();
+        let check = |input: &'static str| {
+            let spec = spec.clone();
+            async move { spec.check("t", input, Duration::from_secs(1)).await }
+        };
+        assert_eq!(check(r#"{"text": "a b"}"#).await, Ok(()));
+        let Err(Refused::Invalid(err)) = check(r#"{"text": "a", "n": "many"}"#).await else {
+            panic!("not refused")
+        };
         assert!(err.contains("at `/n`"), "{err}");
-        let err = spec.check("t", r#"{"n": 1}"#).unwrap_err();
+        let Err(Refused::Invalid(err)) = check(r#"{"n": 1}"#).await else { panic!("not refused") };
         assert!(err.contains("at `/`") && err.contains("text"), "{err}");
-        let err = spec.check("t", "a b").unwrap_err();
+        let Err(Refused::Invalid(err)) = check("a b").await else { panic!("not refused") };
         assert!(err.contains("not JSON"), "{err}");
-        assert!(ToolSpec::plain("x").check("t", "a b").is_ok());
+        assert!(ToolSpec::plain("x").check("t", "a b", Duration::from_secs(1)).await.is_ok());
     }
 
     #[test]

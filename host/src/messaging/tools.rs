@@ -16,7 +16,7 @@ pub type ToolResult = Result<String, String>;
 /// The future an async tool returns.
 pub type ToolFuture = Pin<Box<dyn Future<Output = ToolResult> + Send>>;
 
-type ToolFn = Arc<dyn Fn(String) -> ToolFuture + Send + Sync>;
+pub(crate) type ToolFn = Arc<dyn Fn(String) -> ToolFuture + Send + Sync>;
 
 /// The tools a host offers, by name.
 ///
@@ -126,10 +126,29 @@ pub(crate) enum Listed {
 
 /// A tool found by [`ToolRegistry::get`], ready to call.
 pub(crate) enum Found {
-    Host(ToolFuture),
-    /// A host tool whose schema refused the input: the reason.
-    Refused(String),
+    /// The host's own, and its description if it has one.
+    Host(ToolFn, Option<Arc<ToolSpec>>),
     Plugin(Arc<dyn ToolProvider>),
+}
+
+/// Checks `input` against a host tool's schema (for at most `timeout`),
+/// then runs it: the tool's error is `failed`, a refused input
+/// `invalid-input`, a check past its time `limit-exceeded`.
+pub(crate) async fn call_host(
+    tool: &ToolFn,
+    spec: Option<&ToolSpec>,
+    name: &str,
+    input: String,
+    timeout: std::time::Duration,
+) -> Result<String, crate::PluginError> {
+    use crate::messaging::schema::Refused;
+    if let Some(spec) = spec {
+        spec.check(name, &input, timeout).await.map_err(|refused| match refused {
+            Refused::Invalid(reason) => crate::PluginError::InvalidInput(reason),
+            Refused::Limit(reason) => crate::PluginError::LimitExceeded(reason),
+        })?;
+    }
+    tool(input).await.map_err(crate::PluginError::Failed)
 }
 
 impl ToolRegistry {
@@ -141,16 +160,11 @@ impl ToolRegistry {
         Self { tools: RwLock::new(tools.collect()) }
     }
 
-    /// The tool `name` called with `input`: a host tool's future, or the
-    /// plugin that provides it, if it is still loaded.
-    pub fn get(&self, name: &str, input: &str) -> Option<Found> {
+    /// The tool `name`: a host tool, or the plugin that provides it, if
+    /// it is still loaded.
+    pub fn get(&self, name: &str) -> Option<Found> {
         match self.read().get(name)? {
-            Tool::Host(tool, spec) => {
-                Some(match spec.as_ref().map(|spec| spec.check(name, input)) {
-                    Some(Err(reason)) => Found::Refused(reason),
-                    _ => Found::Host(tool(input.to_owned())),
-                })
-            }
+            Tool::Host(tool, spec) => Some(Found::Host(tool.clone(), spec.clone())),
             Tool::Plugin(provider) => provider.upgrade().map(Found::Plugin),
         }
     }

@@ -67,17 +67,11 @@ impl Buckets {
                     Backend::Given(store) => Ok(store.clone()),
                     Backend::DataDir(dir) => {
                         let path = dir.join(DATABASE_FILE);
-                        // The open checks the whole file: off the async
-                        // workers, and a panic in it stays an error.
-                        let opened =
-                            tokio::task::spawn_blocking(move || Embedded::open(path)).await;
-                        match opened {
-                            Ok(store) => Ok(Arc::new(store?) as Arc<dyn KeyValue>),
-                            Err(err) => Err(KvError::Unavailable(format!(
-                                "{}: {err}",
-                                dir.join(DATABASE_FILE).display()
-                            ))),
-                        }
+                        // The open checks the whole file, and waits for a
+                        // write another process holds: on a thread of its
+                        // own, for a bounded time.
+                        let opened = Embedded::open_within(path, Embedded::DEFAULT_WAIT).await?;
+                        Ok(Arc::new(opened) as Arc<dyn KeyValue>)
                     }
                 }
             })

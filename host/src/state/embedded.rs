@@ -7,22 +7,39 @@
 //! call returned survives a crash. The file is opened for several writing
 //! processes at once (`ConcurrencyMode::MultiWriter`), so `witplug kv` can
 //! read and change a running host's state; redb serialises their
-//! transactions.
+//! transactions with a lock on the file.
+//!
+//! That lock is another process's to hold: one stopped mid-write (SIGSTOP)
+//! holds it for as long as it is stopped. So no operation waits for it on
+//! an async worker: writes go to the store's one writer thread, reads to
+//! its two reader threads (threads of its own, which the process never
+//! waits for when it exits), and the caller awaits the answer for at most
+//! the store's wait bound ([`Embedded::wait`], 5 s by default) — and no
+//! longer than its own call's deadline, which drops the wait. The writer
+//! takes the lock without blocking (`try_begin_write`, polled), gives up
+//! when nobody waits any more or the bound passes, and never commits a
+//! write whose caller has gone: what a call was told failed is not stored.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redb::{
-    ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+    ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition, TransactionError,
+    WriteTransaction,
 };
 
 use super::{BucketId, Current, KeyValue, KvError, KvFuture, Quota, Usage};
+use crate::offload::{Offload, Offloaded};
 
 /// Entries: (bucket path, key) to value.
 const ENTRIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("entries");
 /// Usage: account to (bytes, keys).
 const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("usage");
+
+/// How long an operation waits on the file by default.
+const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// Every bucket in one redb database file.
 ///
@@ -30,7 +47,7 @@ const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("usage");
 /// # async fn run() -> Result<(), witplug_host::KvError> {
 /// use witplug_host::{BucketId, Embedded, KeyValue, Limits, Quota};
 ///
-/// let store = Embedded::open("/var/lib/witplug/keyvalue.redb")?;
+/// let store = Embedded::open_within("/var/lib/witplug/keyvalue.redb", Embedded::DEFAULT_WAIT).await?;
 /// let bucket = BucketId::of_plugin("kv-counter", "default");
 /// let count = store.get(&bucket, "count").await?;
 /// # Ok(()) }
@@ -39,6 +56,15 @@ const USAGE: TableDefinition<&str, (u64, u64)> = TableDefinition::new("usage");
 pub struct Embedded {
     path: PathBuf,
     db: Arc<Database>,
+    threads: Arc<Threads>,
+    wait: Duration,
+}
+
+/// The store's own threads: one writer, two readers.
+#[derive(Debug)]
+struct Threads {
+    writer: Offload,
+    readers: Offload,
 }
 
 /// A failure of the database, naming its file (not its folder: the plugin
@@ -46,15 +72,24 @@ pub struct Embedded {
 fn unavailable(path: &Path) -> impl Fn(redb::Error) -> KvError + '_ {
     move |err| {
         tracing::warn!(target: "witplug::host", file = %path.display(), "key-value store: {err}");
-        let file = path.file_name().map_or(path.as_os_str(), |name| name);
-        KvError::Unavailable(format!("{}: {err}", Path::new(file).display()))
+        KvError::Unavailable(format!("{}: {err}", file_name(path)))
     }
 }
 
+/// The file's name, without its folder.
+fn file_name(path: &Path) -> String {
+    let file = path.file_name().map_or(path.as_os_str(), |name| name);
+    Path::new(file).display().to_string()
+}
+
 impl Embedded {
+    /// How long an operation waits on the file unless told otherwise.
+    pub const DEFAULT_WAIT: Duration = DEFAULT_WAIT;
+
     /// Opens the database at `path`, creating it (and its folder) if need
     /// be. The whole file is checked on open: a corrupt file is an error,
-    /// not a crash.
+    /// not a crash. This blocks the thread while another process writes to
+    /// the file; [`Embedded::open_within`] waits a bounded time instead.
     ///
     /// # Errors
     ///
@@ -72,14 +107,59 @@ impl Embedded {
             .set_check_integrity_on_open(true)
             .create(&path)
             .map_err(|err| unavailable(&path)(err.into()))?;
+        let threads = Threads {
+            writer: Offload::start("witplug-kv-writer", 1, 1024),
+            readers: Offload::start("witplug-kv-reader", 2, 1024),
+        };
         // The tables exist from the start, so reads never find them missing.
-        let store = Self { path, db: Arc::new(db) };
-        store.write(|tx| {
+        let store = Self { path, db: Arc::new(db), threads: Arc::new(threads), wait: DEFAULT_WAIT };
+        store.write(&|| true, |tx| {
             tx.open_table(ENTRIES)?;
             tx.open_table(USAGE)?;
             Ok(())
         })?;
         Ok(store)
+    }
+
+    /// [`Embedded::open`] on a thread of its own, waited for at most
+    /// `wait` (which also becomes the store's [`Embedded::wait`]): a file
+    /// another process holds is one line saying so, not a hang.
+    ///
+    /// # Errors
+    ///
+    /// As for [`Embedded::open`], and [`KvError::Unavailable`] when the
+    /// open did not end within `wait`.
+    pub async fn open_within(path: impl Into<PathBuf>, wait: Duration) -> Result<Self, KvError> {
+        let path = path.into();
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let opening = path.clone();
+        std::thread::Builder::new()
+            .name("witplug-kv-open".to_owned())
+            .spawn(move || {
+                let opened = std::panic::catch_unwind(move || Embedded::open(opening))
+                    .unwrap_or_else(|_| Err(KvError::Unavailable("the open panicked".to_owned())));
+                let _ = answer.send(opened);
+            })
+            .map_err(|err| KvError::Unavailable(format!("{}: {err}", path.display())))?;
+        match tokio::time::timeout(wait, answered).await {
+            Ok(Ok(opened)) => opened.map(|store| store.with_wait(wait)),
+            Ok(Err(_)) => Err(KvError::Unavailable(format!("{}: the open failed", path.display()))),
+            Err(_) => Err(KvError::Unavailable(format!(
+                "{}: another process holds the database (it was not free within {wait:?})",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The store waiting at most `wait` for the file in each operation.
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// How long one operation waits for the file at most.
+    pub fn wait(&self) -> Duration {
+        self.wait
     }
 
     /// The database file.
@@ -93,27 +173,97 @@ impl Embedded {
     ///
     /// [`KvError::Unavailable`] when the file cannot be read.
     pub fn usage(&self, account: &str) -> Result<Usage, KvError> {
-        self.read(|tx| Ok(read_usage(&tx.open_table(USAGE)?, account)?))
+        let fail = |err: redb::Error| unavailable(&self.path)(err);
+        let tx = self.db.begin_read().map_err(|err| fail(err.into()))?;
+        let table = tx.open_table(USAGE).map_err(|err| fail(err.into()))?;
+        read_usage(&table, account).map_err(|err| fail(err.into()))
     }
 
-    /// Runs `f` in a read transaction.
-    fn read<T>(
+    /// Runs `f` in a read transaction on a reader thread.
+    async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error> + Send + 'static,
     ) -> Result<T, KvError> {
-        let tx = self.db.begin_read().map_err(|err| unavailable(&self.path)(err.into()))?;
-        f(&tx).map_err(unavailable(&self.path))
+        let (db, path) = (self.db.clone(), self.path.clone());
+        let job = move || {
+            let tx = db.begin_read().map_err(|err| unavailable(&path)(err.into()))?;
+            f(&tx).map_err(unavailable(&path))
+        };
+        let answer = self.threads.readers.run(self.wait, job).await;
+        answer.unwrap_or_else(|why| Err(self.gave_up("read", why)))
+    }
+
+    /// Runs a write on the writer thread; the caller waits at most the
+    /// store's wait bound.
+    async fn on_writer<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Self, &dyn Fn() -> bool) -> Result<T, KvError> + Send + 'static,
+    ) -> Result<T, KvError> {
+        let store = self.clone();
+        let answer =
+            self.threads.writer.run_while(self.wait, move |waited| f(&store, waited)).await;
+        answer.unwrap_or_else(|why| Err(self.gave_up("write", why)))
+    }
+
+    /// The error of an operation that got no answer.
+    fn gave_up(&self, what: &str, why: Offloaded) -> KvError {
+        let file = file_name(&self.path);
+        KvError::Unavailable(match why {
+            Offloaded::TimedOut => format!(
+                "{file}: the {what} got no answer within {:?} (another process may hold the file)",
+                self.wait
+            ),
+            Offloaded::Busy => format!("{file}: too many operations wait for the store"),
+            Offloaded::Failed => format!("{file}: the {what} panicked"),
+        })
+    }
+
+    /// The write lock, taken without blocking: polled until it is free,
+    /// nobody waits any more, or the wait bound passes.
+    fn begin_write(&self, waited: &dyn Fn() -> bool) -> Result<WriteTransaction, KvError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_micros(50);
+        loop {
+            match self.db.try_begin_write() {
+                Ok(tx) => return Ok(tx),
+                Err(TransactionError::WouldBlock) => {}
+                Err(err) => return Err(unavailable(&self.path)(err.into())),
+            }
+            if !waited() {
+                return Err(KvError::Unavailable(format!(
+                    "{}: the call ended before the write lock was free",
+                    file_name(&self.path)
+                )));
+            }
+            if started.elapsed() >= self.wait {
+                return Err(KvError::Unavailable(format!(
+                    "{}: another process holds its write lock (waited {:?})",
+                    file_name(&self.path),
+                    self.wait
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
     }
 
     /// Runs `f` in a write transaction and commits it, synced, unless `f`
-    /// fails: then nothing of it is stored.
+    /// fails or nobody waits for it any more: then nothing of it is stored.
     fn write<T>(
         &self,
+        waited: &dyn Fn() -> bool,
         f: impl FnOnce(&WriteTransaction) -> Result<T, StepError>,
     ) -> Result<T, KvError> {
         let fail = unavailable(&self.path);
-        let tx = self.db.begin_write().map_err(|err| fail(err.into()))?;
+        let tx = self.begin_write(waited)?;
         match f(&tx) {
+            Ok(_) if !waited() => {
+                let _ = tx.abort();
+                Err(KvError::Unavailable(format!(
+                    "{}: the call ended before the write was committed; nothing was stored",
+                    file_name(&self.path)
+                )))
+            }
             Ok(value) => {
                 tx.commit().map_err(|err| fail(err.into()))?;
                 Ok(value)
@@ -128,44 +278,20 @@ impl Embedded {
         }
     }
 
-    /// Runs a write off the async workers' schedule: its sync to disk takes
-    /// a millisecond or so. On a multi-threaded runtime the worker itself
-    /// blocks and hands its other tasks on (no thread hop); elsewhere the
-    /// write goes to tokio's blocking threads. A panic in it is an error.
-    async fn write_blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Self) -> Result<T, KvError> + Send + 'static,
-    ) -> Result<T, KvError> {
-        let failed = |err: &dyn std::fmt::Display| {
-            KvError::Unavailable(format!("{}: {err}", self.path.display()))
-        };
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if multi_thread {
-            let run = std::panic::AssertUnwindSafe(|| tokio::task::block_in_place(|| f(self)));
-            return std::panic::catch_unwind(run)
-                .unwrap_or_else(|_| Err(failed(&"the write panicked")));
-        }
-        let store = self.clone();
-        match tokio::task::spawn_blocking(move || f(&store)).await {
-            Ok(result) => result,
-            Err(err) => Err(failed(&err)),
-        }
-    }
-
     /// Changes `bucket`'s entries with `f` in one write transaction, and
     /// its account's usage with them: `f` gets the entries, the bucket's
     /// path and the usage before, and gives back the usage after and its
     /// result. Past `quota` (when one is given), nothing is stored.
     fn change<T>(
         &self,
+        waited: &dyn Fn() -> bool,
         bucket: &BucketId,
         quota: Option<Quota>,
         f: impl FnOnce(&mut Entries<'_>, &str, Usage) -> Result<(Usage, T), StepError>,
     ) -> Result<(Usage, T), KvError> {
         let path = bucket.path();
         let account = bucket.account();
-        self.write(|tx| {
+        self.write(waited, |tx| {
             let mut entries = tx.open_table(ENTRIES)?;
             let mut usage = tx.open_table(USAGE)?;
             let before = read_usage(&usage, &account)?;
@@ -180,22 +306,29 @@ impl Embedded {
 
     fn set_many_now(
         &self,
+        waited: &dyn Fn() -> bool,
         bucket: &BucketId,
         pairs: &[(String, Vec<u8>)],
         quota: Quota,
     ) -> Result<Usage, KvError> {
-        let (after, ()) = self.change(bucket, Some(quota), |entries, path, mut usage| {
-            for (key, value) in pairs {
-                let old = entries.insert((path, key.as_str()), value.as_slice())?;
-                usage = grow(usage, key, old.map(|old| old.value().len()), Some(value.len()));
-            }
-            Ok((usage, ()))
-        })?;
+        let (after, ()) =
+            self.change(waited, bucket, Some(quota), |entries, path, mut usage| {
+                for (key, value) in pairs {
+                    let old = entries.insert((path, key.as_str()), value.as_slice())?;
+                    usage = grow(usage, key, old.map(|old| old.value().len()), Some(value.len()));
+                }
+                Ok((usage, ()))
+            })?;
         Ok(after)
     }
 
-    fn delete_many_now(&self, bucket: &BucketId, keys: &[String]) -> Result<Usage, KvError> {
-        let (after, ()) = self.change(bucket, None, |entries, path, mut usage| {
+    fn delete_many_now(
+        &self,
+        waited: &dyn Fn() -> bool,
+        bucket: &BucketId,
+        keys: &[String],
+    ) -> Result<Usage, KvError> {
+        let (after, ()) = self.change(waited, bucket, None, |entries, path, mut usage| {
             for key in keys {
                 let old = entries.remove((path, key.as_str()))?;
                 usage = grow(usage, key, old.map(|old| old.value().len()), None);
@@ -207,13 +340,14 @@ impl Embedded {
 
     fn swap_now(
         &self,
+        waited: &dyn Fn() -> bool,
         bucket: &BucketId,
         key: &str,
         expected: Option<&[u8]>,
         value: &[u8],
         quota: Quota,
     ) -> Result<Usage, KvError> {
-        let (after, ()) = self.change(bucket, Some(quota), |entries, path, usage| {
+        let (after, ()) = self.change(waited, bucket, Some(quota), |entries, path, usage| {
             let old = entries.get((path, key))?.map(|old| old.value().to_vec());
             if old.as_deref() != expected {
                 return Err(StepError::Kv(KvError::Changed));
@@ -226,12 +360,13 @@ impl Embedded {
 
     fn increment_now(
         &self,
+        waited: &dyn Fn() -> bool,
         bucket: &BucketId,
         key: &str,
         delta: i64,
         quota: Quota,
     ) -> Result<(i64, Usage), KvError> {
-        let (after, sum) = self.change(bucket, Some(quota), |entries, path, usage| {
+        let (after, sum) = self.change(waited, bucket, Some(quota), |entries, path, usage| {
             let old = entries.get((path, key))?.map(|old| old.value().to_vec());
             let sum = super::add(old.as_deref(), delta)?;
             let value = sum.to_string().into_bytes();
@@ -285,13 +420,11 @@ fn grow(usage: Usage, key: &str, old: Option<usize>, new: Option<usize>) -> Usag
 
 impl KeyValue for Embedded {
     fn get<'a>(&'a self, bucket: &'a BucketId, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
-        Box::pin(async move {
-            let path = bucket.path();
-            self.read(|tx| {
-                let entries = tx.open_table(ENTRIES)?;
-                Ok(entries.get((path.as_str(), key))?.map(|value| value.value().to_vec()))
-            })
-        })
+        let (path, key) = (bucket.path(), key.to_owned());
+        Box::pin(self.read(move |tx| {
+            let entries = tx.open_table(ENTRIES)?;
+            Ok(entries.get((path.as_str(), key.as_str()))?.map(|value| value.value().to_vec()))
+        }))
     }
 
     fn get_many<'a>(
@@ -300,29 +433,32 @@ impl KeyValue for Embedded {
         keys: &'a [String],
         quota: Quota,
     ) -> KvFuture<'a, Vec<Option<Vec<u8>>>> {
+        let (path, asked) = (bucket.path(), keys.to_vec());
         Box::pin(async move {
-            let path = bucket.path();
-            let values = self.read(|tx| {
-                let entries = tx.open_table(ENTRIES)?;
-                let mut total = 0u64;
-                let mut values = Vec::with_capacity(keys.len().min(1024));
-                for key in keys {
-                    // Every key asked costs its bytes and its framing, found
-                    // or not: a long batch of missing keys is bounded too.
-                    total += key.len() as u64 + 16;
-                    if total > quota.answer {
-                        return Ok(Err(total));
+            let values = self
+                .read(move |tx| {
+                    let entries = tx.open_table(ENTRIES)?;
+                    let mut total = 0u64;
+                    let mut values = Vec::with_capacity(asked.len().min(1024));
+                    for key in &asked {
+                        // Every key asked costs its bytes and its framing,
+                        // found or not: a long batch of missing keys is
+                        // bounded too.
+                        total += key.len() as u64 + 16;
+                        if total > quota.answer {
+                            return Ok(Err(total));
+                        }
+                        let value = entries.get((path.as_str(), key.as_str()))?;
+                        let value = value.map(|value| value.value().to_vec());
+                        total += value.as_ref().map_or(0, |value| value.len() as u64);
+                        if total > quota.answer {
+                            return Ok(Err(total));
+                        }
+                        values.push(value);
                     }
-                    let value = entries.get((path.as_str(), key.as_str()))?;
-                    let value = value.map(|value| value.value().to_vec());
-                    total += value.as_ref().map_or(0, |value| value.len() as u64);
-                    if total > quota.answer {
-                        return Ok(Err(total));
-                    }
-                    values.push(value);
-                }
-                Ok(Ok(values))
-            })?;
+                    Ok(Ok(values))
+                })
+                .await?;
             values.map_err(|_| KvError::Limit {
                 limit: "keyvalue-answer",
                 detail: format!(
@@ -342,7 +478,7 @@ impl KeyValue for Embedded {
     ) -> KvFuture<'a, Option<Usage>> {
         let bucket = bucket.clone();
         Box::pin(async move {
-            self.write_blocking(move |store| store.set_many_now(&bucket, &pairs, quota))
+            self.on_writer(move |store, waited| store.set_many_now(waited, &bucket, &pairs, quota))
                 .await
                 .map(Some)
         })
@@ -355,7 +491,9 @@ impl KeyValue for Embedded {
     ) -> KvFuture<'a, Option<Usage>> {
         let bucket = bucket.clone();
         Box::pin(async move {
-            self.write_blocking(move |store| store.delete_many_now(&bucket, &keys)).await.map(Some)
+            self.on_writer(move |store, waited| store.delete_many_now(waited, &bucket, &keys))
+                .await
+                .map(Some)
         })
     }
 
@@ -365,33 +503,31 @@ impl KeyValue for Embedded {
         cursor: Option<&'a str>,
         quota: Quota,
     ) -> KvFuture<'a, (Vec<String>, Option<String>)> {
-        Box::pin(async move {
-            let path = bucket.path();
-            self.read(|tx| {
-                let entries = tx.open_table(ENTRIES)?;
-                let start = match cursor {
-                    Some(cursor) => Bound::Excluded((path.as_str(), cursor)),
-                    None => Bound::Included((path.as_str(), "")),
-                };
-                let mut keys = Vec::new();
-                let mut total = 0u64;
-                for entry in entries.range((start, Bound::Unbounded))? {
-                    let (key, _) = entry?;
-                    let (owner, key) = key.value();
-                    if owner != path {
-                        break;
-                    }
-                    // A key costs its bytes and a little for its framing.
-                    total += key.len() as u64 + 16;
-                    if total > quota.answer && !keys.is_empty() {
-                        let next = keys.last().cloned();
-                        return Ok((keys, next));
-                    }
-                    keys.push(key.to_owned());
+        let (path, cursor) = (bucket.path(), cursor.map(str::to_owned));
+        Box::pin(self.read(move |tx| {
+            let entries = tx.open_table(ENTRIES)?;
+            let start = match &cursor {
+                Some(cursor) => Bound::Excluded((path.as_str(), cursor.as_str())),
+                None => Bound::Included((path.as_str(), "")),
+            };
+            let mut keys = Vec::new();
+            let mut total = 0u64;
+            for entry in entries.range((start, Bound::Unbounded))? {
+                let (key, _) = entry?;
+                let (owner, key) = key.value();
+                if owner != path {
+                    break;
                 }
-                Ok((keys, None))
-            })
-        })
+                // A key costs its bytes and a little for its framing.
+                total += key.len() as u64 + 16;
+                if total > quota.answer && !keys.is_empty() {
+                    let next = keys.last().cloned();
+                    return Ok((keys, next));
+                }
+                keys.push(key.to_owned());
+            }
+            Ok((keys, None))
+        }))
     }
 
     fn increment<'a>(
@@ -404,7 +540,9 @@ impl KeyValue for Embedded {
         let (bucket, key) = (bucket.clone(), key.to_owned());
         Box::pin(async move {
             let (sum, usage) = self
-                .write_blocking(move |store| store.increment_now(&bucket, &key, delta, quota))
+                .on_writer(move |store, waited| {
+                    store.increment_now(waited, &bucket, &key, delta, quota)
+                })
                 .await?;
             Ok((sum, Some(usage)))
         })
@@ -427,8 +565,8 @@ impl KeyValue for Embedded {
     ) -> KvFuture<'a, Option<Usage>> {
         let (bucket, key) = (bucket.clone(), key.to_owned());
         Box::pin(async move {
-            self.write_blocking(move |store| {
-                store.swap_now(&bucket, &key, expected.value.as_deref(), &value, quota)
+            self.on_writer(move |store, waited| {
+                store.swap_now(waited, &bucket, &key, expected.value.as_deref(), &value, quota)
             })
             .await
             .map(Some)
@@ -436,30 +574,29 @@ impl KeyValue for Embedded {
     }
 
     fn buckets(&self) -> KvFuture<'_, Vec<BucketId>> {
-        Box::pin(async move {
-            self.read(|tx| {
-                let entries = tx.open_table(ENTRIES)?;
-                let mut buckets: Vec<BucketId> = Vec::new();
-                let mut next: Option<String> = None;
-                // One seek per bucket: after each, to the least path past
-                // its own (no path holds a NUL).
-                loop {
-                    let mut range = match &next {
-                        Some(past) => entries
-                            .range((Bound::Included((past.as_str(), "")), Bound::Unbounded))?,
-                        None => entries.range(..)?,
-                    };
-                    let Some(entry) = range.next() else { break };
-                    let (key, _) = entry?;
-                    let path = key.value().0.to_owned();
-                    if let Some(bucket) = BucketId::from_path(&path) {
-                        buckets.push(bucket);
+        Box::pin(self.read(|tx| {
+            let entries = tx.open_table(ENTRIES)?;
+            let mut buckets: Vec<BucketId> = Vec::new();
+            let mut next: Option<String> = None;
+            // One seek per bucket: after each, to the least path past its
+            // own (no path holds a NUL).
+            loop {
+                let mut range = match &next {
+                    Some(past) => {
+                        entries.range((Bound::Included((past.as_str(), "")), Bound::Unbounded))?
                     }
-                    next = Some(format!("{path}\0"));
+                    None => entries.range(..)?,
+                };
+                let Some(entry) = range.next() else { break };
+                let (key, _) = entry?;
+                let path = key.value().0.to_owned();
+                if let Some(bucket) = BucketId::from_path(&path) {
+                    buckets.push(bucket);
                 }
-                Ok(buckets)
-            })
-        })
+                next = Some(format!("{path}\0"));
+            }
+            Ok(buckets)
+        }))
     }
 }
 
@@ -478,12 +615,12 @@ mod tests {
             for _ in 0..4 {
                 scope.spawn(|| {
                     for _ in 0..100 {
-                        store.increment_now(&bucket, "n", 1, quota).unwrap();
+                        store.increment_now(&|| true, &bucket, "n", 1, quota).unwrap();
                     }
                 });
             }
         });
-        let (sum, usage) = store.increment_now(&bucket, "n", 0, quota).unwrap();
+        let (sum, usage) = store.increment_now(&|| true, &bucket, "n", 0, quota).unwrap();
         assert_eq!(sum, 400);
         assert_eq!(usage, Usage { bytes: 4, keys: 1 });
         assert_eq!(store.usage("p").unwrap(), usage);

@@ -1,5 +1,6 @@
 //! What the host holds on one instance's behalf, charged to that instance:
-//! sockets and header maps are counted when the plugin makes them and
+//! sockets, header maps and outgoing HTTP bodies (each at the most it
+//! buffers unsent) are counted when the plugin makes them and
 //! released when they leave its resource table, whichever way they leave
 //! (dropped, consumed, or the instance thrown away).
 //!
@@ -20,9 +21,11 @@ use wasmtime_wasi_http::FieldMap;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::HeaderResult;
 use wasmtime_wasi_http::p2::bindings::http::types::{HeaderError, HostFields};
+use wasmtime_wasi_http::p2::body::HostOutgoingBody;
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
 use crate::config::limits::Budget;
+use crate::config::origins::body_buffer_size;
 use crate::store::PluginState;
 use crate::store::limiter::LimitHit;
 use crate::store::lookups::{Guard, Guarded};
@@ -42,6 +45,7 @@ const HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 pub(crate) struct Held {
     sockets: Vec<Entry>,
     header_maps: Vec<Entry>,
+    bodies: Vec<Entry>,
 }
 
 /// A resource the instance made, and what type it has in the table.
@@ -49,6 +53,9 @@ pub(crate) struct Held {
 struct Entry {
     rep: u32,
     kind: Kind,
+    /// For a body, the request or response it was made for: once the body
+    /// is dropped unfinished, what it buffered stays with them.
+    owner: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +64,7 @@ enum Kind {
     Fields,
     Request,
     Response,
+    Body,
 }
 
 impl Entry {
@@ -69,6 +77,12 @@ impl Entry {
             Kind::Fields => table.get(&Resource::<FieldMap>::new_own(rep)).is_ok(),
             Kind::Request => table.get(&Resource::<HostOutgoingRequest>::new_own(rep)).is_ok(),
             Kind::Response => table.get(&Resource::<HostOutgoingResponse>::new_own(rep)).is_ok(),
+            Kind::Body => {
+                let owner = self.owner;
+                table.get(&Resource::<HostOutgoingBody>::new_own(rep)).is_ok()
+                    || table.get(&Resource::<HostOutgoingRequest>::new_own(owner)).is_ok()
+                    || table.get(&Resource::<HostOutgoingResponse>::new_own(owner)).is_ok()
+            }
         }
     }
 }
@@ -86,7 +100,7 @@ impl Held {
     /// holds, so the list never outgrows the table.
     fn record(list: &mut Vec<Entry>, table: &ResourceTable, rep: u32, kind: Kind) {
         Self::live(list, table);
-        list.push(Entry { rep, kind });
+        list.push(Entry { rep, kind, owner: u32::MAX });
     }
 
     /// The header maps `list` holds: a request or a response counts two,
@@ -170,6 +184,36 @@ fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
             Ok((response,))
         },
     )?;
+    // A body buffers what the plugin writes until it is sent: charged at
+    // the most it holds, from when it is made until it leaves the table.
+    types.func_wrap(
+        "[method]outgoing-request.body",
+        |mut store: StoreContextMut<'_, PluginState>,
+         (request,): (Resource<HostOutgoingRequest>,)| {
+            let state = store.data_mut();
+            state.charge_body()?;
+            let owner = request.rep();
+            let made = wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingRequest::body(
+                &mut state.http(),
+                request,
+            )?;
+            Ok((state.record_body(made, owner),))
+        },
+    )?;
+    types.func_wrap(
+        "[method]outgoing-response.body",
+        |mut store: StoreContextMut<'_, PluginState>,
+         (response,): (Resource<HostOutgoingResponse>,)| {
+            let state = store.data_mut();
+            state.charge_body()?;
+            let owner = response.rep();
+            let made = wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingResponse::body(
+                &mut state.http(),
+                response,
+            )?;
+            Ok((state.record_body(made, owner),))
+        },
+    )?;
     Ok(())
 }
 
@@ -184,12 +228,39 @@ impl PluginState {
         Ok(())
     }
 
-    /// The bytes of `host-memory` the instance's header maps and
-    /// compare-and-swap handles hold now.
+    /// Charges one more outgoing body to `host-memory`, or stops the call
+    /// at the budget.
+    fn charge_body(&mut self) -> wasmtime::Result<()> {
+        let each = body_buffer_size(self.plugin.limits.host_memory);
+        if self.host_memory_held() + each > self.plugin.limits.host_memory {
+            return Err(wasmtime::Error::new(LimitHit::Budget(Budget::HostMemory)));
+        }
+        Ok(())
+    }
+
+    /// Records the body `body()` made, if it made one.
+    fn record_body(
+        &mut self,
+        made: Result<Resource<HostOutgoingBody>, ()>,
+        owner: u32,
+    ) -> Result<Resource<HostOutgoingBody>, ()> {
+        if let Ok(body) = &made {
+            Held::live(&mut self.held.bodies, &self.table);
+            let entry = Entry { rep: body.rep(), kind: Kind::Body, owner };
+            self.held.bodies.push(entry);
+        }
+        made
+    }
+
+    /// The bytes of `host-memory` the instance's header maps, outgoing
+    /// bodies and compare-and-swap handles hold now.
     pub(crate) fn host_memory_held(&mut self) -> u64 {
-        let each = header_map_size(self.plugin.limits.host_memory);
+        let limit = self.plugin.limits.host_memory;
         Held::live(&mut self.held.header_maps, &self.table);
-        Held::maps(&self.held.header_maps).saturating_mul(each).saturating_add(self.cas_bytes)
+        let maps = Held::maps(&self.held.header_maps).saturating_mul(header_map_size(limit));
+        let bodies = Held::live(&mut self.held.bodies, &self.table);
+        let bodies = bodies.saturating_mul(body_buffer_size(limit));
+        maps.saturating_add(bodies).saturating_add(self.cas_bytes)
     }
 
     /// Records the map `from-list` made, or gives back its error.
