@@ -45,7 +45,7 @@ pub struct PluginState {
     pub(crate) stderr: StderrTail,
     wasi: WasiCtx,
     http: WasiHttpCtx,
-    origins: Origins,
+    pub(crate) origins: Origins,
     pub(crate) table: ResourceTable,
     /// The sockets and header maps it holds in the host.
     pub(crate) held: Held,

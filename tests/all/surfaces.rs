@@ -364,7 +364,18 @@ fn an_mcp_message_over_the_bound_is_answered_and_the_server_goes_on() {
         .spawn()
         .unwrap();
     let mut stdin = server.stdin.take().unwrap();
-    let mut answers = BufReader::new(server.stdout.take().unwrap()).lines();
+    // Each answer within 30 s, or the test fails (rather than waits on a
+    // server that never answers).
+    let (line, lines) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(server.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        stdout.lines().map_while(Result::ok).for_each(|l| drop(line.send(l)))
+    });
+    let mut answers = std::iter::from_fn(move || {
+        Some(Ok::<_, ()>(
+            lines.recv_timeout(Duration::from_secs(30)).expect("an answer within 30 s"),
+        ))
+    });
     let mut send = |message: &str| {
         stdin.write_all(message.as_bytes()).unwrap();
         stdin.write_all(b"\n").unwrap();
@@ -487,4 +498,41 @@ fn the_list_table_cuts_long_text_and_prints_no_escape() {
         assert!(line.chars().count() <= 100, "a line wider than the terminal: {line:?}");
     }
     assert!(stdout.contains("hostile-schema") && stdout.contains("counter"), "{stdout}");
+}
+
+#[test]
+fn a_reload_cut_short_under_mcp_watch_is_told_on_stderr() {
+    let dir = Scratch::new();
+    let wasm = dir.copy_fixture("word-count");
+    dir.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
+    let mut server = Command::new(crate::cli::witplug_bin())
+        .args(["mcp", "--watch", "--interval", "50ms", "--plugins"])
+        .arg(dir.path())
+        .arg("--cache")
+        .arg(suite_cache())
+        .env_remove("WITPLUG_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stderr.take().unwrap()).lines().map_while(Result::ok);
+    assert!(lines.any(|line| line.contains("serving 1 tool over MCP on stdio")));
+    // A copy cut short, as an interrupted deploy leaves it.
+    let bytes = std::fs::read(&wasm).unwrap();
+    std::fs::write(&wasm, &bytes[..bytes.len() / 2]).unwrap();
+    let (found, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines {
+            if line.contains("word-count.wasm") {
+                let _ = found.send(line);
+                return;
+            }
+        }
+    });
+    let line = seen.recv_timeout(Duration::from_secs(20)).expect("a line naming the file");
+    assert!(line.contains("watch:"), "{line}");
+    drop(server.stdin.take());
+    let _ = server.kill();
+    let _ = server.wait();
 }

@@ -88,6 +88,9 @@ pub(crate) struct Origins {
     max_in_flight: u64,
     /// The bytes of one write an outgoing body buffers.
     body_chunk: usize,
+    /// The `host-memory` budget, which the responses in flight may not pass
+    /// by themselves.
+    host_memory: u64,
     /// When the current call must end: no request outlives it.
     pub until: Moment,
 }
@@ -102,6 +105,12 @@ impl Drop for InFlight {
 }
 
 impl Origins {
+    /// What the responses in flight may hold in the host: charged to
+    /// `host-memory`.
+    pub fn responses_held(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed) * RESPONSE_BUFFER
+    }
+
     /// The origins `grants` name (checked at load), with request bodies up
     /// to `max_request` bytes and responses up to `max_response`;
     /// `denied` hears of each refused origin.
@@ -119,6 +128,7 @@ impl Origins {
             in_flight: Arc::default(),
             max_in_flight: limits.requests,
             body_chunk: usize::try_from(body_chunk_size(limits.host_memory)).unwrap_or(usize::MAX),
+            host_memory: limits.host_memory,
             until: Moment::now(),
         }
     }
@@ -139,6 +149,11 @@ impl Origins {
 
 type Sent = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
 type Answer = Box<dyn Future<Output = Result<(http::Response<WasiBody>, Sent), HttpError>> + Send>;
+
+/// The most the host buffers of one response coming in before the plugin
+/// reads it: hyper's read buffer at its largest (8 KiB and 100 pages of 4
+/// KiB). Each request in flight is charged this much to `host-memory`.
+pub(crate) const RESPONSE_BUFFER: u64 = 8192 + 4096 * 100;
 
 /// The largest write an outgoing body takes at once, when the
 /// `host-memory` budget is large enough: 64 KiB.
@@ -180,11 +195,20 @@ impl WasiHttpHooks for Origins {
             (self.denied)(format!("http:{origin}"));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
         }
-        if self.in_flight.load(Ordering::Relaxed) >= self.max_in_flight {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        if in_flight >= self.max_in_flight {
             let budget = self.max_in_flight;
             return Box::new(async move {
                 Err(HttpError::InternalError(Some(format!(
                     "over the `requests` budget of {budget} in flight"
+                ))))
+            });
+        }
+        if (in_flight + 1) * RESPONSE_BUFFER > self.host_memory {
+            let budget = crate::text::format_size(self.host_memory);
+            return Box::new(async move {
+                Err(HttpError::InternalError(Some(format!(
+                    "the responses in flight would pass the `host-memory` budget of {budget}"
                 ))))
             });
         }

@@ -267,6 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn a_description_from_another_host_is_held_to_the_bounds() {
+        use crate::messaging::schema::SchemaBounds;
+        let bounds = SchemaBounds::of(&crate::Limits::default());
+        let ok = serde_json::json!({"description": "d", "input_schema": {"type": "string"}});
+        assert!(ToolSpec::from_json(&ok.to_string(), &bounds).is_ok());
+        let mut deep = serde_json::json!({});
+        for _ in 0..40 {
+            deep = serde_json::json!({ "not": deep });
+        }
+        let deep = serde_json::json!({"description": "d", "input_schema": deep});
+        let err = ToolSpec::from_json(&deep.to_string(), &bounds).unwrap_err();
+        assert!(err.contains("schema-depth limit of 32"), "{err}");
+        let backtracking = serde_json::json!({"input_schema": {"pattern": "^(a+)\\1$"}});
+        let err = ToolSpec::from_json(&backtracking.to_string(), &bounds).unwrap_err();
+        assert!(err.contains("does not compile"), "{err}");
+        let huge = format!(r#"{{"description": "{}", "input_schema": {{}}}}"#, "x".repeat(2 << 20));
+        let err = ToolSpec::from_json(&huge, &bounds).unwrap_err();
+        assert!(err.contains("over the tool-descriptions limit"), "{err}");
+    }
+
+    #[test]
     fn a_schema_that_does_not_compile_is_refused() {
         let err = ToolSpec::new("x", serde_json::json!({"type": 7})).unwrap_err();
         assert!(err.contains("does not compile"), "{err}");

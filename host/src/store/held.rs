@@ -253,14 +253,15 @@ impl PluginState {
     }
 
     /// The bytes of `host-memory` the instance's header maps, outgoing
-    /// bodies and compare-and-swap handles hold now.
+    /// bodies, responses in flight and compare-and-swap handles hold now.
     pub(crate) fn host_memory_held(&mut self) -> u64 {
         let limit = self.plugin.limits.host_memory;
         Held::live(&mut self.held.header_maps, &self.table);
         let maps = Held::maps(&self.held.header_maps).saturating_mul(header_map_size(limit));
         let bodies = Held::live(&mut self.held.bodies, &self.table);
         let bodies = bodies.saturating_mul(body_buffer_size(limit));
-        maps.saturating_add(bodies).saturating_add(self.cas_bytes)
+        let responses = self.origins.responses_held();
+        maps.saturating_add(bodies).saturating_add(responses).saturating_add(self.cas_bytes)
     }
 
     /// Records the map `from-list` made, or gives back its error.
