@@ -49,20 +49,21 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         return Ok(code);
     }
     if !report.loaded.is_empty() {
-        let mut table =
-            crate::table::new(&["NAME", "VERSION", "CONTRACT", "SIZE", "FILE", "DESCRIPTION"]);
-        for plugin in &report.loaded {
+        let header = ["NAME", "VERSION", "CONTRACT", "SIZE", "FILE", "DESCRIPTION"];
+        let rows = report.loaded.iter().map(|plugin| {
             let info = plugin.info();
-            table.add_row(vec![
+            vec![
                 crate::table::cell(plugin.name(), 32),
                 crate::table::cell(dash_if_empty(&info.version), 16),
                 info.contract.map_or("-", |contract| contract.version()).to_owned(),
                 witplug_build::human_size(plugin.size()),
-                crate::table::cell(&plugin.path().display().to_string(), 60),
-                crate::table::cell(dash_if_empty(&info.description), 120),
-            ]);
-        }
-        out!("{}", table.trim_fmt());
+                crate::table::cell(&plugin.path().display().to_string(), 1024),
+                crate::table::cell(dash_if_empty(&info.description), 1024),
+            ]
+        });
+        // Past the terminal's width, the file is cut (to 24 characters),
+        // then the description.
+        out!("{}", crate::table::render(&header, rows.collect(), &[(4, 24), (5, 8)]));
     }
     for error in &report.failed {
         out!("failed: {}", crate::table::cell(&error.to_string(), 4096));

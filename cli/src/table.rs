@@ -4,25 +4,58 @@
 
 use comfy_table::{ContentArrangement, Table, presets};
 
-/// A table with `header`, to be filled with [`cell`]s.
-pub fn new(header: &[&str]) -> Table {
+/// The table of `rows` under `header`, each cell already a [`cell`], one
+/// line a row within the terminal's width: past it, the columns named in
+/// `cuttable` (the first first) are cut, each down to its floor (and never
+/// below its header's width).
+pub fn render(header: &[&str], mut rows: Vec<Vec<String>>, cuttable: &[(usize, usize)]) -> String {
+    let width = usize::from(width());
+    let columns = header.len();
+    let mut widths: Vec<usize> = (0..columns)
+        .map(|at| {
+            let widest = rows.iter().map(|row| row[at].chars().count()).max().unwrap_or(0);
+            widest.max(header[at].len())
+        })
+        .collect();
+    // Two spaces between columns, none before the first or after the last.
+    let total = |widths: &[usize]| widths.iter().sum::<usize>() + 2 * (columns - 1);
+    for &(at, floor) in cuttable {
+        let over = total(&widths).saturating_sub(width);
+        if over == 0 {
+            break;
+        }
+        let floor = header[at].len().max(floor);
+        widths[at] = widths[at].saturating_sub(over).max(floor);
+        for row in &mut rows {
+            row[at] = cut(&row[at], widths[at]);
+        }
+    }
     let mut table = Table::new();
     table
         .load_style(presets::NOTHING)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_width(width())
-        .set_header(header.to_vec());
-    table
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec())
+        .add_rows(rows);
+    for at in 0..columns {
+        if let Some(column) = table.column_mut(at) {
+            column.set_padding((0, if at + 1 == columns { 0 } else { 2 }));
+        }
+    }
+    table.trim_fmt()
 }
 
 /// `text` (which a plugin or a store may have chosen) as one safe line of
 /// at most `max` characters, marked with `…` where cut.
 pub fn cell(text: &str, max: usize) -> String {
-    let safe = witplug_host::text::sanitize(text, text.len().min(64 << 10));
-    if safe.chars().count() <= max {
-        return safe;
+    cut(&witplug_host::text::sanitize(text, text.len().min(64 << 10)), max)
+}
+
+/// `text` cut to `max` characters, marked with `…` where cut.
+fn cut(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
     }
-    let mut cut: String = safe.chars().take(max.saturating_sub(1)).collect();
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
     cut.push('…');
     cut
 }

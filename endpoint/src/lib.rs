@@ -20,7 +20,9 @@
 //!   most `max_connections - reserve`; past that, the oldest of them is
 //!   closed for a new one. So however many connections a stranger opens
 //!   and leaves silent, a client that sends a good request gets in and
-//!   keeps its place;
+//!   keeps its place. (An [open gate](Gate::open) admits no one: with no
+//!   token to tell a client from a stranger, every connection gives way,
+//!   oldest first, to a new one);
 //! - accept failures (descriptors run out, say) told once per burst on the
 //!   log, and answered by closing the oldest connection not admitted.
 //!
@@ -91,20 +93,29 @@ impl Default for Bounds {
 /// its connection), `Some(response)` answers it instead, before its body is
 /// read.
 #[derive(Clone)]
-pub struct Gate(Arc<Check>);
+pub struct Gate {
+    check: Arc<Check>,
+    /// Whether passing it admits a connection: not for a gate that lets
+    /// anyone through, whose connections stay strangers (the oldest one
+    /// gives way to a new one), so that a stranger who sends requests
+    /// cannot take every place for good.
+    admits: bool,
+}
 
 /// What a [`Gate`] asks of a request's head.
 type Check = dyn Fn(&Parts) -> Option<Response> + Send + Sync;
 
 impl Gate {
-    /// A gate that lets every request through.
+    /// A gate that lets every request through, admitting no connection:
+    /// every connection may be closed, oldest first, for a new one.
     pub fn open() -> Self {
-        Self(Arc::new(|_| None))
+        Self { check: Arc::new(|_| None), admits: false }
     }
 
-    /// A gate that asks `check`.
+    /// A gate that asks `check`; a connection whose request passes it is
+    /// admitted, and keeps its place.
     pub fn new(check: impl Fn(&Parts) -> Option<Response> + Send + Sync + 'static) -> Self {
-        Self(Arc::new(check))
+        Self { check: Arc::new(check), admits: true }
     }
 }
 
@@ -167,7 +178,7 @@ impl Connections {
         let mut inner = self.lock();
         let strangers = bounds.max_connections.saturating_sub(bounds.reserve).max(1);
         while inner.open.len() >= bounds.max_connections
-            || inner.open.len() - inner.admitted >= strangers
+            || inner.open.len().saturating_sub(inner.admitted) >= strangers
         {
             if !inner.close_oldest_waiting() {
                 return None;
@@ -187,9 +198,18 @@ impl Connections {
         self.lock().close_oldest_waiting()
     }
 
+    /// Admits `connection`, if it is still open (it may have just been
+    /// closed for a new one): counted under the lock, so the count never
+    /// drifts from the connections open.
     fn admit(&self, connection: &Connection) {
-        if !connection.admitted.swap(true, Ordering::Relaxed) {
-            self.lock().admitted += 1;
+        if connection.admitted.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut inner = self.lock();
+        if inner.open.contains_key(&connection.id)
+            && !connection.admitted.swap(true, Ordering::Relaxed)
+        {
+            inner.admitted += 1;
         }
     }
 
@@ -198,7 +218,13 @@ impl Connections {
         if inner.open.remove(&connection.id).is_some()
             && connection.admitted.load(Ordering::Relaxed)
         {
-            inner.admitted -= 1;
+            inner.admitted = inner.admitted.saturating_sub(1);
+        }
+        // Ids of connections gone or admitted are skipped when met; the
+        // queue is pruned so it never outgrows the connections open.
+        if inner.waiting.len() > 2 * inner.open.len() + 64 {
+            let Inner { open, waiting, .. } = &mut *inner;
+            waiting.retain(|id| open.get(id).is_some_and(|c| !c.admitted.load(Ordering::Relaxed)));
         }
     }
 
@@ -215,8 +241,9 @@ impl Inner {
             if connection.admitted.load(Ordering::Relaxed) {
                 continue;
             }
-            let connection = self.open.remove(&id).expect("just found");
-            connection.close.notify_one();
+            if let Some(connection) = self.open.remove(&id) {
+                connection.close.notify_one();
+            }
             return true;
         }
         false
@@ -342,10 +369,12 @@ impl Served {
             let (gate, app, requests) = (gate.clone(), app.clone(), requests.clone());
             async move {
                 let (parts, body) = request.into_parts();
-                if let Some(refused) = (gate.0)(&parts) {
+                if let Some(refused) = (gate.check)(&parts) {
                     return Ok::<_, std::convert::Infallible>(refused);
                 }
-                connections.admit(&connection);
+                if gate.admits {
+                    connections.admit(&connection);
+                }
                 let request = http::Request::from_parts(parts, Body::new(body));
                 let mut response = call(app, request).await;
                 if requests.fetch_add(1, Ordering::Relaxed) + 1 >= max_requests {
@@ -475,5 +504,23 @@ mod tests {
         connections.admit(&sixth);
         assert_eq!(connections.count(), (4, 4));
         assert!(connections.enter(&bounds).is_none());
+    }
+
+    #[test]
+    fn a_connection_closed_while_its_request_passes_the_gate_is_not_counted() {
+        let bounds = Bounds { max_connections: 4, reserve: 2, ..Bounds::default() };
+        let connections = Connections::default();
+        let first = connections.enter(&bounds).unwrap();
+        let _second = connections.enter(&bounds).unwrap();
+        let _third = connections.enter(&bounds).unwrap(); // closes the first
+        connections.admit(&first);
+        connections.leave(&first);
+        assert_eq!(connections.count(), (2, 0));
+        // Churn leaves the queue no longer than the connections open.
+        for _ in 0..10_000 {
+            let c = connections.enter(&bounds).unwrap();
+            connections.leave(&c);
+        }
+        assert!(connections.lock().waiting.len() <= 2 * 2 + 64 + 1);
     }
 }

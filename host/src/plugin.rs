@@ -24,6 +24,9 @@ use crate::contract::{Contract, GuestIndices};
 use crate::messaging::described::ToolSpec;
 use crate::messaging::origin::{CallContext, Direct};
 use crate::messaging::schema::{self, Refused, SchemaBounds};
+
+/// A plugin's tool descriptions up to this size compile where it loads.
+const INLINE_SCHEMAS: u64 = 4 << 10;
 use crate::messaging::tools::{ProviderFuture, ToolProvider};
 use crate::name::Name;
 use crate::observe::events::{Event, Events};
@@ -227,17 +230,33 @@ impl Plugin {
             )));
         }
         // Parsing and compiling run off the async workers, within the
-        // plugin's deadline.
+        // plugin's deadline (a few KiB of schemas compile in microseconds,
+        // where they are). The patterns of all its schemas together count
+        // against `schema-patterns`.
         let bounds = SchemaBounds::of(limits);
         let compile = move || {
-            described
-                .into_iter()
-                .map(|description| ToolSpec::from_plugin(description, &bounds))
-                .collect::<std::result::Result<Vec<_>, String>>()
+            let mut tools = Vec::with_capacity(described.len());
+            let mut patterns = 0;
+            for description in described {
+                let (name, spec, held) = ToolSpec::from_plugin(description, &bounds)?;
+                patterns += held;
+                if patterns > bounds.patterns {
+                    return Err(format!(
+                        "its tool schemas hold {patterns} patterns together, over the schema-patterns limit of {}",
+                        bounds.patterns
+                    ));
+                }
+                tools.push((name, spec));
+            }
+            Ok(tools)
         };
-        let mut tools = schema::compile_off("its tool schemas", limits.deadline, compile)
-            .await
-            .map_err(refuse)?;
+        let mut tools = if bytes <= INLINE_SCHEMAS {
+            compile().map_err(refuse)?
+        } else {
+            schema::compile_off("its tool schemas", limits.deadline, compile)
+                .await
+                .map_err(refuse)?
+        };
         tools.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(tools)
     }

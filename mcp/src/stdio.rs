@@ -23,6 +23,11 @@ use tokio::sync::Mutex;
 /// The bound on one incoming message unless the options say otherwise.
 pub const DEFAULT_MAX_MESSAGE: usize = 16 << 20;
 
+/// Error answers written by the transport itself that may wait at once for
+/// a peer that does not read; past them, the answer is dropped (and said
+/// on stderr).
+const PENDING_ANSWERS: usize = 64;
+
 /// A transport on a reader and a writer (stdin and stdout).
 pub(crate) struct BoundedLines<R, W> {
     read: R,
@@ -32,6 +37,8 @@ pub(crate) struct BoundedLines<R, W> {
     line: Vec<u8>,
     /// Set while the rest of a line over the bound is skipped.
     over: Option<Oversized>,
+    /// The transport's own answers not yet written.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// What is known of a line over the bound as it passes.
@@ -42,7 +49,14 @@ struct Oversized {
 
 impl<R, W> BoundedLines<R, W> {
     pub fn new(read: R, write: W, max: usize) -> Self {
-        Self { read, write: Arc::new(Mutex::new(write)), max, line: Vec::new(), over: None }
+        Self {
+            read,
+            write: Arc::new(Mutex::new(write)),
+            max,
+            line: Vec::new(),
+            over: None,
+            pending: Arc::default(),
+        }
     }
 }
 
@@ -70,6 +84,23 @@ enum Read {
 }
 
 impl<R: AsyncBufRead + Unpin + Send, W: AsyncWrite + Unpin + Send + 'static> BoundedLines<R, W> {
+    /// Writes an answer of the transport's own, on a task of its own
+    /// (`receive` may be cancelled; the answer must not be), unless too
+    /// many already wait for the peer to read.
+    fn answer(&self, message: ServerJsonRpcMessage) {
+        use std::sync::atomic::Ordering;
+        if self.pending.fetch_add(1, Ordering::Relaxed) >= PENDING_ANSWERS {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            tracing::warn!(target: "witplug::mcp", "an error answer was dropped: the client does not read");
+            return;
+        }
+        let (write, pending) = (self.write.clone(), self.pending.clone());
+        tokio::spawn(async move {
+            let _ = write_line(&write, &message).await;
+            pending.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
     /// Reads what the reader has of the current line. Cancel-safe: what is
     /// consumed is recorded before the next await.
     async fn step(&mut self) -> Read {
@@ -129,10 +160,7 @@ impl<R: AsyncBufRead + Unpin + Send, W: AsyncWrite + Unpin + Send + 'static> Bou
         tracing::warn!(target: "witplug::mcp", "a request was refused: {reason}");
         let data = serde_json::json!({ "size": size, "max": self.max });
         let error = ErrorData::new(ErrorCode::INVALID_REQUEST, reason, Some(data));
-        let message = ServerJsonRpcMessage::error(error, Some(id));
-        // Spawned: `receive` may be cancelled, the answer must not be.
-        let write = self.write.clone();
-        tokio::spawn(async move { write_line(&write, &message).await });
+        self.answer(ServerJsonRpcMessage::error(error, Some(id)));
     }
 
     /// The message of a whole line, or `None` when there is nothing to
@@ -158,9 +186,7 @@ impl<R: AsyncBufRead + Unpin + Send, W: AsyncWrite + Unpin + Send + 'static> Bou
         scan.feed(line);
         let id = scan.id()?;
         let error = ErrorData::invalid_request(format!("not a JSON-RPC message: {err}"), None);
-        let message = ServerJsonRpcMessage::error(error, Some(id));
-        let write = self.write.clone();
-        tokio::spawn(async move { write_line(&write, &message).await });
+        self.answer(ServerJsonRpcMessage::error(error, Some(id)));
         None
     }
 }

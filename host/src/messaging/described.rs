@@ -137,11 +137,12 @@ impl ToolSpec {
     }
 
     /// The description a plugin gave of tool `described.name`, its schemas
-    /// parsed and compiled within `bounds`, its text made safe.
+    /// parsed and compiled within `bounds`, its text made safe; with the
+    /// number of patterns its schemas hold.
     pub(crate) fn from_plugin(
         described: ToolDescription,
         bounds: &SchemaBounds,
-    ) -> Result<(String, Self), String> {
+    ) -> Result<(String, Self, u64), String> {
         let name = described.name;
         let shown = sanitize(&name, text::NAME);
         let parse = |what: &str, schema: &str| {
@@ -150,21 +151,24 @@ impl ToolSpec {
         };
         let input = parse("input", &described.input_schema)?;
         let output = described.output_schema.as_deref().map(|s| parse("output", s)).transpose()?;
+        let mut patterns = 0;
         if let Some(output) = &output {
-            schema::compile(output, bounds)
+            let compiled = schema::compile(output, bounds)
                 .map_err(|reason| format!("tool `{shown}`: its output schema: {reason}"))?;
+            patterns += compiled.patterns();
         }
         let WitHints { read_only, destructive, idempotent, open_world } = described.hints;
         let description = sanitize(&described.description, text::DESCRIPTION);
         let spec = Self::bounded(description, input, bounds)
             .map_err(|reason| format!("tool `{shown}`: {reason}"))?;
+        patterns += spec.checked.as_ref().map_or(0, |checked| checked.patterns());
         let spec = Self { output_schema: output, ..spec }.hints(ToolHints {
             read_only,
             destructive,
             idempotent,
             open_world,
         });
-        Ok((name, spec))
+        Ok((name, spec, patterns))
     }
 
     /// A description as another host passed it on (its JSON, as this type

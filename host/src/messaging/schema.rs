@@ -20,11 +20,19 @@ use crate::offload::{self, Offloaded};
 use crate::text::format_size;
 
 /// The most bytes one compiled pattern may take, and its matching cache.
-const PATTERN_SIZE: usize = 256 << 10;
+const PATTERN_SIZE: usize = 64 << 10;
 
 /// A check whose schema weight times input bytes is at most this runs where
 /// it is called: some microseconds at most. Heavier ones are offloaded.
 const INLINE_WORK: u64 = 1 << 18;
+
+/// A check heavier than this is refused before it starts: every check
+/// ends in bounded time (a second or so), whatever the schema and input.
+const MAX_WORK: u64 = 1 << 31;
+
+/// What one pattern weighs against the input's bytes: a pattern may take
+/// some thousands of steps a byte on its slow path.
+const PATTERN_WEIGHT: u64 = 1 << 10;
 
 /// How far a schema may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,43 +62,116 @@ impl SchemaBounds {
 /// A compiled schema, and what a check against it may cost.
 pub(crate) struct Compiled {
     validator: jsonschema::Validator,
-    /// Its JSON values and patterns, each pattern counting as 64.
+    /// Its JSON values (through its `$ref`s) and its patterns, each
+    /// pattern weighing [`PATTERN_WEIGHT`].
     weight: u64,
+    /// Its regular expressions.
+    patterns: u64,
 }
 
 /// What a schema holds, counted without recursion.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Shape {
+    /// Levels of nesting, following every `$ref` into what it names.
     pub depth: u64,
+    /// JSON values, each `$ref` counted as what it names (a cycle once).
     pub values: u64,
     pub patterns: u64,
 }
 
-/// Counts `schema`'s nesting, values and patterns.
-pub(crate) fn shape(schema: &Value) -> Shape {
+/// The most JSON values a schema may expand to through its `$ref`s: a
+/// schema that names the same definitions over and over (two refs to the
+/// one before, forty deep) would cost 2^40 steps to check.
+pub(crate) const MAX_EXPANDED: u64 = 100_000;
+
+/// The refs followed to reach a value: a list shared by its tails.
+struct Followed<'a> {
+    pointer: &'a str,
+    before: Option<Arc<Followed<'a>>>,
+}
+
+/// Whether `pointer` was followed on the way.
+fn followed(mut link: Option<&Arc<Followed<'_>>>, pointer: &str) -> bool {
+    while let Some(followed) = link {
+        if followed.pointer == pointer {
+            return true;
+        }
+        link = followed.before.as_ref();
+    }
+    false
+}
+
+/// Counts `schema`'s nesting, values and patterns, following its `$ref`s
+/// (local JSON pointers only) into what they name, without recursion; a
+/// nesting past `max_depth` is refused as soon as it is met.
+///
+/// # Errors
+///
+/// A nesting past `max_depth`, a `$ref` that is not a pointer into the
+/// schema itself (another document, an anchor), a `$dynamicRef` or
+/// `$recursiveRef`, or an expansion past [`MAX_EXPANDED`] values.
+pub(crate) fn shape(schema: &Value, max_depth: u64) -> Result<Shape, String> {
     let mut shape = Shape::default();
-    let mut stack: Vec<(&Value, u64)> = vec![(schema, 1)];
-    while let Some((value, depth)) = stack.pop() {
+    // Each value, its depth, and the refs followed to reach it (so that a
+    // cycle is followed once: checking it recurses only with the input).
+    type Link<'a> = Option<Arc<Followed<'a>>>;
+    let mut stack: Vec<(&Value, u64, Link<'_>)> = vec![(schema, 1, None)];
+    while let Some((value, depth, via)) = stack.pop() {
         shape.values += 1;
+        if shape.values > MAX_EXPANDED {
+            return Err(format!("through its `$ref`s it expands to over {MAX_EXPANDED} values"));
+        }
+        if depth > max_depth {
+            return Err(format!(
+                "it nests over {max_depth} levels deep (following its `$ref`s), over the schema-depth limit of {max_depth}"
+            ));
+        }
         shape.depth = shape.depth.max(depth);
         match value {
             Value::Object(map) => {
                 for (key, child) in map {
                     match (key.as_str(), child) {
-                        ("pattern", Value::String(_)) => shape.patterns += 1,
-                        ("patternProperties", Value::Object(keys)) => {
+                        ("pattern", Value::String(_)) if via.is_none() => shape.patterns += 1,
+                        ("patternProperties", Value::Object(keys)) if via.is_none() => {
                             shape.patterns += keys.len() as u64;
+                        }
+                        ("$dynamicRef" | "$recursiveRef", _) => {
+                            return Err(format!("it uses `{key}`, which a tool schema may not"));
+                        }
+                        ("$ref", Value::String(target)) => {
+                            let Some(pointer) = target
+                                .strip_prefix('#')
+                                .filter(|p| p.is_empty() || p.starts_with('/'))
+                            else {
+                                return Err(format!(
+                                    "its `$ref` to `{}` is not a pointer into the schema itself",
+                                    crate::text::sanitize(target, 128)
+                                ));
+                            };
+                            if followed(via.as_ref(), pointer) {
+                                continue;
+                            }
+                            let Some(named) = schema.pointer(pointer) else {
+                                return Err(format!(
+                                    "its `$ref` to `#{}` names nothing",
+                                    crate::text::sanitize(pointer, 128)
+                                ));
+                            };
+                            let next = Followed { pointer, before: via.clone() };
+                            stack.push((named, depth + 1, Some(Arc::new(next))));
                         }
                         _ => {}
                     }
-                    stack.push((child, depth + 1));
+                    stack.push((child, depth + 1, via.clone()));
                 }
             }
-            Value::Array(items) => stack.extend(items.iter().map(|item| (item, depth + 1))),
+            Value::Array(items) => {
+                stack.extend(items.iter().map(|item| (item, depth + 1, via.clone())));
+            }
             _ => {}
         }
     }
-    shape
+    Ok(shape)
 }
 
 /// Refuses `schema` when it passes `bounds`; compiles it otherwise.
@@ -99,13 +180,7 @@ pub(crate) fn shape(schema: &Value) -> Shape {
 ///
 /// One line saying which bound it passes, or why it does not compile.
 pub(crate) fn compile(schema: &Value, bounds: &SchemaBounds) -> Result<Compiled, String> {
-    let shape = shape(schema);
-    if shape.depth > bounds.depth {
-        return Err(format!(
-            "it nests {} levels deep, over the schema-depth limit of {}",
-            shape.depth, bounds.depth
-        ));
-    }
+    let shape = shape(schema, bounds.depth)?;
     if shape.patterns > bounds.patterns {
         return Err(format!(
             "it holds {} patterns, over the schema-patterns limit of {}",
@@ -120,7 +195,11 @@ pub(crate) fn compile(schema: &Value, bounds: &SchemaBounds) -> Result<Compiled,
         .offline()
         .build(schema)
         .map_err(|err| format!("it does not compile: {}", one_line(&err)))?;
-    Ok(Compiled { validator, weight: shape.values + shape.patterns * 64 })
+    Ok(Compiled {
+        validator,
+        weight: shape.values + shape.patterns * PATTERN_WEIGHT,
+        patterns: shape.patterns,
+    })
 }
 
 /// Why an input was not let through.
@@ -134,6 +213,11 @@ pub(crate) enum Refused {
 }
 
 impl Compiled {
+    /// Its regular expressions.
+    pub fn patterns(&self) -> u64 {
+        self.patterns
+    }
+
     /// Checks `input`: inline when it is cheap, else on the schema threads
     /// for at most `timeout`. `tool` gives the tool's name made safe to
     /// show, called only when there is something to say.
@@ -143,8 +227,17 @@ impl Compiled {
         input: &str,
         timeout: Duration,
     ) -> Result<(), Refused> {
-        if self.weight.saturating_mul(input.len() as u64 + 1) <= INLINE_WORK {
+        let work = self.weight.saturating_mul(input.len() as u64 + 1);
+        if work <= INLINE_WORK {
             return self.check_now(tool, input).map_err(Refused::Invalid);
+        }
+        if work > MAX_WORK {
+            return Err(Refused::Limit(format!(
+                "the input of tool `{}` ({}) is too large to check against a schema of its weight ({} values and patterns)",
+                tool(),
+                format_size(input.len() as u64),
+                self.weight
+            )));
         }
         let (compiled, owned, name) = (self.clone(), input.to_owned(), tool());
         let job = move || compiled.check_now(&|| name.clone(), &owned);
@@ -226,7 +319,7 @@ mod tests {
             "properties": { "a": { "type": "string", "pattern": "^a+$" } },
             "patternProperties": { "^x-": {}, "^y-": {} },
         });
-        let shape = shape(&schema);
+        let shape = shape(&schema, 32).unwrap();
         assert_eq!((shape.depth, shape.patterns), (4, 3));
     }
 
@@ -237,11 +330,56 @@ mod tests {
             deep = json!({ "items": deep });
         }
         let err = compile(&deep, &bounds()).err().unwrap();
-        assert!(err.contains("levels deep, over the schema-depth limit of 32"), "{err}");
+        assert!(err.contains("over the schema-depth limit of 32"), "{err}");
         let many: serde_json::Map<String, Value> =
             (0..300).map(|i| (format!("p{i}"), json!({ "pattern": format!("^{i}$") }))).collect();
         let err = compile(&json!({ "properties": many }), &bounds()).err().unwrap();
         assert!(err.contains("300 patterns, over the schema-patterns limit of 256"), "{err}");
+    }
+
+    #[test]
+    fn refs_are_followed_within_the_schema_and_held_to_the_bounds() {
+        // A recursive type (schemars writes these) is fine: a cycle is
+        // followed once.
+        let tree = json!({
+            "$ref": "#/$defs/node",
+            "$defs": { "node": { "type": "object", "properties": {
+                "children": { "type": "array", "items": { "$ref": "#/$defs/node" } } } } },
+        });
+        compile(&tree, &bounds()).unwrap();
+        // Each definition names the one before twice: 2^24 once expanded,
+        // within the deepest nesting a host allows.
+        let mut defs = serde_json::Map::new();
+        defs.insert("d0".into(), json!({ "type": "string" }));
+        for i in 1..25 {
+            let before = format!("#/$defs/d{}", i - 1);
+            defs.insert(
+                format!("d{i}"),
+                json!({ "allOf": [{ "$ref": before }, { "$ref": before }] }),
+            );
+        }
+        let blowup = json!({ "$ref": "#/$defs/d24", "$defs": defs });
+        let deepest = SchemaBounds { depth: 128, ..bounds() };
+        let err = compile(&blowup, &deepest).err().unwrap();
+        assert!(err.contains("expands to over 100000 values"), "{err}");
+        // A long chain is as deep as it is long.
+        let mut defs = serde_json::Map::new();
+        for i in 0..5_000 {
+            defs.insert(format!("d{i}"), json!({ "$ref": format!("#/$defs/d{}", i + 1) }));
+        }
+        defs.insert("d5000".into(), json!({ "type": "string" }));
+        let chain = json!({ "$ref": "#/$defs/d0", "$defs": defs });
+        let err = compile(&chain, &bounds()).err().unwrap();
+        assert!(err.contains("over the schema-depth limit"), "{err}");
+        for (schema, says) in [
+            (json!({ "$ref": "https://example.com/s.json" }), "not a pointer into the schema"),
+            (json!({ "$ref": "#anchor" }), "not a pointer into the schema"),
+            (json!({ "$ref": "#/nothing" }), "names nothing"),
+            (json!({ "$dynamicRef": "#x" }), "`$dynamicRef`"),
+        ] {
+            let err = compile(&schema, &bounds()).err().unwrap();
+            assert!(err.contains(says), "{schema}: {err}");
+        }
     }
 
     #[test]

@@ -10,15 +10,25 @@
 //! transactions with a lock on the file.
 //!
 //! That lock is another process's to hold: one stopped mid-write (SIGSTOP)
-//! holds it for as long as it is stopped. So no operation waits for it on
-//! an async worker: writes go to the store's one writer thread, reads to
-//! its two reader threads (threads of its own, which the process never
-//! waits for when it exits), and the caller awaits the answer for at most
-//! the store's wait bound ([`Embedded::wait`], 5 s by default) — and no
-//! longer than its own call's deadline, which drops the wait. The writer
+//! holds it for as long as it is stopped. So no write waits for it on an
+//! async worker: writes go to the store's one writer thread (a thread of
+//! its own, which the process never waits for when it exits), and the
+//! caller awaits the answer for at most the store's wait bound
+//! ([`Embedded::wait`], 5 s by default) — and no longer than its own
+//! call's deadline, which drops the wait. Reads run where they are called,
+//! as a read of a page the kernel caches: a read transaction never waits
+//! for a writer, only for the moment a peer rewrites the file's header
+//! (a hop to another thread for every read would cost more than the read).
+//! The writer
 //! takes the lock without blocking (`try_begin_write`, polled), gives up
-//! when nobody waits any more or the bound passes, and never commits a
-//! write whose caller has gone: what a call was told failed is not stored.
+//! when nobody waits any more or the bound passes, and never begins to
+//! commit a write whose caller has gone. (A commit already under way when
+//! the caller's deadline passes, a sync to a slow disk, say, completes: such
+//! a write's outcome is unknown to its caller, as with any store.)
+//!
+//! One open of a file is under way at a time in a process: a caller that
+//! comes while an earlier open still waits for the file is told so at once,
+//! rather than starting another thread that would wait too.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -60,11 +70,10 @@ pub struct Embedded {
     wait: Duration,
 }
 
-/// The store's own threads: one writer, two readers.
+/// The store's own threads: one writer.
 #[derive(Debug)]
 struct Threads {
     writer: Offload,
-    readers: Offload,
 }
 
 /// A failure of the database, naming its file (not its folder: the plugin
@@ -107,10 +116,7 @@ impl Embedded {
             .set_check_integrity_on_open(true)
             .create(&path)
             .map_err(|err| unavailable(&path)(err.into()))?;
-        let threads = Threads {
-            writer: Offload::start("witplug-kv-writer", 1, 1024),
-            readers: Offload::start("witplug-kv-reader", 2, 1024),
-        };
+        let threads = Threads { writer: Offload::start("witplug-kv-writer", 1, 1024) };
         // The tables exist from the start, so reads never find them missing.
         let store = Self { path, db: Arc::new(db), threads: Arc::new(threads), wait: DEFAULT_WAIT };
         store.write(&|| true, |tx| {
@@ -130,17 +136,32 @@ impl Embedded {
     /// As for [`Embedded::open`], and [`KvError::Unavailable`] when the
     /// open did not end within `wait`.
     pub async fn open_within(path: impl Into<PathBuf>, wait: Duration) -> Result<Self, KvError> {
+        static OPENING: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let opening = || OPENING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let path = path.into();
+        {
+            let mut under_way = opening();
+            if under_way.contains(&path) {
+                return Err(KvError::Unavailable(format!(
+                    "{}: an earlier open still waits for another process to let the database go",
+                    path.display()
+                )));
+            }
+            under_way.push(path.clone());
+        }
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let opening = path.clone();
-        std::thread::Builder::new()
-            .name("witplug-kv-open".to_owned())
-            .spawn(move || {
-                let opened = std::panic::catch_unwind(move || Embedded::open(opening))
+        let file = path.clone();
+        let spawned =
+            std::thread::Builder::new().name("witplug-kv-open".to_owned()).spawn(move || {
+                let opened = std::panic::catch_unwind(|| Embedded::open(file.clone()))
                     .unwrap_or_else(|_| Err(KvError::Unavailable("the open panicked".to_owned())));
+                opening().retain(|other| *other != file);
                 let _ = answer.send(opened);
-            })
-            .map_err(|err| KvError::Unavailable(format!("{}: {err}", path.display())))?;
+            });
+        if let Err(err) = spawned {
+            opening().retain(|other| *other != path);
+            return Err(KvError::Unavailable(format!("{}: {err}", path.display())));
+        }
         match tokio::time::timeout(wait, answered).await {
             Ok(Ok(opened)) => opened.map(|store| store.with_wait(wait)),
             Ok(Err(_)) => Err(KvError::Unavailable(format!("{}: the open failed", path.display()))),
@@ -179,18 +200,13 @@ impl Embedded {
         read_usage(&table, account).map_err(|err| fail(err.into()))
     }
 
-    /// Runs `f` in a read transaction on a reader thread.
-    async fn read<T: Send + 'static>(
+    /// Runs `f` in a read transaction.
+    fn read<T>(
         &self,
-        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error> + Send + 'static,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, redb::Error>,
     ) -> Result<T, KvError> {
-        let (db, path) = (self.db.clone(), self.path.clone());
-        let job = move || {
-            let tx = db.begin_read().map_err(|err| unavailable(&path)(err.into()))?;
-            f(&tx).map_err(unavailable(&path))
-        };
-        let answer = self.threads.readers.run(self.wait, job).await;
-        answer.unwrap_or_else(|why| Err(self.gave_up("read", why)))
+        let tx = self.db.begin_read().map_err(|err| unavailable(&self.path)(err.into()))?;
+        f(&tx).map_err(unavailable(&self.path))
     }
 
     /// Runs a write on the writer thread; the caller waits at most the
@@ -420,11 +436,13 @@ fn grow(usage: Usage, key: &str, old: Option<usize>, new: Option<usize>) -> Usag
 
 impl KeyValue for Embedded {
     fn get<'a>(&'a self, bucket: &'a BucketId, key: &'a str) -> KvFuture<'a, Option<Vec<u8>>> {
-        let (path, key) = (bucket.path(), key.to_owned());
-        Box::pin(self.read(move |tx| {
-            let entries = tx.open_table(ENTRIES)?;
-            Ok(entries.get((path.as_str(), key.as_str()))?.map(|value| value.value().to_vec()))
-        }))
+        Box::pin(async move {
+            let path = bucket.path();
+            self.read(|tx| {
+                let entries = tx.open_table(ENTRIES)?;
+                Ok(entries.get((path.as_str(), key))?.map(|value| value.value().to_vec()))
+            })
+        })
     }
 
     fn get_many<'a>(
@@ -433,32 +451,30 @@ impl KeyValue for Embedded {
         keys: &'a [String],
         quota: Quota,
     ) -> KvFuture<'a, Vec<Option<Vec<u8>>>> {
-        let (path, asked) = (bucket.path(), keys.to_vec());
         Box::pin(async move {
-            let values = self
-                .read(move |tx| {
-                    let entries = tx.open_table(ENTRIES)?;
-                    let mut total = 0u64;
-                    let mut values = Vec::with_capacity(asked.len().min(1024));
-                    for key in &asked {
-                        // Every key asked costs its bytes and its framing,
-                        // found or not: a long batch of missing keys is
-                        // bounded too.
-                        total += key.len() as u64 + 16;
-                        if total > quota.answer {
-                            return Ok(Err(total));
-                        }
-                        let value = entries.get((path.as_str(), key.as_str()))?;
-                        let value = value.map(|value| value.value().to_vec());
-                        total += value.as_ref().map_or(0, |value| value.len() as u64);
-                        if total > quota.answer {
-                            return Ok(Err(total));
-                        }
-                        values.push(value);
+            let (path, asked) = (bucket.path(), keys);
+            let values = self.read(|tx| {
+                let entries = tx.open_table(ENTRIES)?;
+                let mut total = 0u64;
+                let mut values = Vec::with_capacity(asked.len().min(1024));
+                for key in asked {
+                    // Every key asked costs its bytes and its framing,
+                    // found or not: a long batch of missing keys is
+                    // bounded too.
+                    total += key.len() as u64 + 16;
+                    if total > quota.answer {
+                        return Ok(Err(total));
                     }
-                    Ok(Ok(values))
-                })
-                .await?;
+                    let value = entries.get((path.as_str(), key.as_str()))?;
+                    let value = value.map(|value| value.value().to_vec());
+                    total += value.as_ref().map_or(0, |value| value.len() as u64);
+                    if total > quota.answer {
+                        return Ok(Err(total));
+                    }
+                    values.push(value);
+                }
+                Ok(Ok(values))
+            })?;
             values.map_err(|_| KvError::Limit {
                 limit: "keyvalue-answer",
                 detail: format!(
@@ -503,11 +519,11 @@ impl KeyValue for Embedded {
         cursor: Option<&'a str>,
         quota: Quota,
     ) -> KvFuture<'a, (Vec<String>, Option<String>)> {
-        let (path, cursor) = (bucket.path(), cursor.map(str::to_owned));
-        Box::pin(self.read(move |tx| {
+        let path = bucket.path();
+        Box::pin(std::future::ready(self.read(|tx| {
             let entries = tx.open_table(ENTRIES)?;
-            let start = match &cursor {
-                Some(cursor) => Bound::Excluded((path.as_str(), cursor.as_str())),
+            let start = match cursor {
+                Some(cursor) => Bound::Excluded((path.as_str(), cursor)),
                 None => Bound::Included((path.as_str(), "")),
             };
             let mut keys = Vec::new();
@@ -527,7 +543,7 @@ impl KeyValue for Embedded {
                 keys.push(key.to_owned());
             }
             Ok((keys, None))
-        }))
+        })))
     }
 
     fn increment<'a>(
@@ -574,7 +590,7 @@ impl KeyValue for Embedded {
     }
 
     fn buckets(&self) -> KvFuture<'_, Vec<BucketId>> {
-        Box::pin(self.read(|tx| {
+        Box::pin(std::future::ready(self.read(|tx| {
             let entries = tx.open_table(ENTRIES)?;
             let mut buckets: Vec<BucketId> = Vec::new();
             let mut next: Option<String> = None;
@@ -596,7 +612,7 @@ impl KeyValue for Embedded {
                 next = Some(format!("{path}\0"));
             }
             Ok(buckets)
-        }))
+        })))
     }
 }
 
