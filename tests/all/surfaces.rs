@@ -34,6 +34,7 @@ async fn refused_at_load(attack: &str) -> String {
     let started = Instant::now();
     let report = host.load_dir(dir.path()).await.unwrap();
     // Refused early: nothing compiled for seconds.
+    eprintln!("measured: hostile-schema `{attack}` refused at load in {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(20), "{attack}: {:?}", started.elapsed());
     assert_eq!(report.loaded.len(), 1, "{attack}: word-count loads beside it");
     assert_eq!(report.failed.len(), 1, "{attack}: {:?}", report.failed);
@@ -77,6 +78,7 @@ async fn no_input_makes_a_pattern_backtrack_and_a_heavy_check_delays_no_other_to
             other => panic!("expected invalid-input, got {other:?}"),
         }
     }
+    eprintln!("measured: two 200-word inputs refused in {:?}", started.elapsed());
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
 
     // 200 patterns over every string of an 8 KB input: checked off the
@@ -131,6 +133,7 @@ async fn no_input_makes_a_pattern_backtrack_and_a_heavy_check_delays_no_other_to
             other => panic!("expected invalid-input, got {other:?}"),
         }
     }
+    eprintln!("measured: 20 heavy checks in {took:?}; word-count waited {slowest:?} at most");
     assert!(took < Duration::from_secs(20), "the checks took {took:?}");
     assert!(slowest < Duration::from_millis(500), "word-count waited {slowest:?}");
 }
@@ -197,6 +200,7 @@ async fn a_write_lock_held_elsewhere_fails_the_call_within_its_deadline_and_noth
     let started = Instant::now();
     let err = kv.handle("").await.unwrap_err().to_string();
     let took = started.elapsed();
+    eprintln!("measured: a write behind a held lock failed in {took:?}: {err}");
     assert!(took < Duration::from_secs(2), "the call took {took:?}");
     assert!(err.contains("kv-counter") && err.contains("deadline"), "{err}");
     // Another plugin is served meanwhile, at once.
@@ -236,12 +240,17 @@ fn the_cli_says_the_store_is_held_and_exits_in_bounded_time() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("deadline"), "{stderr}");
+    eprintln!("measured: `witplug call` behind a held lock exited in {took:?}");
     assert!(took < Duration::from_secs(5), "the process took {took:?} to exit");
     let (output, took) = run(&["kv", "set", "kv-counter", "default", "k", "v"]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
     assert!(stderr.contains("another process holds the database"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    eprintln!(
+        "measured: `witplug kv set` behind a held lock exited in {took:?}: {}",
+        stderr.trim()
+    );
     assert!(took < Duration::from_secs(10), "the process took {took:?} to exit");
 }
 
@@ -317,6 +326,11 @@ fn idle_strangers_lock_out_neither_an_agent_with_the_token_nor_a_scrape() {
             "steps": [{"op": "call", "name": "count-words", "arguments": {"text": "an agent gets in"}}],
         }));
         assert_eq!(out["results"][0]["structured"], json!({"result": 4}), "{out}");
+        eprintln!(
+            "measured: with {} idle connections (descriptor limit {limit:?}), an agent's call answered in {:?}",
+            strangers.len(),
+            started.elapsed()
+        );
         assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
         drop(strangers);
         let _ = mcp.kill();
@@ -497,7 +511,8 @@ fn keys_a_plugin_chose_reach_the_terminal_made_safe() {
 fn the_list_table_cuts_long_text_and_prints_no_escape() {
     let dir = Scratch::new();
     dir.copy_fixture("hostile-schema");
-    dir.write("hostile-schema.toml", "[provides]\ntools = [\"hostile-tool\"]\n");
+    let manifest = "[config]\nattack = \"backtrack\"\n[provides]\ntools = [\"hostile-tool\"]\n";
+    dir.write("hostile-schema.toml", manifest);
     dir.copy_fixture("counter");
     let output = Command::new(crate::cli::witplug_bin())
         .args(["list", "--plugins"])

@@ -9,6 +9,9 @@
 //! - anything else: `^(\w+\s?)*$`, which backtracks exponentially in a
 //!   backtracking engine on a long run of words that does not match.
 //!
+//! With no `attack` it describes no tool, so it loads in the plugins folder
+//! beside the others.
+//!
 //! The tool echoes its input.
 
 use serde_json::{Value, json};
@@ -54,7 +57,7 @@ fn schema(attack: &str) -> (String, Value) {
 
 impl Plugin for Hostile {
     fn tools() -> Tools<Self> {
-        let attack = config("attack").unwrap_or_default();
+        let Some(attack) = config("attack") else { return Tools::new() };
         let (description, schema) = schema(&attack);
         Tools::new().raw_tool("hostile-tool", &description, schema, |_, input| Ok(input.to_owned()))
     }
