@@ -15,11 +15,35 @@ use witplug_host::{Error, Host, PluginError};
 
 use crate::support::{Scratch, builder, fixture, suite_cache};
 
-/// A folder with word-count, and hostile-schema attacking with `attack`.
-fn schema_attack(attack: &str) -> Scratch {
+/// A folder with word-count, which provides `count-words`.
+fn word_count_folder() -> Scratch {
     let dir = Scratch::new();
     dir.copy_fixture("word-count");
     dir.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
+    dir
+}
+
+/// `witplug mcp` over `dir` with `args` and the suite's cache, its stdin
+/// piped and stdout and stderr as given, started.
+fn witplug_mcp(dir: &Path, args: &[&str], stdout: Stdio, stderr: Stdio) -> std::process::Child {
+    Command::new(crate::cli::witplug_bin())
+        .arg("mcp")
+        .args(args)
+        .arg("--plugins")
+        .arg(dir)
+        .arg("--cache")
+        .arg(suite_cache())
+        .env_remove("WITPLUG_LOG")
+        .stdin(Stdio::piped())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
+/// A folder with word-count, and hostile-schema attacking with `attack`.
+fn schema_attack(attack: &str) -> Scratch {
+    let dir = word_count_folder();
     dir.copy_fixture("hostile-schema");
     let manifest =
         format!("[config]\nattack = \"{attack}\"\n[provides]\ntools = [\"hostile-tool\"]\n");
@@ -305,9 +329,7 @@ fn start_server(args: &[&str], marker: &str, limit: Option<u64>) -> (std::proces
 
 #[test]
 fn idle_strangers_lock_out_neither_an_agent_with_the_token_nor_a_scrape() {
-    let dir = Scratch::new();
-    dir.copy_fixture("word-count");
-    dir.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
+    let dir = word_count_folder();
     let token = dir.write("token", "s3cret\n");
     let plugins = dir.path().to_str().unwrap();
     for limit in [None, Some(256)] {
@@ -380,20 +402,8 @@ fn a_silent_connection_is_closed_at_the_header_timeout() {
 
 #[test]
 fn an_mcp_message_over_the_bound_is_answered_and_the_server_goes_on() {
-    let dir = Scratch::new();
-    dir.copy_fixture("word-count");
-    dir.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
-    let mut server = Command::new(crate::cli::witplug_bin())
-        .args(["mcp", "--plugins"])
-        .arg(dir.path())
-        .arg("--cache")
-        .arg(suite_cache())
-        .env_remove("WITPLUG_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let dir = word_count_folder();
+    let mut server = witplug_mcp(dir.path(), &[], Stdio::piped(), Stdio::null());
     let mut stdin = server.stdin.take().unwrap();
     // Each answer within 30 s, or the test fails (rather than waits on a
     // server that never answers).
@@ -482,27 +492,25 @@ fn keys_a_plugin_chose_reach_the_terminal_made_safe() {
         let pairs = keys.iter().map(|key| ((*key).to_owned(), b"v".to_vec())).collect();
         store.set_many(&bucket, pairs, quota).await.unwrap();
     });
-    let output = Command::new(crate::cli::witplug_bin())
-        .args(["kv", "list", "kv-counter", "default", "--plugins"])
-        .arg(&plugins)
-        .arg("--data")
-        .arg(&data)
-        .env_remove("WITPLUG_LOG")
-        .output()
-        .unwrap();
+    let list = |json: &[&str]| {
+        Command::new(crate::cli::witplug_bin())
+            .args(["kv", "list", "kv-counter", "default"])
+            .args(json)
+            .arg("--plugins")
+            .arg(&plugins)
+            .arg("--data")
+            .arg(&data)
+            .env_remove("WITPLUG_LOG")
+            .output()
+            .unwrap()
+    };
+    let output = list(&[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
     assert_eq!(stdout.lines().count(), 3, "{stdout:?}");
     // --json carries the keys whole.
-    let output = Command::new(crate::cli::witplug_bin())
-        .args(["kv", "list", "kv-counter", "default", "--json", "--plugins"])
-        .arg(&plugins)
-        .arg("--data")
-        .arg(&data)
-        .env_remove("WITPLUG_LOG")
-        .output()
-        .unwrap();
+    let output = list(&["--json"]);
     let keys: Vec<String> = serde_json::from_slice(&output.stdout).unwrap();
     assert!(keys.contains(&"new\nline".to_owned()), "{keys:?}");
 }
@@ -534,20 +542,10 @@ fn the_list_table_cuts_long_text_and_prints_no_escape() {
 
 #[test]
 fn a_reload_cut_short_under_mcp_watch_is_told_on_stderr() {
-    let dir = Scratch::new();
-    let wasm = dir.copy_fixture("word-count");
-    dir.write("word-count.toml", "[provides]\ntools = [\"count-words\"]\n");
-    let mut server = Command::new(crate::cli::witplug_bin())
-        .args(["mcp", "--watch", "--interval", "50ms", "--plugins"])
-        .arg(dir.path())
-        .arg("--cache")
-        .arg(suite_cache())
-        .env_remove("WITPLUG_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let dir = word_count_folder();
+    let wasm = dir.path().join("word-count.wasm");
+    let args = ["--watch", "--interval", "50ms"];
+    let mut server = witplug_mcp(dir.path(), &args, Stdio::null(), Stdio::piped());
     let mut lines = BufReader::new(server.stderr.take().unwrap()).lines().map_while(Result::ok);
     assert!(lines.any(|line| line.contains("serving 1 tool over MCP on stdio")));
     // A copy cut short, as an interrupted deploy leaves it.
