@@ -160,6 +160,9 @@ async fn run() -> Result<()> {
             // This one misbehaves on the way out: its shutdown never returns.
             "hostile-shutdown" => plugin.stop().await.map(|()| "stopped".to_owned()),
             "hostile-overreach" => plugin.handle("tool").await,
+            // Its attack is the schema of the tool it describes: loaded
+            // again with 2,000 patterns in it, it is refused at load.
+            "hostile-schema" => schema_attack(plugin.path()).await,
             _ => plugin.handle("file:/etc/passwd").await,
         };
         match outcome {
@@ -271,6 +274,20 @@ async fn tour(dir: &str) -> Result<()> {
         -1,
     )?;
     Ok(())
+}
+
+/// Loads the hostile-schema plugin at `path` in a host of its own, its
+/// manifest asking for the 2,000-pattern schema: the load's error.
+async fn schema_attack(path: &std::path::Path) -> witplug_host::Result<String> {
+    let dir = std::env::temp_dir().join(format!("witplug-demo-schema-{}", std::process::id()));
+    let io = |source| witplug_host::Error::Io { path: dir.clone(), source };
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    std::fs::copy(path, dir.join("hostile-schema.wasm")).map_err(io)?;
+    let manifest = "[config]\nattack = \"patterns\"\n[provides]\ntools = [\"hostile-tool\"]\n";
+    std::fs::write(dir.join("hostile-schema.toml"), manifest).map_err(io)?;
+    let loaded = Host::builder().build()?.load_file(dir.join("hostile-schema.wasm")).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded.map(|_| "loaded".to_owned())
 }
 
 fn one_string(values: Vec<Val>) -> Result<String> {
