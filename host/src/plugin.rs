@@ -23,7 +23,7 @@ use crate::compile::load::{Code, Wasm};
 use crate::contract::{Contract, GuestIndices};
 use crate::messaging::described::ToolSpec;
 use crate::messaging::origin::{CallContext, Direct};
-use crate::messaging::schema::{self, Refused, SchemaBounds};
+use crate::messaging::schema::{self, SchemaBounds};
 
 /// A plugin's tool descriptions up to this size compile where it loads.
 const INLINE_SCHEMAS: u64 = 4 << 10;
@@ -467,11 +467,7 @@ impl Plugin {
         if let Some((_, spec)) = self.tools.iter().find(|(tool, _)| tool == name)
             && let Err(refused) = spec.check(name, input, self.context.limits.deadline).await
         {
-            let error = match refused {
-                Refused::Invalid(reason) => PluginError::InvalidInput(reason),
-                Refused::Limit(reason) => PluginError::LimitExceeded(reason),
-            };
-            return Err(Error::Plugin { plugin: self.name().to_owned(), error });
+            return Err(Error::Plugin { plugin: self.name().to_owned(), error: refused.into() });
         }
         self.run_tool_in(Source::POOL, call, name, input).await
     }

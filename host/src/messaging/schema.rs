@@ -212,6 +212,17 @@ pub(crate) enum Refused {
     Limit(String),
 }
 
+impl From<Refused> for crate::PluginError {
+    /// What the caller of a tool is told: `invalid-input`, or
+    /// `limit-exceeded` for a check past its bounds.
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::Invalid(reason) => Self::InvalidInput(reason),
+            Refused::Limit(reason) => Self::LimitExceeded(reason),
+        }
+    }
+}
+
 impl Compiled {
     /// Its regular expressions.
     pub fn patterns(&self) -> u64 {

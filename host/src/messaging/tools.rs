@@ -141,12 +141,8 @@ pub(crate) async fn call_host(
     input: String,
     timeout: std::time::Duration,
 ) -> Result<String, crate::PluginError> {
-    use crate::messaging::schema::Refused;
     if let Some(spec) = spec {
-        spec.check(name, &input, timeout).await.map_err(|refused| match refused {
-            Refused::Invalid(reason) => crate::PluginError::InvalidInput(reason),
-            Refused::Limit(reason) => crate::PluginError::LimitExceeded(reason),
-        })?;
+        spec.check(name, &input, timeout).await?;
     }
     tool(input).await.map_err(crate::PluginError::Failed)
 }

@@ -20,7 +20,7 @@ use wasmtime_wasi::sockets::WasiSocketsView;
 use wasmtime_wasi_http::FieldMap;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::HeaderResult;
-use wasmtime_wasi_http::p2::bindings::http::types::{HeaderError, HostFields};
+use wasmtime_wasi_http::p2::bindings::http::types::{self, HeaderError, HostFields};
 use wasmtime_wasi_http::p2::body::HostOutgoingBody;
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
@@ -190,28 +190,20 @@ fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
         "[method]outgoing-request.body",
         |mut store: StoreContextMut<'_, PluginState>,
          (request,): (Resource<HostOutgoingRequest>,)| {
-            let state = store.data_mut();
-            state.charge_body()?;
             let owner = request.rep();
-            let made = wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingRequest::body(
-                &mut state.http(),
-                request,
-            )?;
-            Ok((state.record_body(made, owner),))
+            store
+                .data_mut()
+                .charged_body(owner, |http| types::HostOutgoingRequest::body(http, request))
         },
     )?;
     types.func_wrap(
         "[method]outgoing-response.body",
         |mut store: StoreContextMut<'_, PluginState>,
          (response,): (Resource<HostOutgoingResponse>,)| {
-            let state = store.data_mut();
-            state.charge_body()?;
             let owner = response.rep();
-            let made = wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingResponse::body(
-                &mut state.http(),
-                response,
-            )?;
-            Ok((state.record_body(made, owner),))
+            store
+                .data_mut()
+                .charged_body(owner, |http| types::HostOutgoingResponse::body(http, response))
         },
     )?;
     Ok(())
@@ -238,18 +230,23 @@ impl PluginState {
         Ok(())
     }
 
-    /// Records the body `body()` made, if it made one.
-    fn record_body(
+    /// Makes the body of the request or response `owner` with `make`,
+    /// charged first and recorded if made.
+    fn charged_body(
         &mut self,
-        made: Result<Resource<HostOutgoingBody>, ()>,
         owner: u32,
-    ) -> Result<Resource<HostOutgoingBody>, ()> {
+        make: impl FnOnce(
+            &mut wasmtime_wasi_http::WasiHttpCtxView<'_>,
+        ) -> wasmtime::Result<Result<Resource<HostOutgoingBody>, ()>>,
+    ) -> wasmtime::Result<(Result<Resource<HostOutgoingBody>, ()>,)> {
+        self.charge_body()?;
+        let made = make(&mut self.http())?;
         if let Ok(body) = &made {
             Held::live(&mut self.held.bodies, &self.table);
             let entry = Entry { rep: body.rep(), kind: Kind::Body, owner };
             self.held.bodies.push(entry);
         }
-        made
+        Ok((made,))
     }
 
     /// The bytes of `host-memory` the instance's header maps, outgoing
