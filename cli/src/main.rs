@@ -1,18 +1,8 @@
 //! `witplug`: build, list, call and inspect component plugins from the command line.
 
-mod build;
-mod cache;
-mod call;
+mod commands;
 mod exit;
-mod inspect;
-mod kv;
-mod list;
-mod mcp;
-mod nats;
-mod new;
-mod precompile;
-mod run;
-mod stats;
+mod nats_args;
 mod table;
 
 use std::io::IsTerminal;
@@ -148,24 +138,24 @@ impl ColorWhen {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List every plugin in the folder, and every file that failed to load.
-    List(list::Args),
+    List(commands::list::Args),
     /// Call an export of a plugin, with arguments and results in WAVE.
-    Call(call::Args),
+    Call(commands::call::Args),
     /// Show a component's imports and exports as WIT.
-    Inspect(inspect::Args),
+    Inspect(commands::inspect::Args),
     /// Load and initialise every plugin, print what happens, and with
     /// `--watch` reload plugins as their files change, until Ctrl-C.
-    Run(run::Args),
+    Run(commands::run::Args),
     /// Serve the plugins' tools to AI agents over the Model Context
     /// Protocol: on stdio, or streamable HTTP with `--http`.
-    Mcp(mcp::Args),
+    Mcp(commands::mcp::Args),
     /// Read and change plugins' key-value buckets, as operators do: `list`,
     /// `get`, `set`, `delete`.
-    Kv(kv::Args),
+    Kv(commands::kv::Args),
     /// Run a workload: call every plugin's `handle` many times, then print
     /// each plugin's metrics (`stats` is the old name).
     #[command(alias = "stats")]
-    Workload(stats::Args),
+    Workload(commands::workload::Args),
     /// Print a completion script for SHELL (`bash`, `zsh`, `fish`,
     /// `elvish`, `powershell`) on stdout.
     Completion {
@@ -173,13 +163,13 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Compile every plugin into the cache, so later starts skip compiling.
-    Precompile(precompile::Args),
+    Precompile(commands::precompile::Args),
     /// The cache of compiled plugins: `dir`, `prune`, `clean`.
-    Cache(cache::Args),
+    Cache(commands::cache::Args),
     /// Build plugin crates (a crate or a workspace) into components.
-    Build(build::Args),
+    Build(commands::build::Args),
     /// Create a plugin crate that builds as it stands.
-    New(new::Args),
+    New(commands::new::Args),
 }
 
 /// The plugins folder, and the limits the host operator sets.
@@ -462,22 +452,22 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::List(args) => list::run(args).await,
-            Command::Call(args) => call::run(args, cli.quiet).await,
-            Command::Inspect(args) => inspect::run(&args),
-            Command::Run(args) => run::run(args).await,
-            Command::Mcp(args) => mcp::run(args, mcp_logs).await,
-            Command::Kv(args) => kv::run(args).await,
-            Command::Workload(args) => stats::run(args).await,
+            Command::List(args) => commands::list::run(args).await,
+            Command::Call(args) => commands::call::run(args, cli.quiet).await,
+            Command::Inspect(args) => commands::inspect::run(&args),
+            Command::Run(args) => commands::run::run(args).await,
+            Command::Mcp(args) => commands::mcp::run(args, mcp_logs).await,
+            Command::Kv(args) => commands::kv::run(args).await,
+            Command::Workload(args) => commands::workload::run(args).await,
             Command::Completion { shell } => {
                 let mut command = Cli::command();
                 clap_complete::generate(shell, &mut command, "witplug", &mut std::io::stdout());
                 Ok(ExitCode::SUCCESS)
             }
-            Command::Precompile(args) => precompile::run(&args),
-            Command::Cache(args) => cache::run(&args),
-            Command::Build(args) => build::run(&args),
-            Command::New(args) => new::run(&args),
+            Command::Precompile(args) => commands::precompile::run(&args),
+            Command::Cache(args) => commands::cache::run(&args),
+            Command::Build(args) => commands::build::run(&args),
+            Command::New(args) => commands::new::run(&args),
         }
     });
     match result {

@@ -6,8 +6,8 @@
 //! Uses `call`, `contract`, `store` and the layers below them.
 
 pub(crate) mod cache;
+pub(crate) mod code;
 pub(crate) mod engine;
 pub(crate) mod fingerprint;
 pub(crate) mod inspect;
-pub(crate) mod load;
 pub(crate) mod version;

@@ -11,8 +11,8 @@
 pub(crate) mod files;
 pub(crate) mod grants;
 pub(crate) mod host_file;
+pub(crate) mod http_origins;
 pub(crate) mod limits;
 pub(crate) mod manifest;
 pub(crate) mod network;
-pub(crate) mod origins;
 pub mod units;

@@ -15,16 +15,16 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tokio::task::JoinHandle;
 use wasmtime::Engine;
 
+use crate::bus::{Message, MessageBus, Published, Subscription};
 use crate::compile::cache::{Cache, CacheStats};
 use crate::compile::engine::Engines;
-use crate::messaging::bus::{Message, MessageBus, Published, Subscription};
-use crate::messaging::origin::CallContext;
-use crate::messaging::remote::{ToolRequest, ToolService};
-use crate::messaging::schema::{self, SchemaBounds};
-use crate::messaging::tools::{Found, Listed, ToolProvider};
+use crate::instance_state::Services;
 use crate::observe::events::{Event, EventStream};
 use crate::observe::metrics::{self, Stats};
-use crate::store::Services;
+use crate::tools::call_chain::CallContext;
+use crate::tools::remote::{ToolRequest, ToolService};
+use crate::tools::schema::{self, SchemaBounds};
+use crate::tools::{Found, Listed, ToolProvider};
 use crate::{Error, Plugin, PluginError, Result};
 
 pub use builder::{DEFAULT_MAX_FILE_SIZE, HostBuilder};
@@ -135,15 +135,9 @@ impl Host {
         match self.services.tools.get(name) {
             Some(Found::Host(call, spec)) => {
                 let deadline = self.settings.limits.deadline;
-                crate::messaging::tools::call_host(
-                    &call,
-                    spec.as_deref(),
-                    name,
-                    input.to_owned(),
-                    deadline,
-                )
-                .await
-                .map_err(|error| Error::Tool { tool: tool(), error })
+                crate::tools::call_host(&call, spec.as_deref(), name, input.to_owned(), deadline)
+                    .await
+                    .map_err(|error| Error::Tool { tool: tool(), error })
             }
             Some(Found::Plugin(provider)) => {
                 provider.run_tool(CallContext::default(), name, input).await

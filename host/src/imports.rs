@@ -10,14 +10,14 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::contract;
-use crate::store::PluginState;
+use crate::instance_state::PluginState;
 
 mod config;
 pub(crate) mod core_abi;
-pub(crate) mod host;
 mod keyvalue;
 mod logging;
 mod v0_1;
+pub(crate) mod v0_2;
 
 /// Links the host imports of every contract version into `linker`.
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {

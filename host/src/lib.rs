@@ -57,30 +57,33 @@
 
 // The modules in layers, each using only those listed before it
 // (`tests/all/layers.rs` checks it), so no folder imports another in a
-// cycle:
+// cycle (docs/architecture.md walks through them):
 // - `contract/`: the versions spoken, one `bindgen!` each, and their
 //   exports whatever the version; the types every layer speaks;
 // - the root: `error` (the crate's error), `text` (plugin text made safe,
-//   sizes shown), `name` (shared names), `clock` (moments and spans);
+//   sizes shown), `name` (shared names), `clock` (moments and spans),
+//   `offload` (work kept off the async workers);
 // - `config/`: what the operator decides: units, limits, grants, network,
-//   origins, manifest, and the bounded reads of their files;
-// - `messaging/`: how plugins reach each other: the bus, tools and their
-//   descriptions, a call's origin, remote tools, NATS;
-// - `state/`: what plugins keep: key-value buckets on redb or JetStream,
-//   held to quotas;
+//   HTTP origins, manifest, and the bounded reads of their files;
+// - `tools/`: the registry, what a tool says of itself, its schema, the
+//   chain of calls, tools across hosts;
+// - `bus`: the message bus;
+// - `kv/`: what plugins keep: key-value buckets on redb, held to quotas;
+// - `nats/` (feature `nats`): the bus, tools and key-value buckets across
+//   hosts on NATS;
 // - `observe/`: events and metrics;
-// - `store/`: per-instance state (`store.rs`), the limiter, what the host
-//   holds for an instance, name lookups, the stderr tail;
-// - `imports/`: what plugins import: witplug's host interface (every
-//   version delegating to the newest), the standard WASI interfaces beside
-//   it, the core ABI;
-// - `call/`: deadlines and traps;
-// - `compile/`: engine, cache, load, inspect, the version a component
+// - `instance_state/`: what one instance's `Store` holds (`PluginState`),
+//   the limiter, what the host holds for an instance, the stderr tail;
+// - `imports/`: what plugins import: witplug's host interface (a file per
+//   contract version, each delegating to the newest), the standard WASI
+//   interfaces beside it, the core ABI;
+// - `compile/`: engine, cache, code, inspect, the version a component
 //   targets;
-// - `plugin/` (pool, lifecycle, checkout, instances, calls), then `host/`
-//   (builder, loading, delivery, watching).
+// - `plugin/` (pool, lifecycle, checkout, instances, the call and its
+//   deadline and traps), then `host/` (builder, loading, delivery,
+//   watching).
 
-mod call;
+mod bus;
 mod clock;
 mod compile;
 mod config;
@@ -88,19 +91,25 @@ pub mod contract;
 mod error;
 mod host;
 mod imports;
-mod messaging;
+mod instance_state;
+mod kv;
 mod name;
+#[cfg(feature = "nats")]
+mod nats;
 mod observe;
 mod offload;
 mod plugin;
-mod state;
-mod store;
 pub mod text;
+mod tools;
 
+pub use bus::{
+    Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
+    Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
+};
 pub use compile::cache::{CacheEntries, CacheFolder, CacheStats};
+pub use compile::code::hex_sha256;
 pub use compile::engine::engine_config;
 pub use compile::inspect::{Inspection, inspect, inspect_file};
-pub use compile::load::hex_sha256;
 pub use config::grants::{DirGrant, DirMode, Grants};
 pub use config::host_file::{HostConfig, MetricsConfig, NatsConfig};
 pub use config::limits::{Budget, Limits, LimitsSpec};
@@ -114,30 +123,26 @@ pub use contract::{CONTRACTS, Contract};
 pub use error::{Error, Result, describe};
 pub use host::{DEFAULT_MAX_FILE_SIZE, Host, HostBuilder, LoadReport, SyncReport, Watcher};
 pub use imports::core_abi::MODULE as CORE_ABI_MODULE;
-pub use messaging::bus::{
-    Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
-    Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
-};
-pub use messaging::described::{Provider, ToolHints, ToolInfo, ToolSpec};
-#[cfg(feature = "nats")]
-pub use messaging::nats::{
-    CLIENT_QUEUE, DEFAULT_OUTGOING, DEFAULT_OUTGOING_BYTES, NatsBus, NatsOptions, NatsStats,
-    SUBSCRIPTION_QUEUE,
-};
-pub use messaging::remote::{
-    RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
-};
-pub use messaging::tools::{ToolFuture, ToolResult, Tools};
-pub use name::Name;
-pub use observe::events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
-pub use observe::metrics::{Metrics, Stats};
-pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
-#[cfg(feature = "nats")]
-pub use state::JetStreamKeyValue;
-pub use state::{
+pub use instance_state::PluginState;
+pub use kv::{
     BucketId, Current, DATABASE_FILE, Embedded, KeyValue, KvError, KvFuture, MAX_BATCH, MAX_KEY,
     Quota, Usage, check_batch, check_key, is_bucket_name,
 };
-pub use store::PluginState;
+pub use name::Name;
+#[cfg(feature = "nats")]
+pub use nats::JetStreamKeyValue;
+#[cfg(feature = "nats")]
+pub use nats::{
+    CLIENT_QUEUE, DEFAULT_OUTGOING, DEFAULT_OUTGOING_BYTES, NatsBus, NatsOptions, NatsStats,
+    SUBSCRIPTION_QUEUE,
+};
+pub use observe::events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
+pub use observe::metrics::{Metrics, Stats};
+pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
+pub use tools::remote::{
+    RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
+};
+pub use tools::tool_spec::{Provider, ToolHints, ToolInfo, ToolSpec};
+pub use tools::{ToolFuture, ToolResult, Tools};
 pub use wasmtime::Val as CoreVal;
 pub use wasmtime::component::Val;

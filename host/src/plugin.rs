@@ -2,8 +2,9 @@
 //! and calls into it, typed or dynamic.
 
 mod atomic_box;
+pub(crate) mod call;
 mod checkout;
-mod core;
+mod core_module;
 mod dynamic;
 mod exports;
 mod instance;
@@ -17,21 +18,21 @@ use std::sync::Arc;
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
-use crate::call::deadline;
 use crate::clock::Moment;
-use crate::compile::load::{Code, Wasm};
+use crate::compile::code::{Code, Wasm};
 use crate::contract::{Contract, GuestIndices};
-use crate::messaging::described::ToolSpec;
-use crate::messaging::origin::{CallContext, Direct};
-use crate::messaging::schema::{self, SchemaBounds};
+use crate::plugin::call::deadline;
+use crate::tools::call_chain::{CallContext, Direct};
+use crate::tools::schema::{self, SchemaBounds};
+use crate::tools::tool_spec::ToolSpec;
 
 /// A plugin's tool descriptions up to this size compile where it loads.
 const INLINE_SCHEMAS: u64 = 4 << 10;
-use crate::messaging::tools::{ProviderFuture, ToolProvider};
+use crate::instance_state::{PluginContext, PluginState};
 use crate::name::Name;
 use crate::observe::events::{Event, Events};
 use crate::observe::metrics::{Counters, Histogram, Metrics};
-use crate::store::{PluginContext, PluginState};
+use crate::tools::{ProviderFuture, ToolProvider};
 use crate::{Error, PluginError, Result};
 
 use checkout::Source;
@@ -377,7 +378,7 @@ impl Plugin {
     pub fn new_store(&self) -> Store<PluginState> {
         let mut store = Store::new(&self.engine, PluginState::new(self.context.clone()));
         store.limiter(|state| &mut state.limiter);
-        store.set_hostcall_fuel(crate::call::trap::hostcall_fuel(&self.context.limits));
+        store.set_hostcall_fuel(crate::plugin::call::trap::hostcall_fuel(&self.context.limits));
         let handles = usize::try_from(self.context.limits.handles).unwrap_or(usize::MAX);
         store.set_max_component_handles(handles);
         deadline::watch(&mut store);
@@ -527,7 +528,7 @@ impl Plugin {
 
     /// Names the failure of a call: the trap, or the limit it hit.
     pub(crate) fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
-        crate::call::trap::classify(self.name(), &self.context.limits, err, state)
+        crate::plugin::call::trap::classify(self.name(), &self.context.limits, err, state)
     }
 
     #[inline]

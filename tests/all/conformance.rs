@@ -1,7 +1,7 @@
 //! The conformance kit: every behaviour of the contract, written once and
 //! run against the same plugin in each guest language (`kit` in Rust,
 //! `py-kit` in Python, `js-kit` in JavaScript; they answer the commands
-//! listed in `example-plugins/kit/src/lib.rs`). A test's name says the
+//! listed in `example-plugins/rust/kit/src/lib.rs`). A test's name says the
 //! language: `conformance::python::state_lasts_across_calls`. A new guest
 //! language is one more line in the `languages!` call at the bottom.
 //!
@@ -285,7 +285,7 @@ languages! {
 /// Key-value behaviours (`wasi:keyvalue`), written once and run against
 /// the plugin that answers the key-value commands in each language
 /// (`kv-counter`, `py-kv`, `js-kv`; the commands are listed in
-/// `example-plugins/kv-counter/src/lib.rs`), on a real redb file:
+/// `example-plugins/rust/kv-counter/src/lib.rs`), on a real redb file:
 /// `conformance::keyvalue::python::a_script_gets_the_same_answers`.
 mod keyvalue {
     use witplug_host::{Error, Host, PluginError};

@@ -7,16 +7,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first. `root` is the files beside `lib.rs`.
-const LAYERS: [&str; 12] = [
+const LAYERS: [&str; 13] = [
     "contract",
     "root",
     "config",
-    "messaging",
-    "state",
+    "tools",
+    "bus",
+    "kv",
+    "nats",
     "observe",
-    "store",
+    "instance_state",
     "imports",
-    "call",
     "compile",
     "plugin",
     "host",
@@ -38,7 +39,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 /// The layer a file of `host/src` belongs to: its top folder, or the folder
-/// its module file stands beside (`store.rs` is `store/`'s), else `root`.
+/// its module file stands beside (`kv.rs` is `kv/`'s), else `root`.
 fn layer_of(relative: &Path) -> &'static str {
     let first = relative.components().next().unwrap().as_os_str().to_str().unwrap();
     let first = first.strip_suffix(".rs").unwrap_or(first);

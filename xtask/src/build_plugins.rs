@@ -136,21 +136,39 @@ pub fn tools_dir() -> PathBuf {
     workspace_root().join("target/tools")
 }
 
-/// The Python and JavaScript plugin folders directly under `dir` (those
-/// named in `only`, when it names any).
+/// The Python and JavaScript plugin folders under `dir`, directly or one
+/// group folder down (`example-plugins/python/py-kit`), those named in
+/// `only` when it names any.
 fn script_plugins(dir: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading the plugins folder {}", dir.display()))?;
     let mut found = Vec::new();
-    for entry in entries {
-        let path = entry?.path();
-        let named = only.is_empty() || only.iter().any(|name| path.ends_with(name));
-        if named && witplug_build::Language::of(&path).is_some() {
+    for path in subfolders(dir)? {
+        if witplug_build::Language::of(&path).is_some() {
             found.push(path);
+        } else if !path.join("Cargo.toml").is_file() {
+            found.extend(
+                subfolders(&path)?
+                    .into_iter()
+                    .filter(|inner| witplug_build::Language::of(inner).is_some()),
+            );
         }
     }
+    found.retain(|path| only.is_empty() || only.iter().any(|name| path.ends_with(name)));
     found.sort();
     Ok(found)
+}
+
+/// The entries of `dir`, as paths.
+fn subfolders(dir: &Path) -> Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("reading the plugins folder {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.is_dir() {
+            paths.push(path);
+        }
+    }
+    Ok(paths)
 }
 
 /// The `Cargo.toml` of every folder directly under `dir`.

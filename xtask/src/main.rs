@@ -16,10 +16,10 @@ usage: cargo xtask <task> [options]
 
 tasks:
   build-plugins [-p NAME]... [--out DIR] [--dir DIR]
-                    build every plugin crate under example-plugins/ (or DIR)
+                    build every plugin under example-plugins/ (or DIR)
                     into a component at plugins/<name>.wasm (or DIR of --out)
   new-plugin NAME [--world plugin|greeter] [--dir DIR]
-                    create a plugin crate under example-plugins/ (or DIR)
+                    create a plugin crate under example-plugins/rust/ (or DIR)
   demo              build the plugins and run them in the host
   test              build the plugins and run every test (installs nats-server
                     under target/tools/ for the NATS tests)

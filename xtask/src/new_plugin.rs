@@ -25,7 +25,7 @@ impl Options {
     pub fn parse(args: &[String]) -> Result<Self> {
         let mut name = None;
         let mut world = World::Plugin;
-        let mut dir = workspace_root().join("example-plugins");
+        let mut dir = workspace_root().join("example-plugins/rust");
         let mut args = args.iter();
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -55,8 +55,10 @@ impl Options {
 
 /// Creates the crate at `<dir>/<name>`, with the code of `witplug new`.
 pub fn run(options: &Options) -> Result<()> {
-    let in_workspace =
-        options.dir.canonicalize().is_ok_and(|dir| dir == workspace_root().join("example-plugins"));
+    let in_workspace = options.dir.canonicalize().is_ok_and(|dir| {
+        let root = workspace_root().join("example-plugins");
+        dir == root.join("rust") || dir == root.join("hostile")
+    });
     // Inside the workspace the SDK comes from it; elsewhere, from this
     // checkout, since the crate may not be published where it is built.
     let sdk =

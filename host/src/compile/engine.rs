@@ -7,14 +7,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy};
 
-use crate::call::deadline::start_ticker;
 use crate::config::limits::Limits;
 use crate::error::one_line;
-use crate::store::PluginState;
+use crate::instance_state::PluginState;
 use crate::{Error, Result};
 
 /// The engine-wide settings a plugin's limits imply.
@@ -85,6 +85,25 @@ pub fn engine_config(limits: &Limits) -> Config {
     config
 }
 
+/// How often each engine's epoch advances: the granularity of deadlines, and
+/// how often a long-running plugin yields to the async runtime.
+pub(crate) const TICK: Duration = Duration::from_millis(10);
+
+/// Advances `engine`'s epoch every [`TICK`] until the engine is dropped.
+pub(crate) fn start_ticker(engine: &Engine) -> wasmtime::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new().name("witplug-epoch".to_owned()).spawn(move || {
+        loop {
+            std::thread::sleep(TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    })?;
+    Ok(())
+}
+
 fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
     let limits = Limits { stack: key.stack, fuel: key.fuel.then_some(1), ..Limits::default() };
     let engine = Engine::new(&engine_config(&limits))?;
@@ -92,9 +111,9 @@ fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
 
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    crate::store::lookups::add_to_linker(&mut linker)?;
+    crate::instance_state::lookups::add_to_linker(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::store::held::add_to_linker(&mut linker)?;
+    crate::instance_state::held::add_to_linker(&mut linker)?;
     crate::imports::add_to_linker(&mut linker)?;
     let mut core_linker = wasmtime::Linker::new(&engine);
     crate::imports::core_abi::add_to_linker(&mut core_linker)?;

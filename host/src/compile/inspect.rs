@@ -67,7 +67,7 @@ pub fn inspect_file(path: &Path) -> Result<Inspection> {
 
 fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection> {
     let invalid = |reason: String| Error::InvalidComponent { path: path.to_owned(), reason };
-    crate::compile::load::check_header(path, bytes)?;
+    crate::compile::code::check_header(path, bytes)?;
     let decoded = wit_component::decode(bytes).map_err(|err| invalid(format!("{err:#}")))?;
     let DecodedWasm::Component(resolve, world) = decoded else {
         return Err(invalid("the file holds WIT definitions, not a component".to_owned()));

@@ -7,15 +7,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::Host;
+use crate::bus::{Bus, MessageBus};
 use crate::compile::cache::Cache;
 use crate::compile::engine::{EngineKey, Engines};
 use crate::config::grants::Grants;
 use crate::config::limits::Limits;
-use crate::messaging::bus::{Bus, MessageBus};
-use crate::messaging::tools::{ToolRegistry, ToolResult, Tools};
+use crate::instance_state::Services;
+use crate::kv::{Backend, Buckets, KeyValue};
 use crate::observe::events::Events;
-use crate::state::{Backend, Buckets, KeyValue};
-use crate::store::Services;
+use crate::tools::{ToolRegistry, ToolResult, Tools};
 use crate::{Error, Result};
 
 /// Configures a [`Host`].

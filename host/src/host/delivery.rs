@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::Host;
-use crate::messaging::bus::Subscription;
+use crate::bus::Subscription;
 use crate::{Error, Plugin};
 
 /// How long an unload or a reload keeps delivering the messages already

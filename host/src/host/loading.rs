@@ -7,18 +7,18 @@ use std::time::Duration;
 
 use super::{Entry, Host, Stamp};
 use crate::PluginError;
+use crate::bus::Subscription;
 use crate::clock::Span;
+use crate::compile::code::{self, Code, Wasm};
 use crate::compile::engine::EngineKey;
-use crate::compile::load::{self, Code, Wasm};
 use crate::config::limits::Limits;
 use crate::config::manifest::Manifest;
-use crate::messaging::bus::Subscription;
-use crate::messaging::origin::CallContext;
-use crate::messaging::remote::{ToolHandler, ToolRequest, ToolService};
-use crate::messaging::tools::ToolProvider;
+use crate::instance_state::{PluginContext, WasiConfig};
 use crate::name::Name;
 use crate::observe::events::Event;
-use crate::store::{PluginContext, WasiConfig};
+use crate::tools::ToolProvider;
+use crate::tools::call_chain::CallContext;
+use crate::tools::remote::{ToolHandler, ToolRequest, ToolService};
 use crate::{Error, Plugin, Result};
 
 /// What loading a folder gave: the plugins that loaded and, for every file
@@ -43,7 +43,7 @@ impl Host {
     /// [`Error::Io`] only when `dir` itself cannot be read.
     pub async fn load_dir(&self, dir: impl AsRef<Path>) -> Result<LoadReport> {
         let mut report = LoadReport::default();
-        for path in load::wasm_files(dir.as_ref())? {
+        for path in code::wasm_files(dir.as_ref())? {
             match self.load_file(&path).await {
                 Ok(plugin) => report.loaded.push(plugin),
                 Err(err) => report.failed.push(err),
@@ -66,7 +66,7 @@ impl Host {
     /// plugin's `info` export.
     pub async fn load_file(&self, path: impl AsRef<Path>) -> Result<Arc<Plugin>> {
         let path = path.as_ref();
-        let name = load::plugin_name(path)?;
+        let name = code::plugin_name(path)?;
         if self.plugins_read().contains_key(&name) {
             return Err(Error::DuplicatePlugin { name, path: path.to_owned() });
         }
@@ -147,7 +147,7 @@ impl Host {
             crate::config::network::check_grant(address).map_err(manifest_error)?;
         }
         for origin in &grants.http {
-            crate::config::origins::check_grant(origin).map_err(manifest_error)?;
+            crate::config::http_origins::check_grant(origin).map_err(manifest_error)?;
         }
         for pattern in &grants.subscribe {
             self.services.bus.check_pattern(pattern).map_err(|reason| {
@@ -165,18 +165,18 @@ impl Host {
         let known = match (&source, cache.as_deref()) {
             (None, Some(cache)) => {
                 let (engine, linker) = (&runtime.engine, &runtime.linker);
-                load::known(engine, linker, cache, &off, &file, pinned.as_deref(), limit)
+                code::known(engine, linker, cache, &off, &file, pinned.as_deref(), limit)
             }
             _ => None,
         };
         let compile = move || {
             let read = match source {
-                Some(bytes) => load::Read { bytes, fingerprint: None },
-                None => load::read(&file, pinned.as_deref(), limit)?,
+                Some(bytes) => code::Read { bytes, fingerprint: None },
+                None => code::read(&file, pinned.as_deref(), limit)?,
             };
-            let wasm = load::wasm_bytes(&file, read.bytes)?;
-            let code = match load::kind(&file, &wasm)? {
-                Wasm::Component(()) => load::compile(
+            let wasm = code::wasm_bytes(&file, read.bytes)?;
+            let code = match code::kind(&file, &wasm)? {
+                Wasm::Component(()) => code::compile(
                     &runtime.engine,
                     &runtime.linker,
                     cache.as_deref(),
@@ -186,7 +186,7 @@ impl Host {
                     read.fingerprint,
                 )?,
                 Wasm::Module(()) => {
-                    load::compile_module(&runtime.engine, &runtime.core_linker, &file, &wasm)?
+                    code::compile_module(&runtime.engine, &runtime.core_linker, &file, &wasm)?
                 }
             };
             Ok((code, wasm.len() as u64))
@@ -351,10 +351,10 @@ impl Host {
         };
         let mut done = Vec::new();
         let mut failed = Vec::new();
-        for path in load::wasm_files(dir.as_ref())? {
-            let compiled = load::read(&path, None, self.settings.max_file_size).and_then(|read| {
-                let bytes = load::wasm_bytes(&path, read.bytes)?;
-                if load::kind(&path, &bytes)? == Wasm::Module(()) {
+        for path in code::wasm_files(dir.as_ref())? {
+            let compiled = code::read(&path, None, self.settings.max_file_size).and_then(|read| {
+                let bytes = code::wasm_bytes(&path, read.bytes)?;
+                if code::kind(&path, &bytes)? == Wasm::Module(()) {
                     // Core modules compile in microseconds: they are not cached.
                     return Ok(false);
                 }

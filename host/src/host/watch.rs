@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 
 use super::{Entry, Host};
-use crate::compile::load;
+use crate::compile::code;
 use crate::observe::events::Event;
 use crate::{Error, Plugin, Result};
 
@@ -73,9 +73,9 @@ impl Host {
     pub async fn sync_dir(&self, dir: impl AsRef<Path>) -> Result<SyncReport> {
         let dir = dir.as_ref();
         let mut report = SyncReport::default();
-        let files = load::wasm_files(dir)?;
+        let files = code::wasm_files(dir)?;
         for path in &files {
-            let Ok(name) = load::plugin_name(path) else { continue };
+            let Ok(name) = code::plugin_name(path) else { continue };
             let stamp = Stamp::of(path);
             let loaded = self.plugins_read().get(&name).map(|e| (e.stamp, e.plugin.path() == path));
             match loaded {

@@ -5,7 +5,7 @@
 
 use wasmtime::component::Linker;
 
-use crate::store::PluginState;
+use crate::instance_state::PluginState;
 
 /// Links `wasi:config/store`, reading each instance's plugin's values.
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {

@@ -26,7 +26,7 @@ use wasmtime::{Caller, Extern, Linker};
 
 use crate::contract::v0_2::witplug::plugin::host::Host;
 use crate::contract::v0_2::witplug::plugin::types::{Error as WitError, Level};
-use crate::store::PluginState;
+use crate::instance_state::PluginState;
 
 /// The import module name of the core ABI.
 pub const MODULE: &str = "witplug";

@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 use wasmtime::component::{HasSelf, Linker, Resource};
 
 use crate::contract::keyvalue::wasi::keyvalue::{atomics, batch, store};
-use crate::state::{self, BucketId, Current, KeyValue, KvError, KvFuture, Quota, Usage};
-use crate::store::{PluginContext, PluginState};
+use crate::instance_state::{PluginContext, PluginState};
+use crate::kv::{self, BucketId, Current, KeyValue, KvError, KvFuture, Quota, Usage};
 use crate::text::format_size;
 
 use atomics::CasError;
@@ -92,12 +92,12 @@ impl PluginState {
 
     /// Checks a batch: how many keys it names, then each key.
     fn check_batch<'k>(count: usize, keys: impl IntoIterator<Item = &'k str>) -> Result<(), Error> {
-        state::check_batch(count).map_err(to_wit)?;
+        kv::check_batch(count).map_err(to_wit)?;
         Self::check_keys(keys)
     }
 
     fn check_keys<'k>(keys: impl IntoIterator<Item = &'k str>) -> Result<(), Error> {
-        keys.into_iter().try_for_each(state::check_key).map_err(to_wit)
+        keys.into_iter().try_for_each(kv::check_key).map_err(to_wit)
     }
 }
 

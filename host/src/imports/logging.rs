@@ -3,7 +3,7 @@
 
 use crate::contract::logging::wasi::logging::logging::{Host, Level};
 use crate::contract::v0_2::witplug::plugin::types::Level as WitplugLevel;
-use crate::store::PluginState;
+use crate::instance_state::PluginState;
 
 impl Host for PluginState {
     fn log(&mut self, level: Level, context: String, message: String) -> wasmtime::Result<()> {

@@ -5,7 +5,7 @@
 use crate::contract::v0_1::witplug::plugin::host::Host;
 use crate::contract::v0_2::witplug::plugin::host::Host as Newest;
 use crate::contract::v0_2::witplug::plugin::types::{Error, Level};
-use crate::store::PluginState;
+use crate::instance_state::PluginState;
 
 impl Host for PluginState {
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {

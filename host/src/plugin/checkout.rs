@@ -11,12 +11,12 @@ use wasmtime::component::Val;
 
 use super::pool::{Live, Slot};
 use super::{CoreExport, Export, Plugin};
-use crate::call::deadline;
 use crate::clock::Moment;
-use crate::messaging::origin::{CallContext, Direct, Origin};
 use crate::name::Name;
 use crate::observe::events::{Event, Outcome};
 use crate::observe::metrics::{Sample, Writer};
+use crate::plugin::call::deadline;
+use crate::tools::call_chain::{CallContext, Direct, Origin};
 use crate::{Error, Result};
 
 /// A slot of a plugin's pool, held by one caller until dropped.
@@ -332,7 +332,7 @@ impl<'a> Checkout<'a> {
 /// world), and its store.
 fn guest(
     live: &mut Live,
-) -> (&crate::contract::Guest, &mut wasmtime::Store<crate::store::PluginState>) {
+) -> (&crate::contract::Guest, &mut wasmtime::Store<crate::instance_state::PluginState>) {
     let guest = live.guest.as_ref().expect("plugin-world instances have guest bindings");
     (guest, &mut live.store)
 }
@@ -413,7 +413,7 @@ impl<'p> Plugin {
             false,
             Direct,
             async move |live| {
-                let crate::compile::load::Wasm::Component(instance) = &live.instance else {
+                let crate::compile::code::Wasm::Component(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a core module has no component exports"));
                 };
                 let Some(func) = instance.get_func(&mut live.store, export.index) else {
@@ -445,7 +445,7 @@ impl<'p> Plugin {
             false,
             Direct,
             async move |live| {
-                let crate::compile::load::Wasm::Module(instance) = &live.instance else {
+                let crate::compile::code::Wasm::Module(instance) = &live.instance else {
                     return Err(wasmtime::format_err!("a component has no core exports"));
                 };
                 let func = instance

@@ -6,11 +6,11 @@ use wasmtime::Store;
 
 use super::Plugin;
 use super::pool::Live;
-use crate::call::deadline;
-use crate::compile::load::{Instance, Wasm};
+use crate::compile::code::{Instance, Wasm};
 use crate::contract::v0_2::witplug::plugin::types::{PluginInfo as WitInfo, ToolDescription};
+use crate::instance_state::PluginState;
 use crate::observe::events::Event;
-use crate::store::PluginState;
+use crate::plugin::call::deadline;
 use crate::text::{self, sanitize};
 use crate::{Error, PluginInfo, Result};
 
@@ -84,7 +84,7 @@ impl Plugin {
                 .map(Wasm::Module),
         };
         result.map_err(|err| {
-            crate::call::trap::instantiation_failed(
+            crate::plugin::call::trap::instantiation_failed(
                 self.name(),
                 &self.context.limits,
                 &err,

@@ -17,12 +17,12 @@ use tokio::sync::Notify;
 use wasmtime::Store;
 
 use super::atomic_box::AtomicBox;
-use crate::compile::load::Instance;
+use crate::compile::code::Instance;
 use crate::config::manifest::PoolConfig;
 use crate::contract::Guest as GuestBindings;
+use crate::instance_state::PluginState;
 use crate::name::Name;
 use crate::observe::metrics::{Counters, Histogram, Metrics};
-use crate::store::PluginState;
 use crate::{Error, Result};
 
 /// A running instance, the `Store` that owns it, and the slot it fills.
