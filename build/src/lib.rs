@@ -279,7 +279,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A size as people read it: bytes under 1 KiB, else KiB, MiB or GiB with
 /// one decimal. The one size formatter of witplug's tools (`witplug build`,
 /// `list` and `cache`, `cargo xtask build-plugins`); limits in
-/// configuration keep their exact units (`witplug_host::units`).
+/// configuration keep their exact units (`witplug_host::config::units`).
 ///
 /// ```
 /// assert_eq!(witplug_build::human_size(512), "512 B");

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use witplug_host::{HostBuilder, JetStreamKeyValue, KeyValue, NatsBus, NatsOptions};
+use witplug_host::{
+    HostBuilder, kv::KeyValue, nats::JetStreamKeyValue, nats::NatsBus, nats::NatsOptions,
+};
 
 /// Where the NATS bus is, when plugins talk to other hosts.
 #[derive(Debug, clap::Args)]
@@ -45,22 +47,25 @@ pub enum KvStore {
 impl NatsArgs {
     /// `--nats`, else `$WITPLUG_NATS`, else the configuration file's.
     fn url(&self) -> Option<String> {
-        self.url.clone().or_else(|| crate::config().nats.url.clone())
+        self.url.clone().or_else(|| crate::host_args::config().nats.url.clone())
     }
 
     /// `--nats-prefix`, else the configuration file's, else `witplug.`.
     fn prefix(&self) -> String {
-        match &crate::config().nats.prefix {
-            Some(prefix) if crate::defaulted("nats_prefix") => prefix.clone(),
+        match &crate::host_args::config().nats.prefix {
+            Some(prefix) if crate::host_args::defaulted("nats_prefix") => prefix.clone(),
             _ => self.nats_prefix.clone(),
         }
     }
 
     /// `--kv`, else the configuration file's, else `redb`.
     pub fn kv(&self) -> anyhow::Result<KvStore> {
-        match crate::config().nats.kv.as_deref() {
-            Some(kv) if crate::defaulted("kv") => <KvStore as clap::ValueEnum>::from_str(kv, true)
-                .map_err(|_| anyhow::anyhow!("witplug.toml: [nats] kv = `{kv}`: `redb` or `nats`")),
+        match crate::host_args::config().nats.kv.as_deref() {
+            Some(kv) if crate::host_args::defaulted("kv") => {
+                <KvStore as clap::ValueEnum>::from_str(kv, true).map_err(|_| {
+                    anyhow::anyhow!("witplug.toml: [nats] kv = `{kv}`: `redb` or `nats`")
+                })
+            }
             _ => Ok(self.kv),
         }
     }

@@ -183,7 +183,8 @@ async fn jetstream_rows(url: &str, plugins: &Path) -> Fallible<Vec<String>> {
     use async_nats::jetstream::{self, kv};
 
     let client = async_nats::connect(url).await?;
-    let store = Arc::new(witplug_host::JetStreamKeyValue::with_prefix(client.clone(), "bench"));
+    let store =
+        Arc::new(witplug_host::nats::JetStreamKeyValue::with_prefix(client.clone(), "bench"));
     let host = host(Host::builder().key_value(store), plugins).await?;
     let plugin = host.plugin("kv-counter")?;
     let set = format!("set key {}", std::str::from_utf8(&VALUE)?);

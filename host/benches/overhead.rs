@@ -1,6 +1,6 @@
 //! `cargo xtask bench`: witplug against wasmtime used by hand (the floor),
 //! side by side in one run, on the same component, the same engine
-//! settings (`witplug_host::engine_config`) and the same machine. Prints
+//! settings (`witplug_host::compile::engine_config`) and the same machine. Prints
 //! `BENCHMARKS.md` on stdout.
 //!
 //! The floor is what a careful embedder writes without witplug: `bindgen!`
@@ -425,7 +425,7 @@ struct FloorV01 {
 
 impl FloorV01 {
     fn new() -> Fallible<Self> {
-        let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+        let engine = Engine::new(&witplug_host::compile::engine_config(&Limits::default()))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         floor_v0_1::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
@@ -459,7 +459,7 @@ struct Floor {
 
 impl Floor {
     fn new(name: &str) -> Fallible<Self> {
-        let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+        let engine = Engine::new(&witplug_host::compile::engine_config(&Limits::default()))?;
         let component = Component::new(&engine, component_bytes(name)?)?;
         Self::of(engine, &component)
     }
@@ -841,7 +841,7 @@ struct Precompiled {
 
 impl Precompiled {
     fn new(name: &str, dir: &std::path::Path) -> Fallible<Self> {
-        let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+        let engine = Engine::new(&witplug_host::compile::engine_config(&Limits::default()))?;
         let file = dir.join(format!("{name}.cwasm"));
         std::fs::write(&file, engine.precompile_component(&component_bytes(name)?)?)?;
         let linker = linker(&engine)?;
@@ -901,7 +901,7 @@ async fn measure_loads(name: &str, cached_rounds: usize) -> Fallible<Loads> {
     std::fs::remove_dir_all(&cache)?;
     std::fs::remove_dir_all(&floor_dir)?;
 
-    let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+    let engine = Engine::new(&witplug_host::compile::engine_config(&Limits::default()))?;
     let bytes = component_bytes(name)?;
     let compile = median(3, async || {
         let started = Instant::now();
@@ -964,7 +964,7 @@ async fn many_plugins() -> Fallible<Row> {
     drop(plugins);
     drop(host);
 
-    let engine = Engine::new(&witplug_host::engine_config(&Limits::default()))?;
+    let engine = Engine::new(&witplug_host::compile::engine_config(&Limits::default()))?;
     let linker = Linker::<()>::new(&engine);
     let bytes = wat::parse_str(SMALL)?;
     let started = Instant::now();

@@ -191,7 +191,7 @@ async fn run() -> Result<()> {
 /// checked: WAT compiled at run time, a math plugin, a greeter and a counter
 /// managed together, and a plugin under a 16-page memory limit.
 async fn tour(dir: &str) -> Result<()> {
-    use witplug_host::CoreVal;
+    use witplug_host::plugin::CoreVal;
     let wat = |name: &str| {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join(format!("../example-plugins/wat/{name}.wat"));

@@ -14,7 +14,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use witplug_host::{Host, NatsBus, NatsOptions, RecvError};
+use witplug_host::{Host, nats::NatsBus, nats::NatsOptions, observe::RecvError};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {

@@ -91,12 +91,12 @@ impl From<usize> for QueueBounds {
 /// A count of what is held (bytes, or messages), up to a bound: taken
 /// before something is queued, given back when it leaves the queue.
 #[derive(Debug, Clone)]
-pub(crate) struct Budget {
+pub(crate) struct Allowance {
     held: Arc<AtomicU64>,
     bound: u64,
 }
 
-impl Budget {
+impl Allowance {
     pub(crate) fn new(bound: u64) -> Self {
         Self { held: Arc::new(AtomicU64::new(0)), bound }
     }
@@ -297,8 +297,8 @@ pub struct QueueSender {
     sender: mpsc::UnboundedSender<Message>,
     /// The queue's bounds, kept by two counters rather than a bounded
     /// channel's semaphore, which takes a lock for every message received.
-    messages: Budget,
-    bytes: Budget,
+    messages: Allowance,
+    bytes: Allowance,
     dropped: Arc<AtomicU64>,
 }
 
@@ -355,8 +355,8 @@ impl QueueSender {
 #[derive(Debug)]
 pub struct Subscription {
     receiver: mpsc::UnboundedReceiver<Message>,
-    messages: Budget,
-    bytes: Budget,
+    messages: Allowance,
+    bytes: Allowance,
     dropped: Arc<AtomicU64>,
     /// What feeds the queue when it is not the publisher itself (a task
     /// reading the network), stopped with the subscription.
@@ -378,8 +378,8 @@ impl Subscription {
     pub fn channel(queue: QueueBounds) -> (QueueSender, Subscription) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let dropped = Arc::new(AtomicU64::new(0));
-        let messages = Budget::new(queue.messages.max(1) as u64);
-        let bytes = Budget::new(queue.bytes);
+        let messages = Allowance::new(queue.messages.max(1) as u64);
+        let bytes = Allowance::new(queue.bytes);
         let sender = QueueSender {
             sender,
             messages: messages.clone(),

@@ -11,3 +11,7 @@ pub(crate) mod engine;
 pub(crate) mod fingerprint;
 pub(crate) mod inspect;
 pub(crate) mod version;
+
+pub use code::hex_sha256;
+pub use engine::engine_config;
+pub use inspect::{Inspection, inspect, inspect_file};

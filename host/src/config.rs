@@ -16,3 +16,9 @@ pub(crate) mod limits;
 pub(crate) mod manifest;
 pub(crate) mod network;
 pub mod units;
+
+pub use files::DEFAULT_MAX_FILE_SIZE;
+pub use grants::{DirGrant, DirMode, Grants, is_bucket_name};
+pub use host_file::{HostConfig, MetricsConfig, NatsConfig};
+pub use limits::{Budget, Limits, LimitsSpec};
+pub use manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};

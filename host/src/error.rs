@@ -420,22 +420,164 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the plugin trapped or hit a limit (its instance was thrown
-    /// away), rather than returning an error or being refused a call.
+    /// What kind of failure this is: the one verdict the CLI's exit codes,
+    /// MCP's reasons, [`Error::is_trap`], events and metrics all derive
+    /// from.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Plugin { .. } | Self::Tool { .. } | Self::InitFailed { .. } => ErrorKind::Plugin,
+            Self::Timeout { .. }
+            | Self::FuelExhausted { .. }
+            | Self::MemoryLimit { .. }
+            | Self::TableLimit { .. }
+            | Self::InstanceLimit { .. }
+            | Self::StackOverflow { .. }
+            | Self::OutputTooLarge { .. }
+            | Self::DataLimit { .. }
+            | Self::LogLimit { .. }
+            | Self::BudgetExceeded { .. } => ErrorKind::Limit,
+            Self::Trap { .. } | Self::MemoryOutOfBounds { .. } | Self::NoMemory { .. } => {
+                ErrorKind::Trap
+            }
+            Self::Denied { .. } => ErrorKind::Denied,
+            Self::NoSuchPlugin { .. } | Self::NoSuchTool { .. } | Self::NoSuchExport { .. } => {
+                ErrorKind::NotFound
+            }
+            Self::Busy { .. } => ErrorKind::Busy,
+            Self::Stopped { .. } => ErrorKind::Stopped,
+            Self::BadArguments { .. } | Self::UnsupportedType { .. } | Self::WrongWorld { .. } => {
+                ErrorKind::Usage
+            }
+            Self::Io { .. }
+            | Self::NotWasm { .. }
+            | Self::CoreModule { .. }
+            | Self::InvalidComponent { .. }
+            | Self::InvalidModule { .. }
+            | Self::MissingImport { .. }
+            | Self::UnsupportedContract { .. }
+            | Self::ToolDescriptions { .. }
+            | Self::Manifest { .. }
+            | Self::DuplicatePlugin { .. }
+            | Self::NotAFile { .. }
+            | Self::TooLarge { .. }
+            | Self::HashMismatch { .. }
+            | Self::Conflict { .. }
+            | Self::HostResource { .. }
+            | Self::Setup(_)
+            | Self::Nats { .. } => ErrorKind::Host,
+        }
+    }
+
+    /// Whether the sandbox stopped the call: the plugin trapped or hit a
+    /// limit ([`ErrorKind::is_trap`]), rather than returning an error or
+    /// being refused.
     pub fn is_trap(&self) -> bool {
-        matches!(
-            self,
-            Self::Trap { .. }
-                | Self::Timeout { .. }
-                | Self::FuelExhausted { .. }
-                | Self::MemoryLimit { .. }
-                | Self::TableLimit { .. }
-                | Self::InstanceLimit { .. }
-                | Self::StackOverflow { .. }
-                | Self::LogLimit { .. }
-                | Self::DataLimit { .. }
-                | Self::BudgetExceeded { .. }
-        )
+        self.kind().is_trap()
+    }
+}
+
+/// What kind of failure an [`Error`] is: the one judgement every front end
+/// derives its verdict from, so that the same failure reads the same
+/// everywhere: the CLI's exit code ([`ErrorKind::exit_code`]), the reason
+/// an MCP client reads ([`ErrorKind::as_str`]), whether it counts as a trap
+/// ([`Error::is_trap`]), and a call's outcome in events and metrics.
+///
+/// | kind | what happened | exit code |
+/// | --- | --- | --- |
+/// | `Plugin` | the plugin (or a tool) returned an error value | 1 |
+/// | `Usage` | the caller's arguments do not fit | 2 |
+/// | `Limit` | the sandbox stopped the plugin at a limit | 3 |
+/// | `Trap` | the plugin trapped | 3 |
+/// | `Denied` | the plugin was refused a capability it was not granted | 3 |
+/// | `NotFound` | no plugin, export or tool of that name | 4 |
+/// | `Host` | the host failed: a file, I/O, setup, NATS | 5 |
+/// | `Busy` | every instance busy; try again | 6 |
+/// | `Stopped` | the plugin is stopped; it takes no calls | 6 |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The plugin, or a tool it called, returned an error value: it
+    /// handled the failure itself, and its instance carries on.
+    Plugin,
+    /// The sandbox stopped the plugin at one of its limits: the deadline,
+    /// fuel, memory, tables, instances, the stack, output, data, log lines
+    /// or a budget of what the host holds for it.
+    Limit,
+    /// The plugin trapped: a panic, `unreachable`, a bad memory access.
+    Trap,
+    /// The plugin asked for a capability it was not granted.
+    Denied,
+    /// No plugin, export or tool of that name.
+    NotFound,
+    /// Every instance of the plugin stayed busy, or too many callers were
+    /// waiting: the same call may succeed later.
+    Busy,
+    /// The plugin is stopped: it takes calls again after `init`.
+    Stopped,
+    /// The caller's arguments do not fit the export (or the call needs a
+    /// world the plugin does not target).
+    Usage,
+    /// The host failed, no fault of the plugin's call: a file that is not
+    /// a plugin, I/O, the host's setup or resources, NATS.
+    Host,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of the table above.
+    pub const ALL: [Self; 9] = [
+        Self::Plugin,
+        Self::Usage,
+        Self::Limit,
+        Self::Trap,
+        Self::Denied,
+        Self::NotFound,
+        Self::Host,
+        Self::Busy,
+        Self::Stopped,
+    ];
+
+    /// The kind as a few words, as MCP's error results and logs begin:
+    /// `plugin error`, `limit`, `trap`, `denied`, `not found`, `busy`,
+    /// `stopped`, `usage`, `host failure`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Plugin => "plugin error",
+            Self::Limit => "limit",
+            Self::Trap => "trap",
+            Self::Denied => "denied",
+            Self::NotFound => "not found",
+            Self::Busy => "busy",
+            Self::Stopped => "stopped",
+            Self::Usage => "usage",
+            Self::Host => "host failure",
+        }
+    }
+
+    /// The exit code a command gives a failure of this kind (`witplug`'s):
+    /// 1 the plugin's own error, 2 usage, 3 the sandbox stopped the plugin
+    /// (a limit, a trap, a refused grant), 4 not found, 5 the host failed,
+    /// 6 unavailable for now (busy or stopped).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Plugin => 1,
+            Self::Usage => 2,
+            Self::Limit | Self::Trap | Self::Denied => 3,
+            Self::NotFound => 4,
+            Self::Host => 5,
+            Self::Busy | Self::Stopped => 6,
+        }
+    }
+
+    /// Whether the plugin was stopped mid-call, its instance thrown away:
+    /// a trap or a limit.
+    pub fn is_trap(self) -> bool {
+        matches!(self, Self::Trap | Self::Limit)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

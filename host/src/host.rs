@@ -27,7 +27,7 @@ use crate::tools::schema::{self, SchemaBounds};
 use crate::tools::{Found, Listed, ToolProvider};
 use crate::{Error, Plugin, PluginError, Result};
 
-pub use builder::{DEFAULT_MAX_FILE_SIZE, HostBuilder};
+pub use builder::HostBuilder;
 use delivery::Delivery;
 pub use loading::LoadReport;
 use watch::Stamp;
@@ -99,18 +99,22 @@ impl Host {
     /// Every tool this host serves, sorted by name: its own and those its
     /// loaded plugins provide, each with its description, schemas and
     /// provider. (Tools on other hosts, over NATS, are not listed.)
-    pub fn tools(&self) -> Vec<crate::ToolInfo> {
-        let mut tools: Vec<crate::ToolInfo> = self
+    pub fn tools(&self) -> Vec<crate::tools::ToolInfo> {
+        let mut tools: Vec<crate::tools::ToolInfo> = self
             .services
             .tools
             .host_tools()
             .into_iter()
-            .map(|(name, spec)| crate::ToolInfo { name, provider: crate::Provider::Host, spec })
+            .map(|(name, spec)| crate::tools::ToolInfo {
+                name,
+                provider: crate::tools::Provider::Host,
+                spec,
+            })
             .collect();
         for plugin in self.plugins() {
-            tools.extend(plugin.tools().iter().map(|(name, spec)| crate::ToolInfo {
+            tools.extend(plugin.tools().iter().map(|(name, spec)| crate::tools::ToolInfo {
                 name: name.clone(),
-                provider: crate::Provider::Plugin(plugin.name().to_owned()),
+                provider: crate::tools::Provider::Plugin(plugin.name().to_owned()),
                 spec: spec.clone(),
             }));
         }
@@ -164,23 +168,23 @@ impl Host {
     /// The tool `name` this host serves, its own or a loaded plugin's, with
     /// its description and provider: [`Host::tools`] for one name, without
     /// the cost of listing them all.
-    pub fn tool(&self, name: &str) -> Option<crate::ToolInfo> {
+    pub fn tool(&self, name: &str) -> Option<crate::tools::ToolInfo> {
         let (provider, spec) = match self.services.tools.listed(name)? {
-            Listed::Host(spec) => (crate::Provider::Host, spec),
+            Listed::Host(spec) => (crate::tools::Provider::Host, spec),
             Listed::Plugin(plugin) => {
                 let plugin = self.plugin(&plugin).ok()?;
                 let (_, spec) = plugin.tools().iter().find(|(tool, _)| tool == name)?;
-                (crate::Provider::Plugin(plugin.name().to_owned()), spec.clone())
+                (crate::tools::Provider::Plugin(plugin.name().to_owned()), spec.clone())
             }
         };
-        Some(crate::ToolInfo { name: name.to_owned(), provider, spec })
+        Some(crate::tools::ToolInfo { name: name.to_owned(), provider, spec })
     }
 
     /// The tools other hosts on the bus offer (with a NATS bus), each with
     /// the description its provider gave; those this host serves itself,
     /// and any whose description does not parse or compile, are left out.
     /// Waits a moment for the other hosts to answer.
-    pub async fn remote_tools(&self) -> Vec<crate::ToolInfo> {
+    pub async fn remote_tools(&self) -> Vec<crate::tools::ToolInfo> {
         let Some(remote) = self.services.bus.remote_tools() else { return Vec::new() };
         let listed: Vec<(String, String)> = remote
             .list()
@@ -193,8 +197,8 @@ impl Host {
         let bounds = SchemaBounds::of(&self.settings.limits);
         let compile = move || {
             let specs = listed.into_iter().filter_map(|(name, json)| {
-                match crate::ToolSpec::from_json(&json, &bounds) {
-                    Ok(spec) => Some(crate::ToolInfo { name, provider: crate::Provider::Remote, spec }),
+                match crate::tools::ToolSpec::from_json(&json, &bounds) {
+                    Ok(spec) => Some(crate::tools::ToolInfo { name, provider: crate::tools::Provider::Remote, spec }),
                     Err(reason) => {
                         let name = crate::text::sanitize(&name, crate::text::NAME);
                         tracing::warn!(target: "witplug::host", "remote tool `{name}` left out: {reason}");
@@ -222,7 +226,7 @@ impl Host {
     }
 
     /// Initialises every plugin of the `plugin` world; returns the errors of
-    /// those that failed (they are then [`Lifecycle::Failed`](crate::Lifecycle)).
+    /// those that failed (they are then [`Lifecycle::Failed`](crate::plugin::Lifecycle)).
     pub async fn init_all(&self) -> Vec<Error> {
         let mut failed = Vec::new();
         for plugin in self.plugins().into_iter().filter(|p| p.is_guest()) {
@@ -312,13 +316,17 @@ impl Host {
     }
 
     /// Subscribes host code to messages whose topic matches `pattern`
-    /// (see [`Bus`](crate::Bus) for patterns).
+    /// (see [`Bus`](crate::bus::Bus) for patterns).
     pub fn subscribe(&self, pattern: impl Into<String>) -> Subscription {
-        self.services.bus.subscribe_many(vec![pattern.into()], crate::QueueBounds::default())
+        self.services.bus.subscribe_many(vec![pattern.into()], crate::bus::QueueBounds::default())
     }
 
     /// Publishes a message from host code, and says what became of it.
-    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<crate::Bytes>) -> Published {
+    pub fn publish(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<crate::bus::Bytes>,
+    ) -> Published {
         self.services.bus.publish(Message::new(topic, payload))
     }
 

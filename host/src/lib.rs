@@ -83,66 +83,44 @@
 //   deadline and traps), then `host/` (builder, loading, delivery,
 //   watching).
 
-mod bus;
+pub mod bus;
 mod clock;
-mod compile;
-mod config;
+mod compat;
+pub mod compile;
+pub mod config;
 pub mod contract;
 mod error;
 mod host;
 mod imports;
 mod instance_state;
-mod kv;
+pub mod kv;
 mod name;
 #[cfg(feature = "nats")]
-mod nats;
-mod observe;
+pub mod nats;
+pub mod observe;
 mod offload;
-mod plugin;
+pub mod plugin;
 pub mod text;
-mod tools;
+pub mod tools;
 
-pub use bus::{
-    Bus, Bytes, DEFAULT_QUEUE, DEFAULT_QUEUE_BYTES, MAX_HOPS, Message, MessageBus, Offered,
-    Published, QueueBounds, QueueSender, SubscribeFuture, Subscription,
-};
-pub use compile::cache::{CacheEntries, CacheFolder, CacheStats};
-pub use compile::code::hex_sha256;
-pub use compile::engine::engine_config;
-pub use compile::inspect::{Inspection, inspect, inspect_file};
-pub use config::grants::{DirGrant, DirMode, Grants};
-pub use config::host_file::{HostConfig, MetricsConfig, NatsConfig};
-pub use config::limits::{Budget, Limits, LimitsSpec};
-pub use config::manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};
-pub use config::units;
+/// The cache of compiled plugins on disk: what it holds and its
+/// administration ([`HostBuilder::cache_dir`] turns it on).
+pub mod cache {
+    pub use crate::compile::cache::{CacheEntries, CacheFolder, CacheStats};
+}
+
 /// The bindings of the newest contract version (`contract::v0_2`), for a
 /// host world of its own that reuses the host interface through `with`.
 pub use contract::v0_2 as bindings;
 pub use contract::v0_2::witplug::plugin::types::{Error as PluginError, Level};
-pub use contract::{CONTRACTS, Contract};
-pub use error::{Error, Result, describe};
-pub use host::{DEFAULT_MAX_FILE_SIZE, Host, HostBuilder, LoadReport, SyncReport, Watcher};
-pub use imports::core_abi::MODULE as CORE_ABI_MODULE;
-pub use instance_state::PluginState;
-pub use kv::{
-    BucketId, Current, DATABASE_FILE, Embedded, KeyValue, KvError, KvFuture, MAX_BATCH, MAX_KEY,
-    Quota, Usage, check_batch, check_key, is_bucket_name,
-};
-pub use name::Name;
-#[cfg(feature = "nats")]
-pub use nats::JetStreamKeyValue;
-#[cfg(feature = "nats")]
-pub use nats::{
-    CLIENT_QUEUE, DEFAULT_OUTGOING, DEFAULT_OUTGOING_BYTES, NatsBus, NatsOptions, NatsStats,
-    SUBSCRIPTION_QUEUE,
-};
-pub use observe::events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
-pub use observe::metrics::{Metrics, Stats};
-pub use plugin::{CoreExport, Export, Lease, Lifecycle, Plugin, PluginInfo};
-pub use tools::remote::{
-    RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest, ToolService,
-};
-pub use tools::tool_spec::{Provider, ToolHints, ToolInfo, ToolSpec};
-pub use tools::{ToolFuture, ToolResult, Tools};
-pub use wasmtime::Val as CoreVal;
+pub use error::{Error, ErrorKind, Result, describe};
+pub use host::{Host, HostBuilder, LoadReport, SyncReport, Watcher};
 pub use wasmtime::component::Val;
+
+pub use config::{Grants, HostConfig, Limits, Manifest};
+pub use observe::{Event, EventStream, Metrics};
+pub use plugin::{Export, Lease, Plugin, PluginInfo};
+
+#[doc(hidden)]
+#[allow(deprecated)]
+pub use compat::*;

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> witplug_host::Result<()> {
-//! use witplug_host::{Host, NatsBus, NatsOptions};
+//! use witplug_host::{Host, nats::NatsBus, nats::NatsOptions};
 //!
 //! let bus = NatsBus::connect(NatsOptions::new("nats://127.0.0.1:4222")).await?;
 //! let host = Host::builder().bus(bus).build()?;
@@ -58,7 +58,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use crate::bus::{
-    Budget, Message, MessageBus, Offered, Published, QueueBounds, QueueSender, SubscribeFuture,
+    Allowance, Message, MessageBus, Offered, Published, QueueBounds, QueueSender, SubscribeFuture,
     Subscription,
 };
 use crate::tools::remote::RemoteTools;
@@ -262,7 +262,7 @@ pub struct NatsBus {
     origin: String,
     outgoing: mpsc::Sender<Outgoing>,
     /// The bytes of the messages in `outgoing`.
-    outgoing_bytes: Budget,
+    outgoing_bytes: Allowance,
     counters: Arc<Counters>,
 }
 
@@ -347,7 +347,7 @@ impl NatsBus {
             counters.up.send_replace(true);
         }
         let (outgoing, queue) = mpsc::channel(options.outgoing);
-        let outgoing_bytes = Budget::new(options.outgoing_bytes);
+        let outgoing_bytes = Allowance::new(options.outgoing_bytes);
         let bus = NatsBus {
             client,
             url: options.url,
@@ -409,7 +409,7 @@ impl NatsBus {
     }
 
     /// The NATS client it uses, for more of NATS on the same connection:
-    /// [`JetStreamKeyValue`](crate::JetStreamKeyValue), say.
+    /// [`JetStreamKeyValue`](crate::nats::JetStreamKeyValue), say.
     pub fn client(&self) -> &Client {
         &self.client
     }
@@ -544,7 +544,7 @@ async fn send_loop(
     client: Client,
     prefix: String,
     origin: String,
-    (mut queue, bytes): (mpsc::Receiver<Outgoing>, Budget),
+    (mut queue, bytes): (mpsc::Receiver<Outgoing>, Allowance),
     counters: Arc<Counters>,
 ) {
     // Per topic: its subject, made once, and the last number sent on it.

@@ -6,6 +6,9 @@
 pub(crate) mod events;
 pub(crate) mod metrics;
 
+pub use events::{EVENT_BUFFER, Event, EventStream, Outcome, RecvError, TryRecvError};
+pub use metrics::{Metrics, Stats};
+
 /// A duration in JSON: whole nanoseconds.
 pub(crate) fn as_nanos<S: serde::Serializer>(
     duration: &std::time::Duration,

@@ -28,8 +28,8 @@ use crate::tools::tool_spec::ToolSpec;
 
 /// A plugin's tool descriptions up to this size compile where it loads.
 const INLINE_SCHEMAS: u64 = 4 << 10;
-use crate::instance_state::{PluginContext, PluginState};
-use crate::name::Name;
+use crate::instance_state::PluginContext;
+
 use crate::observe::events::{Event, Events};
 use crate::observe::metrics::{Counters, Histogram, Metrics};
 use crate::tools::{ProviderFuture, ToolProvider};
@@ -39,6 +39,11 @@ use checkout::Source;
 pub use exports::Export;
 pub use lease::Lease;
 pub use lifecycle::Lifecycle;
+pub use wasmtime::Val as CoreVal;
+
+pub use crate::imports::core_abi::MODULE as CORE_ABI_MODULE;
+pub use crate::instance_state::PluginState;
+pub use crate::name::Name;
 use lifecycle::Phase;
 use pool::Pool;
 
@@ -91,7 +96,7 @@ impl Default for Labels {
 
 /// A plugin loaded from a component file.
 ///
-/// A plugin serves calls from a pool of instances ([`PoolConfig`](crate::PoolConfig), one by
+/// A plugin serves calls from a pool of instances ([`PoolConfig`](crate::config::PoolConfig), one by
 /// default, so its state persists across calls and calls take turns). Every
 /// call runs within the plugin's [`Limits`](crate::Limits). A trap or a
 /// limit throws the instance away: the call that failed returns the reason,

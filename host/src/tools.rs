@@ -11,6 +11,12 @@ pub(crate) mod remote;
 pub(crate) mod schema;
 pub(crate) mod tool_spec;
 
+pub use remote::{
+    ListFuture, RemoteTools, ReplyFuture, ServeFuture, ToolHandler, ToolReply, ToolRequest,
+    ToolService,
+};
+pub use tool_spec::{Provider, ToolHints, ToolInfo, ToolSpec};
+
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -19,7 +25,6 @@ use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use crate::name::Name;
 use crate::tools::call_chain::CallContext;
-use crate::tools::tool_spec::ToolSpec;
 
 /// What a tool call returns: its output, or a message saying why it failed.
 pub type ToolResult = Result<String, String>;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde_json::{Value, json};
-use witplug_host::{Host, Plugin, ToolInfo};
+use witplug_host::{Host, Plugin, tools::ToolInfo};
 
 /// One tool as offered to agents.
 #[derive(Debug, Clone)]

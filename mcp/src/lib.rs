@@ -46,5 +46,5 @@ mod stdio;
 pub use error::{Error, Result};
 pub use http::{HttpOptions, serve_http};
 pub use logs::{LogReceiver, PluginLogs, plugin_logs};
-pub use server::{McpOptions, McpServer};
+pub use server::{McpOptions, McpServer, failure_text};
 pub use stdio::DEFAULT_MAX_MESSAGE;

@@ -13,10 +13,17 @@ use tracing_subscriber::layer::Context;
 /// plugin logging in a loop cannot grow the host's memory).
 const QUEUE: usize = 1024;
 
+/// Log levels as numbers, least severe first: a line is sent when its
+/// level is at least the client's.
+pub(crate) const DEBUG: u8 = 0;
+pub(crate) const INFO: u8 = 1;
+pub(crate) const WARNING: u8 = 3;
+pub(crate) const ERROR: u8 = 4;
+
 /// One plugin log line.
 #[derive(Debug, Clone)]
 pub(crate) struct LogLine {
-    /// Its level, as `server::level_of` numbers it.
+    /// Its level, as [`level_of`] numbers it.
     pub level: u8,
     /// The plugin's name.
     pub plugin: String,
@@ -59,7 +66,7 @@ impl<S: tracing::Subscriber> Layer<S> for PluginLogs {
         let mut fields = Fields::default();
         event.record(&mut fields);
         let line = LogLine {
-            level: crate::server::level_of(metadata.level()),
+            level: level_of(metadata.level()),
             plugin: fields.plugin,
             message: fields.message,
         };
@@ -89,5 +96,15 @@ impl Visit for Fields {
             "message" => self.message = format!("{value:?}"),
             _ => {}
         }
+    }
+}
+
+/// The level number of a plugin log line's `tracing` level.
+fn level_of(level: &tracing::Level) -> u8 {
+    match *level {
+        tracing::Level::TRACE | tracing::Level::DEBUG => DEBUG,
+        tracing::Level::INFO => INFO,
+        tracing::Level::WARN => WARNING,
+        tracing::Level::ERROR => ERROR,
     }
 }

@@ -16,10 +16,10 @@ use rmcp::model::{
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
-use witplug_host::{Error as HostError, Host, ToolInfo};
+use witplug_host::{Error as HostError, Host, tools::ToolInfo};
 
 use crate::catalog::{self, Offered, Target};
-use crate::logs::{LogLine, LogReceiver};
+use crate::logs::{DEBUG, ERROR, INFO, LogLine, LogReceiver, WARNING};
 use crate::{Error, Result};
 
 /// What the server offers.
@@ -94,13 +94,6 @@ impl std::fmt::Debug for McpServer {
         f.debug_struct("McpServer").field("options", &self.shared.options).finish_non_exhaustive()
     }
 }
-
-/// Log levels as numbers, least severe first: a line is sent when its
-/// level is at least the client's.
-const DEBUG: u8 = 0;
-const INFO: u8 = 1;
-const WARNING: u8 = 3;
-const ERROR: u8 = 4;
 
 impl McpServer {
     /// A server offering `host`'s tools as `options` says.
@@ -242,32 +235,22 @@ async fn send_log(peer: &Peer<RoleServer>, line: &LogLine) {
 /// The result of a call that failed in the plugin or the host: an error
 /// result (the agent reads it), one line naming the kind of failure.
 fn failed(err: &HostError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(reason(err))])
+    CallToolResult::error(vec![ContentBlock::text(failure_text(err))])
 }
 
-/// One line: the kind of failure, then what the host says of it.
-pub(crate) fn reason(err: &HostError) -> String {
-    let kind = match err {
+/// One line: the kind of failure ([`ErrorKind::as_str`]), then what the
+/// host says of it; a plugin's or a tool's own error value in its own
+/// words (`denied: ...`, `invalid input: ...`), as the agent should read
+/// it.
+///
+/// [`ErrorKind::as_str`]: witplug_host::ErrorKind::as_str
+pub fn failure_text(err: &HostError) -> String {
+    match err {
         HostError::Plugin { error, .. } | HostError::Tool { error, .. } => {
-            return witplug_host::describe(error);
+            witplug_host::describe(error)
         }
-        HostError::Timeout { .. } => "timeout",
-        HostError::FuelExhausted { .. }
-        | HostError::MemoryLimit { .. }
-        | HostError::TableLimit { .. }
-        | HostError::InstanceLimit { .. }
-        | HostError::StackOverflow { .. }
-        | HostError::LogLimit { .. }
-        | HostError::DataLimit { .. }
-        | HostError::BudgetExceeded { .. }
-        | HostError::OutputTooLarge { .. } => "limit",
-        HostError::Trap { .. } => "trap",
-        HostError::Busy { .. } => "busy",
-        HostError::Stopped { .. } => "stopped",
-        HostError::NoSuchPlugin { .. } | HostError::NoSuchTool { .. } => "not found",
-        _ => "host failure",
-    };
-    format!("{kind}: {err}")
+        _ => format!("{}: {err}", err.kind()),
+    }
 }
 
 impl ServerHandler for McpServer {
@@ -368,15 +351,5 @@ impl ServerHandler for McpServer {
         let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
         clients.retain(|(peer, _)| !peer.is_transport_closed());
         clients.push((context.peer, self.level.clone()));
-    }
-}
-
-/// The level number of a plugin log line's `tracing` level.
-pub(crate) fn level_of(level: &tracing::Level) -> u8 {
-    match *level {
-        tracing::Level::TRACE | tracing::Level::DEBUG => DEBUG,
-        tracing::Level::INFO => INFO,
-        tracing::Level::WARN => WARNING,
-        tracing::Level::ERROR => ERROR,
     }
 }

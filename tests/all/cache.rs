@@ -1,7 +1,7 @@
 //! The precompiled cache: a miss compiles and writes, a hit skips compiling,
 //! and a corrupt or foreign entry is compiled again, never trusted.
 
-use witplug_host::{CacheStats, Host, Limits};
+use witplug_host::{Host, Limits, cache::CacheStats};
 
 use crate::support::{Scratch, fixture};
 

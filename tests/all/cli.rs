@@ -593,6 +593,7 @@ fn each_exit_code_has_its_case() {
     assert_eq!(broken.status.code(), Some(5), "a file that is not a plugin");
     let help = stdout(&witplug(&["--help"]));
     assert!(help.contains("Exit codes:") && help.contains("4  not found"), "{help}");
+    assert!(help.contains("6  unavailable for now"), "{help}");
 }
 
 #[test]

@@ -25,11 +25,11 @@ fn name(kit: &str) -> &str {
 }
 
 /// The contract the kit was built against.
-fn contract(kit: &str) -> witplug_host::Contract {
+fn contract(kit: &str) -> witplug_host::contract::Contract {
     if kit.starts_with("v0.1/") {
-        witplug_host::Contract::V0_1
+        witplug_host::contract::Contract::V0_1
     } else {
-        witplug_host::Contract::V0_2
+        witplug_host::contract::Contract::V0_2
     }
 }
 
@@ -170,9 +170,9 @@ async fn run_tool_serves_other_plugins(kit: &str) {
     assert!(answer.starts_with("kit-echo says: ") && answer.contains("kit-echo:"), "{answer}");
     let tools = host.tools();
     let echo = tools.iter().find(|tool| tool.name == "kit-echo").expect("kit-echo is listed");
-    assert_eq!(echo.provider, witplug_host::Provider::Plugin(name(kit).to_owned()));
+    assert_eq!(echo.provider, witplug_host::tools::Provider::Plugin(name(kit).to_owned()));
     match contract(kit) {
-        witplug_host::Contract::V0_1 => assert!(!echo.spec.takes_json(), "{echo:?}"),
+        witplug_host::contract::Contract::V0_1 => assert!(!echo.spec.takes_json(), "{echo:?}"),
         _ => {
             assert_eq!(echo.spec.input_schema["type"], "string", "{echo:?}");
             assert_eq!(echo.spec.hints.read_only, Some(true));

@@ -94,11 +94,11 @@ fn the_standard_wit_is_vendored_unchanged() {
         );
     }
     let digest = keyvalue.values().fold(String::new(), |mut all, file| {
-        all.push_str(&witplug_host::hex_sha256(file));
+        all.push_str(&witplug_host::compile::hex_sha256(file));
         all
     });
     assert_eq!(
-        witplug_host::hex_sha256(digest.as_bytes()),
+        witplug_host::compile::hex_sha256(digest.as_bytes()),
         KEYVALUE_DRAFT2_SHA256,
         "wit/deps/keyvalue changed: a standard's WIT is vendored as published"
     );

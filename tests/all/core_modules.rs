@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use witplug_host::CoreVal as Val;
-use witplug_host::{Error, Lifecycle, Limits};
+use witplug_host::plugin::CoreVal as Val;
+use witplug_host::{Error, Limits, plugin::Lifecycle};
 
 use crate::support::{Scratch, capture_logs, fixture};
 

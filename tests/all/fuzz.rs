@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use witplug_host::{Host, Limits, LimitsSpec, Manifest};
+use witplug_host::{Host, Limits, Manifest, config::LimitsSpec};
 
 use crate::support::{Scratch, fixture};
 

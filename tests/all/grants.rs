@@ -1,7 +1,7 @@
 //! Capabilities: without a grant a plugin reaches nothing; with one it
 //! reaches exactly what was granted.
 
-use witplug_host::{DirMode, Error, Grants, Host, PluginError, hex_sha256};
+use witplug_host::{Error, Grants, Host, PluginError, compile::hex_sha256, config::DirMode};
 
 use crate::support::{Scratch, fixture};
 

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use witplug_host::{
-    BucketId, DATABASE_FILE, Embedded, Error, Host, HostBuilder, JetStreamKeyValue, KeyValue,
-    NatsBus, NatsOptions, PluginError,
+    Error, Host, HostBuilder, PluginError, kv::BucketId, kv::DATABASE_FILE, kv::Embedded,
+    kv::KeyValue, nats::JetStreamKeyValue, nats::NatsBus, nats::NatsOptions,
 };
 
 use crate::nats_server::NatsServer;
@@ -282,7 +282,7 @@ async fn a_host_killed_mid_write_leaves_every_returned_write_in_a_consistent_dat
     let mut keys = 0u64;
     let mut cursor = None;
     loop {
-        let quota = witplug_host::Quota::of(&witplug_host::Limits::default_ceilings());
+        let quota = witplug_host::kv::Quota::of(&witplug_host::Limits::default_ceilings());
         let (page, next) = store.list(&bucket, cursor.as_deref(), quota).await.unwrap();
         keys += page.len() as u64;
         match next {

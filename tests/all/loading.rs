@@ -38,7 +38,7 @@ async fn plugins_of_the_default_world_describe_themselves() {
 async fn bad_files_are_reported_by_name_and_do_not_stop_the_others() {
     // Inspecting a core module as a component says what it is.
     let module = wat::parse_str("(module)").unwrap();
-    let err = witplug_host::inspect(std::path::Path::new("m.wasm"), &module).unwrap_err();
+    let err = witplug_host::compile::inspect(std::path::Path::new("m.wasm"), &module).unwrap_err();
     assert!(matches!(err, Error::CoreModule { .. }), "{err}");
     let dir = Scratch::new();
     dir.copy_fixture("counter");
@@ -223,7 +223,7 @@ async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_d
         .unwrap(),
     );
     let plugin = host.load_file(&path).await.unwrap();
-    assert_eq!(plugin.info().contract, Some(witplug_host::Contract::V0_2));
+    assert_eq!(plugin.info().contract, Some(witplug_host::contract::Contract::V0_2));
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod cli;
 mod conformance;
 mod contract;
 mod core_modules;
+mod errors;
 mod fuzz;
 mod grants;
 mod http;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use witplug_host::{Error, Event, Lifecycle, Outcome};
+use witplug_host::{Error, Event, observe::Outcome, plugin::Lifecycle};
 
 use crate::support::{Scratch, fixture};
 
@@ -234,7 +234,7 @@ async fn a_pool_can_be_warmed_ahead_of_calls() {
     assert_eq!(counter.idle_instances(), 0);
     counter.warm(10).await.unwrap();
     assert_eq!(counter.idle_instances(), 3, "warmed up to the pool's size");
-    assert_eq!(counter.lifecycle(), witplug_host::Lifecycle::Initialised);
+    assert_eq!(counter.lifecycle(), witplug_host::plugin::Lifecycle::Initialised);
     assert_eq!(counter.handle("tick").await.unwrap(), "1");
     assert_eq!(counter.idle_instances(), 3);
 }

@@ -125,7 +125,9 @@ fn stdio_lists_the_tools_with_their_schemas_and_calls_them_in_the_sandbox() {
     // A loop and a memory hog are tool errors naming the kind; the server
     // goes on serving.
     assert_eq!(results[5]["is_error"], true, "{out}");
-    assert!(text(&results[5]).starts_with("timeout: "), "{out}");
+    // One kind for every limit, the deadline's included (`ErrorKind`).
+    assert!(text(&results[5]).starts_with("limit: "), "{out}");
+    assert!(text(&results[5]).contains("timed out"), "{out}");
     assert_eq!(results[6]["is_error"], true, "{out}");
     assert!(text(&results[6]).starts_with("limit: "), "{out}");
     assert_eq!(results[7]["structured"], json!({"result": 2}), "{out}");

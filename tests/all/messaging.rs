@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use witplug_host::{EventStream, Grants, Message, Plugin, Published};
+use witplug_host::{EventStream, Grants, Plugin, bus::Message, bus::Published};
 
 use crate::support::{Scratch, fixture, wait_until};
 
@@ -92,7 +92,7 @@ async fn a_queue_full_in_bytes_drops_and_counts_however_few_messages_it_holds() 
     let ledger = host.load_file(dir.path().join("ledger.wasm")).await.unwrap();
     // A current-thread runtime: nothing is delivered while host code
     // publishes, so 600-byte messages fill 1 KiB at the first.
-    let payload = witplug_host::Bytes::from(format!("1:1{}", " ".repeat(600)));
+    let payload = witplug_host::bus::Bytes::from(format!("1:1{}", " ".repeat(600)));
     let queued: usize = (0..100)
         .map(|_| match host.publish("orders.big", payload.clone()) {
             Published::Queued(n) => n,
@@ -148,7 +148,7 @@ async fn a_message_loop_between_plugins_is_cut_off() {
     }
     // Messages of hops 0 to MAX_HOPS - 1 were handled and passed on; the
     // one of hop MAX_HOPS reached ping, whose publish was refused.
-    assert_eq!(deliveries, witplug_host::MAX_HOPS);
+    assert_eq!(deliveries, witplug_host::bus::MAX_HOPS);
     assert_eq!(dropped_by, Some(("ping".to_owned(), "to-pong".to_owned())));
     // The call that was refused finishes after the refusal: its event comes
     // once its metrics are recorded.
@@ -161,7 +161,7 @@ async fn a_message_loop_between_plugins_is_cut_off() {
         }
     }
     let total = host.stats().total;
-    assert_eq!(total.calls, u64::from(witplug_host::MAX_HOPS) + 1);
-    assert_eq!(total.messages_delivered, u64::from(witplug_host::MAX_HOPS));
+    assert_eq!(total.calls, u64::from(witplug_host::bus::MAX_HOPS) + 1);
+    assert_eq!(total.messages_delivered, u64::from(witplug_host::bus::MAX_HOPS));
     assert_eq!(total.errors, 1, "ping's last on-message returned the refusal");
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use witplug_host::{
-    Error, Event, Grants, Host, HostBuilder, Limits, Message, MessageBus, NatsBus, NatsOptions,
-    Outcome, Plugin, PluginError, Published, TryRecvError,
+    Error, Event, Grants, Host, HostBuilder, Limits, Plugin, PluginError, bus::Message,
+    bus::MessageBus, bus::Published, nats::NatsBus, nats::NatsOptions, observe::Outcome,
+    observe::TryRecvError,
 };
 
 use crate::nats_server::{NatsServer, free_port};

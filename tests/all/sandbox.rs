@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use witplug_host::{Budget, Error, Event, Host, Limits, Plugin, TryRecvError};
+use witplug_host::{Error, Event, Host, Limits, Plugin, config::Budget, observe::TryRecvError};
 
 use crate::support::{Scratch, capture_target, fixture};
 

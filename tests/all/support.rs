@@ -8,7 +8,7 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 
-use witplug_host::{EventStream, Host, RecvError};
+use witplug_host::{EventStream, Host, observe::RecvError};
 
 /// The folder `cargo xtask build-plugins` writes components to.
 pub fn plugins_dir() -> PathBuf {

@@ -220,7 +220,7 @@ async fn a_write_lock_held_elsewhere_fails_the_call_within_its_deadline_and_noth
     host.load_dir(&plugins).await.unwrap();
     let kv = host.plugin("kv-counter").unwrap();
     assert_eq!(kv.handle("").await.unwrap(), "1");
-    let lock = WriteLockHeld::on(&data.join(witplug_host::DATABASE_FILE));
+    let lock = WriteLockHeld::on(&data.join(witplug_host::kv::DATABASE_FILE));
     let started = Instant::now();
     let err = kv.handle("").await.unwrap_err().to_string();
     let took = started.elapsed();
@@ -259,7 +259,7 @@ fn the_cli_says_the_store_is_held_and_exits_in_bounded_time() {
     };
     let (output, _) = run(&["call", "kv-counter", "handle", "\"\""]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let _lock = WriteLockHeld::on(&data.join(witplug_host::DATABASE_FILE));
+    let _lock = WriteLockHeld::on(&data.join(witplug_host::kv::DATABASE_FILE));
     let (output, took) = run(&["call", "kv-counter", "handle", "\"\""]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
@@ -484,8 +484,8 @@ fn keys_a_plugin_chose_reach_the_terminal_made_safe() {
     std::fs::create_dir_all(&plugins).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        use witplug_host::{BucketId, Embedded, KeyValue, Limits, Quota};
-        let store = Embedded::open(data.join(witplug_host::DATABASE_FILE)).unwrap();
+        use witplug_host::{Limits, kv::BucketId, kv::Embedded, kv::KeyValue, kv::Quota};
+        let store = Embedded::open(data.join(witplug_host::kv::DATABASE_FILE)).unwrap();
         let bucket = BucketId::of_plugin("kv-counter", "default");
         let quota = Quota::of(&Limits::default());
         let keys = ["\u{1b}]0;pwned\u{7}title", "\u{1b}[2Jclear", "new\nline"];

@@ -1,6 +1,6 @@
 //! Tools plugins provide to each other, and the cycles the host refuses.
 
-use witplug_host::{Error, PluginError, Provider};
+use witplug_host::{Error, PluginError, tools::Provider};
 
 use crate::support::{Scratch, fixture, plugins_dir};
 
@@ -74,7 +74,7 @@ async fn an_unloaded_plugins_tools_are_gone() {
 #[tokio::test]
 async fn host_tools_lists_every_tool_with_its_schema_and_provider() {
     let mut builder = crate::support::builder();
-    let spec = witplug_host::ToolSpec::new(
+    let spec = witplug_host::tools::ToolSpec::new(
         "Upper-cases a string",
         serde_json::json!({"type": "string", "maxLength": 8}),
     )
@@ -112,7 +112,8 @@ async fn host_tools_lists_every_tool_with_its_schema_and_provider() {
 #[tokio::test]
 async fn an_input_its_schema_refuses_is_invalid_input_before_the_provider_runs() {
     let mut builder = crate::support::builder();
-    let spec = witplug_host::ToolSpec::new("Upper", serde_json::json!({"type": "string"})).unwrap();
+    let spec =
+        witplug_host::tools::ToolSpec::new("Upper", serde_json::json!({"type": "string"})).unwrap();
     builder.tool("upper", |input| Ok(input.to_uppercase())).describe_tool("upper", spec);
     let host = builder.build().unwrap();
     host.load_dir(plugins_dir()).await.unwrap();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::out;
+use crate::output::out;
 use anyhow::{Result, bail};
 use witplug_build::{Language, Report};
 

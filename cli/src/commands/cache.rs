@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use witplug_host::{CacheEntries, CacheFolder, units};
+use witplug_host::{cache::CacheEntries, cache::CacheFolder, config::units};
 
-use crate::out;
+use crate::output::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,12 +49,12 @@ struct Folder {
     #[arg(long, value_name = "DIR", env = "WITPLUG_CACHE")]
     cache: Option<PathBuf>,
     #[command(flatten)]
-    output: crate::JsonArg,
+    output: crate::output::JsonArg,
 }
 
 impl Folder {
     fn open(&self) -> Result<CacheFolder> {
-        let dir = self.cache.clone().or_else(crate::default_cache_dir);
+        let dir = self.cache.clone().or_else(crate::host_args::default_cache_dir);
         Ok(CacheFolder::new(dir.context("no cache folder: give --cache DIR")?))
     }
 }
@@ -66,7 +66,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             let held = cache.held();
             if folder.output.json {
                 let dir = cache.dir().to_string_lossy();
-                crate::print_json(&serde_json::json!({ "dir": dir, "held": held }))?;
+                crate::output::print_json(&serde_json::json!({ "dir": dir, "held": held }))?;
             } else {
                 out!("{}", cache.dir().display());
                 eprintln!("{} entries, {}", held.entries, witplug_build::human_size(held.bytes));
@@ -84,7 +84,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
 
 fn report(folder: &Folder, removed: CacheEntries, left: CacheEntries) -> Result<ExitCode> {
     if folder.output.json {
-        crate::print_json(&serde_json::json!({ "removed": removed, "left": left }))?;
+        crate::output::print_json(&serde_json::json!({ "removed": removed, "left": left }))?;
     } else {
         out!(
             "removed {} entries ({}); {} left ({})",

@@ -9,9 +9,9 @@ use anyhow::Result;
 use wasmtime::component::wasm_wave;
 use witplug_host::{Error, Val};
 
-use crate::HostArgs;
+use crate::host_args::HostArgs;
 use crate::nats_args::NatsArgs;
-use crate::out;
+use crate::output::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -110,7 +110,7 @@ pub async fn run(args: Args, quiet: bool) -> Result<ExitCode> {
     let mut builder = args.plugins.builder()?;
     let bus = args.nats.apply(&mut builder).await?;
     let host = builder.build()?;
-    crate::show_compiles(&host);
+    crate::output::show_compiles(&host);
     let mut reached = Vec::new();
     let code = call(&host, &args, &mut reached).await;
     // The subscribers reached finish what the call published before the

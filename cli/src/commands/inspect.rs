@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::out;
+use crate::output::out;
 use anyhow::Result;
 use witplug_host::Manifest;
 
@@ -13,11 +13,11 @@ pub struct Args {
     /// The component file; its manifest, if any, is the `.toml` beside it.
     file: PathBuf,
     #[command(flatten)]
-    output: crate::JsonArg,
+    output: crate::output::JsonArg,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let inspection = witplug_host::inspect_file(&args.file)?;
+    let inspection = witplug_host::compile::inspect_file(&args.file)?;
     let manifest_path = args.file.with_extension("toml");
     let manifest = Manifest::load(&manifest_path)?;
     if args.output.json {
@@ -31,7 +31,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         shown["file"] = args.file.to_string_lossy().into();
         shown["manifest"] = manifest.is_some().then(|| manifest_path.to_string_lossy()).into();
         shown["gives"] = serde_json::to_value(gives)?;
-        crate::print_json(&shown)?;
+        crate::output::print_json(&shown)?;
         return Ok(ExitCode::SUCCESS);
     }
     out!("{}", inspection.wit.trim_end());

@@ -8,11 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use witplug_host::{BucketId, DATABASE_FILE, Embedded, KeyValue, Limits, Manifest, Quota};
+use witplug_host::{
+    Limits, Manifest, kv::BucketId, kv::DATABASE_FILE, kv::Embedded, kv::KeyValue, kv::Quota,
+};
 
-use crate::HostArgs;
+use crate::host_args::HostArgs;
 use crate::nats_args::{KvStore, NatsArgs};
-use crate::out;
+use crate::output::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,7 +66,7 @@ struct StoreArgs {
     #[command(flatten)]
     nats: NatsArgs,
     #[command(flatten)]
-    output: crate::JsonArg,
+    output: crate::output::JsonArg,
 }
 
 impl StoreArgs {
@@ -85,7 +87,7 @@ impl StoreArgs {
     fn quota(&self, plugin: &str) -> Result<Quota> {
         let path = self.host.dir().join(format!("{plugin}.toml"));
         let manifest = Manifest::load(&path)?.unwrap_or_default();
-        let (defaults, ceilings) = crate::config().limits()?;
+        let (defaults, ceilings) = crate::host_args::config().limits()?;
         let limits = Limits::resolve(&defaults, &ceilings, &manifest.limits)
             .map_err(|reason| anyhow::anyhow!("{}: {reason}", path.display()))?;
         Ok(Quota::of(&limits))
@@ -94,7 +96,7 @@ impl StoreArgs {
     /// The bucket `plugin` means by `name`, as a host of these flags sees
     /// it (shared with `--share-bucket`).
     fn bucket(&self, plugin: &str, name: &str) -> Result<BucketId> {
-        if !witplug_host::is_bucket_name(name) {
+        if !witplug_host::kv::is_bucket_name(name) {
             bail!("`{name}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)");
         }
         let shared = self
@@ -130,7 +132,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     .iter()
                     .map(|(name, shared)| serde_json::json!({ "bucket": name, "shared": shared }))
                     .collect();
-                crate::print_json(&buckets)?;
+                crate::output::print_json(&buckets)?;
             } else {
                 for (name, shared) in listed {
                     let name = safe(&name);
@@ -159,7 +161,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                 }
             }
             if store.output.json {
-                crate::print_json(&all)?;
+                crate::output::print_json(&all)?;
             }
         }
         Action::Get { plugin, bucket, key, store } => {
@@ -175,7 +177,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
                     Ok(text) => serde_json::json!({ "key": key, "text": text }),
                     Err(_) => serde_json::json!({ "key": key, "bytes": value }),
                 };
-                crate::print_json(&shown)?;
+                crate::output::print_json(&shown)?;
                 return Ok(ExitCode::SUCCESS);
             }
             // The value as it is, for a pipe; made safe on a terminal.
@@ -197,7 +199,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
         Action::Set { plugin, bucket, key, value, store } => {
             let bucket = store.bucket(&plugin, &bucket)?;
-            witplug_host::check_key(&key)?;
+            witplug_host::kv::check_key(&key)?;
             let value = if value == "-" {
                 let mut bytes = Vec::new();
                 std::io::stdin().read_to_end(&mut bytes).context("reading the value from stdin")?;

@@ -4,15 +4,15 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::HostArgs;
-use crate::out;
+use crate::host_args::HostArgs;
+use crate::output::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     plugins: HostArgs,
     #[command(flatten)]
-    output: crate::JsonArg,
+    output: crate::output::JsonArg,
 }
 
 /// One plugin, as `--json` shows it.
@@ -20,7 +20,7 @@ pub struct Args {
 struct Listed<'a> {
     name: &'a str,
     version: &'a str,
-    contract: Option<witplug_host::Contract>,
+    contract: Option<witplug_host::contract::Contract>,
     size: u64,
     file: std::borrow::Cow<'a, str>,
     description: &'a str,
@@ -28,7 +28,7 @@ struct Listed<'a> {
 
 pub async fn run(args: Args) -> Result<ExitCode> {
     let host = args.plugins.host()?;
-    crate::show_compiles(&host);
+    crate::output::show_compiles(&host);
     let report = host.load_dir(&args.plugins.dir()).await?;
     let code = if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     if args.output.json {
@@ -45,7 +45,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             })
             .collect();
         let failed: Vec<String> = report.failed.iter().map(ToString::to_string).collect();
-        crate::print_json(&serde_json::json!({ "plugins": plugins, "failed": failed }))?;
+        crate::output::print_json(&serde_json::json!({ "plugins": plugins, "failed": failed }))?;
         return Ok(code);
     }
     if !report.loaded.is_empty() {

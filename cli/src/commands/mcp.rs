@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Result;
-use witplug_host::{Event, RecvError};
+use witplug_host::{Event, observe::RecvError};
 use witplug_mcp::{HttpOptions, LogReceiver, McpOptions, McpServer};
 
-use crate::HostArgs;
 use crate::commands::run::WatchArgs;
+use crate::host_args::HostArgs;
 use crate::nats_args::NatsArgs;
 
 #[derive(Debug, clap::Args)]
@@ -40,7 +40,7 @@ pub struct Args {
     expose_handle: bool,
     /// The most one incoming message may take (a request over it is
     /// answered with an error naming its size and this bound)
-    #[arg(long, value_name = "SIZE", default_value = "16 MiB", value_parser = witplug_host::units::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "16 MiB", value_parser = witplug_host::config::units::parse_size)]
     max_message: u64,
     // With `--watch`, clients also hear that the tools changed.
     #[command(flatten)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::out;
+use crate::output::out;
 use anyhow::Result;
 use witplug_build::{Language, NewPlugin, Sdk, World};
 

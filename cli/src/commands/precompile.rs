@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 
-use crate::HostArgs;
-use crate::out;
+use crate::host_args::HostArgs;
+use crate::output::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use witplug_host::RecvError;
-use witplug_host::units;
+use witplug_host::config::units;
+use witplug_host::observe::RecvError;
 
-use crate::HostArgs;
+use crate::host_args::HostArgs;
 use crate::nats_args::NatsArgs;
-use crate::out;
+use crate::output::out;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -35,7 +35,7 @@ pub struct Args {
 async fn serve_metrics(
     addr: std::net::SocketAddr,
     host: Arc<witplug_host::Host>,
-    bus: Option<Arc<witplug_host::NatsBus>>,
+    bus: Option<Arc<witplug_host::nats::NatsBus>>,
 ) -> Result<std::net::SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -118,7 +118,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         eprintln!("failed: {error}");
     }
     let _watcher = args.watch.watch.then(|| host.watch(args.plugins.dir(), args.watch.interval));
-    if let Some(addr) = args.metrics.or(crate::config().metrics.addr) {
+    if let Some(addr) = args.metrics.or(crate::host_args::config().metrics.addr) {
         let bound = serve_metrics(addr, host.clone(), bus.clone()).await?;
         eprintln!("serving metrics for Prometheus on http://{bound}/metrics");
     }

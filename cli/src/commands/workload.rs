@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use witplug_host::Plugin;
 
-use crate::HostArgs;
+use crate::host_args::HostArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,7 +21,7 @@ pub struct Args {
     /// the `hostile-*` fixtures).
     plugins_to_call: Vec<String>,
     #[command(flatten)]
-    output: crate::JsonArg,
+    output: crate::output::JsonArg,
 }
 
 pub async fn run(args: Args) -> Result<ExitCode> {
@@ -45,9 +45,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let workload = selected.iter().map(|plugin| calls(plugin, args.calls, &args.input));
     futures_join_all(workload).await;
     if args.output.json {
-        crate::print_json(&host.stats())?;
+        crate::output::print_json(&host.stats())?;
     } else {
-        crate::out!("{}", host.stats().to_string().trim_end());
+        crate::output::out!("{}", host.stats().to_string().trim_end());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use witplug_host::{Host, NatsBus, NatsOptions, Plugin};
+use witplug_host::{Host, Plugin, nats::NatsBus, nats::NatsOptions};
 
 use super::{Fallible, Floor, FloorState, Outbox, Tools, component_bytes, floor, tempdir};
 

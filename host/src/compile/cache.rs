@@ -345,7 +345,7 @@ impl Cache {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// let cache = witplug_host::CacheFolder::new("/home/me/.cache/witplug");
+/// let cache = witplug_host::cache::CacheFolder::new("/home/me/.cache/witplug");
 /// let held = cache.held();
 /// let removed = cache.prune(Duration::from_secs(7 * 24 * 3600), 1 << 30);
 /// println!("{} entries, {} removed", held.entries, removed.entries);

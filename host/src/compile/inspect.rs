@@ -17,7 +17,7 @@ pub struct Inspection {
     /// The witplug contract version it targets: `Ok(None)` for a component
     /// that speaks only WASI, `Err` with the reason the host would refuse
     /// it (a version it does not speak, or several).
-    pub contract: std::result::Result<Option<crate::Contract>, String>,
+    pub contract: std::result::Result<Option<crate::contract::Contract>, String>,
 }
 
 /// In JSON: `{"wit": "...", "imports": [...], "contract": "0.2.0" | null,
@@ -31,7 +31,7 @@ impl serde::Serialize for Inspection {
         struct Shown<'a> {
             wit: &'a str,
             imports: &'a [String],
-            contract: Option<crate::Contract>,
+            contract: Option<crate::contract::Contract>,
             refused: Option<&'a str>,
         }
         let (contract, refused) = match &self.contract {

@@ -401,7 +401,7 @@ fn forwarded(granted: bool) -> String {
 }
 
 /// Whether `topic` (or a tool's name) matches `pattern`: exact, `*` for
-/// any, or `prefix.*` for any below `prefix.` (see [`Bus`](crate::Bus)).
+/// any, or `prefix.*` for any below `prefix.` (see [`Bus`](crate::bus::Bus)).
 pub(crate) fn matches(pattern: &str, topic: &str) -> bool {
     match pattern.strip_suffix('*') {
         Some("") => true,

@@ -114,7 +114,7 @@ impl HostBuilder {
     /// [`Host::tools`](crate::Host::tools) lists it with its description.
     ///
     /// ```
-    /// use witplug_host::{Host, ToolSpec};
+    /// use witplug_host::{Host, tools::ToolSpec};
     ///
     /// let schema = serde_json::json!({"type": "string"});
     /// let spec = ToolSpec::new("Upper-cases a JSON string", schema).unwrap();
@@ -125,7 +125,11 @@ impl HostBuilder {
     ///     .unwrap();
     /// assert_eq!(host.tools()[0].spec.description, "Upper-cases a JSON string");
     /// ```
-    pub fn describe_tool(&mut self, name: impl Into<String>, spec: crate::ToolSpec) -> &mut Self {
+    pub fn describe_tool(
+        &mut self,
+        name: impl Into<String>,
+        spec: crate::tools::ToolSpec,
+    ) -> &mut Self {
         self.tools.describe(name, spec);
         self
     }
@@ -246,7 +250,7 @@ impl HostBuilder {
 
     /// Keeps the host's state in folder `dir`: its plugins' key-value
     /// buckets in one redb database, `dir/keyvalue.redb`
-    /// ([`DATABASE_FILE`](crate::DATABASE_FILE)), created on first use.
+    /// ([`DATABASE_FILE`](crate::kv::DATABASE_FILE)), created on first use.
     /// The CLI uses `$WITPLUG_DATA` or `~/.local/share/witplug`.
     ///
     /// ```no_run
@@ -260,7 +264,7 @@ impl HostBuilder {
     }
 
     /// Keeps the plugins' key-value buckets in `store` instead: NATS
-    /// JetStream ([`JetStreamKeyValue`](crate::JetStreamKeyValue), with
+    /// JetStream ([`JetStreamKeyValue`](crate::nats::JetStreamKeyValue), with
     /// the `nats` feature), or a store of the embedder's.
     pub fn key_value(&mut self, store: Arc<dyn KeyValue>) -> &mut Self {
         self.keyvalue = Backend::Given(store);
@@ -293,7 +297,8 @@ impl HostBuilder {
     /// wasmtime cannot be configured on this machine, or a shared
     /// bucket's name is not a bucket name.
     pub fn build(&self) -> Result<Host> {
-        if let Some(bad) = self.shared_buckets.keys().find(|name| !crate::is_bucket_name(name)) {
+        if let Some(bad) = self.shared_buckets.keys().find(|name| !crate::kv::is_bucket_name(name))
+        {
             return Err(Error::Setup(format!(
                 "share_bucket: `{bad}` is not a bucket name (1 to 64 of a-z A-Z 0-9 _ -)"
             )));

@@ -293,7 +293,7 @@ impl Host {
         } else {
             let limits = plugin.limits();
             let messages = usize::try_from(limits.message_queue).unwrap_or(usize::MAX);
-            let queue = crate::QueueBounds::new(messages, limits.message_queue_bytes);
+            let queue = crate::bus::QueueBounds::new(messages, limits.message_queue_bytes);
             let inbox =
                 self.services.bus.subscribe_ready(patterns, queue).await.map_err(|reason| {
                     Error::Conflict {

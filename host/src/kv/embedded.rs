@@ -54,8 +54,8 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 /// Every bucket in one redb database file.
 ///
 /// ```no_run
-/// # async fn run() -> Result<(), witplug_host::KvError> {
-/// use witplug_host::{BucketId, Embedded, KeyValue, Limits, Quota};
+/// # async fn run() -> Result<(), witplug_host::kv::KvError> {
+/// use witplug_host::{kv::BucketId, kv::Embedded, kv::KeyValue, Limits, kv::Quota};
 ///
 /// let store = Embedded::open_within("/var/lib/witplug/keyvalue.redb", Embedded::DEFAULT_WAIT).await?;
 /// let bucket = BucketId::of_plugin("kv-counter", "default");

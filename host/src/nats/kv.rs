@@ -23,7 +23,7 @@ use crate::kv::{BucketId, Current, KeyValue, KvError, KvFuture, Quota, Usage};
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use witplug_host::{Host, JetStreamKeyValue};
+/// use witplug_host::{Host, nats::JetStreamKeyValue};
 ///
 /// let client = async_nats::connect("nats://127.0.0.1:4222").await?;
 /// let host = Host::builder().key_value(Arc::new(JetStreamKeyValue::new(client))).build()?;

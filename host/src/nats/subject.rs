@@ -43,9 +43,10 @@ pub fn check_length(prefix: &str, name: &str) -> Result<(), String> {
 pub fn hops(header: Option<&str>) -> u32 {
     match header {
         None => 0,
-        Some(text) => {
-            text.trim().parse::<u32>().map_or(crate::MAX_HOPS, |hops| hops.min(crate::MAX_HOPS))
-        }
+        Some(text) => text
+            .trim()
+            .parse::<u32>()
+            .map_or(crate::bus::MAX_HOPS, |hops| hops.min(crate::bus::MAX_HOPS)),
     }
 }
 
@@ -170,10 +171,10 @@ mod tests {
     fn forged_hop_counts_are_taken_at_the_cut() {
         assert_eq!(hops(None), 0);
         assert_eq!(hops(Some("3")), 3);
-        assert_eq!(hops(Some("4294967295")), crate::MAX_HOPS);
-        assert_eq!(hops(Some("99999999999999999999")), crate::MAX_HOPS);
-        assert_eq!(hops(Some("-1")), crate::MAX_HOPS);
-        assert_eq!(hops(Some("lots")), crate::MAX_HOPS);
+        assert_eq!(hops(Some("4294967295")), crate::bus::MAX_HOPS);
+        assert_eq!(hops(Some("99999999999999999999")), crate::bus::MAX_HOPS);
+        assert_eq!(hops(Some("-1")), crate::bus::MAX_HOPS);
+        assert_eq!(hops(Some("lots")), crate::bus::MAX_HOPS);
     }
 
     #[test]

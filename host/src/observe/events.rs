@@ -111,7 +111,7 @@ pub enum Event {
         reason: String,
     },
     /// A plugin's message was dropped before any subscriber: it had gone
-    /// around a loop of plugins more than [`MAX_HOPS`](crate::MAX_HOPS)
+    /// around a loop of plugins more than [`MAX_HOPS`](crate::bus::MAX_HOPS)
     /// times, or the bus's outgoing buffer was full (a network bus whose
     /// connection is down).
     MessageDropped {
@@ -139,6 +139,14 @@ pub enum Outcome {
     Error,
     /// It trapped or hit a limit.
     Trap,
+}
+
+impl Outcome {
+    /// How a call that failed with an error of `kind` ended: a trap or a
+    /// limit is [`Outcome::Trap`], anything else [`Outcome::Error`].
+    pub fn of(kind: crate::error::ErrorKind) -> Self {
+        if kind.is_trap() { Self::Trap } else { Self::Error }
+    }
 }
 
 impl std::fmt::Display for Event {

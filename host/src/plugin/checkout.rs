@@ -203,7 +203,7 @@ impl<F: Future> Future for OutOfLine<F> {
 
 /// How a call that failed with `err` ended.
 fn failure(err: &Error) -> Outcome {
-    if err.is_trap() { Outcome::Trap } else { Outcome::Error }
+    Outcome::of(err.kind())
 }
 
 impl<'p> Plugin {

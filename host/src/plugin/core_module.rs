@@ -13,7 +13,7 @@ impl Plugin {
     ///
     /// ```no_run
     /// # async fn run(plugin: &witplug_host::Plugin) -> witplug_host::Result<()> {
-    /// use witplug_host::CoreVal;
+    /// use witplug_host::plugin::CoreVal;
     /// let sum = plugin.call_core("add", &[CoreVal::I32(10), CoreVal::I32(20)]).await?;
     /// assert_eq!(sum[0].i32(), Some(30));
     /// # Ok(()) }

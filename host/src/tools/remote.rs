@@ -1,4 +1,4 @@
-//! Tools across hosts: what a [`MessageBus`](crate::MessageBus) that reaches
+//! Tools across hosts: what a [`MessageBus`](crate::bus::MessageBus) that reaches
 //! other hosts offers, so that a plugin's `call-tool` reaches a tool a
 //! plugin provides on another host, and the tools this host's plugins
 //! provide are offered to the others.
@@ -57,7 +57,7 @@ pub trait RemoteTools: Send + Sync {
     /// other hosts can reach the tool.
     fn serve(&self, name: &str, handler: ToolHandler) -> ServeFuture<'_>;
 
-    /// [`RemoteTools::serve`], and `description` (the tool's [`ToolSpec`](crate::ToolSpec)
+    /// [`RemoteTools::serve`], and `description` (the tool's [`ToolSpec`](crate::tools::ToolSpec)
     /// as JSON) to every host that lists the tools on offer. By default the
     /// description is not passed on.
     fn serve_described(
@@ -78,7 +78,7 @@ pub trait RemoteTools: Send + Sync {
 }
 
 /// What [`RemoteTools::list`] finds: each tool's name and its described
-/// [`ToolSpec`](crate::ToolSpec) as JSON.
+/// [`ToolSpec`](crate::tools::ToolSpec) as JSON.
 pub type ListFuture<'a> = Pin<Box<dyn Future<Output = Vec<(String, String)>> + Send + 'a>>;
 
 /// A tool offered to other hosts; dropping it withdraws the offer.
