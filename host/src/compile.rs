@@ -12,6 +12,6 @@ pub(crate) mod fingerprint;
 pub(crate) mod inspect;
 pub(crate) mod version;
 
-pub use code::hex_sha256;
+pub use crate::digest::hex_sha256;
 pub use engine::engine_config;
 pub use inspect::{Inspection, inspect, inspect_file};

@@ -14,13 +14,25 @@ use crate::instance_state::PluginState;
 
 mod config;
 pub(crate) mod core_abi;
+mod http;
 mod keyvalue;
 mod logging;
+mod sockets;
 mod v0_1;
 pub(crate) mod v0_2;
 
-/// Links the host imports of every contract version into `linker`.
+/// Builds the whole component linker: WASI (with nothing granted), HTTP,
+/// the guards that check a grant or charge a budget before wasmtime-wasi's
+/// own functions run, the host imports of every contract version, and the
+/// standard interfaces beside them.
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    // The guards replace some of what was just linked.
+    linker.allow_shadowing(true);
+    let guarded = sockets::add_to_linker(linker).and_then(|()| http::add_to_linker(linker));
+    linker.allow_shadowing(false);
+    guarded?;
     contract::v0_2::Plugin::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     contract::v0_1::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     // 0.1's `types` holds types only; its instance must still exist.

@@ -4,7 +4,6 @@
 
 pub(crate) mod held;
 pub(crate) mod limiter;
-pub(crate) mod lookups;
 pub(crate) mod stderr;
 
 use std::collections::BTreeMap;

@@ -89,6 +89,7 @@ mod compat;
 pub mod compile;
 pub mod config;
 pub mod contract;
+mod digest;
 mod error;
 mod host;
 mod imports;

@@ -30,31 +30,37 @@
 //! `fingerprint`), so each record gives the guarantee the full read gave,
 //! and any change to either file makes its record stale: the next load reads
 //! and checks it whole again.
+//!
+//! Here, the policy: when an entry is used, compiled, stored, refused or
+//! pruned. Beside it: `records` (the MAC'd records and their checks),
+//! `folder` (the folder as `witplug cache` administers it) and
+//! `private_file` (the owner-checked, bounded reads and private writes).
+
+mod folder;
+mod private_file;
+mod records;
 
 use std::fs::File;
-use std::hash::{Hash, Hasher};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
 use crate::compile::fingerprint::Fingerprint;
 
-/// Marks an entry's `.mac` file; the version changes with the layout.
-const MAGIC: &[u8; 16] = b"witplug-cache-3\0";
+use crate::digest::hex;
+#[cfg(unix)]
+use private_file::check_owner;
+use private_file::{Synced, open_checked, read_entry, replace, unique_aside, write_private};
+use records::{
+    Binding, CHECKED_LEN, MAC_LEN, MAGIC, SEEN, SEEN_LEN, checked_path, checked_record, mac,
+    mac_path, read_record, same, seen_record,
+};
 
-/// An entry's `.mac` file: its mark and the MAC.
-const MAC_LEN: usize = 16 + 32;
-
-/// Marks a record of what a plugin file held (`<device>-<inode>.seen`).
-const SEEN: &[u8; 16] = b"witplug-seen-1\0\0";
-
-/// Marks a record that an entry's MAC was checked (`<entry>.ok`).
-const CHECKED: &[u8; 16] = b"witplug-ok-1\0\0\0\0";
+pub use folder::{CacheEntries, CacheFolder};
 
 /// A hit refreshes its entry's age for pruning at most this often: the
 /// refresh changes the entry's ctime, and with it the entry's fingerprint,
@@ -96,12 +102,6 @@ pub(crate) struct Cache {
     misses: AtomicU64,
     rejected: AtomicU64,
     pruned: std::sync::atomic::AtomicBool,
-}
-
-/// What one component's entry is bound to.
-struct Binding {
-    component: [u8; 32],
-    engine: [u8; 32],
 }
 
 impl Cache {
@@ -335,242 +335,13 @@ impl Cache {
     /// Removes entries not used for `max_age`, then the oldest until the
     /// rest take at most `max_total` bytes.
     pub fn prune(&self, max_age: Duration, max_total: u64) {
-        prune(&self.dir, max_age, max_total);
-    }
-}
-
-/// A cache folder as an operator sees it (`witplug cache`): what it holds,
-/// and emptying it. The entries a host would reject (not its own, edited,
-/// another wasmtime's) are entries too: they count, and go.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// let cache = witplug_host::cache::CacheFolder::new("/home/me/.cache/witplug");
-/// let held = cache.held();
-/// let removed = cache.prune(Duration::from_secs(7 * 24 * 3600), 1 << 30);
-/// println!("{} entries, {} removed", held.entries, removed.entries);
-/// ```
-#[derive(Debug, Clone)]
-pub struct CacheFolder {
-    dir: PathBuf,
-}
-
-/// Entries of a cache folder, and their bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[non_exhaustive]
-pub struct CacheEntries {
-    /// Compiled components.
-    pub entries: u64,
-    /// Their bytes.
-    pub bytes: u64,
-}
-
-impl CacheFolder {
-    /// The cache folder `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into() }
-    }
-
-    /// The folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// What it holds now.
-    pub fn held(&self) -> CacheEntries {
-        entries(&self.dir).iter().fold(CacheEntries::default(), |sum, (_, len, _)| CacheEntries {
-            entries: sum.entries + 1,
-            bytes: sum.bytes + len,
-        })
-    }
-
-    /// Removes the entries not used for `max_age` (a hit refreshes an
-    /// entry's age), then the oldest until the rest take at most
-    /// `max_total` bytes; returns what it removed.
-    pub fn prune(&self, max_age: Duration, max_total: u64) -> CacheEntries {
-        prune(&self.dir, max_age, max_total)
-    }
-
-    /// Removes every entry; returns what it removed. The folder and the
-    /// key beside it stay.
-    pub fn clean(&self) -> CacheEntries {
-        prune(&self.dir, Duration::ZERO, 0)
-    }
-}
-
-/// The entries in `dir`: when each was last used, its size, its path.
-fn entries(dir: &Path) -> Vec<(SystemTime, u64, PathBuf)> {
-    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
-    let now = SystemTime::now();
-    let mut found = Vec::new();
-    for entry in read.flatten() {
-        let path = entry.path();
-        let Ok(meta) = entry.metadata() else { continue };
-        let modified = meta.modified().unwrap_or(now);
-        let age = now.duration_since(modified).unwrap_or_default();
-        // What a writer that died left aside.
-        if path.to_string_lossy().contains(".tmp") && age > Duration::from_secs(3600) {
-            let _ = std::fs::remove_file(&path);
-            continue;
-        }
-        if meta.is_file() && path.extension().is_some_and(|ext| ext == "cwasm") {
-            found.push((modified, meta.len(), path));
-        }
-    }
-    found
-}
-
-/// Removes the entries of `dir` unused for `max_age`, then the oldest until
-/// the rest take at most `max_total` bytes.
-fn prune(dir: &Path, max_age: Duration, max_total: u64) -> CacheEntries {
-    let now = SystemTime::now();
-    let mut removed = CacheEntries::default();
-    let mut remove = |path: &Path, len: u64| {
-        if std::fs::remove_file(path).is_ok() {
-            removed.entries += 1;
-            removed.bytes += len;
-        }
-        let _ = std::fs::remove_file(checked_path(path));
-        let _ = std::fs::remove_file(mac_path(path));
-    };
-    let mut kept = Vec::new();
-    for (modified, len, path) in entries(dir) {
-        if now.duration_since(modified).unwrap_or_default() >= max_age {
-            remove(&path, len);
-        } else {
-            kept.push((modified, len, path));
-        }
-    }
-    kept.sort();
-    let mut total: u64 = kept.iter().map(|(_, len, _)| len).sum();
-    for (_, len, path) in kept {
-        if total <= max_total {
-            break;
-        }
-        remove(&path, len);
-        total -= len;
-    }
-    prune_records(dir, max_age);
-    removed
-}
-
-/// Removes the `.seen` records unused for `max_age` (each is rewritten
-/// when its plugin file changes, so an old one may describe a file long
-/// gone), and the `.ok` records and `.mac` files whose entry is gone.
-fn prune_records(dir: &Path, max_age: Duration) {
-    let Ok(read) = std::fs::read_dir(dir) else { return };
-    let now = SystemTime::now();
-    for entry in read.flatten() {
-        let path = entry.path();
-        let old = || {
-            let modified = entry.metadata().and_then(|meta| meta.modified()).unwrap_or(now);
-            now.duration_since(modified).unwrap_or_default() >= max_age
-        };
-        let stale = match path.extension().and_then(|ext| ext.to_str()) {
-            Some("seen") => old(),
-            Some("ok" | "mac") => !path.with_extension("cwasm").exists(),
-            _ => false,
-        };
-        if stale {
-            let _ = std::fs::remove_file(&path);
-        }
+        folder::prune(&self.dir, max_age, max_total);
     }
 }
 
 /// The engine's compatibility hash, as 32 bytes stable across runs.
 fn engine_hash(engine: &Engine) -> [u8; 32] {
-    let mut hasher = ShaHasher(Sha256::new());
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    hasher.0.finalize().into()
-}
-
-/// HMAC-SHA256 (RFC 2104) over what binds an entry: the component's hash,
-/// the engine's, then the compiled code.
-fn mac(key: &[u8; 32], binding: &Binding, code: &[u8]) -> [u8; 32] {
-    hmac(key, &[&binding.component, &binding.engine, code])
-}
-
-/// HMAC-SHA256 (RFC 2104) with a 32-byte key over `parts`, one after the
-/// other.
-fn hmac(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut inner_key = [0x36u8; BLOCK];
-    let mut outer_key = [0x5cu8; BLOCK];
-    for (i, byte) in key.iter().enumerate() {
-        inner_key[i] ^= byte;
-        outer_key[i] ^= byte;
-    }
-    let mut inner = Sha256::new();
-    inner.update(inner_key);
-    for part in parts {
-        inner.update(part);
-    }
-    let mut outer = Sha256::new();
-    outer.update(outer_key);
-    outer.update(inner.finalize());
-    outer.finalize().into()
-}
-
-/// A `.seen` record: its mark, the plugin file's fingerprint, the
-/// component's hash, and their MAC.
-const SEEN_LEN: usize = 16 + 48 + 32 + 32;
-
-fn seen_record(key: &[u8; 32], file: &Fingerprint, component: &[u8; 32]) -> [u8; SEEN_LEN] {
-    let print = file.to_bytes();
-    let mut record = [0u8; SEEN_LEN];
-    record[..16].copy_from_slice(SEEN);
-    record[16..64].copy_from_slice(&print);
-    record[64..96].copy_from_slice(component);
-    record[96..].copy_from_slice(&hmac(key, &[SEEN, &print, component]));
-    record
-}
-
-/// A `.ok` record: its mark, the entry's fingerprint, and their MAC with
-/// the entry's binding.
-const CHECKED_LEN: usize = 16 + 48 + 32;
-
-fn checked_record(key: &[u8; 32], binding: &Binding, entry: &Fingerprint) -> [u8; CHECKED_LEN] {
-    let print = entry.to_bytes();
-    let mut record = [0u8; CHECKED_LEN];
-    record[..16].copy_from_slice(CHECKED);
-    record[16..64].copy_from_slice(&print);
-    let parts: [&[u8]; 4] = [CHECKED, &binding.component, &binding.engine, &print];
-    record[64..].copy_from_slice(&hmac(key, &parts));
-    record
-}
-
-/// The `.ok` record beside the entry at `entry`.
-fn checked_path(entry: &Path) -> PathBuf {
-    entry.with_extension("ok")
-}
-
-/// A record of exactly `N` bytes, read from a checked open file; `None`
-/// when there is none or it is not such a file.
-fn read_record<const N: usize>(path: &Path) -> Option<[u8; N]> {
-    let mut file = open_checked(path).ok()??;
-    let mut record = [0u8; N];
-    file.read_exact(&mut record).ok()?;
-    // Exactly N: a longer file is not a record.
-    (file.read(&mut [0u8; 1]).ok()? == 0).then_some(record)
-}
-
-/// Writes `bytes` aside, then renames them in as `path`: a reader never
-/// sees half a file. `synced` waits for the disk; a record need not (one
-/// lost to a crash only costs a full read).
-fn replace(path: &Path, bytes: &[u8], synced: Synced) -> std::io::Result<()> {
-    let tmp = unique_aside(path);
-    let written = write_private(&tmp, bytes, synced).and_then(|()| std::fs::rename(&tmp, path));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
-}
-
-/// Whether a write waits until its bytes are on the disk.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Synced {
-    Yes,
-    No,
+    crate::digest::sha256_of_hash(&engine.precompile_compatibility_hash())
 }
 
 /// Keeps an entry young for pruning: a hit sets its modification time, at
@@ -581,11 +352,6 @@ fn touch(entry: &File, metadata: &std::fs::Metadata) {
     if now.duration_since(modified).unwrap_or_default() >= TOUCH_AFTER {
         let _ = entry.set_modified(now);
     }
-}
-
-/// Compares in time independent of where the first difference is.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// The component in a cache file, or `None` when the file is not this
@@ -605,11 +371,6 @@ fn load(
         return None;
     }
     deserialize(engine, code)
-}
-
-/// The `.mac` file beside the entry at `entry`.
-fn mac_path(entry: &Path) -> PathBuf {
-    entry.with_extension("mac")
 }
 
 #[expect(
@@ -652,157 +413,4 @@ fn deserialize_open(engine: &Engine, entry: &File) -> Option<Component> {
     let mut code = Vec::new();
     (&mut &*entry).take(MAX_ENTRY + 1).read_to_end(&mut code).ok()?;
     deserialize(engine, &code)
-}
-
-/// An entry read once from a checked open file, with the file and its
-/// metadata before the read.
-struct Entry {
-    file: File,
-    before: std::fs::Metadata,
-    bytes: Vec<u8>,
-}
-
-/// The entry at `path`, read once from a checked open file; `Ok(None)`
-/// when there is none, `Err` naming the check it failed.
-fn read_entry(path: &Path) -> Result<Option<Entry>, String> {
-    let Some(file) = open_checked(path)? else { return Ok(None) };
-    let before = file.metadata().map_err(|err| err.to_string())?;
-    let len = before.len();
-    if len > MAX_ENTRY {
-        return Err(format!("it is over {MAX_ENTRY} bytes"));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    (&mut &file).take(MAX_ENTRY + 1).read_to_end(&mut bytes).map_err(|err| err.to_string())?;
-    if bytes.len() as u64 > MAX_ENTRY {
-        return Err("it grew while read".to_owned());
-    }
-    Ok(Some(Entry { file, before, bytes }))
-}
-
-/// Opens `path` for reading without following a link or waiting on a
-/// FIFO, and checks the open file itself (not the path, which could be
-/// swapped): a regular file this user owns, that others cannot write.
-fn open_checked(path: &Path) -> Result<Option<File>, String> {
-    let mut options = File::options();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
-        options.custom_flags(i32::try_from(flags.bits()).unwrap_or(0));
-    }
-    let file = match options.open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => return Err(format!("cannot open it without following links: {err}")),
-    };
-    let meta = file.metadata().map_err(|err| err.to_string())?;
-    if !meta.is_file() {
-        return Err("it is not a regular file".to_owned());
-    }
-    #[cfg(unix)]
-    check_owner(&meta)?;
-    Ok(Some(file))
-}
-
-/// Refuses what another user owns, or what others may write.
-#[cfg(unix)]
-fn check_owner(meta: &std::fs::Metadata) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    if meta.uid() != rustix::process::geteuid().as_raw() {
-        return Err("another user owns it".to_owned());
-    }
-    if meta.mode() & 0o022 != 0 {
-        return Err("others can write to it (chmod go-w)".to_owned());
-    }
-    Ok(())
-}
-
-/// A name beside `path` no other writer uses.
-fn unique_aside(path: &Path) -> PathBuf {
-    static WRITERS: AtomicU64 = AtomicU64::new(0);
-    let writer = WRITERS.fetch_add(1, Ordering::Relaxed);
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".tmp{}-{writer}", std::process::id()));
-    name.into()
-}
-
-/// Writes a new file only this user can read or write.
-fn write_private(path: &Path, bytes: &[u8], synced: Synced) -> std::io::Result<()> {
-    let mut options = File::options();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(bytes)?;
-    if synced == Synced::Yes {
-        file.sync_all()?;
-    }
-    Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Feeds `Hash` data into SHA-256, for a hash that is stable across runs.
-struct ShaHasher(Sha256);
-
-impl Hasher for ShaHasher {
-    fn finish(&self) -> u64 {
-        0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mac_is_hmac_sha256_over_the_binding_then_the_code() {
-        // RFC 4231, test case 2: the reference computation is right.
-        let message = b"what do ya want for nothing?";
-        assert_eq!(
-            hex(&rfc_hmac(b"Jefe", message)),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // A key shorter than a block is padded with zeros, so "Jefe" padded
-        // to 32 bytes is the same key; the message is the binding, then the
-        // code.
-        let mut key = [0u8; 32];
-        key[..4].copy_from_slice(b"Jefe");
-        let binding = Binding { component: [1; 32], engine: [2; 32] };
-        let mut whole = vec![1u8; 32];
-        whole.extend_from_slice(&[2; 32]);
-        whole.extend_from_slice(message);
-        assert_eq!(mac(&key, &binding, message), rfc_hmac(b"Jefe", &whole));
-        let other = Binding { component: [3; 32], engine: [2; 32] };
-        assert_ne!(mac(&key, &binding, message), mac(&key, &other, message));
-    }
-
-    /// HMAC-SHA256 for a short key and any message, with `mac`'s padding.
-    fn rfc_hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-        let mut ipad = [0x36u8; 64];
-        let mut opad = [0x5cu8; 64];
-        for (i, b) in key.iter().enumerate() {
-            ipad[i] ^= b;
-            opad[i] ^= b;
-        }
-        let inner = Sha256::new().chain_update(ipad).chain_update(message).finalize();
-        Sha256::new().chain_update(opad).chain_update(inner).finalize().into()
-    }
-
-    #[test]
-    fn comparison_needs_every_byte() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"ab"));
-    }
 }

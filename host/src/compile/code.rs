@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
-use sha2::Digest;
-
 use crate::compile::cache::Cache;
 use crate::compile::fingerprint::Fingerprint;
 use crate::error::{collapse_whitespace, one_line};
@@ -79,7 +77,7 @@ pub(crate) struct Read {
 pub(crate) fn read(path: &Path, sha256: Option<&str>, limit: u64) -> Result<Read> {
     let read = crate::config::files::read(path, limit)?;
     if let Some(expected) = sha256 {
-        let actual = hex_sha256(&read.bytes);
+        let actual = crate::digest::hex_sha256(&read.bytes);
         if !actual.eq_ignore_ascii_case(expected) {
             return Err(Error::HashMismatch {
                 path: path.to_owned(),
@@ -131,7 +129,7 @@ pub(crate) fn compile(
     check_header(path, bytes)?;
     let compiled = match cache {
         Some(cache) => {
-            let hash: [u8; 32] = sha2::Sha256::digest(bytes).into();
+            let hash = crate::digest::sha256(bytes);
             let compiled = cache.component(engine, bytes, hash);
             if let (Ok(_), Some(fingerprint)) = (&compiled, fingerprint) {
                 cache.remember(&fingerprint, &hash);
@@ -178,11 +176,6 @@ pub(crate) fn switched_off(switched: &[String], import: &str) -> Option<&'static
         .iter()
         .any(|prefix| import.starts_with(prefix.as_str()))
         .then_some("the host operator switched it off")
-}
-
-/// The SHA-256 of `bytes`, in lowercase hex, as a manifest's `sha256` names it.
-pub fn hex_sha256(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tells apart non-wasm files, core modules and components by their header.
@@ -254,14 +247,6 @@ fn missing_import(path: &Path, err: &wasmtime::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hashes_are_lowercase_hex() {
-        assert_eq!(
-            hex_sha256(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-    }
 
     #[test]
     fn only_what_the_operator_switched_off_is_refused() {

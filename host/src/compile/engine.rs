@@ -110,10 +110,6 @@ fn build(key: EngineKey) -> wasmtime::Result<Runtime> {
     start_ticker(&engine)?;
 
     let mut linker = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    crate::instance_state::lookups::add_to_linker(&mut linker)?;
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-    crate::instance_state::held::add_to_linker(&mut linker)?;
     crate::imports::add_to_linker(&mut linker)?;
     let mut core_linker = wasmtime::Linker::new(&engine);
     crate::imports::core_abi::add_to_linker(&mut core_linker)?;

@@ -368,9 +368,7 @@ impl Host {
                 )
                 .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
                 let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-                let hash =
-                    sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes))
-                        .into();
+                let hash = crate::digest::sha256(&bytes);
                 cache.component(&runtime.engine, &bytes, hash).map(|_| true).map_err(|err| {
                     Error::InvalidComponent {
                         path: path.clone(),

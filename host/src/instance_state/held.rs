@@ -8,19 +8,17 @@
 //! Each budget has its limit in [`Limits`](crate::Limits) (`sockets`,
 //! `host-memory`), and wasmtime's own caps take theirs from `handles`
 //! (the store's component handles and the resource table). Only the
-//! functions that make such a resource are wrapped here, so a call that
-//! makes none pays nothing.
+//! functions that make such a resource are wrapped (`imports/sockets.rs`,
+//! `imports/http.rs`), so a call that makes none pays nothing; this file
+//! keeps the account.
 
-use wasmtime::StoreContextMut;
-use wasmtime::component::{Linker, Resource, ResourceTable};
-use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpAddressFamily};
-use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
-use wasmtime_wasi::p2::{SocketError, TcpSocket, UdpSocket};
-use wasmtime_wasi::sockets::WasiSocketsView;
+use wasmtime::component::{Resource, ResourceTable};
+use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode;
+use wasmtime_wasi::p2::{SocketError, TcpSocket};
 use wasmtime_wasi_http::FieldMap;
 use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::HeaderResult;
-use wasmtime_wasi_http::p2::bindings::http::types::{self, HeaderError, HostFields};
+use wasmtime_wasi_http::p2::bindings::http::types::HeaderError;
 use wasmtime_wasi_http::p2::body::HostOutgoingBody;
 use wasmtime_wasi_http::p2::types::{HostOutgoingRequest, HostOutgoingResponse};
 
@@ -28,16 +26,10 @@ use crate::config::http_origins::body_buffer_size;
 use crate::config::limits::Budget;
 use crate::instance_state::PluginState;
 use crate::instance_state::limiter::LimitHit;
-use crate::instance_state::lookups::{Guard, Guarded};
 
 /// The largest header map the host keeps for a plugin, when its
 /// `host-memory` budget is larger (wasmtime-wasi-http's own default).
 const MAX_HEADER_MAP: u64 = 128 << 10;
-
-/// The `wasi:http/types` version whose constructors are wrapped: the one
-/// wasmtime-wasi-http links (a component importing an older 0.2.x is
-/// served by the same functions).
-const HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 
 /// The resources one instance holds in the host, by kind, as indices into
 /// its resource table.
@@ -58,8 +50,9 @@ struct Entry {
     owner: u32,
 }
 
+/// What a resource the host holds for an instance is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     Tcp,
     Fields,
     Request,
@@ -117,102 +110,10 @@ pub(crate) fn header_map_size(host_memory: u64) -> u64 {
     host_memory.min(MAX_HEADER_MAP)
 }
 
-/// Replaces the functions of wasmtime-wasi and wasmtime-wasi-http that make
-/// a socket or a header map, in `linker` (which already holds them), with
-/// ones that charge the instance first.
-pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    linker.allow_shadowing(true);
-    let added = add(linker);
-    linker.allow_shadowing(false);
-    added
-}
-
-fn add(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    tcp_create_socket::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state })?;
-    udp_create_socket::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state })?;
-    let mut types = linker.instance(HTTP_TYPES)?;
-    types.func_wrap("[constructor]fields", |mut store: StoreContextMut<'_, PluginState>, ()| {
-        let state = store.data_mut();
-        state.charge_header_map()?;
-        let fields = HostFields::new(&mut state.http())?;
-        Held::record(&mut state.held.header_maps, &state.table, fields.rep(), Kind::Fields);
-        Ok((fields,))
-    })?;
-    types.func_wrap(
-        "[static]fields.from-list",
-        |mut store: StoreContextMut<'_, PluginState>, (entries,): (Vec<(String, Vec<u8>)>,)| {
-            let state = store.data_mut();
-            state.charge_header_map()?;
-            let made = HostFields::from_list(&mut state.http(), entries);
-            Ok((state.record_fields(made)?,))
-        },
-    )?;
-    types.func_wrap(
-        "[method]fields.clone",
-        |mut store: StoreContextMut<'_, PluginState>, (fields,): (Resource<FieldMap>,)| {
-            let state = store.data_mut();
-            state.charge_header_map()?;
-            let copy = HostFields::clone(&mut state.http(), fields)?;
-            Held::record(&mut state.held.header_maps, &state.table, copy.rep(), Kind::Fields);
-            Ok((copy,))
-        },
-    )?;
-    // A request or response takes its header map over: the map it holds
-    // stays charged, under the new resource's index.
-    types.func_wrap(
-        "[constructor]outgoing-request",
-        |mut store: StoreContextMut<'_, PluginState>, (headers,): (Resource<FieldMap>,)| {
-            let state = store.data_mut();
-            let request = wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingRequest::new(
-                &mut state.http(),
-                headers,
-            )?;
-            Held::record(&mut state.held.header_maps, &state.table, request.rep(), Kind::Request);
-            Ok((request,))
-        },
-    )?;
-    types.func_wrap(
-        "[constructor]outgoing-response",
-        |mut store: StoreContextMut<'_, PluginState>, (headers,): (Resource<FieldMap>,)| {
-            let state = store.data_mut();
-            let response =
-                wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingResponse::new(
-                    &mut state.http(),
-                    headers,
-                )?;
-            Held::record(&mut state.held.header_maps, &state.table, response.rep(), Kind::Response);
-            Ok((response,))
-        },
-    )?;
-    // A body buffers what the plugin writes until it is sent: charged at
-    // the most it holds, from when it is made until it leaves the table.
-    types.func_wrap(
-        "[method]outgoing-request.body",
-        |mut store: StoreContextMut<'_, PluginState>,
-         (request,): (Resource<HostOutgoingRequest>,)| {
-            let owner = request.rep();
-            store
-                .data_mut()
-                .charged_body(owner, |http| types::HostOutgoingRequest::body(http, request))
-        },
-    )?;
-    types.func_wrap(
-        "[method]outgoing-response.body",
-        |mut store: StoreContextMut<'_, PluginState>,
-         (response,): (Resource<HostOutgoingResponse>,)| {
-            let owner = response.rep();
-            store
-                .data_mut()
-                .charged_body(owner, |http| types::HostOutgoingResponse::body(http, response))
-        },
-    )?;
-    Ok(())
-}
-
 impl PluginState {
     /// Charges one more header map to `host-memory`, or stops the call at
     /// the budget.
-    fn charge_header_map(&mut self) -> wasmtime::Result<()> {
+    pub(crate) fn charge_header_map(&mut self) -> wasmtime::Result<()> {
         let each = header_map_size(self.plugin.limits.host_memory);
         if self.host_memory_held() + each > self.plugin.limits.host_memory {
             return Err(wasmtime::Error::new(LimitHit::Budget(Budget::HostMemory)));
@@ -232,7 +133,7 @@ impl PluginState {
 
     /// Makes the body of the request or response `owner` with `make`,
     /// charged first and recorded if made.
-    fn charged_body(
+    pub(crate) fn charged_body(
         &mut self,
         owner: u32,
         make: impl FnOnce(
@@ -261,8 +162,19 @@ impl PluginState {
         maps.saturating_add(bodies).saturating_add(responses).saturating_add(self.cas_bytes)
     }
 
+    /// Records a header map, or a request or response holding one, that
+    /// the instance just made, so that it is charged while it lives.
+    pub(crate) fn hold_map(&mut self, rep: u32, kind: Kind) {
+        Held::record(&mut self.held.header_maps, &self.table, rep, kind);
+    }
+
+    /// Records a TCP socket the instance just made, against `sockets`.
+    pub(crate) fn hold_socket(&mut self, rep: u32) {
+        Held::record(&mut self.held.sockets, &self.table, rep, Kind::Tcp);
+    }
+
     /// Records the map `from-list` made, or gives back its error.
-    fn record_fields(
+    pub(crate) fn record_fields(
         &mut self,
         made: HeaderResult<Resource<FieldMap>>,
     ) -> wasmtime::Result<Result<Resource<FieldMap>, HeaderError>> {
@@ -277,7 +189,7 @@ impl PluginState {
 
     /// Whether one more TCP socket fits the `sockets` budget; refuses it
     /// (and says why) when it does not, or when no `connect` grant needs one.
-    fn admit_tcp(&mut self) -> Result<(), SocketError> {
+    pub(crate) fn admit_tcp(&mut self) -> Result<(), SocketError> {
         if self.plugin.grants.connect.is_empty() {
             // wasmtime-wasi would open a real OS socket before it checks
             // any address: without a grant there is nothing to open it for.
@@ -290,29 +202,6 @@ impl PluginState {
             return Err(ErrorCode::NewSocketLimit.into());
         }
         Ok(())
-    }
-}
-
-impl tcp_create_socket::Host for Guard<'_> {
-    fn create_tcp_socket(
-        &mut self,
-        family: IpAddressFamily,
-    ) -> Result<Resource<TcpSocket>, SocketError> {
-        self.state.admit_tcp()?;
-        let socket = tcp_create_socket::Host::create_tcp_socket(&mut self.state.sockets(), family)?;
-        Held::record(&mut self.state.held.sockets, &self.state.table, socket.rep(), Kind::Tcp);
-        Ok(socket)
-    }
-}
-
-impl udp_create_socket::Host for Guard<'_> {
-    async fn create_udp_socket(
-        &mut self,
-        _family: IpAddressFamily,
-    ) -> Result<Resource<UdpSocket>, SocketError> {
-        // No grant gives UDP: refused before an OS socket is made.
-        self.state.deny("udp");
-        Err(ErrorCode::AccessDenied.into())
     }
 }
 

@@ -1,4 +1,8 @@
-//! `wasi:sockets/ip-name-lookup` behind the `resolve` grant.
+//! `wasi:sockets`, guarded: name lookups behind the `resolve` grant, and
+//! the constructors of sockets behind the `connect` grants and the
+//! `sockets` budget. Every other function is wasmtime-wasi's, unchanged.
+//!
+//! Name lookups:
 //!
 //! wasmtime-wasi answers a lookup it was not allowed with
 //! `permanent-resolver-failure`, which a plugin cannot tell from a broken
@@ -12,8 +16,11 @@ use wasmtime::component::{HasData, Linker, Resource};
 use wasmtime_wasi::p2::bindings::sockets::ip_name_lookup::{
     self, HostResolveAddressStream, ResolveAddressStream,
 };
-use wasmtime_wasi::p2::bindings::sockets::network::{self, ErrorCode, IpAddress, Network};
-use wasmtime_wasi::p2::{DynPollable, SocketError};
+use wasmtime_wasi::p2::bindings::sockets::network::{
+    self, ErrorCode, IpAddress, IpAddressFamily, Network,
+};
+use wasmtime_wasi::p2::bindings::sockets::{tcp_create_socket, udp_create_socket};
+use wasmtime_wasi::p2::{DynPollable, SocketError, TcpSocket, UdpSocket};
 use wasmtime_wasi::sockets::WasiSocketsView;
 
 use crate::instance_state::PluginState;
@@ -24,18 +31,17 @@ use crate::text::sanitize;
 /// not flood or forge the log.
 const QUOTED: usize = 253;
 
-/// Replaces wasmtime-wasi's `ip-name-lookup` in `linker` (which already
-/// holds it) with the guarded one.
+/// Replaces wasmtime-wasi's `ip-name-lookup`, `tcp-create-socket` and
+/// `udp-create-socket` in `linker` (which already holds them and allows
+/// shadowing) with the guarded ones.
 pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Result<()> {
-    linker.allow_shadowing(true);
-    let added =
-        ip_name_lookup::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state });
-    linker.allow_shadowing(false);
-    added
+    ip_name_lookup::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state })?;
+    tcp_create_socket::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state })?;
+    udp_create_socket::add_to_linker::<PluginState, Guarded>(linker, |state| Guard { state })?;
+    Ok(())
 }
 
-/// The guarded `wasi:sockets` functions (name lookups here, socket
-/// constructors in `held`), reached through a [`Guard`].
+/// The guarded `wasi:sockets` functions, reached through a [`Guard`].
 pub(crate) struct Guarded;
 
 impl HasData for Guarded {
@@ -98,5 +104,28 @@ impl HostResolveAddressStream for Guard<'_> {
 
     fn drop(&mut self, stream: Resource<ResolveAddressStream>) -> wasmtime::Result<()> {
         HostResolveAddressStream::drop(&mut self.state.sockets(), stream)
+    }
+}
+
+impl tcp_create_socket::Host for Guard<'_> {
+    fn create_tcp_socket(
+        &mut self,
+        family: IpAddressFamily,
+    ) -> Result<Resource<TcpSocket>, SocketError> {
+        self.state.admit_tcp()?;
+        let socket = tcp_create_socket::Host::create_tcp_socket(&mut self.state.sockets(), family)?;
+        self.state.hold_socket(socket.rep());
+        Ok(socket)
+    }
+}
+
+impl udp_create_socket::Host for Guard<'_> {
+    async fn create_udp_socket(
+        &mut self,
+        _family: IpAddressFamily,
+    ) -> Result<Resource<UdpSocket>, SocketError> {
+        // No grant gives UDP: refused before an OS socket is made.
+        self.state.deny("udp");
+        Err(ErrorCode::AccessDenied.into())
     }
 }
