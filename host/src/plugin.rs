@@ -19,7 +19,7 @@ use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Engine, Store};
 
 use crate::clock::Moment;
-use crate::compile::code::{Code, Wasm};
+use crate::compile::code::{Code, Linked, Wasm};
 use crate::contract::{Contract, GuestIndices};
 use crate::plugin::call::deadline;
 use crate::tools::call_chain::{CallContext, Direct};
@@ -129,15 +129,13 @@ impl Plugin {
         context: Arc<PluginContext>,
         path: PathBuf,
         size: u64,
-        code: Code,
+        linked: Linked,
     ) -> Result<Self> {
-        let mut contract = None;
+        let Linked { code, contract } = linked;
         let (engine, guest, exports, core_exports) = match &code {
             Wasm::Component((component, pre)) => {
                 let engine = pre.engine().clone();
                 let exports = exports::list_exports(&engine, component);
-                contract = crate::compile::version::targeted(&engine, component)
-                    .map_err(|reason| Error::UnsupportedContract { path: path.clone(), reason })?;
                 (engine, GuestIndices::new(contract, pre), exports, Vec::new())
             }
             Wasm::Module(pre) => {

@@ -1,4 +1,7 @@
-//! Turning files into plugins: reading, checking and compiling components.
+//! A plugin file into [`Code`]: read within its bound and checked
+//! against its pinned hash (`read`), its header classified once
+//! (`classify`), compiled or found in the cache, and linked (`build`,
+//! `known`), with the contract version it targets read once, at link.
 
 use std::path::{Path, PathBuf};
 
@@ -6,7 +9,9 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, InstancePre, Linker};
 
 use crate::compile::cache::Cache;
+use crate::compile::engine::Runtime;
 use crate::compile::fingerprint::Fingerprint;
+use crate::contract::Contract;
 use crate::error::{collapse_whitespace, one_line};
 use crate::instance_state::PluginState;
 use crate::text::{self, sanitize};
@@ -26,6 +31,58 @@ pub(crate) enum Wasm<C = (), M = ()> {
 /// A plugin compiled and pre-linked with the host's imports.
 pub(crate) type Code =
     Wasm<(Component, InstancePre<PluginState>), wasmtime::InstancePre<PluginState>>;
+
+/// A plugin compiled and linked, with the contract version it targets
+/// (read once, when it was linked; `None` for a core module or a plain
+/// WASI component).
+pub(crate) struct Linked {
+    pub code: Code,
+    pub contract: Option<Contract>,
+}
+
+/// A plugin file's bytes as wasm (WAT parsed), and what its header says
+/// they are: the one place a file is classified.
+pub(crate) struct Classified {
+    pub wasm: Vec<u8>,
+    pub kind: Wasm,
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// Turns what was read into wasm and classifies it by its header.
+pub(crate) fn classify(path: &Path, read: Read) -> Result<Classified> {
+    let wasm = wasm_bytes(path, read.bytes)?;
+    let kind = kind(path, &wasm)?;
+    Ok(Classified { wasm, kind, fingerprint: read.fingerprint })
+}
+
+/// Compiles a classified file with `runtime`'s engine and links it with
+/// its linkers: a component (through `cache` when there is one, refusing
+/// what the operator `switched` off), or a core module.
+pub(crate) fn build(
+    runtime: &Runtime,
+    cache: Option<&Cache>,
+    switched: &[String],
+    path: &Path,
+    file: &Classified,
+) -> Result<Linked> {
+    match file.kind {
+        Wasm::Component(()) => {
+            let (engine, linker) = (&runtime.engine, &runtime.linker);
+            compile(engine, linker, cache, switched, path, &file.wasm, file.fingerprint)
+        }
+        Wasm::Module(()) => compile_module(&runtime.engine, &runtime.core_linker, path, &file.wasm),
+    }
+}
+
+/// Compiles a component into `cache` without linking it, for a later load
+/// on `engine` (`Host::precompile`).
+pub(crate) fn compile_into(cache: &Cache, engine: &Engine, path: &Path, wasm: &[u8]) -> Result<()> {
+    let hash = crate::digest::sha256(wasm);
+    cache
+        .component(engine, wasm, hash)
+        .map(drop)
+        .map_err(|err| Error::InvalidComponent { path: path.to_owned(), reason: one_line(&err) })
+}
 
 /// A running instance of a plugin.
 pub(crate) type Instance = Wasm<wasmtime::component::Instance, wasmtime::Instance>;
@@ -101,7 +158,7 @@ pub(crate) fn known(
     path: &Path,
     sha256: Option<&str>,
     limit: u64,
-) -> Option<Result<(Code, u64)>> {
+) -> Option<Result<(Linked, u64)>> {
     if path.extension().is_none_or(|ext| ext != "wasm") {
         return None;
     }
@@ -114,10 +171,10 @@ pub(crate) fn known(
     Some(link(engine, linker, switched, path, component).map(|code| (code, fingerprint.size())))
 }
 
-/// Compiles a component and links it against the host's imports. A
-/// `fingerprint` of the file the bytes came from lets the cache remember
-/// the file, so the next load need not read it.
-pub(crate) fn compile(
+/// Compiles a component (whose header was classified) and links it
+/// against the host's imports. A `fingerprint` of the file the bytes came
+/// from lets the cache remember the file, so the next load need not read it.
+fn compile(
     engine: &Engine,
     linker: &Linker<PluginState>,
     cache: Option<&Cache>,
@@ -125,8 +182,7 @@ pub(crate) fn compile(
     path: &Path,
     bytes: &[u8],
     fingerprint: Option<Fingerprint>,
-) -> Result<Code> {
-    check_header(path, bytes)?;
+) -> Result<Linked> {
     let compiled = match cache {
         Some(cache) => {
             let hash = crate::digest::sha256(bytes);
@@ -151,7 +207,7 @@ fn link(
     switched: &[String],
     path: &Path,
     component: Component,
-) -> Result<Code> {
+) -> Result<Linked> {
     for (name, _) in component.component_type().imports(engine) {
         if let Some(reason) = switched_off(switched, name) {
             return Err(Error::MissingImport {
@@ -163,10 +219,10 @@ fn link(
     }
     // A contract version the host does not speak is named as such, before
     // the linker reports its first import as missing.
-    crate::compile::version::targeted(engine, &component)
+    let contract = crate::compile::version::targeted(engine, &component)
         .map_err(|reason| Error::UnsupportedContract { path: path.to_owned(), reason })?;
     let pre = linker.instantiate_pre(&component).map_err(|err| missing_import(path, &err))?;
-    Ok(Wasm::Component((component, pre)))
+    Ok(Linked { code: Wasm::Component((component, pre)), contract })
 }
 
 /// Why the host refuses an interface that wasmtime-wasi could provide:
@@ -178,7 +234,7 @@ pub(crate) fn switched_off(switched: &[String], import: &str) -> Option<&'static
         .then_some("the host operator switched it off")
 }
 
-/// Tells apart non-wasm files, core modules and components by their header.
+/// Refuses anything but a component, by its header (`inspect`).
 pub(crate) fn check_header(path: &Path, bytes: &[u8]) -> Result<()> {
     match kind(path, bytes)? {
         Wasm::Component(()) => Ok(()),
@@ -205,7 +261,7 @@ pub(crate) fn kind(path: &Path, bytes: &[u8]) -> Result<Wasm> {
 }
 
 /// The wasm binary of a `.wat` file or string; other bytes as they are.
-pub(crate) fn wasm_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+fn wasm_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
     if path.extension().is_none_or(|ext| ext != "wat") {
         return Ok(bytes);
     }
@@ -216,16 +272,16 @@ pub(crate) fn wasm_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
 }
 
 /// Compiles a core module and links it against the core ABI.
-pub(crate) fn compile_module(
+fn compile_module(
     engine: &Engine,
     linker: &wasmtime::Linker<PluginState>,
     path: &Path,
     bytes: &[u8],
-) -> Result<Code> {
+) -> Result<Linked> {
     let module = wasmtime::Module::new(engine, bytes)
         .map_err(|err| Error::InvalidModule { path: path.to_owned(), reason: one_line(&err) })?;
     let pre = linker.instantiate_pre(&module).map_err(|err| missing_import(path, &err))?;
-    Ok(Wasm::Module(pre))
+    Ok(Linked { code: Wasm::Module(pre), contract: None })
 }
 
 /// Names the import that wasmtime could not satisfy.

@@ -9,8 +9,8 @@ use super::{Entry, Host, Stamp};
 use crate::PluginError;
 use crate::bus::Subscription;
 use crate::clock::Span;
-use crate::compile::code::{self, Code, Wasm};
-use crate::compile::engine::EngineKey;
+use crate::compile::code::{self, Linked, Wasm};
+use crate::compile::engine::{EngineKey, Runtime};
 use crate::config::limits::Limits;
 use crate::config::manifest::Manifest;
 use crate::instance_state::{PluginContext, WasiConfig};
@@ -117,17 +117,10 @@ impl Host {
         name: &str,
         source: Option<Vec<u8>>,
     ) -> Result<Arc<Plugin>> {
-        let manifest_path = path.with_extension("toml");
-        // A plugin given as text has no file, hence no manifest.
-        let manifest = match source {
-            Some(_) => Manifest::default(),
-            None => Manifest::load(&manifest_path)?.unwrap_or_default(),
-        };
+        let Plan { manifest_path, manifest, limits, runtime } =
+            self.plan(path, source.is_some())?;
         let manifest_error =
             |reason: String| Error::Manifest { path: manifest_path.clone(), reason };
-        let limits =
-            Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
-                .map_err(manifest_error)?;
         let pool = manifest.pool.resolve().map_err(manifest_error)?;
         if pool.size as u64 > self.settings.max_pool_size {
             return Err(manifest_error(format!(
@@ -155,7 +148,6 @@ impl Host {
             })?;
         }
 
-        let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
         let (cache, off) = (self.cache.clone(), self.settings.switched_off.clone());
         let (file, pinned, limit) =
             (path.to_owned(), manifest.sha256.clone(), self.settings.max_file_size);
@@ -174,24 +166,11 @@ impl Host {
                 Some(bytes) => code::Read { bytes, fingerprint: None },
                 None => code::read(&file, pinned.as_deref(), limit)?,
             };
-            let wasm = code::wasm_bytes(&file, read.bytes)?;
-            let code = match code::kind(&file, &wasm)? {
-                Wasm::Component(()) => code::compile(
-                    &runtime.engine,
-                    &runtime.linker,
-                    cache.as_deref(),
-                    &off,
-                    &file,
-                    &wasm,
-                    read.fingerprint,
-                )?,
-                Wasm::Module(()) => {
-                    code::compile_module(&runtime.engine, &runtime.core_linker, &file, &wasm)?
-                }
-            };
-            Ok((code, wasm.len() as u64))
+            let classified = code::classify(&file, read)?;
+            let linked = code::build(&runtime, cache.as_deref(), &off, &file, &classified)?;
+            Ok((linked, classified.wasm.len() as u64))
         };
-        let (code, size) = match known {
+        let (linked, size) = match known {
             Some(found) => found?,
             None => self.compile_off_thread(name, path, compile).await?,
         };
@@ -217,7 +196,7 @@ impl Host {
             denials_in_window: Default::default(),
             kv: Default::default(),
         });
-        Ok(Arc::new(Plugin::new(context, path.to_owned(), size, code).await?))
+        Ok(Arc::new(Plugin::new(context, path.to_owned(), size, linked).await?))
     }
 
     /// Runs `compile` (reading and compiling a plugin file: up to seconds
@@ -228,8 +207,8 @@ impl Host {
         &self,
         name: &str,
         path: &Path,
-        compile: impl FnOnce() -> Result<(Code, u64)> + Send + 'static,
-    ) -> Result<(Code, u64)> {
+        compile: impl FnOnce() -> Result<(Linked, u64)> + Send + 'static,
+    ) -> Result<(Linked, u64)> {
         let compiling = tokio::task::spawn_blocking(compile);
         let started = std::time::Instant::now();
         let mut compiling = std::pin::pin!(compiling);
@@ -353,28 +332,15 @@ impl Host {
         let mut failed = Vec::new();
         for path in code::wasm_files(dir.as_ref())? {
             let compiled = code::read(&path, None, self.settings.max_file_size).and_then(|read| {
-                let bytes = code::wasm_bytes(&path, read.bytes)?;
-                if code::kind(&path, &bytes)? == Wasm::Module(()) {
+                let classified = code::classify(&path, read)?;
+                if classified.kind == Wasm::Module(()) {
                     // Core modules compile in microseconds: they are not cached.
                     return Ok(false);
                 }
                 // The engine the plugin will load on, which its limits pick.
-                let manifest_path = path.with_extension("toml");
-                let manifest = Manifest::load(&manifest_path)?.unwrap_or_default();
-                let limits = Limits::resolve(
-                    &self.settings.limits,
-                    &self.settings.ceilings,
-                    &manifest.limits,
-                )
-                .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
-                let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-                let hash = crate::digest::sha256(&bytes);
-                cache.component(&runtime.engine, &bytes, hash).map(|_| true).map_err(|err| {
-                    Error::InvalidComponent {
-                        path: path.clone(),
-                        reason: crate::error::one_line(&err),
-                    }
-                })
+                let plan = self.plan(&path, false)?;
+                code::compile_into(cache, &plan.runtime.engine, &path, &classified.wasm)?;
+                Ok(true)
             });
             match compiled {
                 Ok(true) => done.push(path),
@@ -383,6 +349,35 @@ impl Host {
             }
         }
         Ok((done, failed))
+    }
+}
+
+/// What a plugin file is loaded with, worked out before its code: its
+/// manifest, its limits (the host's, then the manifest's, within the
+/// ceilings) and the engine those limits pick.
+struct Plan {
+    manifest_path: PathBuf,
+    manifest: Manifest,
+    limits: Limits,
+    runtime: Arc<Runtime>,
+}
+
+impl Host {
+    /// The [`Plan`] of the plugin at `path`: the first step of every load
+    /// and of `precompile`. A plugin given as text has no file, hence no
+    /// manifest.
+    fn plan(&self, path: &Path, from_text: bool) -> Result<Plan> {
+        let manifest_path = path.with_extension("toml");
+        let manifest = if from_text {
+            Manifest::default()
+        } else {
+            Manifest::load(&manifest_path)?.unwrap_or_default()
+        };
+        let limits =
+            Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
+                .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
+        let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
+        Ok(Plan { manifest_path, manifest, limits, runtime })
     }
 }
 
