@@ -529,54 +529,8 @@ impl Plugin {
         self.events().send(|| Event::MessagesDropped { plugin: self.context.name.clone(), count });
     }
 
-    /// Names the failure of a call: the trap, or the limit it hit.
-    pub(crate) fn classify(&self, err: &wasmtime::Error, state: Option<&PluginState>) -> Error {
-        crate::plugin::call::trap::classify(self.name(), &self.context.limits, err, state)
-    }
-
-    #[inline]
-    pub(crate) fn require_guest(&self) -> Result<()> {
-        if self.guest.is_some() { Ok(()) } else { Err(self.wrong_world()) }
-    }
-
-    /// Turns the plugin's own error value into [`Error::Plugin`].
-    pub(crate) fn returned<T>(&self, result: Result<T, PluginError>) -> Result<T> {
-        result.or_else(|error| {
-            let message = crate::error::describe(&error);
-            self.check_output(message.len())?;
-            Err(Error::Plugin { plugin: self.name().to_owned(), error })
-        })
-    }
-
-    #[inline]
-    pub(crate) fn check_output<T: OutputSize>(&self, output: T) -> Result<T> {
-        let size = output.output_size() as u64;
-        let limit = self.context.limits.max_output;
-        if size > limit {
-            return Err(Error::OutputTooLarge { plugin: self.name().to_owned(), size, limit });
-        }
-        Ok(output)
-    }
-
     pub(crate) fn wrong_world(&self) -> Error {
         Error::WrongWorld { plugin: self.name().to_owned(), world: "plugin" }
-    }
-}
-
-/// How many bytes a call's result carries, for the output limit.
-pub(crate) trait OutputSize {
-    fn output_size(&self) -> usize;
-}
-
-impl OutputSize for String {
-    fn output_size(&self) -> usize {
-        self.len()
-    }
-}
-
-impl OutputSize for usize {
-    fn output_size(&self) -> usize {
-        *self
     }
 }
 
