@@ -1,7 +1,8 @@
-//! The message bus: plugins and host code publish on topics, subscribers
-//! receive what matches their pattern. [`MessageBus`] is the interface,
-//! [`Bus`] the in-process implementation (`NatsBus`, with the `nats`
-//! feature, carries it across hosts).
+//! The message bus: plugins (`send-message`) and host code publish on
+//! topics, subscribers receive what matches their pattern. [`MessageBus`]
+//! is the interface, [`Bus`] the in-process implementation
+//! (`nats::NatsBus`, with the `nats` feature, carries it across hosts);
+//! `Host::subscribe` gives a [`Subscription`].
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

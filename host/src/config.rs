@@ -1,12 +1,13 @@
-//! What the operator decides, read before any plugin runs: sizes and
-//! durations as written (`units`), the limits and their ceilings
-//! (`limits`), what a plugin is granted (`grants`, with `network` for
-//! `connect` grants and `origins` for `http` grants), its manifest
-//! (`manifest`), the host's own file (`host_file`: `witplug.toml`) and
-//! the bounded reads of the files they come from
-//! (`files`).
+//! What the operator decides, read before any plugin runs: [`Limits`]
+//! and their ceilings ([`LimitsSpec`] as a manifest writes them, and the
+//! [`Budget`]s of what the host holds for a plugin), [`Grants`] (what a
+//! plugin may reach), a plugin's [`Manifest`] (`<name>.toml`), the host's
+//! own file [`HostConfig`] (`witplug.toml`), and sizes and durations as
+//! people write them ([`units`]).
 //!
-//! The bottom layer: it uses only the crate's root modules.
+//! Inside: `network` (`connect` grants), `http_origins` (`http` grants)
+//! and `files` (the bounded reads of the files all this comes from). Uses
+//! only the crate's root modules.
 
 pub(crate) mod files;
 pub(crate) mod grants;

@@ -1,7 +1,7 @@
 //! The versions of the witplug contract this host speaks, one module of
 //! bindings each (`v0_1`, `v0_2`, as `wit/v0.1.0` and `wit/v0.2.0`: one
 //! `bindgen!` call site per version), and the one place that tells their
-//! exports apart ([`Guest`]).
+//! exports apart (`Guest`).
 //!
 //! The version a component imports selects its bindings. An older
 //! version's types are the newest's (`with`), and its host imports

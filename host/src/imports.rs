@@ -1,11 +1,14 @@
 //! What a plugin imports from the host, each import checked against the
-//! plugin's grants and limits: witplug's `host` interface (`host.rs`, the
-//! newest version; `v0_1.rs` delegates to it), the standard WASI
-//! interfaces beside it (`config.rs`: `wasi:config/store`; `logging.rs`:
-//! `wasi:logging/logging`; `keyvalue.rs`: `wasi:keyvalue`), and the same functions for core wasm modules
-//! (`core_abi.rs`).
+//! plugin's grants and limits: witplug's host interface, a file per
+//! contract version (`v0_2.rs`, the newest; `v0_1.rs` delegates to it),
+//! the standard interfaces beside it (`config.rs`: `wasi:config/store`;
+//! `logging.rs`: `wasi:logging/logging`; `keyvalue.rs`: `wasi:keyvalue`),
+//! WASI's own with its guards (`sockets.rs`: name lookups and sockets;
+//! `http.rs`: what the host holds for HTTP, charged), and the same
+//! functions for core wasm modules (`core_abi.rs`). [`add_to_linker`]
+//! builds the whole linker.
 //!
-//! Uses `store` and the layers below it.
+//! Uses `instance_state` and the layers below it.
 
 use wasmtime::component::{HasSelf, Linker};
 

@@ -1,19 +1,19 @@
-//! Layer: what plugins keep. Key-value buckets that outlive an instance,
-//! a reload and the host itself, behind one trait, [`KeyValue`]:
-//!
-//! - `buckets.rs`: the host's service: its store, opened on first use, and
-//!   the buckets the operator shares;
-//! - `embedded.rs`: [`Embedded`], one redb database file per host, the
-//!   default;
-//! - `nats/kv.rs` (in the `nats` wing): `JetStreamKeyValue`, NATS JetStream Key-Value, for
-//!   plugins whose copies on several hosts share their state;
-//!   (`nats/names.rs` puts bucket names and keys in the alphabet NATS allows).
+//! What plugins keep: key-value buckets that outlive an instance, a
+//! reload and the host itself, behind one trait, [`KeyValue`].
+//! [`Embedded`] (one redb database file per host, [`DATABASE_FILE`]) is
+//! the default; `nats::JetStreamKeyValue` (feature `nats`) shares buckets
+//! between hosts; an embedder may bring a store of its own through
+//! `HostBuilder::key_value`.
 //!
 //! Every backend holds the writing plugin to its [`Quota`] in the same
-//! step as the write: a write past a quota stores nothing. `imports/`
-//! serves `wasi:keyvalue` from here, after the grants are checked.
+//! step as the write: a write past a quota stores nothing. Keys are at
+//! most [`MAX_KEY`] bytes ([`check_key`]), batches at most [`MAX_BATCH`]
+//! keys ([`check_batch`]).
 //!
-//! Uses `config` and the layers below it.
+//! Inside: `buckets.rs` (the host's service: its store, opened on first
+//! use, and the buckets the operator shares), `embedded.rs`. `imports/`
+//! serves `wasi:keyvalue` from here, after the grants are checked. Uses
+//! `config` and the layers below it.
 
 mod buckets;
 mod embedded;

@@ -44,14 +44,38 @@
 //!
 //! # Messages and tools
 //!
-//! `send-message` publishes on the host's [`Bus`]; host code subscribes with
-//! [`Host::subscribe`]. `call-tool` calls the closures registered with
+//! `send-message` publishes on the host's [`bus::Bus`]; host code subscribes
+//! with [`Host::subscribe`]. `call-tool` calls the closures registered with
 //! [`HostBuilder::tool`] and [`HostBuilder::tool_async`].
 //!
 //! # Errors
 //!
 //! Every fallible call returns [`Error`], whose variants a caller can match
 //! and whose messages are one line naming the plugin or file.
+//! [`Error::kind`] sorts them into a few [`ErrorKind`]s (the plugin's own
+//! error, a limit, a trap, a denial, not found, busy, stopped, usage, a
+//! host failure): the verdict `witplug`'s exit codes, its MCP server and
+//! the host's events all give the same failure.
+//!
+//! # The wings
+//!
+//! The root holds what most hosts use. The rest is in a module per
+//! concept:
+//!
+//! - [`config`]: limits, grants, manifests, `witplug.toml`, units;
+//! - [`plugin`]: a plugin's exports, lifecycle, leases and store data;
+//! - [`observe`]: events and metrics;
+//! - [`tools`]: host tools, tool descriptions, tools across hosts;
+//! - [`bus`]: the message bus;
+//! - [`kv`]: key-value buckets and their stores;
+//! - [`cache`]: the cache of compiled plugins;
+//! - [`compile`]: the engine's configuration, inspecting a component;
+//! - `nats` (feature `nats`): the bus, tools and buckets across hosts;
+//! - [`contract`]: the contract versions and their bindings ([`bindings`]
+//!   is the newest); [`text`]: plugin text made safe.
+//!
+//! The names the root had before (0.1) still resolve, deprecated, for one
+//! release.
 
 #![deny(missing_docs)]
 

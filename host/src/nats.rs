@@ -409,7 +409,7 @@ impl NatsBus {
     }
 
     /// The NATS client it uses, for more of NATS on the same connection:
-    /// [`JetStreamKeyValue`](crate::nats::JetStreamKeyValue), say.
+    /// [`JetStreamKeyValue`], say.
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -1,5 +1,6 @@
-//! What the host tells those who watch it: events as they happen
-//! (`events`) and counters and histograms read when asked (`metrics`).
+//! What the host tells those who watch it: [`Event`]s as they happen
+//! (an [`EventStream`] from `Host::events`, with the [`Outcome`] of each
+//! call) and [`Metrics`] read when asked (`Host::metrics`, `Host::stats`).
 //!
 //! Uses `config` below it.
 

@@ -1,5 +1,13 @@
-//! A loaded plugin: its compiled component, its instances, its lifecycle,
-//! and calls into it, typed or dynamic.
+//! A loaded [`Plugin`]: its compiled code, its instances, its lifecycle
+//! ([`Lifecycle`]), and calls into it, typed or dynamic ([`Export`],
+//! [`CoreExport`] for core modules); a [`Lease`] holds one instance for a
+//! batch of calls. [`PluginState`] is what one instance's `Store` holds,
+//! for a host world of its own.
+//!
+//! Inside: the pool of instance slots (`pool`, `atomic_box`), taking one
+//! (`checkout`), filling it (`instance`), the call (`call`: run, deadline,
+//! trap naming), dynamic and core calls (`dynamic`, `exports`,
+//! `core_module`), the lifecycle (`lifecycle`), leases (`lease`).
 
 mod atomic_box;
 pub(crate) mod call;

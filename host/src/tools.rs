@@ -1,10 +1,13 @@
-//! Tools: named functions the host registers for plugins to call.
+//! Tools: named functions plugins call (`call-tool`). The host's own
+//! ([`Tools`]: closures registered with `HostBuilder::tool`), those plugins
+//! provide, described by a [`ToolSpec`] (a description, JSON Schemas,
+//! [`ToolHints`]), listed as [`ToolInfo`] by [`Provider`]; and tools across
+//! hosts ([`RemoteTools`], served as a [`ToolService`]).
 //!
-//! Beside the registry here: what a tool says of itself (`tool_spec`), its
-//! JSON Schema held as untrusted input (`schema`), the chain of calls that
-//! led to one (`call_chain`), and tools across hosts (`remote`).
-//!
-//! Uses `config` and the layers below it.
+//! Inside: the registry (here), `tool_spec` (what a tool says of itself),
+//! `schema` (its JSON Schema held as untrusted input), `call_chain` (the
+//! chain of calls that led to one), `remote`. Uses `config` and the layers
+//! below it.
 
 pub(crate) mod call_chain;
 pub(crate) mod remote;

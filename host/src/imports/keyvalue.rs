@@ -1,5 +1,5 @@
 //! `wasi:keyvalue@0.2.0-draft2` (`store`, `atomics`, `batch`): a plugin's
-//! buckets, served by the host's store (`state/`).
+//! buckets, served by the host's store (`kv/`).
 //!
 //! `open` gives only the buckets the plugin's `[grants] keyvalue` names,
 //! each the plugin's own unless the operator shares it; any other name is

@@ -1,5 +1,5 @@
 //! Buckets in NATS JetStream Key-Value, shared by every host on the same
-//! NATS: one JetStream bucket per plugin bucket (`nats_names.rs`), created
+//! NATS: one JetStream bucket per plugin bucket (`names.rs`), created
 //! on the first write with `max_bytes` and `max_value_size` from the
 //! writer's quota, and compare-and-swap on the entry's revision.
 //!
