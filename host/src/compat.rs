@@ -1,8 +1,11 @@
 //! The names the crate root had before its wings (0.1): each is now in
 //! the wing that holds its concept (`kv`, `bus`, `tools`, `cache`, `nats`,
 //! `observe`, `config`, `plugin`, `compile`), and is kept here, deprecated,
-//! for one release. Traits and modules cannot carry a deprecation when
-//! re-exported; they are kept hidden from the docs instead.
+//! for one release. Traits, modules and enums are re-exported as they
+//! were, hidden from the docs, since a re-export cannot carry a
+//! deprecation and an alias cannot import an enum's variants (`use
+//! witplug_host::Outcome::Trap` must still compile); the rest are
+//! deprecated aliases.
 //!
 //! Nothing inside the crate uses these.
 
@@ -10,9 +13,8 @@
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::kv::BucketId`")]
 pub type BucketId = crate::kv::BucketId;
 
-/// Moved to [`config::Budget`](crate::config::Budget).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::Budget`")]
-pub type Budget = crate::config::Budget;
+#[doc(hidden)]
+pub use crate::config::Budget;
 
 /// Moved to [`bus::Bus`](crate::bus::Bus).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::bus::Bus`")]
@@ -47,21 +49,18 @@ pub type CacheFolder = crate::cache::CacheFolder;
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::cache::CacheStats`")]
 pub type CacheStats = crate::cache::CacheStats;
 
-/// Moved to [`config::ConfigValue`](crate::config::ConfigValue).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::ConfigValue`")]
-pub type ConfigValue = crate::config::ConfigValue;
+#[doc(hidden)]
+pub use crate::config::ConfigValue;
 
-/// Moved to [`contract::Contract`](crate::contract::Contract).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::contract::Contract`")]
-pub type Contract = crate::contract::Contract;
+#[doc(hidden)]
+pub use crate::contract::Contract;
 
 /// Moved to [`plugin::CoreExport`](crate::plugin::CoreExport).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::plugin::CoreExport`")]
 pub type CoreExport = crate::plugin::CoreExport;
 
-/// Moved to [`plugin::CoreVal`](crate::plugin::CoreVal).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::plugin::CoreVal`")]
-pub type CoreVal = crate::plugin::CoreVal;
+#[doc(hidden)]
+pub use crate::plugin::CoreVal;
 
 /// Moved to [`kv::Current`](crate::kv::Current).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::kv::Current`")]
@@ -97,9 +96,8 @@ pub const DEFAULT_QUEUE_BYTES: u64 = crate::bus::DEFAULT_QUEUE_BYTES;
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::DirGrant`")]
 pub type DirGrant = crate::config::DirGrant;
 
-/// Moved to [`config::DirMode`](crate::config::DirMode).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::DirMode`")]
-pub type DirMode = crate::config::DirMode;
+#[doc(hidden)]
+pub use crate::config::DirMode;
 
 /// Moved to [`observe::EVENT_BUFFER`](crate::observe::EVENT_BUFFER).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::observe::EVENT_BUFFER`")]
@@ -121,17 +119,15 @@ pub type JetStreamKeyValue = crate::nats::JetStreamKeyValue;
 #[doc(hidden)]
 pub use crate::kv::KeyValue;
 
-/// Moved to [`kv::KvError`](crate::kv::KvError).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::kv::KvError`")]
-pub type KvError = crate::kv::KvError;
+#[doc(hidden)]
+pub use crate::kv::KvError;
 
 /// Moved to [`kv::KvFuture`](crate::kv::KvFuture).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::kv::KvFuture`")]
 pub type KvFuture<'a, T> = crate::kv::KvFuture<'a, T>;
 
-/// Moved to [`plugin::Lifecycle`](crate::plugin::Lifecycle).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::plugin::Lifecycle`")]
-pub type Lifecycle = crate::plugin::Lifecycle;
+#[doc(hidden)]
+pub use crate::plugin::Lifecycle;
 
 /// Moved to [`config::LimitsSpec`](crate::config::LimitsSpec).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::LimitsSpec`")]
@@ -183,13 +179,11 @@ pub type NatsOptions = crate::nats::NatsOptions;
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::nats::NatsStats`")]
 pub type NatsStats = crate::nats::NatsStats;
 
-/// Moved to [`bus::Offered`](crate::bus::Offered).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::bus::Offered`")]
-pub type Offered = crate::bus::Offered;
+#[doc(hidden)]
+pub use crate::bus::Offered;
 
-/// Moved to [`observe::Outcome`](crate::observe::Outcome).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::observe::Outcome`")]
-pub type Outcome = crate::observe::Outcome;
+#[doc(hidden)]
+pub use crate::observe::Outcome;
 
 /// Moved to [`plugin::PluginState`](crate::plugin::PluginState).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::plugin::PluginState`")]
@@ -203,17 +197,15 @@ pub type PoolConfig = crate::config::PoolConfig;
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::PoolSpec`")]
 pub type PoolSpec = crate::config::PoolSpec;
 
-/// Moved to [`tools::Provider`](crate::tools::Provider).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::tools::Provider`")]
-pub type Provider = crate::tools::Provider;
+#[doc(hidden)]
+pub use crate::tools::Provider;
 
 /// Moved to [`config::Provides`](crate::config::Provides).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::config::Provides`")]
 pub type Provides = crate::config::Provides;
 
-/// Moved to [`bus::Published`](crate::bus::Published).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::bus::Published`")]
-pub type Published = crate::bus::Published;
+#[doc(hidden)]
+pub use crate::bus::Published;
 
 /// Moved to [`bus::QueueBounds`](crate::bus::QueueBounds).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::bus::QueueBounds`")]
@@ -227,9 +219,8 @@ pub type QueueSender = crate::bus::QueueSender;
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::kv::Quota`")]
 pub type Quota = crate::kv::Quota;
 
-/// Moved to [`observe::RecvError`](crate::observe::RecvError).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::observe::RecvError`")]
-pub type RecvError = crate::observe::RecvError;
+#[doc(hidden)]
+pub use crate::observe::RecvError;
 
 #[doc(hidden)]
 pub use crate::tools::RemoteTools;
@@ -299,9 +290,8 @@ pub type ToolSpec = crate::tools::ToolSpec;
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::tools::Tools`")]
 pub type Tools = crate::tools::Tools;
 
-/// Moved to [`observe::TryRecvError`](crate::observe::TryRecvError).
-#[deprecated(since = "0.2.0", note = "moved to `witplug_host::observe::TryRecvError`")]
-pub type TryRecvError = crate::observe::TryRecvError;
+#[doc(hidden)]
+pub use crate::observe::TryRecvError;
 
 /// Moved to [`kv::Usage`](crate::kv::Usage).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::kv::Usage`")]

@@ -470,7 +470,9 @@ impl Error {
 
     /// Whether the sandbox stopped the call: the plugin trapped or hit a
     /// limit ([`ErrorKind::is_trap`]), rather than returning an error or
-    /// being refused.
+    /// being refused. A call stopped while it ran loses its instance; one
+    /// found at fault after it returned (too much output, a core module's
+    /// pointer past its memory) keeps it.
     pub fn is_trap(&self) -> bool {
         self.kind().is_trap()
     }
@@ -568,8 +570,8 @@ impl ErrorKind {
         }
     }
 
-    /// Whether the plugin was stopped mid-call, its instance thrown away:
-    /// a trap or a limit.
+    /// Whether the sandbox stopped the plugin: a trap or a limit, which
+    /// events and metrics count as traps (see [`Error::is_trap`]).
     pub fn is_trap(self) -> bool {
         matches!(self, Self::Trap | Self::Limit)
     }

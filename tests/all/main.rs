@@ -10,6 +10,7 @@ mod conformance;
 mod contract;
 mod core_modules;
 mod errors;
+mod front_door;
 mod fuzz;
 mod grants;
 mod http;

@@ -53,7 +53,8 @@ impl Options {
 /// `target/tools/` on first use).
 pub fn run(options: &Options) -> Result<()> {
     let root = workspace_root();
-    let scripts = script_plugins(&options.dir, &options.only)?;
+    let grouped = options.dir == root.join("example-plugins");
+    let scripts = script_plugins(&options.dir, grouped, &options.only)?;
     let crates: Vec<&String> =
         options.only.iter().filter(|name| !scripts.iter().any(|dir| dir.ends_with(name))).collect();
     let mut built = 0;
@@ -136,15 +137,15 @@ pub fn tools_dir() -> PathBuf {
     workspace_root().join("target/tools")
 }
 
-/// The Python and JavaScript plugin folders under `dir`, directly or one
-/// group folder down (`example-plugins/python/py-kit`), those named in
-/// `only` when it names any.
-fn script_plugins(dir: &Path, only: &[String]) -> Result<Vec<PathBuf>> {
+/// The Python and JavaScript plugin folders directly under `dir`, or, in
+/// the workspace's `example-plugins` (`grouped`), under its `python/` and
+/// `javascript/` groups; those named in `only` when it names any.
+fn script_plugins(dir: &Path, grouped: bool, only: &[String]) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for path in subfolders(dir)? {
         if witplug_build::Language::of(&path).is_some() {
             found.push(path);
-        } else if !path.join("Cargo.toml").is_file() {
+        } else if grouped && (path.ends_with("python") || path.ends_with("javascript")) {
             found.extend(
                 subfolders(&path)?
                     .into_iter()

@@ -10,7 +10,7 @@ use crate::PluginError;
 use crate::bus::Subscription;
 use crate::clock::Span;
 use crate::compile::code::{self, Linked, Wasm};
-use crate::compile::engine::{EngineKey, Runtime};
+use crate::compile::engine::EngineKey;
 use crate::config::limits::Limits;
 use crate::config::manifest::Manifest;
 use crate::instance_state::{PluginContext, WasiConfig};
@@ -117,8 +117,7 @@ impl Host {
         name: &str,
         source: Option<Vec<u8>>,
     ) -> Result<Arc<Plugin>> {
-        let Plan { manifest_path, manifest, limits, runtime } =
-            self.plan(path, source.is_some())?;
+        let Plan { manifest_path, manifest, limits } = self.plan(path, source.is_some())?;
         let manifest_error =
             |reason: String| Error::Manifest { path: manifest_path.clone(), reason };
         let pool = manifest.pool.resolve().map_err(manifest_error)?;
@@ -148,6 +147,7 @@ impl Host {
             })?;
         }
 
+        let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
         let (cache, off) = (self.cache.clone(), self.settings.switched_off.clone());
         let (file, pinned, limit) =
             (path.to_owned(), manifest.sha256.clone(), self.settings.max_file_size);
@@ -339,7 +339,8 @@ impl Host {
                 }
                 // The engine the plugin will load on, which its limits pick.
                 let plan = self.plan(&path, false)?;
-                code::compile_into(cache, &plan.runtime.engine, &path, &classified.wasm)?;
+                let runtime = self.engines.get(EngineKey::for_limits(&plan.limits))?;
+                code::compile_into(cache, &runtime.engine, &path, &classified.wasm)?;
                 Ok(true)
             });
             match compiled {
@@ -353,13 +354,12 @@ impl Host {
 }
 
 /// What a plugin file is loaded with, worked out before its code: its
-/// manifest, its limits (the host's, then the manifest's, within the
-/// ceilings) and the engine those limits pick.
+/// manifest and its limits (the host's, then the manifest's, within the
+/// ceilings), which pick its engine once the manifest is checked.
 struct Plan {
     manifest_path: PathBuf,
     manifest: Manifest,
     limits: Limits,
-    runtime: Arc<Runtime>,
 }
 
 impl Host {
@@ -376,8 +376,7 @@ impl Host {
         let limits =
             Limits::resolve(&self.settings.limits, &self.settings.ceilings, &manifest.limits)
                 .map_err(|reason| Error::Manifest { path: manifest_path.clone(), reason })?;
-        let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
-        Ok(Plan { manifest_path, manifest, limits, runtime })
+        Ok(Plan { manifest_path, manifest, limits })
     }
 }
 
