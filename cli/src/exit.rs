@@ -41,5 +41,8 @@ pub fn code(err: &anyhow::Error) -> u8 {
     if let Some(witplug_mcp::Error::NoToken { .. }) = err.downcast_ref() {
         return USAGE;
     }
+    if let Some(err) = err.downcast_ref::<witplug_registry::Error>() {
+        return err.kind().exit_code();
+    }
     err.downcast_ref::<Error>().map_or(HOST, |err| err.kind().exit_code())
 }

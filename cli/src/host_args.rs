@@ -51,6 +51,40 @@ pub(crate) struct HostArgs {
     pub(crate) share_bucket: Vec<(String, Vec<String>)>,
 }
 
+/// Runs each plugin `witplug.lock` names only as the bytes it pins and
+/// within the grants it approved; under a trust policy, only when its
+/// signature verifies from the content store (else it is refused at load,
+/// naming the reference and the reason, and the others load).
+fn approve_locked(builder: &mut HostBuilder) -> anyhow::Result<()> {
+    use witplug_host::config::Approval;
+    let path = crate::registry_args::lock_path();
+    if !path.exists() {
+        return Ok(());
+    }
+    let lock = witplug_registry::Lock::load(&path)?;
+    if lock.plugins.is_empty() {
+        return Ok(());
+    }
+    let registry = crate::registry_args::RegistryArgs::default().registry()?;
+    for locked in &lock.plugins {
+        let checked = if registry.policy.is_empty() {
+            Ok(())
+        } else {
+            registry.verify_offline(locked, false)
+        };
+        let approval = match checked.and_then(|()| locked.approved_manifest()) {
+            Ok(manifest) => Approval::Approved {
+                source: locked.source.clone(),
+                sha256: locked.wasm.trim_start_matches("sha256:").to_owned(),
+                manifest: Box::new(manifest),
+            },
+            Err(err) => Approval::Refused { reason: format!("{err} (witplug.lock)") },
+        };
+        builder.approve(locked.name.clone(), approval);
+    }
+    Ok(())
+}
+
 /// `NAME=PLUGIN,PLUGIN`.
 fn parse_share(text: &str) -> Result<(String, Vec<String>), String> {
     let (name, plugins) =
@@ -112,6 +146,7 @@ impl HostArgs {
         for (name, plugins) in self.shared_buckets() {
             builder.share_bucket(name, plugins);
         }
+        approve_locked(&mut builder)?;
         Ok(builder)
     }
 
@@ -138,6 +173,15 @@ impl HostArgs {
         }
         self.cache.clone().or_else(|| config().cache.clone()).or_else(default_cache_dir)
     }
+}
+
+/// The configuration file's path: the one given, else `witplug.toml`.
+static CONFIG_PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The configuration file's path (`witplug.toml` in the current folder
+/// when none was given), which the lock and key paths are relative to.
+pub(crate) fn config_path() -> PathBuf {
+    CONFIG_PATH.get().cloned().unwrap_or_else(|| PathBuf::from("witplug.toml"))
 }
 
 /// The host's configuration file, read once before the command runs.
@@ -169,6 +213,7 @@ pub(crate) fn read_config(
         None => witplug_host::HostConfig::load("witplug.toml".as_ref())?.unwrap_or_default(),
     };
     let _ = CONFIG.set(config);
+    let _ = CONFIG_PATH.set(path.map_or_else(|| PathBuf::from("witplug.toml"), ToOwned::to_owned));
     let mut leaf = matches;
     while let Some((_, sub)) = leaf.subcommand() {
         leaf = sub;
@@ -182,6 +227,11 @@ pub(crate) fn read_config(
         .collect();
     let _ = DEFAULTED.set(defaulted);
     Ok(())
+}
+
+/// `$XDG_DATA_HOME/witplug` or `~/.local/share/witplug`.
+pub(crate) fn default_data_dir() -> Option<PathBuf> {
+    user_dir("XDG_DATA_HOME", ".local/share")
 }
 
 /// `$XDG_CACHE_HOME/witplug` or `~/.cache/witplug`.

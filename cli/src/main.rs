@@ -5,6 +5,7 @@ mod exit;
 mod host_args;
 mod nats_args;
 mod output;
+mod registry_args;
 mod table;
 
 use std::io::IsTerminal;
@@ -136,6 +137,24 @@ enum Command {
     Build(commands::build::Args),
     /// Create a plugin crate that builds as it stands.
     New(commands::new::Args),
+    /// Push a plugin to an OCI registry (CNCF Wasm layout); prints its digest.
+    Push(commands::push::Args),
+    /// Pull a plugin from a registry into the plugins folder, or a file.
+    Pull(commands::pull::Args),
+    /// Add a plugin from a registry to the plugins folder and
+    /// `witplug.lock`, pinned by digest, approving its grants.
+    Add(commands::add::Args),
+    /// Install every plugin `witplug.lock` names, byte for byte.
+    Install(commands::install::Args),
+    /// Move locked plugins to their tags' new digests; a widening of
+    /// grants waits for `--accept-grants`.
+    Update(commands::update::Args),
+    /// Remove a plugin from `witplug.lock` and the plugins folder.
+    Remove(commands::remove::Args),
+    /// Make a key pair for signing plugins (`key new FILE`).
+    Key(commands::key::Args),
+    /// Sign an artifact in a registry with a key of `witplug key new`.
+    Sign(commands::sign::Args),
 }
 
 fn main() -> ExitCode {
@@ -224,6 +243,14 @@ fn main() -> ExitCode {
             Command::Cache(args) => commands::cache::run(&args),
             Command::Build(args) => commands::build::run(&args),
             Command::New(args) => commands::new::run(&args),
+            Command::Push(args) => commands::push::run(args).await,
+            Command::Pull(args) => commands::pull::run(args).await,
+            Command::Add(args) => commands::add::run(args).await,
+            Command::Install(args) => commands::install::run(args).await,
+            Command::Update(args) => commands::update::run(args).await,
+            Command::Remove(args) => commands::remove::run(&args),
+            Command::Key(args) => commands::key::run(&args),
+            Command::Sign(args) => commands::sign::run(args).await,
         }
     });
     match result {

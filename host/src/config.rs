@@ -9,6 +9,7 @@
 //! and `files` (the bounded reads of the files all this comes from). Uses
 //! only the crate's root modules.
 
+pub(crate) mod approval;
 pub(crate) mod files;
 pub(crate) mod grants;
 pub(crate) mod host_file;
@@ -18,8 +19,9 @@ pub(crate) mod manifest;
 pub(crate) mod network;
 pub mod units;
 
-pub use files::DEFAULT_MAX_FILE_SIZE;
+pub use approval::Approval;
+pub use files::{DEFAULT_MAX_FILE_SIZE, read_text_file};
 pub use grants::{DirGrant, DirMode, Grants, is_bucket_name};
-pub use host_file::{HostConfig, MetricsConfig, NatsConfig};
+pub use host_file::{HostConfig, MetricsConfig, NatsConfig, RegistryConfig};
 pub use limits::{Budget, Limits, LimitsSpec};
 pub use manifest::{ConfigValue, Manifest, PoolConfig, PoolSpec, Provides};

@@ -405,6 +405,17 @@ pub enum Error {
         size: u64,
     },
 
+    /// The plugin is not what its operator approved (`witplug.lock`): it
+    /// asks for more than was approved, or its signature or bytes did not
+    /// hold when the lock was checked.
+    #[error("{}: {reason}", path.display())]
+    Unapproved {
+        /// The plugin file or manifest.
+        path: PathBuf,
+        /// What was not approved.
+        reason: String,
+    },
+
     /// The host itself could not be set up.
     #[error("setting up the host: {0}")]
     Setup(String),
@@ -439,7 +450,7 @@ impl Error {
             Self::Trap { .. } | Self::MemoryOutOfBounds { .. } | Self::NoMemory { .. } => {
                 ErrorKind::Trap
             }
-            Self::Denied { .. } => ErrorKind::Denied,
+            Self::Denied { .. } | Self::Unapproved { .. } => ErrorKind::Denied,
             Self::NoSuchPlugin { .. } | Self::NoSuchTool { .. } | Self::NoSuchExport { .. } => {
                 ErrorKind::NotFound
             }

@@ -27,6 +27,7 @@ mod nats_server;
 mod network;
 mod prometheus;
 mod readme;
+mod registry;
 mod reload;
 mod sandbox;
 mod surfaces;

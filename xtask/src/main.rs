@@ -1,6 +1,7 @@
 //! Project tasks, run as `cargo xtask <task>` (see `cargo xtask help`).
 
 mod build_plugins;
+mod docker_registry;
 mod nats_server;
 mod new_plugin;
 mod package;

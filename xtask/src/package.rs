@@ -19,13 +19,26 @@ use anyhow::{Context, Result};
 use crate::{cargo, target_dir, workspace_root};
 
 /// The published libraries, each after the ones it depends on.
-const LIBRARIES: [&str; 5] =
-    ["witplug-sdk", "witplug-host", "witplug-build", "witplug-endpoint", "witplug-mcp"];
+const LIBRARIES: [&str; 6] = [
+    "witplug-sdk",
+    "witplug-host",
+    "witplug-build",
+    "witplug-endpoint",
+    "witplug-registry",
+    "witplug-mcp",
+];
 
 /// Every published crate: the libraries, then the CLI, which nothing
 /// depends on.
-const CRATES: [&str; 6] =
-    [LIBRARIES[0], LIBRARIES[1], LIBRARIES[2], LIBRARIES[3], LIBRARIES[4], "witplug-cli"];
+const CRATES: [&str; 7] = [
+    LIBRARIES[0],
+    LIBRARIES[1],
+    LIBRARIES[2],
+    LIBRARIES[3],
+    LIBRARIES[4],
+    LIBRARIES[5],
+    "witplug-cli",
+];
 
 /// Packages the crates (passing `args` on to `cargo package`) and checks
 /// each from its package.

@@ -14,13 +14,15 @@ pub struct Inspection {
     pub wit: String,
     /// The names of its imports, e.g. `witplug:plugin/host@0.2.0`.
     pub imports: Vec<String>,
+    /// The names of its exports, e.g. `witplug:plugin/guest@0.2.0`.
+    pub exports: Vec<String>,
     /// The witplug contract version it targets: `Ok(None)` for a component
     /// that speaks only WASI, `Err` with the reason the host would refuse
     /// it (a version it does not speak, or several).
     pub contract: std::result::Result<Option<crate::contract::Contract>, String>,
 }
 
-/// In JSON: `{"wit": "...", "imports": [...], "contract": "0.2.0" | null,
+/// In JSON: `{"wit": "...", "imports": [...], "exports": [...], "contract": "0.2.0" | null,
 /// "refused": null | "the reason"}`.
 impl serde::Serialize for Inspection {
     fn serialize<S: serde::Serializer>(
@@ -31,6 +33,7 @@ impl serde::Serialize for Inspection {
         struct Shown<'a> {
             wit: &'a str,
             imports: &'a [String],
+            exports: &'a [String],
             contract: Option<crate::contract::Contract>,
             refused: Option<&'a str>,
         }
@@ -38,7 +41,8 @@ impl serde::Serialize for Inspection {
             Ok(contract) => (*contract, None),
             Err(reason) => (None, Some(reason.as_str())),
         };
-        Shown { wit: &self.wit, imports: &self.imports, contract, refused }.serialize(serializer)
+        Shown { wit: &self.wit, imports: &self.imports, exports: &self.exports, contract, refused }
+            .serialize(serializer)
     }
 }
 
@@ -84,5 +88,5 @@ fn inspect_bytes(path: &Path, bytes: &[u8]) -> Result<Inspection> {
         resolve.worlds[world].exports.keys().map(|key| resolve.name_world_key(key)).collect();
     let contract =
         crate::compile::version::from_names(imports.iter().chain(&exports).map(String::as_str));
-    Ok(Inspection { wit: printer.output.to_string(), imports, contract })
+    Ok(Inspection { wit: printer.output.to_string(), imports, exports, contract })
 }

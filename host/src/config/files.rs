@@ -20,6 +20,22 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 << 20;
 /// # Errors
 ///
 /// [`Error::NotAFile`] for anything but a regular file, [`Error::TooLarge`]
+/// A text file of at most `limit` bytes, or `None` when there is none:
+/// read as plugin files are (a regular file only, never a FIFO or a
+/// device), for the lock, keys and manifests that other crates read.
+///
+/// # Errors
+///
+/// [`Error::Io`], [`Error::NotAFile`] or [`Error::TooLarge`] naming the
+/// file, or [`Error::Manifest`] when it is not UTF-8.
+pub fn read_text_file(path: &Path, limit: u64) -> Result<Option<String>> {
+    let Some(bytes) = read_if_present(path, limit)? else { return Ok(None) };
+    String::from_utf8(bytes).map(Some).map_err(|_| Error::Manifest {
+        path: path.to_owned(),
+        reason: "it is not UTF-8 text".to_owned(),
+    })
+}
+
 /// past `limit`, [`Error::Io`] when it cannot be read.
 pub(crate) fn read_if_present(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     Ok(read_with_metadata(path, limit)?.map(|read| read.bytes))

@@ -68,6 +68,29 @@ pub struct HostConfig {
     /// The Prometheus endpoint, for the CLI.
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The keys trusted to sign plugins, per registry or repository
+    /// prefix: `"registry.example/team" = ["ed25519:…", "cosign.pub"]`
+    /// (`witplug-registry`'s trust policy; docs/distribution.md).
+    #[serde(default)]
+    pub trust: BTreeMap<String, Vec<String>>,
+    /// Registries: the content store, plain-HTTP registries, pinning.
+    #[serde(default)]
+    pub registry: RegistryConfig,
+}
+
+/// `[registry]`: how plugins are fetched from registries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[non_exhaustive]
+pub struct RegistryConfig {
+    /// Where fetched plugins are kept by digest.
+    pub store: Option<PathBuf>,
+    /// Registries spoken to over plain HTTP (loopback ones always are).
+    #[serde(default)]
+    pub insecure: Vec<String>,
+    /// Refuse a reference without a digest, and `latest`.
+    #[serde(default)]
+    pub pinned: bool,
 }
 
 /// `[nats]` of `witplug.toml`.

@@ -10,6 +10,7 @@ use super::Host;
 use crate::bus::{Bus, MessageBus};
 use crate::compile::cache::Cache;
 use crate::compile::engine::{EngineKey, Engines};
+use crate::config::approval::Approval;
 use crate::config::grants::Grants;
 use crate::config::limits::Limits;
 use crate::instance_state::Services;
@@ -40,6 +41,7 @@ pub struct HostBuilder {
     tools: Tools,
     pub(super) config: HashMap<String, BTreeMap<String, String>>,
     pub(super) grants: HashMap<String, Grants>,
+    pub(super) approvals: HashMap<String, Approval>,
     pub(super) limits: Limits,
     pub(super) ceilings: Limits,
     bus: Option<Arc<dyn MessageBus>>,
@@ -69,6 +71,7 @@ impl Default for HostBuilder {
             tools: Tools::default(),
             config: HashMap::new(),
             grants: HashMap::new(),
+            approvals: HashMap::new(),
             limits: Limits::default(),
             ceilings: Limits::default_ceilings(),
             bus: None,
@@ -156,6 +159,25 @@ impl HostBuilder {
     /// ```
     pub fn grants(&mut self, plugin: impl Into<String>, grants: Grants) -> &mut Self {
         self.grants.entry(plugin.into()).or_default().extend(grants);
+        self
+    }
+
+    /// Runs the plugin `plugin` only as `approval` says: the bytes an
+    /// operator pinned and at most the grants and limits they approved, or
+    /// not at all (`witplug-registry` makes these from `witplug.lock`).
+    ///
+    /// ```
+    /// use witplug_host::config::Approval;
+    /// # fn approve(builder: &mut witplug_host::HostBuilder, sha256: String) {
+    /// builder.approve("counter", Approval::Approved {
+    ///     source: "registry.example/plugins/counter".into(),
+    ///     sha256,
+    ///     manifest: Box::default(),
+    /// });
+    /// # }
+    /// ```
+    pub fn approve(&mut self, plugin: impl Into<String>, approval: Approval) -> &mut Self {
+        self.approvals.insert(plugin.into(), approval);
         self
     }
 

@@ -11,6 +11,7 @@ use crate::bus::Subscription;
 use crate::clock::Span;
 use crate::compile::code::{self, Linked, Wasm};
 use crate::compile::engine::EngineKey;
+use crate::config::approval::Approval;
 use crate::config::limits::Limits;
 use crate::config::manifest::Manifest;
 use crate::instance_state::{PluginContext, WasiConfig};
@@ -120,6 +121,7 @@ impl Host {
         let Plan { manifest_path, manifest, limits } = self.plan(path, source.is_some())?;
         let manifest_error =
             |reason: String| Error::Manifest { path: manifest_path.clone(), reason };
+        let pinned = self.approved(name, path, &manifest_path, &manifest)?;
         let pool = manifest.pool.resolve().map_err(manifest_error)?;
         if pool.size as u64 > self.settings.max_pool_size {
             return Err(manifest_error(format!(
@@ -149,8 +151,7 @@ impl Host {
 
         let runtime = self.engines.get(EngineKey::for_limits(&limits))?;
         let (cache, off) = (self.cache.clone(), self.settings.switched_off.clone());
-        let (file, pinned, limit) =
-            (path.to_owned(), manifest.sha256.clone(), self.settings.max_file_size);
+        let (file, limit) = (path.to_owned(), self.settings.max_file_size);
         // A file the cache has seen as it is now is neither read nor
         // compiled: mapping its entry takes about as long as handing the
         // work to another thread would, so it is done here.
@@ -363,6 +364,37 @@ struct Plan {
 }
 
 impl Host {
+    /// The SHA-256 a plugin must have: the one its operator approved
+    /// (`HostBuilder::approve`), once its manifest asks for no more than
+    /// was approved, else its manifest's own pin, if any.
+    fn approved(
+        &self,
+        name: &str,
+        path: &Path,
+        manifest_path: &Path,
+        manifest: &Manifest,
+    ) -> Result<Option<String>> {
+        match self.settings.approvals.get(name) {
+            None => Ok(manifest.sha256.clone()),
+            Some(Approval::Refused { reason }) => {
+                Err(Error::Unapproved { path: path.to_owned(), reason: reason.clone() })
+            }
+            Some(Approval::Approved { source, sha256, manifest: approved }) => {
+                let more = manifest.widening(approved);
+                if !more.is_empty() {
+                    return Err(Error::Unapproved {
+                        path: manifest_path.to_owned(),
+                        reason: format!(
+                            "it asks for more than witplug.lock approved for {source}: {}",
+                            more.join("; ")
+                        ),
+                    });
+                }
+                Ok(Some(sha256.clone()))
+            }
+        }
+    }
+
     /// The [`Plan`] of the plugin at `path`: the first step of every load
     /// and of `precompile`. A plugin given as text has no file, hence no
     /// manifest.

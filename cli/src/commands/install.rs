@@ -1,0 +1,69 @@
+//! `witplug install`: every plugin `witplug.lock` names, byte for byte,
+//! from the content store when it holds them (no network), else from
+//! their registries by digest; each checked against the lock and, under a
+//! trust policy, its signature, before anything is written.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use witplug_registry::{Error, Lock};
+
+use crate::output::out;
+use crate::registry_args::{RegistryArgs, lock_path};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The plugins folder.
+    #[arg(
+        long = "plugins",
+        value_name = "DIR",
+        default_value = "plugins",
+        env = "WITPLUG_PLUGINS"
+    )]
+    dir: PathBuf,
+    /// Use the content store only: fail rather than reach a registry.
+    #[arg(long)]
+    offline: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub async fn run(args: Args) -> Result<ExitCode> {
+    let path = lock_path();
+    let lock = Lock::load(&path)?;
+    let registry = args.registry.registry()?;
+    for locked in &lock.plugins {
+        let reference = locked.reference()?;
+        let stored = registry.verify_offline(locked, args.registry.allow_unsigned);
+        let from = match stored {
+            Ok(()) => "the content store",
+            Err(Error::NotFound { .. }) if !args.offline => {
+                let pulled = registry.fetch(&reference, true).await?;
+                if pulled.wasm.digest != locked.wasm {
+                    anyhow::bail!("{reference}: its plugin layer is not the one witplug.lock pins");
+                }
+                // Its signature is checked as the lock recorded it, or
+                // fetched anew when the store lost it.
+                if let Err(err) = registry.verify_offline(locked, args.registry.allow_unsigned) {
+                    if !matches!(err, Error::NotFound { .. }) {
+                        return Err(err.into());
+                    }
+                    registry.fetch(&reference, args.registry.allow_unsigned).await?;
+                }
+                "its registry"
+            }
+            Err(err) => return Err(err.into()),
+        };
+        let manifest = match &locked.manifest {
+            Some(digest) => {
+                Some(registry.store.get(digest, witplug_registry::layout::MAX_PLUGIN_MANIFEST)?)
+            }
+            None => None,
+        };
+        registry.install(&locked.wasm, manifest.as_deref(), &args.dir, &locked.name)?;
+        out!("{}: {} from {from}", locked.name, locked.digest);
+    }
+    out!("installed {} plugins from {}", lock.plugins.len(), path.display());
+    Ok(ExitCode::SUCCESS)
+}
