@@ -56,31 +56,13 @@ pub(crate) struct HostArgs {
 /// signature verifies from the content store (else it is refused at load,
 /// naming the reference and the reason, and the others load).
 fn approve_locked(builder: &mut HostBuilder) -> anyhow::Result<()> {
-    use witplug_host::config::Approval;
     let path = crate::registry_args::lock_path();
     if !path.exists() {
         return Ok(());
     }
     let lock = witplug_registry::Lock::load(&path)?;
-    if lock.plugins.is_empty() {
-        return Ok(());
-    }
-    let registry = crate::registry_args::RegistryArgs::default().registry()?;
-    for locked in &lock.plugins {
-        let checked = if registry.policy.is_empty() {
-            Ok(())
-        } else {
-            registry.verify_offline(locked, false)
-        };
-        let approval = match checked.and_then(|()| locked.approved_manifest()) {
-            Ok(manifest) => Approval::Approved {
-                source: locked.source.clone(),
-                sha256: locked.wasm.trim_start_matches("sha256:").to_owned(),
-                manifest: Box::new(manifest),
-            },
-            Err(err) => Approval::Refused { reason: format!("{err} (witplug.lock)") },
-        };
-        builder.approve(locked.name.clone(), approval);
+    if !lock.plugins.is_empty() {
+        lock.approve(&crate::registry_args::RegistryArgs::default().registry()?, builder);
     }
     Ok(())
 }

@@ -52,6 +52,19 @@ impl RegistryArgs {
     }
 }
 
+/// `--plugins DIR`: the folder plugins are written into.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct FolderArg {
+    /// The plugins folder.
+    #[arg(
+        long = "plugins",
+        value_name = "DIR",
+        default_value = "plugins",
+        env = "WITPLUG_PLUGINS"
+    )]
+    pub(crate) dir: PathBuf,
+}
+
 /// The lock beside the configuration file (`witplug.lock` in the current
 /// folder without one).
 pub(crate) fn lock_path() -> PathBuf {

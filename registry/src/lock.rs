@@ -194,6 +194,40 @@ impl Lock {
         self.plugins.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
+    /// Tells `builder` to run each plugin of the lock only as the bytes it
+    /// pins and within the grants its operator approved; under
+    /// `registry`'s trust policy, only when its signature verifies from the
+    /// content store (no network). A plugin that does not hold is refused
+    /// at load, naming the reason; the others load.
+    ///
+    /// ```no_run
+    /// # fn run(registry: &witplug_registry::Registry) -> witplug_registry::Result<()> {
+    /// let lock = witplug_registry::Lock::load("witplug.lock".as_ref())?;
+    /// let mut builder = witplug_host::Host::builder();
+    /// lock.approve(registry, &mut builder);
+    /// let host = builder.build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn approve(&self, registry: &crate::Registry, builder: &mut witplug_host::HostBuilder) {
+        use witplug_host::config::Approval;
+        for locked in &self.plugins {
+            let checked = if registry.policy.is_empty() {
+                Ok(())
+            } else {
+                registry.verify_offline(locked, false)
+            };
+            let approval = match checked.and_then(|()| locked.approved_manifest()) {
+                Ok(manifest) => Approval::Approved {
+                    source: locked.source.clone(),
+                    sha256: locked.wasm.trim_start_matches("sha256:").to_owned(),
+                    manifest: Box::new(manifest),
+                },
+                Err(err) => Approval::Refused { reason: format!("{err} ({LOCK_FILE})") },
+            };
+            builder.approve(locked.name.clone(), approval);
+        }
+    }
+
     /// Takes the plugin named `name` out.
     pub fn remove(&mut self, name: &str) -> Option<Locked> {
         let at = self.plugins.iter().position(|plugin| plugin.name == name)?;

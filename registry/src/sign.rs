@@ -366,6 +366,20 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_envelope_is_refused_with_a_reason() {
+        let key = KeyPair::generate().unwrap();
+        let digest = format!("sha256:{}", "1".repeat(64));
+        for bad in [
+            &b"not json"[..],
+            br#"{"payloadType":"x","payload":"","signatures":[]}"#,
+            br#"{"payloadType":"application/vnd.in-toto+json","payload":"!!","signatures":[]}"#,
+        ] {
+            let err = verify_envelope(bad, &[key.public()], "r.example/x", &digest).unwrap_err();
+            assert!(!err.is_empty() && !err.contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
     fn keys_parse_from_what_a_policy_holds() {
         let key = KeyPair::generate().unwrap();
         let id = key.public().id();

@@ -35,6 +35,7 @@ fn every_variant() -> Vec<(Error, ErrorKind)> {
         (Error::MemoryOutOfBounds { plugin: plugin(), address: 9, len: 1, size: 8 }, Trap),
         (Error::NoMemory { plugin: plugin() }, Trap),
         (Error::Denied { plugin: plugin(), capability: "subscribe:a".into() }, Denied),
+        (Error::Unapproved { path: path(), reason: reason() }, Denied),
         (Error::NoSuchPlugin { name: "y".into(), available: vec![] }, NotFound),
         (Error::NoSuchTool { name: "y".into() }, NotFound),
         (Error::NoSuchExport { plugin: plugin(), export: "y".into(), available: vec![] }, NotFound),

@@ -252,6 +252,15 @@ fn an_update_that_widens_the_grants_waits_for_the_operator_and_changes_nothing()
         work.path(),
         &["push", plugin_with_manifest(&v2, "\"upper\", \"shell\"").to_str().unwrap(), &reference],
     ));
+    // The tag moved; the lock did not: an install still gets what it pins.
+    let elsewhere = Scratch::new();
+    std::fs::copy(work.path().join("witplug.lock"), elsewhere.path().join("witplug.lock")).unwrap();
+    ok(&witplug_in(elsewhere.path(), &["install"]));
+    assert_eq!(
+        std::fs::read_to_string(elsewhere.path().join("plugins/tool-user.toml")).unwrap(),
+        toml_before
+    );
+
     let update = witplug_in(work.path(), &["update"]);
     let shown = String::from_utf8_lossy(&update.stdout).into_owned();
     assert!(shown.contains("+ grants.tools: + shell"), "the widening is shown: {shown}");
@@ -321,6 +330,21 @@ fn signatures_under_a_trust_policy() {
     assert!(err.contains("names no key for"), "{err}");
     // --allow-unsigned is explicit.
     ok(&witplug_in(work.path(), &["pull", &other, "--name", "other", "--allow-unsigned"]));
+
+    // At load: a locked plugin runs only while its signature, from the
+    // content store, verifies under the policy of the day.
+    ok(&witplug_in(work.path(), &["add", &reference, "--accept-grants"]));
+    ok(&witplug_in(work.path(), &["call", "tool-user", "handle", "\"upper:x\""]));
+    work.write("witplug.toml", format!("[trust]\n\"{}/signed\" = [\"{stranger}\"]\n", real.addr));
+    let (err, code) =
+        refused(&witplug_in(work.path(), &["call", "tool-user", "handle", "\"upper:x\""]));
+    assert!(
+        err.contains("tool-user.wasm")
+            && err.contains("no signature on it verifies")
+            && err.contains("witplug.lock"),
+        "{err}"
+    );
+    assert_eq!(code, Some(3), "denied");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -91,3 +91,57 @@ fn runs(binary: &Path) -> bool {
             .status()
             .is_ok_and(|s| s.success())
 }
+
+/// A `docker-registry` on a free loopback port, in memory, stopped when
+/// dropped.
+pub struct Running {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Running {
+    /// Starts `binary` with a configuration of its own in `dir`.
+    pub fn start(binary: &Path, dir: &Path) -> Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("finding a free port")?
+            .port();
+        std::fs::create_dir_all(dir)?;
+        let config = dir.join("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n\
+                 storage:\n  inmemory: {{}}\nhttp:\n  addr: 127.0.0.1:{port}\n"
+            ),
+        )?;
+        let child = Command::new(binary)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let addr = format!("127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(&addr).is_err() {
+            if started.elapsed() > std::time::Duration::from_secs(20) {
+                bail!("docker-registry did not start on {addr}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Ok(Self { child, addr })
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

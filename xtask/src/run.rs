@@ -19,6 +19,7 @@ pub fn demo(args: &[String]) -> Result<()> {
     run_step("the demo", command)?;
 
     mcp_demo(&plugins)?;
+    registry_demo(&plugins)?;
 
     // A new host each time: every `witplug call` is a process of its own.
     let witplug = crate::target_dir().join("debug").join("witplug");
@@ -69,6 +70,58 @@ pub fn demo(args: &[String]) -> Result<()> {
         }
         print!("host {host}: {}", String::from_utf8_lossy(&output.stdout));
     }
+    Ok(())
+}
+
+/// A plugin published to a registry the demo starts, signed, added on one
+/// machine and installed from the lock on another, which calls it.
+fn registry_demo(plugins: &std::path::Path) -> Result<()> {
+    let binary = match crate::docker_registry::install() {
+        Ok(binary) => binary,
+        Err(err) => {
+            eprintln!("\nskipping the registry step: {err:#}");
+            return Ok(());
+        }
+    };
+    let root = crate::target_dir().join("tmp/registry-demo");
+    let _ = std::fs::remove_dir_all(&root);
+    let registry = crate::docker_registry::Running::start(&binary, &root)?;
+    let witplug = crate::target_dir().join("debug").join("witplug");
+    let reference = format!("{}/plugins/kv-counter:1.0.0", registry.addr());
+    let (author, a, b) = (root.join("author"), root.join("machine-a"), root.join("machine-b"));
+    for dir in [&author, &a, &b] {
+        std::fs::create_dir_all(dir)?;
+    }
+    let step = |cwd: &std::path::Path, args: &[&str]| -> Result<String> {
+        println!("$ witplug {}", args.join(" "));
+        let output = std::process::Command::new(&witplug)
+            .args(args)
+            .current_dir(cwd)
+            .env("WITPLUG_LOG", "off")
+            .env("WITPLUG_DATA", cwd.join("data"))
+            .env("WITPLUG_CACHE", cwd.join("cache"))
+            .output()
+            .context("starting witplug")?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        print!("{stdout}");
+        if !output.status.success() {
+            bail!("witplug {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+        }
+        Ok(stdout)
+    };
+    println!("\nPlugins through a registry (docker-registry on {}):", registry.addr());
+    let file = plugins.join("kv-counter.wasm");
+    step(&author, &["push", file.to_str().unwrap_or_default(), &reference])?;
+    let key = step(&author, &["key", "new", "release.key"])?;
+    step(&author, &["sign", &reference, "--key", "release.key"])?;
+    let policy = format!("[trust]\n\"{}/plugins\" = [\"{}\"]\n", registry.addr(), key.trim());
+    for machine in [&a, &b] {
+        std::fs::write(machine.join("witplug.toml"), &policy)?;
+    }
+    step(&a, &["add", &reference, "--accept-grants"])?;
+    std::fs::copy(a.join("witplug.lock"), b.join("witplug.lock"))?;
+    step(&b, &["install"])?;
+    step(&b, &["call", "kv-counter", "handle", "\"\""])?;
     Ok(())
 }
 
@@ -216,6 +269,27 @@ pub fn bench() -> Result<()> {
          | measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
     );
     report.push_str(&String::from_utf8(output.stdout).context("the key-value benchmark's rows")?);
+    eprintln!("measuring pulls from a registry...");
+    let docker_registry = crate::docker_registry::install()?;
+    let output = cargo()
+        .args(["bench", "--quiet", "--package", "witplug-registry", "--bench", "pull"])
+        // The host library as the rows above built it, not a second time.
+        .args(["--features", "witplug-host/nats"])
+        .env(crate::docker_registry::ENV, docker_registry)
+        .current_dir(workspace_root())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("starting the registry benchmark")?;
+    if !output.status.success() {
+        bail!("the registry benchmark failed");
+    }
+    report.push_str(
+        "\n## Distribution\n\nPulls from a local registry (Debian's `docker-registry` 2.8, in \
+         memory), a signature's verification, and a host starting from `witplug.lock` \
+         (`cargo bench -p witplug-registry --bench pull`).\n\n\
+         | measurement | witplug | floor | ratio | target |\n| --- | ---: | ---: | ---: | --- |\n",
+    );
+    report.push_str(&String::from_utf8(output.stdout).context("the registry benchmark's rows")?);
     print!("{report}");
     let path = workspace_root().join("BENCHMARKS.md");
     std::fs::write(&path, &report).with_context(|| format!("writing {}", path.display()))?;

@@ -3,7 +3,6 @@
 //! once the operator accepts them (`--accept-grants` for scripts).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -22,14 +21,8 @@ pub struct Args {
     /// Approve the grants it asks for without asking.
     #[arg(long)]
     accept_grants: bool,
-    /// The plugins folder.
-    #[arg(
-        long = "plugins",
-        value_name = "DIR",
-        default_value = "plugins",
-        env = "WITPLUG_PLUGINS"
-    )]
-    dir: PathBuf,
+    #[command(flatten)]
+    folder: crate::registry_args::FolderArg,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -53,10 +46,10 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     }
     approve(args.accept_grants, &name)?;
     let approved = witplug_registry::approval::approvable(&pulled.manifest_text())?;
-    install_locked(&registry, &pulled, &args.dir, &name)?;
+    install_locked(&registry, &pulled, &args.folder.dir, &name)?;
     lock.put(pulled.locked(&name, approved));
     lock.save(&path)?;
-    out!("added {name} to {} and {}", args.dir.display(), path.display());
+    out!("added {name} to {} and {}", args.folder.dir.display(), path.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,7 +3,6 @@
 //! their registries by digest; each checked against the lock and, under a
 //! trust policy, its signature, before anything is written.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -14,14 +13,8 @@ use crate::registry_args::{RegistryArgs, lock_path};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The plugins folder.
-    #[arg(
-        long = "plugins",
-        value_name = "DIR",
-        default_value = "plugins",
-        env = "WITPLUG_PLUGINS"
-    )]
-    dir: PathBuf,
+    #[command(flatten)]
+    folder: crate::registry_args::FolderArg,
     /// Use the content store only: fail rather than reach a registry.
     #[arg(long)]
     offline: bool,
@@ -61,7 +54,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             }
             None => None,
         };
-        registry.install(&locked.wasm, manifest.as_deref(), &args.dir, &locked.name)?;
+        registry.install(&locked.wasm, manifest.as_deref(), &args.folder.dir, &locked.name)?;
         out!("{}: {} from {from}", locked.name, locked.digest);
     }
     out!("installed {} plugins from {}", lock.plugins.len(), path.display());

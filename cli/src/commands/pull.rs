@@ -16,14 +16,8 @@ use crate::registry_args::RegistryArgs;
 pub struct Args {
     /// What to pull: `REGISTRY/REPOSITORY:TAG` or `…@sha256:…`.
     reference: String,
-    /// The plugins folder to pull into.
-    #[arg(
-        long = "plugins",
-        value_name = "DIR",
-        default_value = "plugins",
-        env = "WITPLUG_PLUGINS"
-    )]
-    dir: PathBuf,
+    #[command(flatten)]
+    folder: crate::registry_args::FolderArg,
     /// Write the plugin to this file instead (its manifest beside it, as `.toml`).
     #[arg(short = 'o', long = "output", value_name = "FILE", conflicts_with = "dir")]
     output: Option<PathBuf>,
@@ -50,7 +44,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         }
         None => {
             let name = crate::commands::add::plugin_name(args.name.as_deref(), &reference)?;
-            registry.install(&pulled.wasm.digest, manifest, &args.dir, &name)?
+            registry.install(&pulled.wasm.digest, manifest, &args.folder.dir, &name)?
         }
     };
     out!("pulled {} into {}", pulled.reference, written.display());

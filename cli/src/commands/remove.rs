@@ -1,7 +1,6 @@
 //! `witplug remove NAME`: a plugin out of `witplug.lock` and the plugins
 //! folder.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -14,14 +13,8 @@ use crate::registry_args::lock_path;
 pub struct Args {
     /// The plugin.
     name: String,
-    /// The plugins folder.
-    #[arg(
-        long = "plugins",
-        value_name = "DIR",
-        default_value = "plugins",
-        env = "WITPLUG_PLUGINS"
-    )]
-    dir: PathBuf,
+    #[command(flatten)]
+    folder: crate::registry_args::FolderArg,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -37,13 +30,13 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     }
     lock.save(&path)?;
     for ext in ["wasm", "toml"] {
-        let file = args.dir.join(format!("{}.{ext}", args.name));
+        let file = args.folder.dir.join(format!("{}.{ext}", args.name));
         match std::fs::remove_file(&file) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => anyhow::bail!("{}: {err}", file.display()),
         }
     }
-    out!("removed {} from {} and {}", args.name, path.display(), args.dir.display());
+    out!("removed {} from {} and {}", args.name, path.display(), args.folder.dir.display());
     Ok(ExitCode::SUCCESS)
 }

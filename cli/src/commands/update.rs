@@ -3,7 +3,6 @@
 //! approved ones: a narrowing goes through, a widening waits until the
 //! operator accepts it (`--accept-grants`), shown line by line.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -19,14 +18,8 @@ pub struct Args {
     /// Accept what the new versions ask for beyond what was approved.
     #[arg(long)]
     accept_grants: bool,
-    /// The plugins folder.
-    #[arg(
-        long = "plugins",
-        value_name = "DIR",
-        default_value = "plugins",
-        env = "WITPLUG_PLUGINS"
-    )]
-    dir: PathBuf,
+    #[command(flatten)]
+    folder: crate::registry_args::FolderArg,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -73,7 +66,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             continue;
         }
         let approvable = witplug_registry::approval::approvable(&pulled.manifest_text())?;
-        crate::commands::add::install_locked(&registry, &pulled, &args.dir, &locked.name)?;
+        crate::commands::add::install_locked(&registry, &pulled, &args.folder.dir, &locked.name)?;
         lock.put(pulled.locked(&locked.name, approvable));
         lock.save(&path)?;
     }
