@@ -42,16 +42,16 @@ impl Manifest {
         let (asked, was) = (&self.grants, &approved.grants);
         let mut list = |key: &str, asked: &[String], was: &[String]| {
             for item in asked.iter().filter(|item| !was.contains(item)) {
-                more.push(format!("grants.{key}: + {}", crate::text::sanitize(item, 256)));
+                more.push(format!("{key}: + {}", crate::text::sanitize(item, 256)));
             }
         };
-        list("tools", &asked.tools, &was.tools);
-        list("publish", &asked.publish, &was.publish);
-        list("subscribe", &asked.subscribe, &was.subscribe);
-        list("env", &asked.env, &was.env);
-        list("connect", &asked.connect, &was.connect);
-        list("http", &asked.http, &was.http);
-        list("keyvalue", &asked.keyvalue, &was.keyvalue);
+        list("grants.tools", &asked.tools, &was.tools);
+        list("grants.publish", &asked.publish, &was.publish);
+        list("grants.subscribe", &asked.subscribe, &was.subscribe);
+        list("grants.env", &asked.env, &was.env);
+        list("grants.connect", &asked.connect, &was.connect);
+        list("grants.http", &asked.http, &was.http);
+        list("grants.keyvalue", &asked.keyvalue, &was.keyvalue);
         list("provides.tools", &self.provides.tools, &approved.provides.tools);
         for dir in &asked.dirs {
             let same = was.dirs.iter().find(|d| d.host == dir.host && d.guest == dir.guest);
