@@ -48,7 +48,7 @@ impl RegistryArgs {
         let base =
             config_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(".".as_ref());
         let policy = Policy::from_table(&config.trust, base, &config_path)?;
-        Ok(Registry { client, store: ContentStore::new(store), policy })
+        Ok(Registry::new(client, ContentStore::new(store), policy))
     }
 }
 

@@ -125,11 +125,8 @@ async fn run() -> Fallible<()> {
         format!("(module (memory 2) (data (i32.const 0) \"{}\"))", "x".repeat(100 << 10)),
     )?;
     let large = root().join("plugins/py-counter.wasm");
-    let pusher = Registry {
-        client: client(),
-        store: ContentStore::new(scratch.join("push-store")),
-        policy: Policy::default(),
-    };
+    let pusher =
+        Registry::new(client(), ContentStore::new(scratch.join("push-store")), Policy::default());
     let cases = [
         ("a 100 KiB plugin", small, "bench/small", 30),
         ("a 17 MiB plugin (py-counter)", large, "bench/large", 8),
@@ -147,11 +144,8 @@ async fn run() -> Fallible<()> {
             let started = Instant::now();
             plain_pull(&http, &addr, repo, "1", &dir.join("plain")).await?;
             floor.push(started.elapsed());
-            let registry = Registry {
-                client: client(),
-                store: ContentStore::new(dir.join("store")),
-                policy: Policy::default(),
-            };
+            let registry =
+                Registry::new(client(), ContentStore::new(dir.join("store")), Policy::default());
             let started = Instant::now();
             let pulled = registry.fetch(&reference, false).await?;
             registry.install(&pulled.wasm.digest, None, &dir.join("plugins"), "p")?;
@@ -197,8 +191,7 @@ async fn run() -> Fallible<()> {
     pusher.push(&root().join("plugins/counter.wasm"), None, &reference).await?;
     pusher.sign(&reference, &key).await?;
     let policy = Policy::default().with(&format!("{addr}/bench"), vec![key.public()]);
-    let registry =
-        Registry { client: client(), store: ContentStore::new(work.join("store")), policy };
+    let registry = Registry::new(client(), ContentStore::new(work.join("store")), policy);
     let pulled = registry.fetch(&reference, false).await?;
     let plugins = work.join("plugins");
     registry.install(&pulled.wasm.digest, None, &plugins, "counter")?;

@@ -285,12 +285,17 @@ impl Client {
         path: &Path,
     ) -> Result<()> {
         let mut file = std::fs::File::create_new(path).map_err(|err| Error::file(path, err))?;
-        let fetched = self.blob_into(reference, digest, size, &mut file).await;
-        let synced = fetched.and_then(|()| file.sync_all().map_err(|err| Error::file(path, err)));
-        if synced.is_err() {
+        // Not synced: a blob lost to a crash is fetched again, and one cut
+        // short is refused by its digest when read.
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+        let fetched = self.blob_into(reference, digest, size, &mut out).await;
+        let flushed = fetched
+            .and_then(|()| std::io::Write::flush(&mut out).map_err(|err| Error::file(path, err)));
+        drop(out);
+        if flushed.is_err() {
             let _ = std::fs::remove_file(path);
         }
-        synced
+        flushed
     }
 
     async fn blob_into(

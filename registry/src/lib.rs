@@ -6,11 +6,11 @@
 //! # async fn run() -> witplug_registry::Result<()> {
 //! use witplug_registry::{Bounds, Client, ContentStore, Policy, Reference, Registry};
 //!
-//! let registry = Registry {
-//!     client: Client::new(Bounds::default(), Vec::new())?,
-//!     store: ContentStore::new("/var/lib/witplug/store"),
-//!     policy: Policy::default(),
-//! };
+//! let registry = Registry::new(
+//!     Client::new(Bounds::default(), Vec::new())?,
+//!     ContentStore::new("/var/lib/witplug/store"),
+//!     Policy::default(),
+//! );
 //! let reference = Reference::parse("registry.example/plugins/counter:1.0.0")?;
 //! let digest = registry.push("plugins/counter.wasm".as_ref(), None, &reference).await?;
 //! let pulled = registry.fetch(&reference.at(&digest), false).await?;

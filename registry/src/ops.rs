@@ -22,6 +22,9 @@ const EMPTY: &str = "application/vnd.oci.empty.v1+json";
 /// A registry client with its content store and trust policy.
 #[derive(Debug)]
 pub struct Registry {
+    /// Blobs this registry fetched and checked, which need no second
+    /// hashing on their way out of the store.
+    fetched: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The HTTP client.
     pub client: Client,
     /// Where fetched blobs are kept.
@@ -89,6 +92,11 @@ impl Pulled {
 }
 
 impl Registry {
+    /// A registry client with its content store and trust policy.
+    pub fn new(client: Client, store: ContentStore, policy: Policy) -> Self {
+        Self { client, store, policy, fetched: Default::default() }
+    }
+
     /// Pushes the plugin at `file` (a component, a core module, or WAT)
     /// with its manifest `manifest` (when given) to `reference`; returns
     /// the artifact's manifest digest.
@@ -182,6 +190,10 @@ impl Registry {
                 .blob_to_file(&reference, &artifact.wasm.digest, artifact.wasm.size, &tmp)
                 .await?;
             self.store.adopt(&tmp, &artifact.wasm.digest)?;
+            self.fetched
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(artifact.wasm.digest.clone());
         }
         self.store.put(&fetched.bytes)?;
         let component = config.os != "wasip1";
@@ -471,6 +483,21 @@ impl Registry {
     /// Copies the blob `digest` to `path`, checking its digest on the way.
     pub fn copy_out(&self, digest: &str, path: &Path) -> Result<()> {
         let source = self.store.path(digest)?;
+        if self.fetched.lock().unwrap_or_else(|e| e.into_inner()).contains(digest) {
+            // Checked as it arrived: linked (as pnpm links from its store),
+            // or copied across file systems. A later change to either file
+            // is caught by its digest, at load (the lock's pin) or when the
+            // store is read.
+            let tmp = crate::client::aside(path);
+            let copied = std::fs::hard_link(&source, &tmp)
+                .or_else(|_| std::fs::copy(&source, &tmp).map(drop))
+                .map_err(|err| Error::file(&tmp, err))
+                .and_then(|()| std::fs::rename(&tmp, path).map_err(|err| Error::file(path, err)));
+            if copied.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            return copied;
+        }
         let mut input = std::fs::File::open(&source).map_err(|_| Error::NotFound {
             reference: digest.to_owned(),
             reason: format!("not in the content store {}", self.store.dir().display()),
@@ -507,7 +534,6 @@ impl Registry {
                     "its content is not the blob it is named for (changed on disk)",
                 ));
             }
-            output.sync_all().map_err(|err| Error::file(&tmp, err))?;
             std::fs::rename(&tmp, path).map_err(|err| Error::file(path, err))
         })();
         if copied.is_err() {

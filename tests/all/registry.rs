@@ -73,11 +73,11 @@ impl Drop for RealRegistry {
 }
 
 fn registry(store: &Path, policy: Policy) -> Registry {
-    Registry {
-        client: Client::new(Bounds::default(), Vec::new()).unwrap(),
-        store: ContentStore::new(store),
+    Registry::new(
+        Client::new(Bounds::default(), Vec::new()).unwrap(),
+        ContentStore::new(store),
         policy,
-    }
+    )
 }
 
 /// Runs `witplug` in `cwd` (where its `witplug.toml` and lock are).
@@ -637,4 +637,86 @@ async fn a_lying_registry_is_refused_naming_the_reference_and_nothing_is_kept() 
     // The honest repository of the same server pulls.
     let reference = Reference::parse(&format!("{addr}/honest:1")).unwrap();
     registry.fetch(&reference, false).await.unwrap();
+}
+
+/// A registry with the OCI 1.1 referrers API, in front of the real one:
+/// it forwards every request, answers `GET …/referrers/<digest>` from the
+/// real registry's `sha256-<hex>` tag index, and hides that tag, so a
+/// signature is found through the referrers API or not at all.
+async fn with_referrers_api(real: &str) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+    use axum::response::{IntoResponse, Response};
+
+    let real = real.to_owned();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let me = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let this = me.clone();
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let (http, real, this) = (http.clone(), real.clone(), this.clone());
+        async move {
+            let path = uri.path().to_owned();
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            if let Some((repo, digest)) = path.strip_prefix("/v2/").and_then(|rest| rest.split_once("/referrers/")) {
+                let tag = digest.replace(':', "-");
+                let index = http
+                    .get(format!("http://{real}/v2/{repo}/manifests/{tag}"))
+                    .header("accept", "application/vnd.oci.image.index.v1+json")
+                    .send()
+                    .await
+                    .unwrap();
+                let bytes = if index.status().is_success() {
+                    index.bytes().await.unwrap().to_vec()
+                } else {
+                    br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.to_vec()
+                };
+                return ([(header::CONTENT_TYPE, "application/vnd.oci.image.index.v1+json")], bytes).into_response();
+            }
+            if method == Method::GET && path.contains("/manifests/sha256-") {
+                return StatusCode::NOT_FOUND.into_response();
+            }
+            let mut request = http.request(method, format!("http://{real}{path}{query}")).body(body.to_vec());
+            for (name, value) in &headers {
+                if name != header::HOST {
+                    request = request.header(name, value);
+                }
+            }
+            let answer = request.send().await.unwrap();
+            let mut response = Response::builder().status(answer.status().as_u16());
+            for (name, value) in answer.headers() {
+                let value = value.to_str().unwrap_or_default().replace(&real, &this);
+                response = response.header(name.as_str(), value);
+            }
+            response.body(Body::from(answer.bytes().await.unwrap())).unwrap()
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    me
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signature_is_found_through_the_referrers_api() {
+    let real = RealRegistry::start();
+    let addr = with_referrers_api(&real.addr).await;
+    let src = Scratch::new();
+    let file = plugin_with_manifest(&src, "\"upper\"");
+    let store = Scratch::new();
+    let key = witplug_registry::sign::KeyPair::generate().unwrap();
+    let reference = Reference::parse(&format!("{addr}/referred/tool-user:1")).unwrap();
+    let plain = registry(store.path(), Policy::default());
+    plain.push(&file, None, &reference).await.unwrap();
+    plain.sign(&reference, &key).await.unwrap();
+    let checked = registry(
+        store.path(),
+        Policy::default().with(&format!("{addr}/referred"), vec![key.public()]),
+    );
+    let pulled = checked.fetch(&reference, false).await.unwrap();
+    assert_eq!(pulled.signature.unwrap().signer, key.public().id());
+    // Without the signature in the index, nothing else reveals one.
+    let unsigned = Reference::parse(&format!("{addr}/referred/other:1")).unwrap();
+    plain.push(&file, None, &unsigned).await.unwrap();
+    let err = checked.fetch(&unsigned, false).await.unwrap_err().to_string();
+    assert!(err.contains("unsigned"), "{err}");
 }
