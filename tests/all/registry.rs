@@ -720,3 +720,25 @@ async fn a_signature_is_found_through_the_referrers_api() {
     let err = checked.fetch(&unsigned, false).await.unwrap_err().to_string();
     assert!(err.contains("unsigned"), "{err}");
 }
+
+#[test]
+fn sources_in_witplug_toml_are_pinned_by_install_once_approved() {
+    let real = RealRegistry::start();
+    let work = Scratch::new();
+    let src = Scratch::new();
+    let reference = real.reference("sources/tool-user:2");
+    ok(&witplug_in(work.path(), &["push", plugin_with_manifest(&src, "\"upper\"").to_str().unwrap(), &reference]));
+    work.write("witplug.toml", format!("[registry.sources]\ntool-user = \"{reference}\"\n"));
+    let (err, code) = refused(&witplug_in(work.path(), &["install"]));
+    assert!(err.contains("tool-user") && err.contains("--accept-grants"), "{err}");
+    assert_eq!(code, Some(3));
+    assert!(!work.path().join("witplug.lock").exists() && !work.path().join("plugins").exists());
+    let installed = ok(&witplug_in(work.path(), &["install", "--accept-grants"]));
+    assert!(installed.contains("a source of witplug.toml") && installed.contains("grants.tools: + upper"), "{installed}");
+    let lock = std::fs::read_to_string(work.path().join("witplug.lock")).unwrap();
+    assert!(lock.contains("name = \"tool-user\"") && lock.contains("tag = \"2\""), "{lock}");
+    // Pinned now: a second install takes it from the store, and asks nothing.
+    let again = ok(&witplug_in(work.path(), &["install", "--offline"]));
+    assert!(again.contains("from the content store") && !again.contains("asks for"), "{again}");
+    assert!(ok(&witplug_in(work.path(), &["list"])).contains("tool-user"));
+}

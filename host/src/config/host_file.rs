@@ -91,6 +91,12 @@ pub struct RegistryConfig {
     /// Refuse a reference without a digest, and `latest`.
     #[serde(default)]
     pub pinned: bool,
+    /// Plugins to install from registries, by name:
+    /// `counter = "registry.example/plugins/counter:1.0.0"`. `witplug
+    /// install` pins each in `witplug.lock` (its grants approved with
+    /// `--accept-grants`), and a host starts from the lock.
+    #[serde(default)]
+    pub sources: BTreeMap<String, String>,
 }
 
 /// `[nats]` of `witplug.toml`.
