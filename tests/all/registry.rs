@@ -473,6 +473,17 @@ async fn an_artifact_in_the_cncf_layout_only_pulls_and_loads() {
     .unwrap();
     ok(&pulled);
     assert_eq!(std::fs::read(work.path().join("plugins/counter.wasm")).unwrap(), wasm);
+    // Or to one file.
+    let one = work.path().join("one.wasm");
+    let to_file = tokio::task::spawn_blocking({
+        let (reference, cwd, one) =
+            (real.reference("other/counter:1.0"), work.path().to_owned(), one.clone());
+        move || witplug_in(&cwd, &["pull", &reference, "-o", one.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    ok(&to_file);
+    assert_eq!(std::fs::read(&one).unwrap(), wasm);
     assert!(!work.path().join("plugins/counter.toml").exists());
     let host = witplug_host::Host::builder().build().unwrap();
     let report = host.load_dir(work.path().join("plugins")).await.unwrap();
@@ -727,18 +738,37 @@ fn sources_in_witplug_toml_are_pinned_by_install_once_approved() {
     let work = Scratch::new();
     let src = Scratch::new();
     let reference = real.reference("sources/tool-user:2");
-    ok(&witplug_in(work.path(), &["push", plugin_with_manifest(&src, "\"upper\"").to_str().unwrap(), &reference]));
+    ok(&witplug_in(
+        work.path(),
+        &["push", plugin_with_manifest(&src, "\"upper\"").to_str().unwrap(), &reference],
+    ));
     work.write("witplug.toml", format!("[registry.sources]\ntool-user = \"{reference}\"\n"));
     let (err, code) = refused(&witplug_in(work.path(), &["install"]));
     assert!(err.contains("tool-user") && err.contains("--accept-grants"), "{err}");
     assert_eq!(code, Some(3));
     assert!(!work.path().join("witplug.lock").exists() && !work.path().join("plugins").exists());
     let installed = ok(&witplug_in(work.path(), &["install", "--accept-grants"]));
-    assert!(installed.contains("a source of witplug.toml") && installed.contains("grants.tools: + upper"), "{installed}");
+    assert!(
+        installed.contains("a source of witplug.toml")
+            && installed.contains("grants.tools: + upper"),
+        "{installed}"
+    );
     let lock = std::fs::read_to_string(work.path().join("witplug.lock")).unwrap();
     assert!(lock.contains("name = \"tool-user\"") && lock.contains("tag = \"2\""), "{lock}");
     // Pinned now: a second install takes it from the store, and asks nothing.
     let again = ok(&witplug_in(work.path(), &["install", "--offline"]));
     assert!(again.contains("from the content store") && !again.contains("asks for"), "{again}");
     assert!(ok(&witplug_in(work.path(), &["list"])).contains("tool-user"));
+}
+
+#[test]
+fn pinned_sources_refuse_a_tag_without_a_digest_and_latest() {
+    let work = Scratch::new();
+    work.write("witplug.toml", "[registry]\npinned = true\n");
+    for reference in ["127.0.0.1:9/x/y:1", "127.0.0.1:9/x/y:latest"] {
+        let (err, code) = refused(&witplug_in(work.path(), &["add", reference, "--accept-grants"]));
+        assert!(err.contains("pinned"), "{err}");
+        assert_eq!(code, Some(2), "usage");
+    }
+    assert!(!work.path().join("witplug.lock").exists());
 }

@@ -108,13 +108,23 @@ pub(crate) fn plugin_name(given: Option<&str>, reference: &Reference) -> Result<
 /// Refuses `latest`, and a tag without a digest, when the configuration
 /// asks for pinned sources (`[registry] pinned = true`).
 pub(crate) fn check_pinning(reference: &Reference) -> Result<()> {
-    if crate::host_args::config().registry.pinned && reference.is_floating() {
-        bail!(
-            "{reference}: witplug.toml asks for pinned sources ([registry] pinned): give a digest (…@sha256:…)"
+    if !crate::host_args::config().registry.pinned {
+        return Ok(());
+    }
+    let refused = |reason: &str| witplug_registry::Error::Reference {
+        reference: reference.to_string(),
+        reason: reason.to_owned(),
+    };
+    if reference.tag.as_deref() == Some("latest") {
+        return Err(
+            refused("`latest` is refused where sources are pinned ([registry] pinned)").into()
         );
     }
-    if crate::host_args::config().registry.pinned && reference.tag.as_deref() == Some("latest") {
-        bail!("{reference}: `latest` is refused where sources are pinned");
+    if reference.is_floating() {
+        return Err(refused(
+            "witplug.toml asks for pinned sources ([registry] pinned): give a digest (…@sha256:…)",
+        )
+        .into());
     }
     Ok(())
 }
