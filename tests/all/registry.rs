@@ -772,3 +772,50 @@ fn pinned_sources_refuse_a_tag_without_a_digest_and_latest() {
     }
     assert!(!work.path().join("witplug.lock").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wat_plugin_travels_as_a_core_module_and_remove_takes_a_plugin_out() {
+    let real = RealRegistry::start();
+    let store = Scratch::new();
+    let registry = registry(store.path(), Policy::default());
+    let wat = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-plugins/wat/math.wat");
+    let reference = Reference::parse(&real.reference("wat/math:1")).unwrap();
+    registry.push(&wat, None, &reference).await.unwrap();
+    let fetched =
+        registry.client.manifest(&reference, &[witplug_registry::layout::MANIFEST]).await.unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&fetched.bytes).unwrap();
+    let (digest, size) = (
+        manifest["config"]["digest"].as_str().unwrap(),
+        manifest["config"]["size"].as_u64().unwrap(),
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&registry.client.blob(&reference, digest, size).await.unwrap())
+            .unwrap();
+    assert_eq!(config["os"], "wasip1", "{config}");
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap();
+    let bytes = registry
+        .client
+        .blob(&reference, layer, manifest["layers"][0]["size"].as_u64().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..8], b"\0asm\x01\0\0\0", "the WAT travels compiled, as a core module");
+
+    let work = Scratch::new();
+    let added = tokio::task::spawn_blocking({
+        let (cwd, reference) = (work.path().to_owned(), reference.to_string());
+        move || {
+            ok(&witplug_in(&cwd, &["add", &reference, "--accept-grants"]));
+            let removed = ok(&witplug_in(&cwd, &["remove", "math"]));
+            let missing = witplug_in(&cwd, &["remove", "math"]);
+            (removed, missing)
+        }
+    })
+    .await
+    .unwrap();
+    assert!(added.0.contains("removed math"), "{}", added.0);
+    assert!(!work.path().join("plugins/math.wasm").exists());
+    assert!(!std::fs::read_to_string(work.path().join("witplug.lock")).unwrap().contains("math"));
+    let (err, code) = refused(&added.1);
+    assert!(err.contains("no plugin `math`"), "{err}");
+    assert_eq!(code, Some(4), "not found");
+}
