@@ -57,11 +57,12 @@ pub(crate) struct HostArgs {
 /// naming the reference and the reason, and the others load).
 fn approve_locked(builder: &mut HostBuilder) -> anyhow::Result<()> {
     let path = crate::registry_args::lock_path();
-    if !path.exists() {
+    let trusting = !config().trust.is_empty();
+    if !path.exists() && !trusting {
         return Ok(());
     }
     let lock = witplug_registry::Lock::load(&path)?;
-    if !lock.plugins.is_empty() {
+    if !lock.plugins.is_empty() || trusting {
         lock.approve(&crate::registry_args::RegistryArgs::default().registry()?, builder);
     }
     Ok(())

@@ -22,6 +22,10 @@ pub fn approvable(manifest: &str) -> crate::Result<String> {
 }
 
 /// What `asked` asks for beyond `approved`, one line each.
-pub fn widening(asked: &witplug_host::Manifest, approved: &witplug_host::Manifest) -> Vec<String> {
-    asked.widening(approved)
+pub fn widening(
+    asked: &witplug_host::Manifest,
+    approved: &witplug_host::Manifest,
+    defaults: &witplug_host::Limits,
+) -> Vec<String> {
+    asked.widening(approved, defaults)
 }

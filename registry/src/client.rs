@@ -95,13 +95,14 @@ impl Client {
         self.bounds
     }
 
+    /// Whether the registry is spoken to over plain HTTP: a loopback
+    /// address or `localhost`, or one the operator named.
+    fn plain(&self, reference: &Reference) -> bool {
+        is_loopback(&reference.registry) || self.insecure.contains(&reference.registry)
+    }
+
     fn base(&self, reference: &Reference) -> String {
-        let host = reference.registry.split(':').next().unwrap_or_default();
-        let loopback = matches!(host, "localhost" | "127.0.0.1" | "[")
-            || reference.registry.starts_with("[::1]")
-            || host.starts_with("127.");
-        let plain = loopback || self.insecure.contains(&reference.registry);
-        let scheme = if plain { "http" } else { "https" };
+        let scheme = if self.plain(reference) { "http" } else { "https" };
         format!("{scheme}://{}/v2/{}", reference.registry, reference.repository)
     }
 
@@ -144,14 +145,14 @@ impl Client {
         challenge: &str,
         push: bool,
     ) -> Result<String> {
-        let credentials = credentials();
+        let credentials = credentials(&reference.registry);
         let refused = |reason: &str| Error::Refused {
             reference: reference.to_string(),
             reason: reason.to_owned(),
         };
         if challenge.to_ascii_lowercase().starts_with("basic") {
             let (user, password) = credentials.ok_or_else(|| {
-                refused("the registry asks for credentials: set WITPLUG_REGISTRY_USER and WITPLUG_REGISTRY_PASSWORD")
+                refused("the registry asks for credentials: set WITPLUG_REGISTRY_HOST to it, with WITPLUG_REGISTRY_USER and WITPLUG_REGISTRY_PASSWORD")
             })?;
             return Ok(basic(&user, &password));
         }
@@ -164,9 +165,21 @@ impl Client {
             params.get("realm").ok_or_else(|| refused("its bearer challenge names no realm"))?;
         let mut url =
             reqwest::Url::parse(realm).map_err(|_| refused("its token realm is not a URL"))?;
-        if url.scheme() != "https" && url.scheme() != "http" {
-            return Err(refused("its token realm is not http or https"));
+        // A token is asked for over HTTPS (plain HTTP only beside a registry
+        // spoken to so), and never from an address the registry is not near:
+        // a public registry cannot point this client at a loopback, private
+        // or link-local service (or the operator's credentials at a host
+        // other than the registry's own).
+        let plain = self.plain(reference);
+        if url.scheme() != "https" && !(plain && url.scheme() == "http") {
+            return Err(refused("its token realm is not https"));
         }
+        let realm_host = url.host_str().unwrap_or_default().to_owned();
+        if !is_loopback(&reference.registry) && is_internal(&realm_host) {
+            return Err(refused("its token realm is a loopback, private or link-local address"));
+        }
+        let registry_host = host_of(&reference.registry);
+        let credentials = credentials.filter(|_| realm_host.eq_ignore_ascii_case(registry_host));
         let scope = format!(
             "repository:{}:{}",
             reference.repository,
@@ -463,8 +476,12 @@ impl Client {
     }
 }
 
-/// The credentials in the environment, if any.
-fn credentials() -> Option<(String, String)> {
+/// The credentials in the environment for `registry`: only the one
+/// `WITPLUG_REGISTRY_HOST` names gets them.
+fn credentials(registry: &str) -> Option<(String, String)> {
+    if std::env::var("WITPLUG_REGISTRY_HOST").ok()? != registry {
+        return None;
+    }
     Some((
         std::env::var("WITPLUG_REGISTRY_USER").ok()?,
         std::env::var("WITPLUG_REGISTRY_PASSWORD").ok()?,
@@ -574,9 +591,82 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A path beside `path` for writing it aside.
-pub(crate) fn aside(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".part{}", std::process::id()));
-    name.into()
+/// A new file beside `path` for writing it aside: a name no one else
+/// uses, made with `create_new` (never through a link someone planted).
+pub(crate) fn aside(path: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    loop {
+        let mut noise = [0u8; 8];
+        getrandom::fill(&mut noise).map_err(|err| std::io::Error::other(err.to_string()))?;
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".part-{}", hex(&noise)));
+        let name = PathBuf::from(name);
+        let mut options = std::fs::File::options();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.custom_flags(rustix_nofollow());
+        }
+        match options.open(&name) {
+            Ok(file) => return Ok((name, file)),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn rustix_nofollow() -> i32 {
+    // `create_new` already refuses an existing link; O_NOFOLLOW says so
+    // twice.
+    i32::try_from(rustix::fs::OFlags::NOFOLLOW.bits()).unwrap_or(0)
+}
+
+/// Writes `bytes` to a new file aside `path`, then renames it in.
+pub fn write_aside(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (tmp, mut file) = aside(path).map_err(|err| Error::file(path, err))?;
+    let written = file.write_all(bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::file(path, err));
+    }
+    Ok(())
+}
+
+/// Whether `registry` (`host[:port]`) is this machine.
+fn is_loopback(registry: &str) -> bool {
+    let host = host_of(registry);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `host` is an address no public registry's token service is:
+/// loopback, private, link-local, unspecified.
+fn is_internal(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+        }
+        Err(_) => false,
+    }
+}
+
+/// The host of `host[:port]` (an IPv6 address keeps its brackets).
+fn host_of(registry: &str) -> &str {
+    if registry.starts_with('[') {
+        return registry.split_once(']').map_or(registry, |(h, _)| &registry[..h.len() + 1]);
+    }
+    registry.split(':').next().unwrap_or(registry)
 }

@@ -140,8 +140,12 @@ pub struct Artifact {
 /// Reads an artifact's manifest in this layout: exactly one
 /// `application/wasm` layer, at most one plugin-manifest layer.
 pub fn read(bytes: &[u8]) -> Result<Artifact, String> {
-    let manifest: ImageManifest = serde_json::from_slice(bytes)
-        .map_err(|err| format!("its manifest is not an OCI image manifest: {err}"))?;
+    let manifest: ImageManifest = serde_json::from_slice(bytes).map_err(|err| {
+        format!(
+            "its manifest is not an OCI image manifest: {}",
+            crate::error::one_line(&err.to_string())
+        )
+    })?;
     if manifest.schema_version != 2 {
         return Err(format!("its manifest has schemaVersion {}, not 2", manifest.schema_version));
     }

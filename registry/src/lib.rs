@@ -38,10 +38,10 @@ pub mod sign;
 mod store;
 mod trust;
 
-pub use client::{Bounds, Client, Fetched, sha256_digest};
+pub use client::{Bounds, Client, Fetched, sha256_digest, write_aside};
 pub use error::{Error, Result};
 pub use lock::{LOCK_FILE, Lock, Locked, default_path};
-pub use ops::{Pulled, Registry, Verified, write_aside};
+pub use ops::{Pulled, Registry, Verified};
 pub use reference::{Reference, is_digest};
 pub use store::ContentStore;
 pub use trust::Policy;

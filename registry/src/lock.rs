@@ -92,7 +92,10 @@ impl Locked {
     pub fn approved_manifest(&self) -> Result<witplug_host::Manifest> {
         witplug_host::Manifest::parse(&self.approved).map_err(|reason| Error::Widened {
             plugin: self.name.clone(),
-            reason: format!("its approved grants in the lock do not parse: {reason}"),
+            reason: format!(
+                "its approved grants in the lock do not parse: {}",
+                crate::error::one_line(&reason)
+            ),
         })
     }
 
@@ -172,12 +175,7 @@ impl Lock {
              # their operator approved. Written by `witplug add`, `update` and `remove`.\n",
         );
         text.push_str(&toml::to_string(self).map_err(|err| Error::file(path, err))?);
-        let tmp = crate::client::aside(path);
-        std::fs::write(&tmp, text).map_err(|err| Error::file(&tmp, err))?;
-        std::fs::rename(&tmp, path).map_err(|err| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::file(path, err)
-        })
+        crate::client::write_aside(path, text.as_bytes())
     }
 
     /// The plugin named `name`.
@@ -210,6 +208,7 @@ impl Lock {
     /// ```
     pub fn approve(&self, registry: &crate::Registry, builder: &mut witplug_host::HostBuilder) {
         use witplug_host::config::Approval;
+        builder.require_approval(!registry.policy.is_empty());
         for locked in &self.plugins {
             let checked = if registry.policy.is_empty() {
                 Ok(())

@@ -4,10 +4,11 @@
 //! signs an artifact, verifies a locked plugin offline, and writes a
 //! fetched plugin into a plugins folder.
 
+use std::future::Future;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::client::{Client, sha256_digest};
+use crate::client::{Client, sha256_digest, write_aside};
 use crate::layout::{self, Descriptor, ImageIndex, ImageManifest, WasmConfig};
 use crate::lock::Locked;
 use crate::reference::Reference;
@@ -15,6 +16,13 @@ use crate::sign::{self, KeyPair, Predicate, PublicKey, Statement};
 use crate::store::ContentStore;
 use crate::trust::Policy;
 use crate::{Error, Result};
+
+/// The most signatures of one artifact looked at.
+const MAX_SIGNATURES: usize = 8;
+
+/// The longest a whole fetch or signing may take, every request in it
+/// together.
+const OPERATION: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The empty config of an artifact that needs none.
 const EMPTY: &str = "application/vnd.oci.empty.v1+json";
@@ -63,7 +71,10 @@ impl Pulled {
         let text = self.manifest_text();
         witplug_host::Manifest::parse(&text).map_err(|reason| Error::Refused {
             reference: self.reference.to_string(),
-            reason: format!("its plugin manifest does not parse: {reason}"),
+            reason: format!(
+                "its plugin manifest does not parse: {}",
+                crate::error::one_line(&reason)
+            ),
         })
     }
 
@@ -149,6 +160,10 @@ impl Registry {
     /// checking every digest and, under a policy (unless
     /// `allow_unsigned`), its signature.
     pub async fn fetch(&self, reference: &Reference, allow_unsigned: bool) -> Result<Pulled> {
+        within(reference, self.fetch_unbounded(reference, allow_unsigned)).await
+    }
+
+    async fn fetch_unbounded(&self, reference: &Reference, allow_unsigned: bool) -> Result<Pulled> {
         let fetched = self.client.manifest(reference, &[layout::MANIFEST]).await?;
         let reference = reference.at(&fetched.digest);
         let refused = |reason: String| Error::Refused { reference: reference.to_string(), reason };
@@ -263,7 +278,15 @@ impl Registry {
             reference: reference.to_string(),
             reason: "its referrers index is not an OCI index".to_owned(),
         })?;
-        Ok(index.manifests.into_iter().take(64).collect())
+        // Only signatures are looked at, and only a few: each costs two
+        // requests. A digest that is not one is never used.
+        Ok(index
+            .manifests
+            .into_iter()
+            .filter(|d| crate::reference::is_digest(&d.digest))
+            .filter(|d| d.artifact_type.as_deref() == Some(sign::SIGNATURE_ARTIFACT))
+            .take(MAX_SIGNATURES)
+            .collect())
     }
 
     async fn signature_envelope(
@@ -325,7 +348,7 @@ impl Registry {
             match sign::verify_cosign(&payload, signature, keys, repository, digest) {
                 Ok(signer) => {
                     let record = serde_json::to_vec(&serde_json::json!({
-                        "cosign": { "payload": String::from_utf8_lossy(&payload), "signature": signature }
+                        "cosign": { "payload": base64_encode(&payload), "signature": signature }
                     }))
                     .expect("a record serializes");
                     let digest = self.store.put(&record).map_err(|err| err.to_string())?;
@@ -342,6 +365,10 @@ impl Registry {
     /// index for registries without the referrers API. Returns the
     /// signature manifest's digest.
     pub async fn sign(&self, reference: &Reference, key: &KeyPair) -> Result<String> {
+        within(reference, self.sign_unbounded(reference, key)).await
+    }
+
+    async fn sign_unbounded(&self, reference: &Reference, key: &KeyPair) -> Result<String> {
         let fetched = self.client.manifest(reference, &[layout::MANIFEST]).await?;
         let reference = reference.at(&fetched.digest);
         let artifact = layout::read(&fetched.bytes)
@@ -417,6 +444,12 @@ impl Registry {
     pub fn verify_offline(&self, locked: &Locked, allow_unsigned: bool) -> Result<()> {
         let reference = locked.reference()?;
         let manifest = self.store.get(&locked.digest, self.client.bounds().manifest)?;
+        if !self.store.has(&locked.wasm) {
+            return Err(Error::NotFound {
+                reference: locked.wasm.clone(),
+                reason: format!("not in the content store {}", self.store.dir().display()),
+            });
+        }
         let artifact = layout::read(&manifest)
             .map_err(|reason| Error::Refused { reference: reference.to_string(), reason })?;
         if artifact.wasm.digest != locked.wasm
@@ -447,7 +480,7 @@ impl Registry {
             .map_err(|_| untrusted("its stored signature is not one".to_owned()))?;
         let verified = match value.get("cosign") {
             Some(cosign) => sign::verify_cosign(
-                cosign["payload"].as_str().unwrap_or_default().as_bytes(),
+                &base64_decode(cosign["payload"].as_str().unwrap_or_default()),
                 cosign["signature"].as_str().unwrap_or_default(),
                 keys,
                 &repository,
@@ -472,11 +505,18 @@ impl Registry {
         std::fs::create_dir_all(dir).map_err(|err| Error::file(dir, err))?;
         // A core module is a `.wasm` file too: the host tells them apart.
         let wasm_path = dir.join(format!("{name}.wasm"));
-        self.copy_out(pulled_wasm, &wasm_path)?;
-        if let Some(toml) = manifest {
-            let path = dir.join(format!("{name}.toml"));
-            write_aside(&path, toml)?;
+        // The manifest first: the new bytes never run with the old grants,
+        // even under --watch; a plugin without one runs with none.
+        let toml_path = dir.join(format!("{name}.toml"));
+        match manifest {
+            Some(toml) => write_aside(&toml_path, toml)?,
+            None => match std::fs::remove_file(&toml_path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(Error::file(&toml_path, err)),
+            },
         }
+        self.copy_out(pulled_wasm, &wasm_path)?;
         Ok(wasm_path)
     }
 
@@ -488,35 +528,45 @@ impl Registry {
             // or copied across file systems. A later change to either file
             // is caught by its digest, at load (the lock's pin) or when the
             // store is read.
-            let tmp = crate::client::aside(path);
-            let copied = std::fs::hard_link(&source, &tmp)
-                .or_else(|_| std::fs::copy(&source, &tmp).map(drop))
-                .map_err(|err| Error::file(&tmp, err))
-                .and_then(|()| std::fs::rename(&tmp, path).map_err(|err| Error::file(path, err)));
+            let (tmp, file) = crate::client::aside(path).map_err(|err| Error::file(path, err))?;
+            drop(file);
+            let _ = std::fs::remove_file(&tmp);
+            let linked = std::fs::hard_link(&source, &tmp).is_ok();
+            let copied = if linked {
+                std::fs::rename(&tmp, path).map_err(|err| Error::file(path, err))
+            } else {
+                let _ = std::fs::remove_file(&tmp);
+                self.hashed_copy(digest, &source, path)
+            };
             if copied.is_err() {
                 let _ = std::fs::remove_file(&tmp);
             }
             return copied;
         }
-        let mut input = std::fs::File::open(&source).map_err(|_| Error::NotFound {
+        self.hashed_copy(digest, &source, path)
+    }
+
+    /// Copies the blob at `source` to `path` (aside, then renamed in),
+    /// checking its digest on the way.
+    fn hashed_copy(&self, digest: &str, source: &Path, path: &Path) -> Result<()> {
+        let mut input = std::fs::File::open(source).map_err(|_| Error::NotFound {
             reference: digest.to_owned(),
             reason: format!("not in the content store {}", self.store.dir().display()),
         })?;
-        let tmp = crate::client::aside(path);
+        let (tmp, mut output) = crate::client::aside(path).map_err(|err| Error::file(path, err))?;
         let copied = (|| {
-            let mut output = std::fs::File::create(&tmp).map_err(|err| Error::file(&tmp, err))?;
             let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
             let mut buf = vec![0u8; 1 << 16];
             let limit = self.client.bounds().blob;
             let mut total = 0u64;
             loop {
-                let n = input.read(&mut buf).map_err(|err| Error::file(&source, err))?;
+                let n = input.read(&mut buf).map_err(|err| Error::file(source, err))?;
                 if n == 0 {
                     break;
                 }
                 total += n as u64;
                 if total > limit {
-                    return Err(Error::file(&source, "it is over the largest plugin"));
+                    return Err(Error::file(source, "it is over the largest plugin"));
                 }
                 sha2::Digest::update(&mut hasher, &buf[..n]);
                 output.write_all(&buf[..n]).map_err(|err| Error::file(&tmp, err))?;
@@ -530,7 +580,7 @@ impl Registry {
             );
             if actual != digest {
                 return Err(Error::file(
-                    &source,
+                    source,
                     "its content is not the blob it is named for (changed on disk)",
                 ));
             }
@@ -541,16 +591,6 @@ impl Registry {
         }
         copied
     }
-}
-
-/// Writes `bytes` to `path` aside, then renames them in.
-pub fn write_aside(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = crate::client::aside(path);
-    std::fs::write(&tmp, bytes).map_err(|err| Error::file(&tmp, err))?;
-    std::fs::rename(&tmp, path).map_err(|err| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::file(path, err)
-    })
 }
 
 /// Reads a file of at most `limit` bytes.
@@ -566,4 +606,25 @@ fn read_file(path: &Path, limit: u64) -> Result<Vec<u8>> {
         return Err(Error::file(path, format!("it is over {limit} bytes")));
     }
     Ok(bytes)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap_or_default()
+}
+
+/// `operation`, given [`OPERATION`] at most.
+async fn within<T>(reference: &Reference, operation: impl Future<Output = Result<T>>) -> Result<T> {
+    match tokio::time::timeout(OPERATION, operation).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::Network {
+            reference: reference.to_string(),
+            reason: format!("not done within {} s", OPERATION.as_secs()),
+        }),
+    }
 }

@@ -53,7 +53,12 @@ impl ContentStore {
             return Ok(digest);
         }
         let tmp = self.scratch()?;
-        std::fs::write(&tmp, bytes).map_err(|err| Error::file(&tmp, err))?;
+        let written = std::fs::File::create_new(&tmp)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, bytes));
+        if let Err(err) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::file(&tmp, err));
+        }
         self.adopt(&tmp, &digest)?;
         Ok(digest)
     }

@@ -345,6 +345,11 @@ fn signatures_under_a_trust_policy() {
         "{err}"
     );
     assert_eq!(code, Some(3), "denied");
+    // Under a policy, a plugin the lock does not pin (pulled with
+    // --allow-unsigned, or dropped in the folder) is refused at load.
+    let listed = witplug_in(work.path(), &["list"]);
+    let shown = String::from_utf8_lossy(&listed.stdout);
+    assert!(shown.contains("plugin `other` is not pinned in witplug.lock"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

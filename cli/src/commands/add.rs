@@ -40,8 +40,9 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         out!("  signed by {}", signature.signer);
     }
     let asked = pulled.asked()?;
+    let (defaults, _) = crate::host_args::config().limits()?;
     out!("  it asks for:");
-    for line in asked.asks() {
+    for line in asked.asks(&defaults) {
         out!("    {line}");
     }
     approve(args.accept_grants, &name)?;

@@ -31,24 +31,36 @@ pub async fn run(args: Args) -> Result<ExitCode> {
     let path = lock_path();
     let mut lock = Lock::load(&path)?;
     let registry = args.registry.registry()?;
-    pin_sources(&args, &registry, &mut lock, &path).await?;
-    for locked in &lock.plugins {
+    let pinned = pin_sources(&args, &registry, &mut lock).await?;
+    // Everything checked first; nothing written until all of it holds.
+    let mut ready = Vec::new();
+    let mut resigned = false;
+    for locked in &mut lock.plugins {
         let reference = locked.reference()?;
         let stored = registry.verify_offline(locked, args.registry.allow_unsigned);
         let from = match stored {
             Ok(()) => "the content store",
-            Err(Error::NotFound { .. }) if !args.offline => {
-                let pulled = registry.fetch(&reference, true).await?;
-                if pulled.wasm.digest != locked.wasm {
-                    anyhow::bail!("{reference}: its plugin layer is not the one witplug.lock pins");
-                }
-                // Its signature is checked as the lock recorded it, or
-                // fetched anew when the store lost it.
-                if let Err(err) = registry.verify_offline(locked, args.registry.allow_unsigned) {
-                    if !matches!(err, Error::NotFound { .. }) {
-                        return Err(err.into());
+            // Missing from the store, or signed by a key the policy no longer
+            // names (a rotation): fetched again, and its signature with it.
+            Err(Error::NotFound { .. } | Error::Untrusted { .. }) if !args.offline => {
+                let pulled = registry.fetch(&reference, args.registry.allow_unsigned).await?;
+                if pulled.wasm.digest != locked.wasm
+                    || pulled.plugin_manifest.as_ref().map(|(d, _)| d) != locked.manifest.as_ref()
+                {
+                    return Err(witplug_registry::Error::Refused {
+                        reference: reference.to_string(),
+                        reason: "its layers are not the ones witplug.lock pins".to_owned(),
                     }
-                    registry.fetch(&reference, args.registry.allow_unsigned).await?;
+                    .into());
+                }
+                // A signature fetched anew (the store lost the old one, or
+                // the policy now names another key) is recorded.
+                if let Some(signature) = pulled.signature
+                    && locked.signature.as_ref() != Some(&signature.digest)
+                {
+                    locked.signature = Some(signature.digest);
+                    locked.signed_by = Some(signature.signer);
+                    resigned = true;
                 }
                 "its registry"
             }
@@ -60,8 +72,14 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             }
             None => None,
         };
+        ready.push((locked.clone(), manifest, from));
+    }
+    for (locked, manifest, from) in &ready {
         registry.install(&locked.wasm, manifest.as_deref(), &args.folder.dir, &locked.name)?;
         out!("{}: {} from {from}", locked.name, locked.digest);
+    }
+    if pinned || resigned {
+        lock.save(&path)?;
     }
     out!("installed {} plugins from {}", lock.plugins.len(), path.display());
     Ok(ExitCode::SUCCESS)
@@ -73,10 +91,11 @@ async fn pin_sources(
     args: &Args,
     registry: &witplug_registry::Registry,
     lock: &mut Lock,
-    path: &std::path::Path,
-) -> Result<()> {
+) -> Result<bool> {
+    let mut pinned_any = false;
     for (name, source) in &crate::host_args::config().registry.sources {
         let reference = witplug_registry::Reference::parse(source)?;
+        let name = &crate::commands::add::plugin_name(Some(name), &reference)?;
         crate::commands::add::check_pinning(&reference)?;
         let pinned = lock.get(name).is_some_and(|locked| {
             locked.source == reference.repository_path()
@@ -90,20 +109,19 @@ async fn pin_sources(
         }
         if args.offline {
             anyhow::bail!(
-                "{name}: the source {reference} is not pinned in {} yet: run `witplug install` without --offline",
-                path.display()
+                "{name}: the source {reference} is not pinned in witplug.lock yet: run `witplug install` without --offline"
             );
         }
         let pulled = registry.fetch(&reference, args.registry.allow_unsigned).await?;
         out!("{name}: {} (a source of witplug.toml)", pulled.reference);
         out!("  it asks for:");
-        for line in pulled.asked()?.asks() {
+        for line in pulled.asked()?.asks(&crate::host_args::config().limits()?.0) {
             out!("    {line}");
         }
         crate::commands::add::approve(args.accept_grants, name)?;
         let approved = witplug_registry::approval::approvable(&pulled.manifest_text())?;
         lock.put(pulled.locked(name, approved));
-        lock.save(path)?;
+        pinned_any = true;
     }
-    Ok(())
+    Ok(pinned_any)
 }

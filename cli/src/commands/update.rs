@@ -33,6 +33,7 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         return Err(crate::exit::NotFound(format!("{}: no plugin `{name}`", path.display())).into());
     }
     let registry = args.registry.registry()?;
+    let (defaults, _) = crate::host_args::config().limits()?;
     let mut refused = Vec::new();
     for locked in lock.plugins.clone() {
         if args.name.as_ref().is_some_and(|name| *name != locked.name) {
@@ -52,8 +53,8 @@ pub async fn run(args: Args) -> Result<ExitCode> {
         out!("{}: {tag} moved from {} to {digest}", locked.name, locked.digest);
         let approved = locked.approved_manifest()?;
         let asked = pulled.asked()?;
-        let more = asked.widening(&approved);
-        let fewer = approved.widening(&asked);
+        let more = asked.widening(&approved, &defaults);
+        let fewer = approved.widening(&asked, &defaults);
         for line in &fewer {
             out!("  - {line}");
         }

@@ -35,9 +35,10 @@ pub enum Approval {
 
 impl Manifest {
     /// Every way this manifest asks for more than `approved`, one line
-    /// each (`grants.tools: + shell`, `limits.memory: 64 MiB → 1 GiB`);
-    /// empty when it asks for no more.
-    pub fn widening(&self, approved: &Manifest) -> Vec<String> {
+    /// each (`grants.tools: + shell`, `limits.memory: 67108864 -> …`);
+    /// empty when it asks for no more. A limit either leaves unset is the
+    /// host's `defaults`, as the host would resolve it.
+    pub fn widening(&self, approved: &Manifest, defaults: &Limits) -> Vec<String> {
         let mut more = Vec::new();
         let (asked, was) = (&self.grants, &approved.grants);
         let mut list = |key: &str, asked: &[String], was: &[String]| {
@@ -80,25 +81,37 @@ impl Manifest {
                 more.push(format!("grants.{key}: off -> on"));
             }
         }
-        let (now, before) = (limit_values(&self.limits), limit_values(&approved.limits));
+        let (now, before) =
+            (limit_values(&self.limits, defaults), limit_values(&approved.limits, defaults));
         for ((key, asked), (_, was)) in now.iter().zip(&before) {
             if asked > was {
                 more.push(format!("limits.{key}: {} -> {}", show(*was), show(*asked)));
             }
         }
-        let pool = |spec: &Manifest| spec.pool.size.unwrap_or(1);
-        if pool(self) > pool(approved) {
-            more.push(format!("pool.size: {} -> {}", pool(approved), pool(self)));
+        let pool = |spec: &Manifest| {
+            let p = &spec.pool;
+            let wait = p.wait.map_or(u128::MAX, |w| w.as_nanos());
+            [
+                ("size", u128::from(p.size.unwrap_or(1))),
+                ("queue", p.queue.map_or(u128::MAX, u128::from)),
+                ("wait", wait),
+            ]
+        };
+        for ((key, asked), (_, was)) in pool(self).iter().zip(pool(approved)) {
+            if *asked > was {
+                more.push(format!("pool.{key}: {} -> {}", show(was), show(*asked)));
+            }
         }
         more
     }
 
     /// What this manifest asks for, one line each, for an operator to
-    /// approve (`witplug add`); `nothing` when it asks for nothing.
-    pub fn asks(&self) -> Vec<String> {
-        let mut lines = self.widening(&Manifest::default());
-        for (key, value) in limit_values(&self.limits) {
-            let default = limit_values(&LimitsSpec::default());
+    /// approve (`witplug add`), against the host's `defaults`; `nothing`
+    /// when it asks for nothing.
+    pub fn asks(&self, defaults: &Limits) -> Vec<String> {
+        let mut lines = self.widening(&Manifest::default(), defaults);
+        for (key, value) in limit_values(&self.limits, defaults) {
+            let default = limit_values(&LimitsSpec::default(), defaults);
             let was = default.iter().find(|(k, _)| *k == key).map_or(0, |(_, v)| *v);
             if value < was {
                 lines.push(format!(
@@ -118,8 +131,7 @@ impl Manifest {
 /// Each limit a manifest sets, or the host's default where it sets none,
 /// as one comparable number (durations in nanoseconds; no fuel limit is
 /// the largest).
-fn limit_values(spec: &LimitsSpec) -> Vec<(&'static str, u128)> {
-    let d = Limits::default();
+fn limit_values(spec: &LimitsSpec, d: &Limits) -> Vec<(&'static str, u128)> {
     let n = |value: Option<u64>, default: u64| u128::from(value.unwrap_or(default));
     vec![
         ("memory", n(spec.memory, d.memory)),
@@ -164,13 +176,13 @@ mod tests {
         let approved = manifest(
             "[grants]\ntools = [\"upper\"]\nhttp = [\"https://a.example\"]\n[limits]\nmemory = \"32 MiB\"\n",
         );
-        assert!(approved.widening(&approved).is_empty());
+        assert!(approved.widening(&approved, &Limits::default()).is_empty());
         let narrower = manifest("[grants]\ntools = [\"upper\"]\n[limits]\nmemory = \"16 MiB\"\n");
-        assert!(narrower.widening(&approved).is_empty(), "{:?}", narrower.widening(&approved));
+        assert!(narrower.widening(&approved, &Limits::default()).is_empty());
         let wider = manifest(
             "[grants]\ntools = [\"upper\", \"shell\"]\nresolve = true\n[limits]\nmemory = \"1 GiB\"\n[provides]\ntools = [\"x\"]\n",
         );
-        let more = wider.widening(&approved);
+        let more = wider.widening(&approved, &Limits::default());
         assert!(more.contains(&"grants.tools: + shell".to_owned()), "{more:?}");
         assert!(
             more.iter().any(|l| l.starts_with("limits.memory: 33554432 -> 1073741824")),
@@ -178,5 +190,18 @@ mod tests {
         );
         assert!(more.iter().any(|l| l == "grants.resolve: off -> on"), "{more:?}");
         assert!(more.iter().any(|l| l == "provides.tools: + x"), "{more:?}");
+        // Against the operator's defaults, not the crate's: with fuel on
+        // by default, a manifest that asks for unlimited fuel widens.
+        let defaults = Limits { fuel: Some(1_000_000), ..Limits::default() };
+        let unmetered = manifest("[limits]\nfuel = 18446744073709551615\n");
+        assert!(!unmetered.widening(&Manifest::default(), &defaults).is_empty());
+        let queued = manifest("[pool]\nqueue = 100000\n");
+        let bounded = manifest("[pool]\nqueue = 10\n");
+        assert!(
+            queued
+                .widening(&bounded, &Limits::default())
+                .iter()
+                .any(|l| l.starts_with("pool.queue"))
+        );
     }
 }

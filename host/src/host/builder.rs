@@ -42,6 +42,7 @@ pub struct HostBuilder {
     pub(super) config: HashMap<String, BTreeMap<String, String>>,
     pub(super) grants: HashMap<String, Grants>,
     pub(super) approvals: HashMap<String, Approval>,
+    pub(super) approval_required: bool,
     pub(super) limits: Limits,
     pub(super) ceilings: Limits,
     bus: Option<Arc<dyn MessageBus>>,
@@ -72,6 +73,7 @@ impl Default for HostBuilder {
             config: HashMap::new(),
             grants: HashMap::new(),
             approvals: HashMap::new(),
+            approval_required: false,
             limits: Limits::default(),
             ceilings: Limits::default_ceilings(),
             bus: None,
@@ -178,6 +180,13 @@ impl HostBuilder {
     /// ```
     pub fn approve(&mut self, plugin: impl Into<String>, approval: Approval) -> &mut Self {
         self.approvals.insert(plugin.into(), approval);
+        self
+    }
+
+    /// Refuses every plugin no [`HostBuilder::approve`] names (a trust
+    /// policy takes only the plugins a lock pins).
+    pub fn require_approval(&mut self, required: bool) -> &mut Self {
+        self.approval_required = required;
         self
     }
 

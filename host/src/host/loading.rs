@@ -375,12 +375,19 @@ impl Host {
         manifest: &Manifest,
     ) -> Result<Option<String>> {
         match self.settings.approvals.get(name) {
+            None if self.settings.approval_required => Err(Error::Unapproved {
+                path: path.to_owned(),
+                reason: format!(
+                    "plugin `{name}` is not pinned in witplug.lock, and the trust policy takes \
+                     only the plugins a lock pins"
+                ),
+            }),
             None => Ok(manifest.sha256.clone()),
             Some(Approval::Refused { reason }) => {
                 Err(Error::Unapproved { path: path.to_owned(), reason: reason.clone() })
             }
             Some(Approval::Approved { source, sha256, manifest: approved }) => {
-                let more = manifest.widening(approved);
+                let more = manifest.widening(approved, &self.settings.limits);
                 if !more.is_empty() {
                     return Err(Error::Unapproved {
                         path: manifest_path.to_owned(),
