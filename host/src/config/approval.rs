@@ -193,7 +193,7 @@ mod tests {
         // Against the operator's defaults, not the crate's: with fuel on
         // by default, a manifest that asks for unlimited fuel widens.
         let defaults = Limits { fuel: Some(1_000_000), ..Limits::default() };
-        let unmetered = manifest("[limits]\nfuel = 18446744073709551615\n");
+        let unmetered = manifest("[limits]\nfuel = 9223372036854775807\n");
         assert!(!unmetered.widening(&Manifest::default(), &defaults).is_empty());
         let queued = manifest("[pool]\nqueue = 100000\n");
         let bounded = manifest("[pool]\nqueue = 10\n");
