@@ -163,21 +163,29 @@ impl Registry {
         within(reference, self.fetch_unbounded(reference, allow_unsigned)).await
     }
 
-    async fn fetch_unbounded(&self, reference: &Reference, allow_unsigned: bool) -> Result<Pulled> {
+    /// The artifact `reference` names: its manifest (now pinned by digest),
+    /// read in the layout, and its config.
+    async fn artifact(
+        &self,
+        reference: &Reference,
+    ) -> Result<(Reference, crate::client::Fetched, layout::Artifact, WasmConfig)> {
         let fetched = self.client.manifest(reference, &[layout::MANIFEST]).await?;
         let reference = reference.at(&fetched.digest);
         let refused = |reason: String| Error::Refused { reference: reference.to_string(), reason };
         let artifact = layout::read(&fetched.bytes).map_err(refused)?;
-        let config = self
-            .client
-            .blob(
-                &reference,
-                &artifact.manifest.config.digest,
-                artifact.manifest.config.size.min(layout::MAX_CONFIG),
-            )
-            .await?;
+        let descriptor = &artifact.manifest.config;
+        if descriptor.size > layout::MAX_CONFIG {
+            return Err(refused(format!("its config is over {} bytes", layout::MAX_CONFIG)));
+        }
+        let config = self.client.blob(&reference, &descriptor.digest, descriptor.size).await?;
         let config: WasmConfig = serde_json::from_slice(&config)
             .map_err(|_| refused("its config is not a Wasm config".to_owned()))?;
+        Ok((reference, fetched, artifact, config))
+    }
+
+    async fn fetch_unbounded(&self, reference: &Reference, allow_unsigned: bool) -> Result<Pulled> {
+        let (reference, fetched, artifact, config) = self.artifact(reference).await?;
+        let refused = |reason: String| Error::Refused { reference: reference.to_string(), reason };
         if config.architecture != "wasm" {
             return Err(refused(format!(
                 "its config's architecture is `{}`, not wasm",
@@ -369,26 +377,12 @@ impl Registry {
     }
 
     async fn sign_unbounded(&self, reference: &Reference, key: &KeyPair) -> Result<String> {
-        let fetched = self.client.manifest(reference, &[layout::MANIFEST]).await?;
-        let reference = reference.at(&fetched.digest);
-        let artifact = layout::read(&fetched.bytes)
-            .map_err(|reason| Error::Refused { reference: reference.to_string(), reason })?;
-        let config = self
-            .client
-            .blob(
-                &reference,
-                &artifact.manifest.config.digest,
-                artifact.manifest.config.size.min(layout::MAX_CONFIG),
-            )
-            .await?;
-        let contract = serde_json::from_slice::<WasmConfig>(&config)
-            .ok()
-            .and_then(|config| config.component)
-            .and_then(|c| {
-                c.imports.iter().chain(&c.exports).find_map(|name| {
-                    Some(name.strip_prefix("witplug:plugin/")?.split_once('@')?.1.to_owned())
-                })
-            });
+        let (reference, fetched, artifact, config) = self.artifact(reference).await?;
+        let contract = config.component.and_then(|c| {
+            c.imports.iter().chain(&c.exports).find_map(|name| {
+                Some(name.strip_prefix("witplug:plugin/")?.split_once('@')?.1.to_owned())
+            })
+        });
         let statement = Statement::new(
             &reference.repository_path(),
             &fetched.digest,
