@@ -565,13 +565,7 @@ impl Registry {
                 sha2::Digest::update(&mut hasher, &buf[..n]);
                 output.write_all(&buf[..n]).map_err(|err| Error::file(&tmp, err))?;
             }
-            let actual = format!(
-                "sha256:{}",
-                sha2::Digest::finalize(hasher)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            );
+            let actual = format!("sha256:{}", crate::client::hex(&sha2::Digest::finalize(hasher)));
             if actual != digest {
                 return Err(Error::file(
                     source,
