@@ -20,6 +20,22 @@ pub mod plugin {
     });
 }
 
+/// The `mcp` world of `witplug:plugin@0.3.0` (`wit-mcp`, a copy of
+/// `wit/v0.3.0`): the `client` imports and the `server` exports a plugin
+/// adds beside its 0.2 `plugin` world to serve agents. Its `types` are the
+/// `plugin` world's (the same WIT, so the same values).
+pub mod mcp {
+    wit_bindgen::generate!({
+        path: "wit-mcp",
+        world: "mcp",
+        pub_export_macro: true,
+        export_macro_name: "__export_mcp_world",
+        runtime_path: "witplug_sdk::__private::wit_bindgen::rt",
+        with: { "witplug:plugin/types@0.3.0": crate::bindings::plugin::witplug::plugin::types },
+        generate_all,
+    });
+}
+
 /// The standard `wasi:keyvalue@0.2.0-draft2` imports (`wit/deps/keyvalue`,
 /// vendored unchanged), behind [`kv`](crate::kv). A plugin that never
 /// opens a bucket does not import them: the component keeps only the

@@ -91,6 +91,7 @@ mod host;
 mod instance;
 pub mod kv;
 mod logger;
+pub mod mcp;
 mod tools;
 
 pub use bindings::plugin::witplug::plugin::types::{
@@ -165,15 +166,21 @@ pub trait Plugin: Default + 'static {
 #[macro_export]
 macro_rules! export_plugin {
     ($plugin:ty) => {
-        const _: () = {
-            struct WitplugExport;
+        // The plugin's value and its tools, one per instance; named, so
+        // that `export_mcp!` reaches the same ones.
+        ::std::thread_local! {
+            #[doc(hidden)]
+            static __WITPLUG_INSTANCE: $crate::__private::Cell<$plugin> =
+                const { $crate::__private::Cell::new(::core::option::Option::None) };
+            #[doc(hidden)]
+            static __WITPLUG_TOOLS: $crate::__private::OnceCell<$crate::Tools<$plugin>> =
+                const { $crate::__private::OnceCell::new() };
+        }
 
-            ::std::thread_local! {
-                static WITPLUG_INSTANCE: $crate::__private::Cell<$plugin> =
-                    const { $crate::__private::Cell::new(::core::option::Option::None) };
-                static WITPLUG_TOOLS: $crate::__private::OnceCell<$crate::Tools<$plugin>> =
-                    const { $crate::__private::OnceCell::new() };
-            }
+        const _: () = {
+            use __WITPLUG_INSTANCE as WITPLUG_INSTANCE;
+            use __WITPLUG_TOOLS as WITPLUG_TOOLS;
+            struct WitplugExport;
 
             impl $crate::__private::GuestExport for WitplugExport {
                 fn info() -> $crate::PluginInfo {
@@ -222,6 +229,74 @@ macro_rules! export_plugin {
     };
 }
 
+/// Exports a type that is both a [`Plugin`] and an [`mcp::Server`]: the
+/// `guest` interface as [`export_plugin!`] does, and contract 0.3's
+/// `server` interface beside it (rich tool results, resources, prompts,
+/// completion). Use it instead of `export_plugin!`, once per crate.
+#[macro_export]
+macro_rules! export_mcp {
+    ($plugin:ty) => {
+        $crate::export_plugin!($plugin);
+
+        const _: () = {
+            struct WitplugServe;
+
+            ::std::thread_local! {
+                static WITPLUG_SERVED: ::core::cell::OnceCell<(
+                    $crate::mcp::Resources<$plugin>,
+                    $crate::mcp::Prompts<$plugin>,
+                )> = const { ::core::cell::OnceCell::new() };
+            }
+
+            impl $crate::mcp::__private::ServerExport for WitplugServe {
+                fn run_tool(
+                    name: $crate::__private::String,
+                    input: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::mcp::ToolResult, $crate::Error> {
+                    $crate::__private::with(&__WITPLUG_INSTANCE, |p: &mut $plugin| {
+                        $crate::mcp::__private::run_tool(&__WITPLUG_TOOLS, p, &name, &input)
+                    })
+                }
+                fn list_resources() -> $crate::__private::Vec<$crate::mcp::ResourceInfo> {
+                    $crate::mcp::__private::list_resources(&WITPLUG_SERVED)
+                }
+                fn list_resource_templates() -> $crate::__private::Vec<$crate::mcp::ResourceTemplate> {
+                    $crate::mcp::__private::list_templates(&WITPLUG_SERVED)
+                }
+                fn read_resource(
+                    uri: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::__private::Vec<$crate::mcp::ResourceContents>, $crate::Error> {
+                    $crate::__private::with(&__WITPLUG_INSTANCE, |p: &mut $plugin| {
+                        $crate::mcp::__private::read(&WITPLUG_SERVED, p, &uri)
+                    })
+                }
+                fn list_prompts() -> $crate::__private::Vec<$crate::mcp::Prompt> {
+                    $crate::mcp::__private::list_prompts(&WITPLUG_SERVED)
+                }
+                fn get_prompt(
+                    name: $crate::__private::String,
+                    arguments: $crate::__private::Vec<($crate::__private::String, $crate::__private::String)>,
+                ) -> ::core::result::Result<$crate::mcp::PromptResult, $crate::Error> {
+                    $crate::__private::with(&__WITPLUG_INSTANCE, |p: &mut $plugin| {
+                        $crate::mcp::__private::get_prompt(&WITPLUG_SERVED, p, &name, arguments)
+                    })
+                }
+                fn complete(
+                    reference: $crate::mcp::CompletionRef,
+                    argument: $crate::__private::String,
+                    value: $crate::__private::String,
+                ) -> ::core::result::Result<$crate::mcp::Completion, $crate::Error> {
+                    $crate::__private::with(&__WITPLUG_INSTANCE, |p: &mut $plugin| {
+                        $crate::mcp::Server::complete(p, &reference, &argument, &value)
+                    })
+                }
+            }
+
+            $crate::mcp::__private::__export_mcp_world!(WitplugServe with_types_in $crate::__private::mcp);
+        };
+    };
+}
+
 include!(concat!(env!("OUT_DIR"), "/world.rs"));
 
 /// Routes `log` macros and panic messages to the host, for a plugin of a
@@ -234,8 +309,8 @@ pub fn install_logger() {
 /// What the export macros expand to; not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bindings::plugin;
     pub use crate::bindings::plugin::exports::witplug::plugin::guest::Guest as GuestExport;
+    pub use crate::bindings::{mcp, plugin};
     pub use core::cell::OnceCell;
     pub use std::string::String;
     pub use std::vec::Vec;

@@ -48,7 +48,14 @@ use serde::de::DeserializeOwned;
 
 use crate::{Error, Plugin, Result, ToolDescription, ToolHints};
 
-type Handler<P> = Box<dyn Fn(&mut P, &str) -> Result<String>>;
+type Handler<P> = Box<dyn Fn(&mut P, &str) -> Result<Answer>>;
+
+/// What a tool's handler answers: JSON text, or a rich result (contract
+/// 0.3, [`Tools::rich_tool`]).
+enum Answer {
+    Text(String),
+    Rich(crate::mcp::ToolResult),
+}
 
 /// The tools a plugin of type `P` provides; return them from
 /// [`Plugin::tools`].
@@ -94,6 +101,7 @@ impl<P: 'static> Tools<P> {
                 .map_err(|err| Error::InvalidInput(format!("the input does not fit: {err}")))?;
             let output = run(plugin, input)?;
             serde_json::to_string(&output)
+                .map(Answer::Text)
                 .map_err(|err| Error::Failed(format!("the output does not serialize: {err}")))
         });
         self.tools.push((description, handler));
@@ -123,7 +131,45 @@ impl<P: 'static> Tools<P> {
                 open_world: None,
             },
         };
-        self.tools.push((description, Box::new(run)));
+        self.tools.push((
+            description,
+            Box::new(move |plugin, input| run(plugin, input).map(Answer::Text)),
+        ));
+        self
+    }
+
+    /// Adds the tool `name` whose result is content of any kind (images,
+    /// audio, resources, several items: see [`crate::mcp`]), for a plugin
+    /// exported with [`export_mcp!`](crate::export_mcp). Its input schema
+    /// comes from `I`; other plugins calling it get its structured content,
+    /// or else its text items.
+    pub fn rich_tool<I>(
+        mut self,
+        name: &str,
+        description: &str,
+        run: impl Fn(&mut P, I) -> Result<crate::mcp::ToolResult> + 'static,
+    ) -> Self
+    where
+        I: DeserializeOwned + JsonSchema,
+    {
+        let description = ToolDescription {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            input_schema: schema::<I>(),
+            output_schema: None,
+            hints: ToolHints {
+                read_only: None,
+                destructive: None,
+                idempotent: None,
+                open_world: None,
+            },
+        };
+        let handler: Handler<P> = Box::new(move |plugin, input| {
+            let input: I = serde_json::from_str(input)
+                .map_err(|err| Error::InvalidInput(format!("the input does not fit: {err}")))?;
+            run(plugin, input).map(Answer::Rich)
+        });
+        self.tools.push((description, handler));
         self
     }
 
@@ -198,7 +244,44 @@ pub(crate) fn run<P: Plugin>(
     input: &str,
 ) -> Result<String> {
     tools.with(|cell| match cell.get_or_init(P::tools).find(name) {
-        Some(run) => run(plugin, input),
+        Some(run) => Ok(match run(plugin, input)? {
+            Answer::Text(text) => text,
+            Answer::Rich(result) => text_of(&result),
+        }),
         None => plugin.run_tool(name, input),
     })
+}
+
+/// Runs `P`'s tool `name` on `plugin` for an agent: a rich result as it
+/// is, text as one text item.
+pub(crate) fn run_rich<P: Plugin>(
+    tools: &'static ToolsSlot<P>,
+    plugin: &mut P,
+    name: &str,
+    input: &str,
+) -> Result<crate::mcp::ToolResult> {
+    tools.with(|cell| match cell.get_or_init(P::tools).find(name) {
+        Some(run) => Ok(match run(plugin, input)? {
+            Answer::Text(text) => crate::mcp::ToolResult::text(text),
+            Answer::Rich(result) => result,
+        }),
+        None => plugin.run_tool(name, input).map(crate::mcp::ToolResult::text),
+    })
+}
+
+/// The text of a rich result for a caller that takes text: its structured
+/// content, or else its text items, one per line.
+fn text_of(result: &crate::mcp::ToolResult) -> String {
+    if let Some(structured) = &result.structured {
+        return structured.clone();
+    }
+    let texts: Vec<&str> = result
+        .content
+        .iter()
+        .filter_map(|item| match item {
+            crate::mcp::Content::Text(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    texts.join("\n")
 }

@@ -31,7 +31,7 @@ pub const CLIENT_QUEUE: usize = crate::nats::CLIENT_QUEUE;
 
 /// Moved to [`contract::CONTRACTS`](crate::contract::CONTRACTS).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::contract::CONTRACTS`")]
-pub const CONTRACTS: [crate::contract::Contract; 2] = crate::contract::CONTRACTS;
+pub const CONTRACTS: [crate::contract::Contract; 3] = crate::contract::CONTRACTS;
 
 /// Moved to [`plugin::CORE_ABI_MODULE`](crate::plugin::CORE_ABI_MODULE).
 #[deprecated(since = "0.2.0", note = "moved to `witplug_host::plugin::CORE_ABI_MODULE`")]

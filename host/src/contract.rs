@@ -20,8 +20,10 @@ pub(crate) mod keyvalue;
 pub(crate) mod logging;
 pub mod v0_1;
 pub mod v0_2;
+pub mod v0_3;
 
 use v0_2::witplug::plugin::types::{Error as WitError, PluginInfo, ToolDescription};
+use v0_3::exports::witplug::plugin::{guest as guest_0_3, server};
 
 /// A version of the witplug contract (`witplug:plugin@VERSION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -34,10 +36,14 @@ pub enum Contract {
     /// `witplug:plugin@0.2.0`: 0.1, and tools that describe themselves.
     #[serde(rename = "0.2.0")]
     V0_2,
+    /// `witplug:plugin@0.3.0`: 0.2, and the `mcp-server` world (rich tool
+    /// results, progress, sampling, elicitation, resources, prompts).
+    #[serde(rename = "0.3.0")]
+    V0_3,
 }
 
 /// Every contract version this host speaks, oldest first.
-pub const CONTRACTS: [Contract; 2] = [Contract::V0_1, Contract::V0_2];
+pub const CONTRACTS: [Contract; 3] = [Contract::V0_1, Contract::V0_2, Contract::V0_3];
 
 impl Contract {
     /// The newest version: the one the SDK and `witplug new` target.
@@ -48,6 +54,7 @@ impl Contract {
         match self {
             Contract::V0_1 => "0.1.0",
             Contract::V0_2 => "0.2.0",
+            Contract::V0_3 => "0.3.0",
         }
     }
 
@@ -80,16 +87,30 @@ impl fmt::Display for Contract {
 }
 
 /// Where the exports of the default `plugin` world are, in a component of
-/// either version: found once per plugin.
-pub(crate) enum GuestIndices {
-    V0_1(v0_1::PluginIndices),
-    V0_2(v0_2::PluginIndices),
+/// any version, and those of 0.3's `server` interface when it exports it:
+/// found once per plugin.
+pub(crate) struct GuestIndices {
+    guest: VersionIndices,
+    server: Option<server::GuestIndices>,
 }
 
-/// The `plugin` world's exports in one instance.
-pub(crate) enum Guest {
+enum VersionIndices {
+    V0_1(v0_1::PluginIndices),
+    V0_2(v0_2::PluginIndices),
+    V0_3(guest_0_3::GuestIndices),
+}
+
+/// The `plugin` world's exports in one instance, and its `server` exports
+/// when it has them.
+pub(crate) struct Guest {
+    guest: Versioned,
+    server: Option<server::Guest>,
+}
+
+enum Versioned {
     V0_1(v0_1::Plugin),
     V0_2(v0_2::Plugin),
+    V0_3(guest_0_3::Guest),
 }
 
 impl GuestIndices {
@@ -99,10 +120,17 @@ impl GuestIndices {
         contract: Option<Contract>,
         pre: &InstancePre<T>,
     ) -> Option<Self> {
-        match contract? {
-            Contract::V0_1 => v0_1::PluginIndices::new(pre).ok().map(GuestIndices::V0_1),
-            Contract::V0_2 => v0_2::PluginIndices::new(pre).ok().map(GuestIndices::V0_2),
-        }
+        let guest = match contract? {
+            Contract::V0_1 => VersionIndices::V0_1(v0_1::PluginIndices::new(pre).ok()?),
+            Contract::V0_2 => VersionIndices::V0_2(v0_2::PluginIndices::new(pre).ok()?),
+            Contract::V0_3 => VersionIndices::V0_3(guest_0_3::GuestIndices::new(pre).ok()?),
+        };
+        Some(Self { guest, server: server::GuestIndices::new(pre).ok() })
+    }
+
+    /// Whether the plugin exports 0.3's `server` interface.
+    pub fn serves(&self) -> bool {
+        self.server.is_some()
     }
 
     /// The exports of `instance`.
@@ -111,10 +139,16 @@ impl GuestIndices {
         store: &mut Store<T>,
         instance: &wasmtime::component::Instance,
     ) -> wasmtime::Result<Guest> {
-        Ok(match self {
-            GuestIndices::V0_1(indices) => Guest::V0_1(indices.load(store, instance)?),
-            GuestIndices::V0_2(indices) => Guest::V0_2(indices.load(store, instance)?),
-        })
+        let guest = match &self.guest {
+            VersionIndices::V0_1(indices) => Versioned::V0_1(indices.load(&mut *store, instance)?),
+            VersionIndices::V0_2(indices) => Versioned::V0_2(indices.load(&mut *store, instance)?),
+            VersionIndices::V0_3(indices) => Versioned::V0_3(indices.load(&mut *store, instance)?),
+        };
+        let server = match &self.server {
+            Some(indices) => Some(indices.load(store, instance)?),
+            None => None,
+        };
+        Ok(Guest { guest, server })
     }
 }
 
@@ -122,9 +156,10 @@ impl GuestIndices {
 /// then the version's own typed call.
 impl Guest {
     pub async fn info<T: Send>(&self, store: &mut Store<T>) -> wasmtime::Result<PluginInfo> {
-        match self {
-            Guest::V0_1(guest) => guest.witplug_plugin_guest().call_info(store).await,
-            Guest::V0_2(guest) => guest.witplug_plugin_guest().call_info(store).await,
+        match &self.guest {
+            Versioned::V0_1(guest) => guest.witplug_plugin_guest().call_info(store).await,
+            Versioned::V0_2(guest) => guest.witplug_plugin_guest().call_info(store).await,
+            Versioned::V0_3(guest) => guest.call_info(store).await,
         }
     }
 
@@ -133,9 +168,10 @@ impl Guest {
         &self,
         store: &mut Store<T>,
     ) -> wasmtime::Result<Vec<ToolDescription>> {
-        match self {
-            Guest::V0_1(_) => Ok(Vec::new()),
-            Guest::V0_2(guest) => guest.witplug_plugin_guest().call_describe_tools(store).await,
+        match &self.guest {
+            Versioned::V0_1(_) => Ok(Vec::new()),
+            Versioned::V0_2(guest) => guest.witplug_plugin_guest().call_describe_tools(store).await,
+            Versioned::V0_3(guest) => guest.call_describe_tools(store).await,
         }
     }
 
@@ -143,9 +179,10 @@ impl Guest {
         &self,
         store: &mut Store<T>,
     ) -> wasmtime::Result<Result<(), WitError>> {
-        match self {
-            Guest::V0_1(guest) => guest.witplug_plugin_guest().call_init(store).await,
-            Guest::V0_2(guest) => guest.witplug_plugin_guest().call_init(store).await,
+        match &self.guest {
+            Versioned::V0_1(guest) => guest.witplug_plugin_guest().call_init(store).await,
+            Versioned::V0_2(guest) => guest.witplug_plugin_guest().call_init(store).await,
+            Versioned::V0_3(guest) => guest.call_init(store).await,
         }
     }
 
@@ -154,9 +191,10 @@ impl Guest {
         store: &mut Store<T>,
         input: &str,
     ) -> wasmtime::Result<Result<String, WitError>> {
-        match self {
-            Guest::V0_1(guest) => guest.witplug_plugin_guest().call_handle(store, input).await,
-            Guest::V0_2(guest) => guest.witplug_plugin_guest().call_handle(store, input).await,
+        match &self.guest {
+            Versioned::V0_1(guest) => guest.witplug_plugin_guest().call_handle(store, input).await,
+            Versioned::V0_2(guest) => guest.witplug_plugin_guest().call_handle(store, input).await,
+            Versioned::V0_3(guest) => guest.call_handle(store, input).await,
         }
     }
 
@@ -166,13 +204,14 @@ impl Guest {
         topic: &str,
         payload: &[u8],
     ) -> wasmtime::Result<Result<(), WitError>> {
-        match self {
-            Guest::V0_1(guest) => {
+        match &self.guest {
+            Versioned::V0_1(guest) => {
                 guest.witplug_plugin_guest().call_on_message(store, topic, payload).await
             }
-            Guest::V0_2(guest) => {
+            Versioned::V0_2(guest) => {
                 guest.witplug_plugin_guest().call_on_message(store, topic, payload).await
             }
+            Versioned::V0_3(guest) => guest.call_on_message(store, topic, payload).await,
         }
     }
 
@@ -182,21 +221,31 @@ impl Guest {
         name: &str,
         input: &str,
     ) -> wasmtime::Result<Result<String, WitError>> {
-        match self {
-            Guest::V0_1(guest) => {
+        match &self.guest {
+            Versioned::V0_1(guest) => {
                 guest.witplug_plugin_guest().call_run_tool(store, name, input).await
             }
-            Guest::V0_2(guest) => {
+            Versioned::V0_2(guest) => {
                 guest.witplug_plugin_guest().call_run_tool(store, name, input).await
             }
+            Versioned::V0_3(guest) => guest.call_run_tool(store, name, input).await,
         }
     }
 
     pub async fn shutdown<T: Send>(&self, store: &mut Store<T>) -> wasmtime::Result<()> {
-        match self {
-            Guest::V0_1(guest) => guest.witplug_plugin_guest().call_shutdown(store).await,
-            Guest::V0_2(guest) => guest.witplug_plugin_guest().call_shutdown(store).await,
+        match &self.guest {
+            Versioned::V0_1(guest) => guest.witplug_plugin_guest().call_shutdown(store).await,
+            Versioned::V0_2(guest) => guest.witplug_plugin_guest().call_shutdown(store).await,
+            Versioned::V0_3(guest) => guest.call_shutdown(store).await,
         }
+    }
+}
+
+/// 0.3's `server` exports: one typed call each, on the instance's store.
+impl Guest {
+    /// The `server` interface, when the plugin exports it.
+    pub fn server(&self) -> Option<&server::Guest> {
+        self.server.as_ref()
     }
 }
 
@@ -209,7 +258,8 @@ mod tests {
         assert_eq!(Contract::matching("0.1.0"), Some(Contract::V0_1));
         assert_eq!(Contract::matching("0.2.0"), Some(Contract::V0_2));
         assert_eq!(Contract::matching("0.2.7"), Some(Contract::V0_2));
-        assert_eq!(Contract::matching("0.3.0"), None);
+        assert_eq!(Contract::matching("0.3.0"), Some(Contract::V0_3));
+        assert_eq!(Contract::matching("0.4.0"), None);
         assert_eq!(Contract::matching("0.1.5-draft"), None);
         assert_eq!(Contract::matching("1.0.0"), None);
         assert_eq!(Contract::matching("0.2"), None);

@@ -176,6 +176,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The plugin returned a value the host refuses to pass on: a URI
+    /// with control characters, a MIME type that is not one, structured
+    /// content that is not a JSON object, too many items (contract 0.3).
+    #[error("plugin `{plugin}` returned {what} the host refuses: {reason}")]
+    InvalidResult {
+        /// The plugin.
+        plugin: String,
+        /// What it returned, e.g. `a tool result`.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The plugin's `init` returned an error; it receives no calls.
     #[error("plugin `{plugin}` failed to initialise: {}", describe(error))]
     InitFailed {
@@ -436,7 +449,10 @@ impl Error {
     /// from.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Plugin { .. } | Self::Tool { .. } | Self::InitFailed { .. } => ErrorKind::Plugin,
+            Self::Plugin { .. }
+            | Self::Tool { .. }
+            | Self::InitFailed { .. }
+            | Self::InvalidResult { .. } => ErrorKind::Plugin,
             Self::Timeout { .. }
             | Self::FuelExhausted { .. }
             | Self::MemoryLimit { .. }

@@ -122,6 +122,42 @@ impl Host {
         tools
     }
 
+    /// Calls the tool `name` for an agent: as [`Host::call_tool`], with a
+    /// rich result (contract 0.3: content items of several kinds, and
+    /// structured JSON) and `call`'s client reachable by the plugin for
+    /// progress, sampling and elicitation. A tool that answers with text
+    /// (0.1, 0.2, a host tool, another host's) answers with one text item.
+    ///
+    /// # Errors
+    ///
+    /// As [`Host::call_tool`], and [`Error::InvalidResult`] for a result
+    /// the host refuses to pass on.
+    pub async fn call_tool_with(
+        &self,
+        name: &str,
+        input: &str,
+        call: crate::mcp::ToolCall,
+    ) -> Result<crate::mcp::ToolResult> {
+        if let Some(Found::Plugin(provider)) = self.services.tools.get(name) {
+            let context = CallContext {
+                client: call.client.map(crate::mcp::ClientLink),
+                ..CallContext::default()
+            };
+            return provider.run_tool_with(context, name, input).await;
+        }
+        let output = self.call_tool(name, input).await?;
+        Ok(crate::mcp::ToolResult {
+            content: vec![crate::mcp::Content::Text(output)],
+            structured: None,
+        })
+    }
+
+    /// The resource updates plugins announce (`client.resource-updated`),
+    /// from now on.
+    pub fn resource_updates(&self) -> tokio::sync::broadcast::Receiver<crate::mcp::ResourceUpdate> {
+        self.services.resources.subscribe()
+    }
+
     /// Calls the tool `name` as the embedder: a host tool, a loaded
     /// plugin's, or, when the bus reaches other hosts, one of theirs, with
     /// `input` (JSON text for a tool with a schema, checked against it

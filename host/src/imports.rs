@@ -1,6 +1,7 @@
 //! What a plugin imports from the host, each import checked against the
 //! plugin's grants and limits: witplug's host interface, a file per
-//! contract version (`v0_2.rs`, the newest; `v0_1.rs` delegates to it),
+//! contract version (`v0_2.rs`; `v0_1.rs` and `v0_3.rs` delegate to it;
+//! `client.rs`: 0.3's `client`, what a call asks of the agent's client),
 //! the standard interfaces beside it (`config.rs`: `wasi:config/store`;
 //! `logging.rs`: `wasi:logging/logging`; `keyvalue.rs`: `wasi:keyvalue`),
 //! WASI's own with its guards (`sockets.rs`: name lookups and sockets;
@@ -15,6 +16,7 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::contract;
 use crate::instance_state::PluginState;
 
+mod client;
 mod config;
 pub(crate) mod core_abi;
 mod http;
@@ -23,6 +25,7 @@ mod logging;
 mod sockets;
 mod v0_1;
 pub(crate) mod v0_2;
+mod v0_3;
 
 /// Builds the whole component linker: WASI (with nothing granted), HTTP,
 /// the guards that check a grant or charge a budget before wasmtime-wasi's
@@ -40,6 +43,13 @@ pub(crate) fn add_to_linker(linker: &mut Linker<PluginState>) -> wasmtime::Resul
     contract::v0_1::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
     // 0.1's `types` holds types only; its instance must still exist.
     linker.instance("witplug:plugin/types@0.1.0")?;
+    // 0.3: its `host` (0.2's, delegating), and what serves agents.
+    contract::v0_3::witplug::plugin::host::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+    contract::v0_3::witplug::plugin::mcp_types::add_to_linker::<_, HasSelf<_>>(linker, |state| {
+        state
+    })?;
+    contract::v0_3::witplug::plugin::client::add_to_linker::<_, HasSelf<_>>(linker, |state| state)?;
+    linker.instance("witplug:plugin/types@0.3.0")?;
     // The standard interfaces beside the contract, for components not
     // written for witplug.
     config::add_to_linker(linker)?;

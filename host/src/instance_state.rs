@@ -135,6 +135,8 @@ pub(crate) struct Services {
     pub bus: Arc<dyn MessageBus>,
     pub events: Events,
     pub keyvalue: Buckets,
+    /// Where plugins' `resource-updated` goes.
+    pub resources: crate::mcp::ResourceUpdates,
 }
 
 /// What the host tracks during one call.
@@ -155,6 +157,19 @@ pub(crate) struct CallState {
     pub stderr_mark: u64,
     /// Where the call comes from.
     pub context: CallContext,
+    /// What the call asked of the agent's client so far.
+    pub asks: Asks,
+}
+
+/// What one call asked of the agent's client (contract 0.3's `client`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Asks {
+    /// Progress reports, sent or dropped.
+    pub progress: u64,
+    /// The last progress sent: each must be greater.
+    pub last_progress: Option<f64>,
+    /// Sampling and elicitation requests.
+    pub requests: u64,
 }
 
 impl PluginState {
@@ -171,6 +186,7 @@ impl PluginState {
                 panic: None,
                 stderr_mark: 0,
                 context: CallContext::default(),
+                asks: Asks::default(),
             },
             wasi: plugin.grants.wasi(&plugin.dirs, denied_by(&plugin), stderr.clone()),
             stderr,
@@ -210,6 +226,7 @@ impl PluginState {
         self.call.panic = None;
         self.call.stderr_mark = self.stderr.mark();
         origin.replace(&mut self.call.context);
+        self.call.asks = Asks::default();
         self.limiter.memory_refused = false;
         self.limiter.table_refused = false;
         deadline

@@ -119,6 +119,7 @@ mod host;
 mod imports;
 mod instance_state;
 pub mod kv;
+pub mod mcp;
 mod name;
 #[cfg(feature = "nats")]
 pub mod nats;

@@ -19,6 +19,7 @@ mod instance;
 mod lease;
 mod lifecycle;
 mod pool;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,6 +87,12 @@ struct Labels {
     handle: Name,
     on_message: Name,
     run_tool: Name,
+    list_resources: Name,
+    list_resource_templates: Name,
+    read_resource: Name,
+    list_prompts: Name,
+    get_prompt: Name,
+    complete: Name,
     memory_read: Name,
     memory_write: Name,
 }
@@ -96,6 +103,12 @@ impl Default for Labels {
             handle: "handle".into(),
             on_message: "on-message".into(),
             run_tool: "run-tool".into(),
+            list_resources: "list-resources".into(),
+            list_resource_templates: "list-resource-templates".into(),
+            read_resource: "read-resource".into(),
+            list_prompts: "list-prompts".into(),
+            get_prompt: "get-prompt".into(),
+            complete: "complete".into(),
             memory_read: "memory.read".into(),
             memory_write: "memory.write".into(),
         }
@@ -463,6 +476,13 @@ impl Plugin {
 
     /// Runs a tool this plugin provides, for another plugin's `call-tool`.
     async fn serve_tool(&self, call: CallContext, name: &str, input: &str) -> Result<String> {
+        self.check_tool_input(name, input).await?;
+        self.run_tool_in(Source::POOL, call, name, input).await
+    }
+
+    /// Refuses a tool's input over the plugin's `max-input`, or one its
+    /// input schema does not admit.
+    pub(crate) async fn check_tool_input(&self, name: &str, input: &str) -> Result<()> {
         // What the provider could not pass the host itself, it is not
         // made to take in: refused before it runs, never trapping it.
         let limit = self.context.limits.max_input;
@@ -481,7 +501,7 @@ impl Plugin {
         {
             return Err(Error::Plugin { plugin: self.name().to_owned(), error: refused.into() });
         }
-        self.run_tool_in(Source::POOL, call, name, input).await
+        Ok(())
     }
 
     /// Initialises the plugin: an instance runs `init` with the plugin's
@@ -554,6 +574,15 @@ impl ToolProvider for Plugin {
         input: &'a str,
     ) -> ProviderFuture<'a> {
         Box::pin(self.serve_tool(call, name, input))
+    }
+
+    fn run_tool_with<'a>(
+        &'a self,
+        call: CallContext,
+        name: &'a str,
+        input: &'a str,
+    ) -> ProviderFuture<'a, crate::mcp::ToolResult> {
+        Box::pin(self.serve_tool_with(call, name, input))
     }
 }
 

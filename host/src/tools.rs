@@ -101,8 +101,8 @@ impl fmt::Debug for Tools {
 }
 
 /// The future of a tool call into a plugin.
-pub(crate) type ProviderFuture<'a> =
-    Pin<Box<dyn Future<Output = crate::Result<String>> + Send + 'a>>;
+pub(crate) type ProviderFuture<'a, T = String> =
+    Pin<Box<dyn Future<Output = crate::Result<T>> + Send + 'a>>;
 
 /// A plugin that answers other plugins' tool calls through its `run-tool`
 /// export: what the registry knows of a plugin, so that the store, below
@@ -118,6 +118,15 @@ pub(crate) trait ToolProvider: Send + Sync {
         name: &'a str,
         input: &'a str,
     ) -> ProviderFuture<'a>;
+
+    /// Runs the tool `name` for an agent, with a rich result (contract
+    /// 0.3's `server.run-tool`, or the text of `run-tool`).
+    fn run_tool_with<'a>(
+        &'a self,
+        call: CallContext,
+        name: &'a str,
+        input: &'a str,
+    ) -> ProviderFuture<'a, crate::mcp::ToolResult>;
 }
 
 /// One tool a plugin can reach: the host's own, or another plugin's.

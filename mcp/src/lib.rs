@@ -36,10 +36,13 @@
 
 #![deny(missing_docs)]
 
+mod agent;
 mod catalog;
+mod content;
 mod error;
 mod http;
 mod logs;
+mod served;
 mod server;
 mod stdio;
 

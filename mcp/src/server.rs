@@ -1,13 +1,20 @@
-//! The MCP server: `tools/list` and `tools/call` over a host's tools,
-//! logging at the level each client sets, and `list_changed` when the
-//! tools change.
+//! The MCP server: `tools/list` and `tools/call` over a host's tools
+//! (rich results, progress, sampling and elicitation for plugins of
+//! contract 0.3), resources, templates, subscriptions, prompts and
+//! completion from the plugins that serve them, logging at the level each
+//! client sets, and `list_changed` when the tools change.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    ContentBlock, GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
+    Reference, ResourceUpdatedNotificationParam, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, Tool, UnsubscribeRequestParams,
 };
 #[expect(
     deprecated,
@@ -16,10 +23,13 @@ use rmcp::model::{
 use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
 use rmcp::service::{NotificationContext, RequestContext};
 use rmcp::{ErrorData, Peer, RoleServer, ServerHandler, ServiceExt};
+use serde_json::{Value, json};
+use witplug_host::mcp::{CompletionRef, Content, ToolCall, ToolResult};
 use witplug_host::{Error as HostError, Host, tools::ToolInfo};
 
 use crate::catalog::{self, Offered, Target};
 use crate::logs::{DEBUG, ERROR, INFO, LogLine, LogReceiver, WARNING};
+use crate::served::{self, Missing};
 use crate::{Error, Result};
 
 /// What the server offers.
@@ -77,6 +87,22 @@ pub struct McpServer {
     shared: Arc<Shared>,
     /// The least severe level this session's client wants logged.
     level: Arc<AtomicU8>,
+    /// The resources this session's client subscribed to.
+    subscriptions: Subscriptions,
+}
+
+/// The resource URIs one session subscribed to.
+type Subscriptions = Arc<Mutex<HashSet<String>>>;
+
+/// The most resources one session may subscribe to.
+const MAX_SUBSCRIPTIONS: usize = 1024;
+
+/// A client session that finished initialising.
+#[derive(Clone)]
+struct Session {
+    peer: Peer<RoleServer>,
+    level: Arc<AtomicU8>,
+    subscriptions: Subscriptions,
 }
 
 struct Shared {
@@ -84,7 +110,9 @@ struct Shared {
     options: McpOptions,
     /// Every client session that finished initialising, with the level it
     /// wants logged.
-    clients: Mutex<Vec<(Peer<RoleServer>, Arc<AtomicU8>)>>,
+    clients: Mutex<Vec<Session>>,
+    /// Whether resource updates are being forwarded to subscribers.
+    forwarding: AtomicBool,
     /// The tools other hosts offered when last asked (with a NATS bus).
     remote: Mutex<Vec<ToolInfo>>,
 }
@@ -102,9 +130,14 @@ impl McpServer {
             host,
             options,
             clients: Mutex::new(Vec::new()),
+            forwarding: AtomicBool::new(false),
             remote: Mutex::new(Vec::new()),
         });
-        Self { shared, level: Arc::new(AtomicU8::new(INFO)) }
+        Self {
+            shared,
+            level: Arc::new(AtomicU8::new(INFO)),
+            subscriptions: Subscriptions::default(),
+        }
     }
 
     /// The bound on one incoming message.
@@ -115,7 +148,11 @@ impl McpServer {
     /// This server for a new client session: the same host and clients, a
     /// log level of its own.
     pub(crate) fn session(&self) -> Self {
-        Self { shared: self.shared.clone(), level: Arc::new(AtomicU8::new(INFO)) }
+        Self {
+            shared: self.shared.clone(),
+            level: Arc::new(AtomicU8::new(INFO)),
+            subscriptions: Subscriptions::default(),
+        }
     }
 
     /// Serves one client on stdin and stdout until it closes them (at once,
@@ -141,8 +178,8 @@ impl McpServer {
     /// Tells every client that the tools changed (`notifications/tools/
     /// list_changed`), as after a plugin reloads.
     pub async fn tools_changed(&self) {
-        for (peer, _) in self.clients() {
-            let _ = peer.notify_tool_list_changed().await;
+        for session in self.clients() {
+            let _ = session.peer.notify_tool_list_changed().await;
         }
     }
 
@@ -150,19 +187,50 @@ impl McpServer {
     /// admits them, until the log layer is gone.
     pub async fn forward_logs(&self, mut logs: LogReceiver) {
         while let Some(line) = logs.recv().await {
-            for (peer, level) in self.clients() {
-                if line.level >= level.load(Ordering::Relaxed) {
-                    send_log(&peer, &line).await;
+            for session in self.clients() {
+                if line.level >= session.level.load(Ordering::Relaxed) {
+                    send_log(&session.peer, &line).await;
                 }
             }
         }
     }
 
     /// The clients still connected (the others are forgotten).
-    fn clients(&self) -> Vec<(Peer<RoleServer>, Arc<AtomicU8>)> {
+    fn clients(&self) -> Vec<Session> {
         let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        clients.retain(|(peer, _)| !peer.is_transport_closed());
+        clients.retain(|session| !session.peer.is_transport_closed());
         clients.clone()
+    }
+
+    /// Sends each resource update plugins announce to the sessions
+    /// subscribed to its URI, until the host is gone. Started once, by the
+    /// first session.
+    fn forward_resource_updates(&self) {
+        if self.shared.forwarding.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let mut updates = self.shared.host.resource_updates();
+        let server = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let update = match updates.recv().await {
+                    Ok(update) => update,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                for session in server.clients() {
+                    let subscribed = session
+                        .subscriptions
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .contains(&update.uri);
+                    if subscribed {
+                        let params = ResourceUpdatedNotificationParam::new(update.uri.clone());
+                        let _ = session.peer.notify_resource_updated(params).await;
+                    }
+                }
+            }
+        });
     }
 
     fn offered(&self) -> Vec<Offered> {
@@ -210,11 +278,22 @@ impl McpServer {
         }
     }
 
-    /// Runs `offered` with `input`.
-    async fn run(&self, offered: &Offered, input: &str) -> witplug_host::Result<String> {
+    /// Runs `offered` with `input`, the plugin reaching `agent`.
+    async fn run(
+        &self,
+        offered: &Offered,
+        input: &str,
+        agent: Arc<crate::agent::Agent>,
+    ) -> witplug_host::Result<ToolResult> {
         match &offered.target {
-            Target::Tool(name) => self.shared.host.call_tool(name, input).await,
-            Target::Handle(plugin) => self.shared.host.plugin(plugin)?.handle(input).await,
+            Target::Tool(name) => {
+                let call = ToolCall::with_client(agent);
+                self.shared.host.call_tool_with(name, input, call).await
+            }
+            Target::Handle(plugin) => {
+                let output = self.shared.host.plugin(plugin)?.handle(input).await?;
+                Ok(ToolResult { content: vec![Content::Text(output)], structured: None })
+            }
         }
     }
 }
@@ -230,6 +309,54 @@ async fn send_log(peer: &Peer<RoleServer>, line: &LogLine) {
     let data = serde_json::Value::String(line.message.clone());
     let params = LoggingMessageNotificationParam::new(level, data).with_logger(line.plugin.clone());
     let _ = peer.notify_logging_message(params).await;
+}
+
+/// The result of a call that answered: its content as the protocol's
+/// blocks, and its structured content (the plugin's, or, for a tool that
+/// answers text under an output schema, that text as JSON).
+fn answer(offered: &Offered, result: &ToolResult) -> CallToolResult {
+    let blocks = served::blocks(result);
+    let content: Result<Vec<ContentBlock>, _> = serde_json::from_value(Value::Array(blocks));
+    let content = match content {
+        Ok(content) => content,
+        Err(err) => {
+            let text = format!("failed: the result does not fit the protocol: {err}");
+            return CallToolResult::error(vec![ContentBlock::text(text)]);
+        }
+    };
+    let structured = match (&result.structured, result.content.as_slice()) {
+        (Some(structured), _) => {
+            serde_json::from_str(structured).map(Some).map_err(|e| e.to_string())
+        }
+        (None, [Content::Text(text)]) => offered.structured(text),
+        (None, _) => Ok(None),
+    };
+    match structured {
+        Ok(structured) => {
+            let mut answer = CallToolResult::success(content);
+            answer.structured_content = structured;
+            answer
+        }
+        Err(reason) => CallToolResult::error(vec![ContentBlock::text(format!("failed: {reason}"))]),
+    }
+}
+
+/// A result the protocol's type `T` holds, from JSON this crate built.
+fn decoded<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ErrorData> {
+    serde_json::from_value(value).map_err(|err| {
+        ErrorData::internal_error(format!("an answer that does not fit the protocol: {err}"), None)
+    })
+}
+
+/// The protocol error of a resource, prompt or completion nobody has.
+fn missing(what: &str, name: &str, why: Missing) -> ErrorData {
+    let shown: String = name.chars().filter(|c| !c.is_control()).take(256).collect();
+    match why {
+        Missing::NotFound => ErrorData::resource_not_found(format!("no {what} `{shown}`"), None),
+        Missing::Failed(reason) => {
+            ErrorData::internal_error(format!("{what} `{shown}`: {reason}"), None)
+        }
+    }
 }
 
 /// The result of a call that failed in the plugin or the host: an error
@@ -259,11 +386,18 @@ impl ServerHandler for McpServer {
         reason = "logging is deprecated in MCP's newest draft; clients still use it"
     )]
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder()
-            .enable_tools()
-            .enable_tool_list_changed()
-            .enable_logging();
-        ServerConfig::new(capabilities.build())
+        let mut capabilities = json!({ "tools": { "listChanged": true }, "logging": {} });
+        // What plugins of contract 0.3 serve, when any does.
+        if served::any(&self.shared.host) {
+            capabilities["resources"] = json!({ "subscribe": true });
+            capabilities["prompts"] = json!({});
+            capabilities["completions"] = json!({});
+        }
+        let capabilities: ServerCapabilities =
+            serde_json::from_value(capabilities).unwrap_or_else(|_| {
+                ServerCapabilities::builder().enable_tools().enable_logging().build()
+            });
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("witplug", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Tools provided by WebAssembly plugins, each run in a sandbox under its grants \
@@ -306,24 +440,18 @@ impl ServerHandler for McpServer {
         };
         // The call's future is dropped when the client cancels: the host
         // throws the instance it ran on away.
+        let token = context.meta.get_progress_token();
+        let agent = crate::agent::Agent::new(context.peer.clone(), token, context.ct.clone());
         let output = tokio::select! {
             () = context.ct.cancelled() => {
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
             }
-            output = self.run(&offered, &input) => output,
+            output = self.run(&offered, &input, agent.clone()) => output,
         };
+        agent.finish().await;
         let result = match output {
             Err(err) => failed(&err),
-            Ok(output) => match offered.structured(&output) {
-                Ok(structured) => {
-                    let mut result = CallToolResult::success(vec![ContentBlock::text(output)]);
-                    result.structured_content = structured;
-                    result
-                }
-                Err(reason) => {
-                    CallToolResult::error(vec![ContentBlock::text(format!("failed: {reason}"))])
-                }
-            },
+            Ok(result) => answer(&offered, &result),
         };
         Ok(result.into())
     }
@@ -348,8 +476,118 @@ impl ServerHandler for McpServer {
     }
 
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
-        clients.retain(|(peer, _)| !peer.is_transport_closed());
-        clients.push((context.peer, self.level.clone()));
+        {
+            let mut clients = self.shared.clients.lock().unwrap_or_else(PoisonError::into_inner);
+            clients.retain(|session| !session.peer.is_transport_closed());
+            clients.push(Session {
+                peer: context.peer,
+                level: self.level.clone(),
+                subscriptions: self.subscriptions.clone(),
+            });
+        }
+        self.forward_resource_updates();
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        decoded(served::resources(&self.shared.host).await)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        decoded(served::templates(&self.shared.host).await)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let read = tokio::select! {
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the client cancelled the read", None));
+            }
+            read = served::read(&self.shared.host, &request.uri) => read,
+        };
+        let contents = read.map_err(|why| missing("resource", &request.uri, why))?;
+        Ok(decoded::<ReadResourceResult>(contents)?.into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        witplug_host::mcp::check_uri(&request.uri)
+            .map_err(|why| ErrorData::invalid_params(why, None))?;
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(PoisonError::into_inner);
+        if subscriptions.len() >= MAX_SUBSCRIPTIONS && !subscriptions.contains(&request.uri) {
+            return Err(ErrorData::invalid_params(
+                format!("a session subscribes to at most {MAX_SUBSCRIPTIONS} resources"),
+                None,
+            ));
+        }
+        subscriptions.insert(request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.subscriptions.lock().unwrap_or_else(PoisonError::into_inner).remove(&request.uri);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        decoded(served::prompts(&self.shared.host).await)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        let arguments: Vec<(String, String)> = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, value)| match value {
+                Value::String(text) => (name, text),
+                other => (name, other.to_string()),
+            })
+            .collect();
+        let prompt = served::prompt(&self.shared.host, &request.name, &arguments)
+            .await
+            .map_err(|why| missing("prompt", &request.name, why))?;
+        Ok(decoded::<GetPromptResult>(prompt)?.into())
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        let reference = match &request.r#ref {
+            Reference::Prompt(prompt) => CompletionRef::Prompt(prompt.name.clone()),
+            Reference::Resource(template) => CompletionRef::ResourceTemplate(template.uri.clone()),
+            _ => return Err(ErrorData::invalid_params("an unknown kind of reference", None)),
+        };
+        let (argument, value) = (&request.argument.name, &request.argument.value);
+        let completion = served::complete(&self.shared.host, &reference, argument, value)
+            .await
+            .map_err(|why| missing("completion for", argument, why))?;
+        decoded(completion)
     }
 }

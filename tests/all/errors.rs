@@ -21,6 +21,14 @@ fn every_variant() -> Vec<(Error, ErrorKind)> {
         (Error::Plugin { plugin: plugin(), error: PluginError::Failed(reason()) }, Plugin),
         (Error::Tool { tool: "t".into(), error: PluginError::Denied(reason()) }, Plugin),
         (Error::InitFailed { plugin: plugin(), error: PluginError::Failed(reason()) }, Plugin),
+        (
+            Error::InvalidResult {
+                plugin: plugin(),
+                what: "a tool result".into(),
+                reason: reason(),
+            },
+            Plugin,
+        ),
         (Error::Timeout { plugin: plugin(), deadline: Duration::from_secs(1) }, Limit),
         (Error::FuelExhausted { plugin: plugin(), fuel: 1 }, Limit),
         (Error::MemoryLimit { plugin: plugin(), limit: 1 }, Limit),

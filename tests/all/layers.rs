@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom first. `root` is the files beside `lib.rs`.
-const LAYERS: [&str; 13] = [
+const LAYERS: [&str; 14] = [
     "contract",
     "root",
     "config",
+    "mcp",
     "tools",
     "bus",
     "kv",

@@ -26,6 +26,9 @@ pub(crate) fn from_names<'a>(
     names: impl IntoIterator<Item = &'a str>,
 ) -> Result<Option<Contract>, String> {
     let mut found: Option<Contract> = None;
+    // The version of the interfaces that go with any (`types`, and 0.3's
+    // MCP ones), for a component that uses only those.
+    let mut extension: Option<Contract> = None;
     for name in names {
         let Some(rest) = name.strip_prefix(PACKAGE) else { continue };
         let spoken = || CONTRACTS.iter().map(|c| c.version()).collect::<Vec<_>>().join(", ");
@@ -43,6 +46,20 @@ pub(crate) fn from_names<'a>(
                 spoken()
             ));
         };
+        // The interfaces that serve agents are new in 0.3: a plugin may
+        // pair them with 0.2's `host` and `guest` (as the Rust SDK does).
+        // `types` are types only. The version is `host`'s and `guest`'s.
+        let interface = rest.split_once('@').map_or(rest, |(interface, _)| interface);
+        if matches!(interface, "client" | "server" | "mcp-types") && contract < Contract::V0_3 {
+            return Err(format!(
+                "uses `{}`, which witplug:plugin has only since 0.3.0",
+                crate::text::sanitize(name, crate::text::NAME)
+            ));
+        }
+        if matches!(interface, "client" | "server" | "mcp-types" | "types") {
+            extension.get_or_insert(contract);
+            continue;
+        }
         match found {
             Some(other) if other != contract => {
                 return Err(format!(
@@ -52,5 +69,5 @@ pub(crate) fn from_names<'a>(
             _ => found = Some(contract),
         }
     }
-    Ok(found)
+    Ok(found.or(extension))
 }

@@ -76,6 +76,8 @@ impl Manifest {
             ("stdout", asked.stdout, was.stdout),
             ("stderr", asked.stderr, was.stderr),
             ("resolve", asked.resolve, was.resolve),
+            ("sampling", asked.sampling, was.sampling),
+            ("elicitation", asked.elicitation, was.elicitation),
         ] {
             if on && !was {
                 more.push(format!("grants.{key}: off -> on"));
@@ -156,6 +158,9 @@ fn limit_values(spec: &LimitsSpec, d: &Limits) -> Vec<(&'static str, u128)> {
         ("tool-descriptions", n(spec.tool_descriptions, d.tool_descriptions)),
         ("schema-depth", n(spec.schema_depth, d.schema_depth)),
         ("schema-patterns", n(spec.schema_patterns, d.schema_patterns)),
+        ("progress-reports", n(spec.progress_reports, d.progress_reports)),
+        ("client-requests", n(spec.client_requests, d.client_requests)),
+        ("sample-tokens", n(spec.sample_tokens, d.sample_tokens)),
     ]
 }
 

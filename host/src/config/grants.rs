@@ -16,6 +16,8 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 /// stdout = true                   # its stdout goes to the host's
 /// stderr = true                   # its stderr goes to the host's
 /// keyvalue = ["default", "cache"] # key-value buckets it may open
+/// sampling = true                 # it may ask the agent's model (0.3)
+/// elicitation = true              # it may ask the agent's user (0.3)
 ///
 /// [[grants.dirs]]
 /// host = "data"                   # relative to the manifest's folder
@@ -58,6 +60,14 @@ pub struct Grants {
     /// Whether the plugin may resolve names (`wasi:sockets/ip-name-lookup`).
     #[serde(default)]
     pub resolve: bool,
+    /// Whether the plugin may ask the agent's model for a message during a
+    /// tool call (`client.sample`, MCP sampling).
+    #[serde(default)]
+    pub sampling: bool,
+    /// Whether the plugin may ask the agent's user for input during a tool
+    /// call (`client.elicit`, MCP elicitation).
+    #[serde(default)]
+    pub elicitation: bool,
     /// Origins the plugin may send HTTP requests to, through
     /// `wasi:http/outgoing-handler`: `"https://api.example.com"`,
     /// `"http://127.0.0.1:8080"`, `"*.example.org"` (any scheme, every
@@ -163,6 +173,18 @@ impl Grants {
         self
     }
 
+    /// Sets whether the plugin may ask the agent's model (MCP sampling).
+    pub fn sampling(mut self, allowed: bool) -> Self {
+        self.sampling = allowed;
+        self
+    }
+
+    /// Sets whether the plugin may ask the agent's user (MCP elicitation).
+    pub fn elicitation(mut self, allowed: bool) -> Self {
+        self.elicitation = allowed;
+        self
+    }
+
     /// Sets whether the plugin may resolve names.
     pub fn resolve(mut self, allowed: bool) -> Self {
         self.resolve = allowed;
@@ -187,6 +209,8 @@ impl Grants {
         self.stderr |= other.stderr;
         self.connect.extend(other.connect);
         self.resolve |= other.resolve;
+        self.sampling |= other.sampling;
+        self.elicitation |= other.elicitation;
         self.http.extend(other.http);
         self.keyvalue.extend(other.keyvalue);
     }
@@ -316,6 +340,12 @@ impl Grants {
                 list(&self.publish),
                 list(&self.subscribe)
             ),
+            "witplug:plugin/client" => format!(
+                "progress, resource updates; sampling: {}; elicitation: {}",
+                if self.sampling { "granted" } else { "none" },
+                if self.elicitation { "granted" } else { "none" }
+            ),
+            "witplug:plugin/mcp-types" => "types only".to_owned(),
             "wasi:filesystem/preopens" | "wasi:filesystem/types" => {
                 let dirs: Vec<String> = self
                     .dirs

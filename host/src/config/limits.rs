@@ -53,7 +53,12 @@ const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// - `schema_depth`: 32 levels of nesting in one schema;
 /// - `schema_patterns`: 256 regular expressions in one schema (each
 ///   compiled by a linear-time engine to at most 256 KiB); compiling them
-///   all must end within `deadline`.
+///   all must end within `deadline`;
+///
+/// and what one call may ask of the agent's client (contract 0.3):
+/// - `progress_reports`: 100 progress reports per call (more are dropped);
+/// - `client_requests`: 4 sampling and elicitation requests per call;
+/// - `sample_tokens`: 4,096 tokens asked for in one sampling request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -107,6 +112,12 @@ pub struct Limits {
     /// Regular expressions (`pattern`s, `patternProperties` keys) in one
     /// tool schema.
     pub schema_patterns: u64,
+    /// Progress reports one call may send; past that they are dropped.
+    pub progress_reports: u64,
+    /// Sampling and elicitation requests one call may make.
+    pub client_requests: u64,
+    /// Tokens one sampling request may ask for (`max-tokens`).
+    pub sample_tokens: u64,
 }
 
 pub use crate::error::Budget;
@@ -157,6 +168,9 @@ impl Default for Limits {
             tool_descriptions: 1 << 20,
             schema_depth: 32,
             schema_patterns: 256,
+            progress_reports: 100,
+            client_requests: 4,
+            sample_tokens: 4_096,
         }
     }
 }
@@ -173,7 +187,9 @@ impl Limits {
     /// - `keyvalue_bytes`: 16 GiB; `keyvalue_keys`: 100,000,000;
     ///   `keyvalue_value_size`: 64 MiB; `keyvalue_answer`: 256 MiB;
     /// - `tool_descriptions`: 16 MiB; `schema_depth`: 128;
-    ///   `schema_patterns`: 4,096.
+    ///   `schema_patterns`: 4,096;
+    /// - `progress_reports`: 10,000; `client_requests`: 64;
+    ///   `sample_tokens`: 1,000,000.
     pub fn default_ceilings() -> Self {
         Self {
             memory: 1 << 30,
@@ -198,6 +214,9 @@ impl Limits {
             tool_descriptions: 16 << 20,
             schema_depth: 128,
             schema_patterns: 4_096,
+            progress_reports: 10_000,
+            client_requests: 64,
+            sample_tokens: 1_000_000,
         }
     }
 
@@ -227,6 +246,9 @@ impl Limits {
             tool_descriptions: u64::MAX,
             schema_depth: u64::MAX,
             schema_patterns: u64::MAX,
+            progress_reports: u64::MAX,
+            client_requests: u64::MAX,
+            sample_tokens: u64::MAX,
         }
     }
 
@@ -382,6 +404,27 @@ impl Limits {
                 ceilings.schema_patterns,
                 count,
             )?,
+            progress_reports: pick(
+                "progress-reports",
+                spec.progress_reports,
+                defaults.progress_reports,
+                ceilings.progress_reports,
+                count,
+            )?,
+            client_requests: pick(
+                "client-requests",
+                spec.client_requests,
+                defaults.client_requests,
+                ceilings.client_requests,
+                count,
+            )?,
+            sample_tokens: pick(
+                "sample-tokens",
+                spec.sample_tokens,
+                defaults.sample_tokens,
+                ceilings.sample_tokens,
+                count,
+            )?,
         };
         limits.check()?;
         Ok(limits)
@@ -499,6 +542,15 @@ pub struct LimitsSpec {
     /// `schema-patterns = 1000`.
     #[serde(default, deserialize_with = "units::count")]
     pub schema_patterns: Option<u64>,
+    /// `progress-reports = 1000`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub progress_reports: Option<u64>,
+    /// `client-requests = 16`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub client_requests: Option<u64>,
+    /// `sample-tokens = 16384`.
+    #[serde(default, deserialize_with = "units::count")]
+    pub sample_tokens: Option<u64>,
 }
 
 #[cfg(test)]

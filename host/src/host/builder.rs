@@ -348,6 +348,7 @@ impl HostBuilder {
                 bus: self.bus.clone().unwrap_or_else(|| Arc::new(Bus::default())),
                 events: Events::default(),
                 keyvalue: Buckets::new(self.keyvalue.clone(), self.shared_buckets.clone()),
+                resources: Default::default(),
             }),
             settings: self.clone(),
             plugins: RwLock::default(),

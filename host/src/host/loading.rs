@@ -441,7 +441,7 @@ fn remote_handler(provider: Weak<dyn ToolProvider>) -> ToolHandler {
                 return Err(PluginError::Failed(format!("refused a tool cycle: {cycle}")));
             }
             let timeout = request.timeout;
-            let call = CallContext { chain: request.chain, hops: request.hops };
+            let call = CallContext { chain: request.chain, hops: request.hops, client: None };
             let run = provider.run_tool(call, &request.name, &request.input);
             match tokio::time::timeout(timeout, run).await {
                 Ok(Ok(output)) => Ok(output),

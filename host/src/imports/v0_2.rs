@@ -100,7 +100,11 @@ impl Host for PluginState {
             let cycle = format!("{} -> {callee}", chain.join(" -> "));
             return Ok(Err(WitError::Failed(format!("refused a tool cycle: {cycle}"))));
         }
-        let call = CallContext { chain, hops: self.call.context.hops };
+        let call = CallContext {
+            chain,
+            hops: self.call.context.hops,
+            client: self.call.context.client.clone(),
+        };
         // Boxed by the provider: a tool call into another plugin can come
         // back here.
         Ok(match provider.run_tool(call, &name, &input).await {

@@ -120,6 +120,14 @@ pub enum Event {
         /// The message's topic.
         topic: String,
     },
+    /// The plugin said a resource it serves changed (contract 0.3's
+    /// `client.resource-updated`).
+    ResourceUpdated {
+        /// The plugin.
+        plugin: Name,
+        /// The resource's URI.
+        uri: String,
+    },
     /// Messages were dropped for a subscribing plugin whose queue was full.
     MessagesDropped {
         /// The subscribing plugin.
@@ -187,6 +195,9 @@ impl std::fmt::Display for Event {
             }
             Self::MessagesDropped { plugin, count } => {
                 write!(f, "{plugin}: {count} message(s) dropped: queue full")
+            }
+            Self::ResourceUpdated { plugin, uri } => {
+                write!(f, "{plugin}: resource {uri} updated")
             }
         }
     }

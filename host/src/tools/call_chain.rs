@@ -9,13 +9,16 @@ pub(crate) struct CallContext {
     pub chain: Vec<String>,
     /// How many plugins passed on the message this call delivers.
     pub hops: u32,
+    /// The agent's client the call reaches for progress, sampling and
+    /// elicitation (contract 0.3), passed on to the tools it calls.
+    pub client: Option<crate::mcp::ClientLink>,
 }
 
 impl CallContext {
     /// Whether the call comes straight from the embedder: no plugin waits
     /// on it and it delivers no passed-on message.
     pub fn is_direct(&self) -> bool {
-        self.chain.is_empty() && self.hops == 0
+        self.chain.is_empty() && self.hops == 0 && self.client.is_none()
     }
 }
 
@@ -57,15 +60,15 @@ mod tests {
     fn only_a_call_with_no_chain_and_no_hops_is_direct() {
         assert!(CallContext::default().is_direct());
         assert!(!CallContext { hops: 3, ..CallContext::default() }.is_direct());
-        assert!(!CallContext { chain: vec!["relay".into()], hops: 0 }.is_direct());
+        assert!(!CallContext { chain: vec!["relay".into()], ..CallContext::default() }.is_direct());
     }
 
     #[test]
     fn a_direct_call_resets_the_origin_another_call_left() {
-        let mut current = CallContext { chain: vec!["relay".into()], hops: 2 };
+        let mut current = CallContext { chain: vec!["relay".into()], hops: 2, client: None };
         Direct.replace(&mut current);
         assert!(current.is_direct());
-        CallContext { chain: vec!["a".into()], hops: 1 }.replace(&mut current);
+        CallContext { chain: vec!["a".into()], hops: 1, client: None }.replace(&mut current);
         assert_eq!((current.chain, current.hops), (vec!["a".to_owned()], 1));
     }
 }
