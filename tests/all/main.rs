@@ -21,6 +21,7 @@ mod limits;
 mod loading;
 mod manager;
 mod mcp;
+mod mcp_server;
 mod messaging;
 mod nats;
 mod nats_server;

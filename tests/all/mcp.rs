@@ -53,7 +53,7 @@ fn plugins() -> Scratch {
 }
 
 /// `witplug mcp` over the folder `dir`, with `args`.
-fn server(dir: &Path, args: &[&str]) -> Vec<String> {
+pub(crate) fn server(dir: &Path, args: &[&str]) -> Vec<String> {
     let mut command = vec![crate::cli::witplug_bin().display().to_string(), "mcp".to_owned()];
     command.extend(["--plugins".to_owned(), dir.display().to_string()]);
     command.extend(["--cache".to_owned(), suite_cache().display().to_string()]);
@@ -191,13 +191,13 @@ fn a_plugin_added_under_watch_is_listed_after_list_changed() {
 }
 
 /// `witplug mcp --http` on a free loopback port, and its URL.
-struct HttpServer {
+pub(crate) struct HttpServer {
     child: Child,
-    url: String,
+    pub url: String,
 }
 
 impl HttpServer {
-    fn start(dir: &Path, args: &[&str]) -> Self {
+    pub fn start(dir: &Path, args: &[&str]) -> Self {
         let command = server(dir, &[&["--http", "127.0.0.1:0"], args].concat());
         let mut child = Command::new(&command[0])
             .args(&command[1..])

@@ -22,6 +22,13 @@ Steps:
   `text`;
 - `sleep`: `seconds`.
 
+With `"sampling": {"text": ..., "model": ..., "delay": seconds}` the
+client declares sampling and answers each `sampling/createMessage` with
+that text (after `delay`, to play a slow or silent model); with
+`"elicitation": {"action": ..., "content": {...}}` it declares elicitation
+and answers each `elicitation/create` so. What it was asked is recorded
+under `"asked"`.
+
 With `"transcript": true` it also prints each request and answer as a line
 on stderr, as a person would read the session.
 """
@@ -137,6 +144,35 @@ async def main(script):
             seen["list_changed"] += 1
 
     callbacks = {"logging_callback": on_log, "message_handler": on_message}
+    seen["asked"] = []
+    if "sampling" in script:
+        sample_answer = script["sampling"]
+
+        async def on_sample(context, params):
+            asked = params.model_dump(mode="json", by_alias=True, exclude_none=True)
+            seen["asked"].append({"sampling": asked})
+            say(script, f"   (the server asks the model) sampling/createMessage {json.dumps(asked)}")
+            await anyio.sleep(sample_answer.get("delay", 0))
+            reply = types.CreateMessageResult(
+                role="assistant",
+                content=types.TextContent(type="text", text=sample_answer["text"]),
+                model=sample_answer.get("model", "test-model"),
+                stop_reason="endTurn",
+            )
+            say(script, f"   (the model answers) {json.dumps(dump(reply))}")
+            return reply
+
+        callbacks["sampling_callback"] = on_sample
+    if "elicitation" in script:
+        answer = script["elicitation"]
+
+        async def on_elicit(context, params):
+            asked = params.model_dump(mode="json", by_alias=True, exclude_none=True)
+            seen["asked"].append({"elicitation": asked})
+            say(script, f"   (the server asks the user) elicitation/create {json.dumps(asked)}")
+            return types.ElicitResult(action=answer["action"], content=answer.get("content"))
+
+        callbacks["elicitation_callback"] = on_elicit
     try:
         if script["transport"] == "stdio":
             command = script["command"]
@@ -160,6 +196,7 @@ async def main(script):
             err = err.exceptions[0]
         out = {"refused": {"code": err.code, "message": err.message}}
     out["logs"] = seen["logs"]
+    out["asked"] = seen["asked"]
     out["list_changed"] = seen["list_changed"]
     print(json.dumps(out))
 

@@ -2,6 +2,7 @@
 
 mod build_plugins;
 mod docker_registry;
+mod mcp_conformance;
 mod nats_server;
 mod new_plugin;
 mod package;

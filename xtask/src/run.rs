@@ -194,6 +194,8 @@ pub fn test(args: &[String]) -> Result<()> {
     let nats_server = crate::nats_server::install()?;
     // The MCP tests drive `witplug mcp` with the official Python client.
     let mcp_python = crate::venv::mcp_client::install()?;
+    // The MCP conformance test runs the official suite's server scenarios.
+    let conformance = crate::mcp_conformance::install()?;
     // The distribution tests push to and pull from a real registry.
     let docker_registry = crate::docker_registry::install()?;
     // The metrics tests parse a scrape with the official Prometheus client.
@@ -204,6 +206,7 @@ pub fn test(args: &[String]) -> Result<()> {
         .args(args)
         .env(crate::nats_server::ENV, nats_server)
         .env(crate::venv::mcp_client::ENV, mcp_python)
+        .env(crate::mcp_conformance::ENV, conformance)
         .env(crate::docker_registry::ENV, docker_registry)
         .env(crate::venv::prometheus_client::ENV, prometheus_python)
         .env("WITPLUG_SUITE_CACHE", &cache);
