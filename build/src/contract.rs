@@ -30,6 +30,35 @@ const STANDARD: [(&str, &str, &str); 11] = [
     ("config", "LICENSE", include_str!("../wit/deps/config/LICENSE")),
 ];
 
+/// Contract 0.3 (`wit/v0.3.0`, whose `mcp-server` world serves agents),
+/// by file name: offered to plugins with a world of their own as the
+/// package `witplug-0.3.0`, so that a world may `include
+/// witplug:plugin/mcp-server@0.3.0`.
+const MCP: [(&str, &str); 5] = [
+    ("guest.wit", include_str!("../wit-mcp/guest.wit")),
+    ("host.wit", include_str!("../wit-mcp/host.wit")),
+    ("mcp.wit", include_str!("../wit-mcp/mcp.wit")),
+    ("types.wit", include_str!("../wit-mcp/types.wit")),
+    ("worlds.wit", include_str!("../wit-mcp/worlds.wit")),
+];
+
+/// Writes contract 0.3 as the one package of a folder under `base` named
+/// after this crate's version, returning the folder (of packages).
+pub(crate) fn write_mcp(base: &Path) -> Result<PathBuf> {
+    let dir = base.join(format!("witplug-mcp-wit-{}", env!("CARGO_PKG_VERSION")));
+    let folder = dir.join("witplug-0.3.0");
+    std::fs::create_dir_all(&folder)
+        .map_err(|source| Error::Io { path: folder.clone(), source })?;
+    for (name, text) in MCP {
+        let path = folder.join(name);
+        if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
+            continue;
+        }
+        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })?;
+    }
+    Ok(dir)
+}
+
 /// Writes the standard packages into a folder under `base` named after
 /// this crate's version, one folder a package, returning it.
 pub(crate) fn write_standard(base: &Path) -> Result<PathBuf> {

