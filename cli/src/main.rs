@@ -6,6 +6,7 @@ mod host_args;
 mod nats_args;
 mod output;
 mod registry_args;
+mod rich;
 mod table;
 
 use std::io::IsTerminal;

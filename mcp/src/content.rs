@@ -32,6 +32,19 @@ pub(crate) fn block(content: &Content) -> Value {
     }
 }
 
+/// A tool's whole result as MCP carries it: its content blocks, and its
+/// structured content when it has some.
+pub fn result_json(result: &witplug_host::mcp::ToolResult) -> Value {
+    let content: Vec<Value> = result.content.iter().map(block).collect();
+    let mut value = json!({ "content": content });
+    if let Some(structured) =
+        result.structured.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok())
+    {
+        value["structuredContent"] = structured;
+    }
+    value
+}
+
 /// Text, image or audio content from a protocol block (a sampled message).
 pub(crate) fn from_block(block: &Value) -> Option<Content> {
     let text = |key: &str| block.get(key).and_then(Value::as_str);

@@ -46,6 +46,7 @@ mod served;
 mod server;
 mod stdio;
 
+pub use content::result_json;
 pub use error::{Error, Result};
 pub use http::{HttpOptions, serve_http};
 pub use logs::{LogReceiver, PluginLogs, plugin_logs};

@@ -414,3 +414,36 @@ fn contract_0_1_and_0_2_plugins_keep_serving_beside_0_3() {
         assert!(everything.serves());
     });
 }
+
+#[test]
+fn witplug_call_tool_summarises_images_and_prints_the_whole_as_json() {
+    let dir = Scratch::new();
+    for plugin in ["mcp-everything", "hostile-mcp"] {
+        dir.copy_fixture(plugin);
+        let manifest = crate::support::plugins_dir().join(format!("{plugin}.toml"));
+        dir.write(&format!("{plugin}.toml"), std::fs::read(manifest).unwrap());
+    }
+    let call = |args: &[&str]| {
+        Command::new(crate::cli::witplug_bin())
+            .args(["call", "--plugins"])
+            .arg(dir.path())
+            .arg("--cache")
+            .arg(crate::support::suite_cache())
+            .args(args)
+            .env_remove("WITPLUG_LOG")
+            .output()
+            .unwrap()
+    };
+    let mixed = call(&["mcp-everything", "--tool", "test_multiple_content_types"]);
+    let stdout = String::from_utf8_lossy(&mixed.stdout);
+    assert!(mixed.status.success(), "{mixed:?}");
+    assert!(stdout.contains("[image: image/png, 69 bytes]"), "{stdout}");
+    let whole = call(&["mcp-everything", "--tool", "test_image_content", "--json"]);
+    let value: Value = serde_json::from_slice(&whole.stdout).unwrap();
+    assert_eq!(value["content"][0]["data"].as_str().unwrap().len(), 92, "{value}");
+    let hostile = call(&["hostile-mcp", "--tool", "misbehave", r#"{"do":"bad-uri"}"#]);
+    let stderr = String::from_utf8_lossy(&hostile.stderr);
+    assert_eq!(hostile.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("hostile-mcp") && !stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -27,6 +27,15 @@ pub struct Args {
     /// The arguments, each a WAVE value: `'"text"'`, `42`, `'[1, 2]'`; `-`
     /// reads one from stdin, as a string.
     args: Vec<String>,
+    /// Call the tool named by EXPORT, as an agent does, with the JSON input
+    /// given as the one argument (`{}` when none): its result's content
+    /// items are printed one a line, an image or audio as a summary of its
+    /// type and size.
+    #[arg(long)]
+    tool: bool,
+    /// With `--tool`: print the whole result as JSON (bytes in base64).
+    #[arg(long, requires = "tool")]
+    json: bool,
 }
 
 /// The export and the arguments of `args`: given apart, or as one call
@@ -166,6 +175,9 @@ async fn call(
             Err(err) => eprintln!("warning: {err}"),
         }
     }
+    if args.tool {
+        return call_tool(&plugin, args).await;
+    }
     if plugin.is_core_module() {
         // Numbers in and out, in WAVE.
         for value in plugin.call_wave(&export, &values).await? {
@@ -184,6 +196,39 @@ async fn call(
     }
     for value in printed {
         out!("{value}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--tool`: the plugin's tool EXPORT, with a rich result.
+async fn call_tool(plugin: &witplug_host::Plugin, args: &Args) -> Result<ExitCode> {
+    let input = match args.args.as_slice() {
+        [] => "{}".to_owned(),
+        [input] if input == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|err| anyhow::anyhow!("reading the input from stdin: {err}"))?;
+            text
+        }
+        [input] => input.clone(),
+        _ => anyhow::bail!("--tool takes one argument: the tool's input, as JSON"),
+    };
+    let call = witplug_host::mcp::ToolCall::default();
+    let result = match plugin.run_tool_with(call, &args.export, &input).await {
+        Ok(result) => result,
+        Err(Error::Plugin { error, .. }) => {
+            let line = witplug_host::describe(&error);
+            eprintln!("error: plugin `{}` returned {line}", plugin.name());
+            return Ok(ExitCode::from(crate::exit::PLUGIN_ERROR));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if args.json {
+        crate::output::print_json(&crate::rich::json(&result))?;
+    } else {
+        for line in crate::rich::lines(&result) {
+            out!("{line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
