@@ -66,6 +66,8 @@
 //! - [`plugin`]: a plugin's exports, lifecycle, leases and store data;
 //! - [`observe`]: events and metrics;
 //! - [`tools`]: host tools, tool descriptions, tools across hosts;
+//! - [`mcp`]: what plugins of contract 0.3 serve agents (rich results,
+//!   resources, prompts) and the [`mcp::Client`] a call reaches;
 //! - [`bus`]: the message bus;
 //! - [`kv`]: key-value buckets and their stores;
 //! - [`cache`]: the cache of compiled plugins;
@@ -89,6 +91,8 @@
 //   `offload` (work kept off the async workers);
 // - `config/`: what the operator decides: units, limits, grants, network,
 //   HTTP origins, manifest, and the bounded reads of their files;
+// - `mcp`: contract 0.3's values, the checks they pass, the agent's
+//   client;
 // - `tools/`: the registry, what a tool says of itself, its schema, the
 //   chain of calls, tools across hosts;
 // - `bus`: the message bus;

@@ -2,7 +2,10 @@
 //! over stdio and over streamable HTTP, each beside the floor, an rmcp
 //! server whose tool is a native Rust closure doing the same count (MCP's
 //! own cost), and beside the same tool through `Host::call_tool` directly
-//! (the sandbox's cost). The client is rmcp's, the same for both sides.
+//! (the sandbox's cost); then, over stdio, contract 0.3's rich calls of
+//! `mcp-everything`: a tool answering an image, and one reporting three
+//! progress notifications before it answers, each beside the same done
+//! natively. The client is rmcp's, the same for both sides.
 //!
 //! `cargo xtask bench` runs it after the host's benchmark and adds its rows
 //! to BENCHMARKS.md: p50 and p99 of one call, and calls per second, one
@@ -14,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+    ListToolsResult, NumberOrString, PaginatedRequestParams, ProgressNotificationParam,
+    ProgressToken, RequestMetaObject, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -52,14 +56,19 @@ fn main() -> Fallible<()> {
     Ok(())
 }
 
-/// The plugins folder the benchmark serves: word-count and its manifest.
+/// The plugins folder the benchmark serves: word-count and mcp-everything,
+/// with their manifests.
 fn plugins() -> Fallible<PathBuf> {
-    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/word-count.wasm");
+    let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins");
     let dir = std::env::temp_dir().join(format!("witplug-mcp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    std::fs::copy(&built, dir.join("word-count.wasm"))
-        .map_err(|err| format!("{}: {err}: run `cargo xtask build-plugins`", built.display()))?;
-    std::fs::write(dir.join("word-count.toml"), "[provides]\ntools = [\"count-words\"]\n")?;
+    for plugin in ["word-count", "mcp-everything"] {
+        for file in [format!("{plugin}.wasm"), format!("{plugin}.toml")] {
+            std::fs::copy(built.join(&file), dir.join(&file)).map_err(|err| {
+                format!("{}: {err}: run `cargo xtask build-plugins`", built.join(&file).display())
+            })?;
+        }
+    }
     Ok(dir)
 }
 
@@ -88,14 +97,23 @@ async fn serve_floor() -> Fallible<()> {
 #[derive(Clone)]
 struct Native;
 
-fn native_tool() -> Tool {
+/// A 1×1 red pixel, as `mcp-everything` answers it.
+const RED_PIXEL: &[u8] =
+    include_bytes!("../../example-plugins/rust/mcp-everything/src/red-pixel.png");
+
+fn native_tools() -> Vec<Tool> {
     let schema = json!({
         "type": "object",
         "properties": { "text": { "type": "string" } },
         "required": ["text"],
     });
     let Value::Object(schema) = schema else { unreachable!("an object") };
-    Tool::new("count-words", "Counts the words of a text", Arc::new(schema))
+    let empty = Arc::new(JsonObject::new());
+    vec![
+        Tool::new("count-words", "Counts the words of a text", Arc::new(schema)),
+        Tool::new("test_image_content", "Answers an image", empty.clone()),
+        Tool::new("progress_burst", "Reports progress 1, 2 and 3 of 3 at once", empty),
+    ]
 }
 
 impl ServerHandler for Native {
@@ -108,18 +126,39 @@ impl ServerHandler for Native {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        Ok(ListToolsResult::with_all_items(vec![native_tool()]))
+        Ok(ListToolsResult::with_all_items(native_tools()))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        (name == "count-words").then(native_tool)
+        native_tools().into_iter().find(|tool| tool.name == name)
     }
 
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        use base64::Engine as _;
+        match request.name.as_ref() {
+            "test_image_content" => {
+                let data = base64::engine::general_purpose::STANDARD.encode(RED_PIXEL);
+                let image = ContentBlock::image(data, "image/png");
+                return Ok(CallToolResult::success(vec![image]).into());
+            }
+            "progress_burst" => {
+                if let Some(token) = context.meta.get_progress_token() {
+                    for step in 1..=3 {
+                        let mut report =
+                            ProgressNotificationParam::new(token.clone(), f64::from(step));
+                        report.total = Some(3.0);
+                        let _ = context.peer.notify_progress(report).await;
+                    }
+                }
+                let text = ContentBlock::text("Progress reported.");
+                return Ok(CallToolResult::success(vec![text]).into());
+            }
+            _ => {}
+        }
         let text = request.arguments.as_ref().and_then(|a| a.get("text")).and_then(Value::as_str);
         let count = text.unwrap_or_default().split_whitespace().count();
         let mut result = CallToolResult::success(vec![ContentBlock::text(count.to_string())]);
@@ -175,21 +214,24 @@ type Client = rmcp::service::RunningService<rmcp::RoleClient, ()>;
 /// witplug's times and the floor's, taken in alternating rounds of
 /// [`ROUND`] calls after [`WARMUP`] each, so that the machine's drift
 /// weighs on both alike.
-async fn paired(witplug: &Client, floor: &Client) -> Fallible<(Times, Times)> {
+async fn paired(witplug: &Client, floor: &Client, probe: Probe) -> Fallible<(Times, Times)> {
     let (mut ours, mut theirs) = (Times::default(), Times::default());
-    Times::default().add(WARMUP, async || call(witplug).await).await?;
-    Times::default().add(WARMUP, async || call(floor).await).await?;
+    Times::default().add(WARMUP, async || probe(witplug).await).await?;
+    Times::default().add(WARMUP, async || probe(floor).await).await?;
     for round in 0..CALLS / ROUND {
         if round % 2 == 0 {
-            ours.add(ROUND, async || call(witplug).await).await?;
-            theirs.add(ROUND, async || call(floor).await).await?;
+            ours.add(ROUND, async || probe(witplug).await).await?;
+            theirs.add(ROUND, async || probe(floor).await).await?;
         } else {
-            theirs.add(ROUND, async || call(floor).await).await?;
-            ours.add(ROUND, async || call(witplug).await).await?;
+            theirs.add(ROUND, async || probe(floor).await).await?;
+            ours.add(ROUND, async || probe(witplug).await).await?;
         }
     }
     Ok((ours, theirs))
 }
+
+/// One measured call, checked.
+type Probe = for<'a> fn(&'a Client) -> std::pin::Pin<Box<dyn Future<Output = Fallible<()>> + 'a>>;
 
 fn arguments() -> JsonObject {
     let Value::Object(arguments) = json!({ "text": "one two three" }) else {
@@ -199,13 +241,48 @@ fn arguments() -> JsonObject {
 }
 
 /// `tools/call` of `count-words` through `client`, checked.
-async fn call(client: &Client) -> Fallible<()> {
-    let request = CallToolRequestParams::new("count-words").with_arguments(arguments());
-    let result = client.call_tool(request).await?;
-    if result.is_error == Some(true) || result.structured_content != Some(json!({"result": 3})) {
-        return Err(format!("an unexpected answer: {result:?}").into());
-    }
-    Ok(())
+fn call(client: &Client) -> std::pin::Pin<Box<dyn Future<Output = Fallible<()>> + '_>> {
+    Box::pin(async move {
+        let request = CallToolRequestParams::new("count-words").with_arguments(arguments());
+        let result = client.call_tool(request).await?;
+        if result.is_error == Some(true) || result.structured_content != Some(json!({"result": 3}))
+        {
+            return Err(format!("an unexpected answer: {result:?}").into());
+        }
+        Ok(())
+    })
+}
+
+/// `tools/call` of `test_image_content` through `client`, checked.
+fn image(client: &Client) -> std::pin::Pin<Box<dyn Future<Output = Fallible<()>> + '_>> {
+    Box::pin(async move {
+        let request =
+            CallToolRequestParams::new("test_image_content").with_arguments(JsonObject::new());
+        let result = client.call_tool(request).await?;
+        let image = result.content.first().and_then(|block| block.as_image());
+        if result.is_error == Some(true) || image.is_none_or(|image| image.mime_type != "image/png")
+        {
+            return Err(format!("an unexpected answer: {result:?}").into());
+        }
+        Ok(())
+    })
+}
+
+/// `tools/call` of `progress_burst`, asking for progress, through
+/// `client`, checked.
+fn progress(client: &Client) -> std::pin::Pin<Box<dyn Future<Output = Fallible<()>> + '_>> {
+    Box::pin(async move {
+        let mut meta = RequestMetaObject::default();
+        meta.set_progress_token(ProgressToken(NumberOrString::Number(7)));
+        let mut request =
+            CallToolRequestParams::new("progress_burst").with_arguments(JsonObject::new());
+        request.meta = Some(meta);
+        let result = client.call_tool(request).await?;
+        if result.is_error == Some(true) {
+            return Err(format!("an unexpected answer: {result:?}").into());
+        }
+        Ok(())
+    })
 }
 
 fn child(mode: &str, dir: &Path) -> Fallible<TokioChildProcess> {
@@ -231,7 +308,9 @@ async fn measure_all() -> Fallible<Vec<String>> {
 
     let witplug = ().serve(child("--serve-witplug", &dir)?).await?;
     let floor = ().serve(child("--serve-floor", &dir)?).await?;
-    let (stdio, stdio_floor) = paired(&witplug, &floor).await?;
+    let (stdio, stdio_floor) = paired(&witplug, &floor, call).await?;
+    let (images, images_floor) = paired(&witplug, &floor, image).await?;
+    let (progressed, progressed_floor) = paired(&witplug, &floor, progress).await?;
     witplug.cancel().await?;
     floor.cancel().await?;
 
@@ -260,7 +339,7 @@ async fn measure_all() -> Fallible<Vec<String>> {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let floor = ().serve(StreamableHttpClientTransport::from_uri(format!("http://{addr}/mcp")));
     let floor = floor.await?;
-    let (http, http_floor) = paired(&witplug, &floor).await?;
+    let (http, http_floor) = paired(&witplug, &floor, call).await?;
     witplug.cancel().await?;
     floor.cancel().await?;
     let _ = std::fs::remove_dir_all(&dir);
@@ -278,6 +357,18 @@ async fn measure_all() -> Fallible<Vec<String>> {
             http.cell(),
             http_floor.cell(),
             ratio(&http, &http_floor)
+        ),
+        format!(
+            "| MCP `tools/call` over stdio answering an image (mcp-everything, contract 0.3) | {} | {} | {:.2}× | ≤ 1.2× (floor: rmcp, a native tool answering the same image) |",
+            images.cell(),
+            images_floor.cell(),
+            ratio(&images, &images_floor)
+        ),
+        format!(
+            "| MCP `tools/call` over stdio with 3 progress notifications (mcp-everything, contract 0.3) | {} | {} | {:.2}× | ≤ 1.2× (floor: rmcp, a native tool sending the same) |",
+            progressed.cell(),
+            progressed_floor.cell(),
+            ratio(&progressed, &progressed_floor)
         ),
         format!(
             "| the same tool through `Host::call_tool` | {} | - | - | (no floor: the sandbox's share of the rows above, whose floor is a native tool; wasmtime by hand on this call is the overhead table's same-host tool row) |",

@@ -35,9 +35,10 @@ const PROGRESS_QUEUE: usize = 64;
 /// The client session that made one call.
 pub(crate) struct Agent {
     peer: Peer<RoleServer>,
-    /// Where progress reports wait, when the call asked for progress, and
-    /// the task that sends them; taken when the call ends.
-    progress: Mutex<Option<(mpsc::Sender<ProgressNotificationParam>, JoinHandle<()>)>>,
+    /// Where progress reports wait, and the task that sends them: made at
+    /// the first report of a call that asked for progress; `Ended` once the
+    /// call has ended.
+    progress: Mutex<Progress>,
     token: Option<ProgressToken>,
     /// Cancelled when the client cancels the call.
     cancelled: CancellationToken,
@@ -51,9 +52,27 @@ impl Agent {
         token: Option<ProgressToken>,
         cancelled: CancellationToken,
     ) -> Arc<Self> {
-        let progress = token.as_ref().map(|_| {
+        Arc::new(Self { peer, progress: Mutex::new(Progress::None), token, cancelled })
+    }
+
+    /// Ends the call's progress: reports still queued are sent (for at most
+    /// a second) before the result, later ones dropped.
+    pub async fn finish(&self) {
+        let progress = std::mem::replace(
+            &mut *self.progress.lock().unwrap_or_else(PoisonError::into_inner),
+            Progress::Ended,
+        );
+        if let Progress::Sending(queue, sending) = progress {
+            drop(queue);
+            let _ = tokio::time::timeout(Duration::from_secs(1), sending).await;
+        }
+    }
+
+    /// The queue of the call's progress, made at its first report.
+    fn queue(&self, progress: &mut Progress) -> Option<mpsc::Sender<ProgressNotificationParam>> {
+        if let Progress::None = progress {
             let (sender, mut reports) = mpsc::channel::<ProgressNotificationParam>(PROGRESS_QUEUE);
-            let peer = peer.clone();
+            let peer = self.peer.clone();
             let sending = tokio::spawn(async move {
                 while let Some(report) = reports.recv().await {
                     if peer.notify_progress(report).await.is_err() {
@@ -61,18 +80,11 @@ impl Agent {
                     }
                 }
             });
-            (sender, sending)
-        });
-        Arc::new(Self { peer, progress: Mutex::new(progress), token, cancelled })
-    }
-
-    /// Ends the call's progress: reports still queued are sent (for at most
-    /// a second) before the result, later ones dropped.
-    pub async fn finish(&self) {
-        let progress = self.progress.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some((queue, sending)) = progress {
-            drop(queue);
-            let _ = tokio::time::timeout(Duration::from_secs(1), sending).await;
+            *progress = Progress::Sending(sender, sending);
+        }
+        match progress {
+            Progress::Sending(queue, _) => Some(queue.clone()),
+            _ => None,
         }
     }
 
@@ -90,8 +102,8 @@ impl Agent {
 impl Client for Agent {
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
         let Some(token) = &self.token else { return };
-        let progress_queue = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some((queue, _)) = progress_queue.as_ref() else { return };
+        let mut state = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(queue) = self.queue(&mut state) else { return };
         let mut report = ProgressNotificationParam::new(token.clone(), progress);
         report.total = total;
         report.message = message;
@@ -155,6 +167,16 @@ impl Client for Agent {
             Ok(ElicitReply { action, content: result.content.map(|content| content.to_string()) })
         })
     }
+}
+
+/// The progress of one call.
+enum Progress {
+    /// Nothing reported yet.
+    None,
+    /// Reports are being sent.
+    Sending(mpsc::Sender<ProgressNotificationParam>, JoinHandle<()>),
+    /// The call has ended: later reports are dropped.
+    Ended,
 }
 
 fn unsupported<T: Send + 'static>(why: &str) -> ClientFuture<T> {

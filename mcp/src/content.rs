@@ -32,6 +32,38 @@ pub(crate) fn block(content: &Content) -> Value {
     }
 }
 
+/// A content block as the SDK's type, made directly for the common kinds
+/// (no JSON in between), through JSON for a resource link.
+pub(crate) fn protocol_block(
+    content: &Content,
+) -> Result<rmcp::model::ContentBlock, serde_json::Error> {
+    use rmcp::model::{ContentBlock, ResourceContents as Contents};
+    Ok(match content {
+        Content::Text(text) => ContentBlock::text(text.clone()),
+        Content::Image(blob) => {
+            ContentBlock::image(STANDARD.encode(&blob.data), blob.mime_type.clone())
+        }
+        Content::Audio(blob) => {
+            ContentBlock::audio(STANDARD.encode(&blob.data), blob.mime_type.clone())
+        }
+        Content::Embedded(embedded) => ContentBlock::resource(match &embedded.body {
+            ResourceBody::Text(text) => Contents::TextResourceContents {
+                uri: embedded.uri.clone(),
+                mime_type: embedded.mime_type.clone(),
+                text: text.clone(),
+                meta: None,
+            },
+            ResourceBody::Bytes(bytes) => Contents::BlobResourceContents {
+                uri: embedded.uri.clone(),
+                mime_type: embedded.mime_type.clone(),
+                blob: STANDARD.encode(bytes),
+                meta: None,
+            },
+        }),
+        Content::ResourceLink(_) => serde_json::from_value(block(content))?,
+    })
+}
+
 /// A tool's whole result as MCP carries it: its content blocks, and its
 /// structured content when it has some.
 pub fn result_json(result: &witplug_host::mcp::ToolResult) -> Value {
@@ -145,7 +177,8 @@ mod tests {
             block(&image),
             json!({"type": "image", "data": "AQID", "mimeType": "image/png"})
         );
-        assert_eq!(from_block(&block(&image)), Some(image));
+        let Some(Content::Image(back)) = from_block(&block(&image)) else { panic!("no image") };
+        assert_eq!((back.data, back.mime_type.as_str()), (vec![1, 2, 3], "image/png"));
         let embedded = Content::Embedded(ResourceContents {
             uri: "test://x".into(),
             mime_type: None,

@@ -5,7 +5,7 @@
 //! routed to the plugin that has it.
 
 use serde_json::{Value, json};
-use witplug_host::mcp::{CompletionRef, ToolResult};
+use witplug_host::mcp::CompletionRef;
 use witplug_host::{Error as HostError, Host, Plugin, PluginError};
 
 use crate::content;
@@ -152,9 +152,4 @@ pub(crate) async fn complete(
         Err(err) if not_found(&err) => Err(Missing::NotFound),
         Err(err) => Err(Missing::Failed(crate::failure_text(&err))),
     }
-}
-
-/// A tool's rich result as the protocol's content blocks.
-pub(crate) fn blocks(result: &ToolResult) -> Vec<Value> {
-    result.content.iter().map(content::block).collect()
 }

@@ -315,8 +315,8 @@ async fn send_log(peer: &Peer<RoleServer>, line: &LogLine) {
 /// blocks, and its structured content (the plugin's, or, for a tool that
 /// answers text under an output schema, that text as JSON).
 fn answer(offered: &Offered, result: &ToolResult) -> CallToolResult {
-    let blocks = served::blocks(result);
-    let content: Result<Vec<ContentBlock>, _> = serde_json::from_value(Value::Array(blocks));
+    let content: Result<Vec<ContentBlock>, _> =
+        result.content.iter().map(crate::content::protocol_block).collect();
     let content = match content {
         Ok(content) => content,
         Err(err) => {

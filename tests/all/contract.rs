@@ -1,6 +1,8 @@
-//! The WIT contract: each version in `wit/vX.Y.Z`, 0.1 frozen to the byte,
+//! The WIT contract: each version in `wit/vX.Y.Z`, 0.1 and 0.2 frozen to
+//! the byte (0.3's `types`, `host` and `guest` are 0.2's, byte for byte),
 //! and the copies inside the published crates that need one: `host/wit`
-//! (every version), `guest-sdk/wit` and `build/wit` (the newest).
+//! (every version), `guest-sdk/wit` and `build/wit` (0.2, the `plugin`
+//! world), `guest-sdk/wit-mcp` and `build/wit-mcp` (0.3).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,8 +46,39 @@ fn contract_0_1_is_frozen_to_the_byte() {
 }
 
 #[test]
+fn contract_0_2_is_frozen_to_the_byte_and_0_3_keeps_its_interfaces() {
+    // The files as 0.2 shipped them, the last version before 0.3.
+    let frozen = [
+        ("guest.wit", "be8c90b8f4a8b7427b9628beeb4b23e40e4e7d121c1f1ee8a039e181ff77fc92"),
+        ("host.wit", "cb94e7a990f9aa0a4b518e84f6e58a05893efc0baec8f42fbe734f31dfb88359"),
+        ("types.wit", "4511abc45ba961ead7570fd64feca975bb2bc1336d0ec8624b7985e5401eb6a9"),
+        ("worlds.wit", "530718d66a607c4474a41713f9698e414ce9802b130c7b2430e8bd25cab2a2ff"),
+    ];
+    let files = wit_files(&root().join("wit/v0.2.0"));
+    assert_eq!(files.len(), frozen.len(), "{:?}", files.keys());
+    for (name, sha256) in frozen {
+        let actual = format!("{:x}", Sha256::digest(&files[name]));
+        assert_eq!(actual, sha256, "wit/v0.2.0/{name} changed: 0.2 is frozen; change 0.3");
+    }
+    // 0.3's host bindings delegate to 0.2's and share its types: the same
+    // interfaces, to the byte.
+    let newer = wit_files(&root().join("wit/v0.3.0"));
+    for name in ["guest.wit", "host.wit", "types.wit"] {
+        assert_eq!(newer[name], files[name], "wit/v0.3.0/{name} differs from 0.2's");
+    }
+}
+
+#[test]
 fn the_crates_carry_the_contract_unchanged() {
-    for version in ["v0.1.0", "v0.2.0"] {
+    let mcp = wit_files(&root().join("wit/v0.3.0"));
+    for copy in ["guest-sdk/wit-mcp", "build/wit-mcp"] {
+        assert_eq!(
+            wit_files(&root().join(copy)),
+            mcp,
+            "{copy} differs from wit/v0.3.0: run `cp wit/v0.3.0/*.wit {copy}/`"
+        );
+    }
+    for version in ["v0.1.0", "v0.2.0", "v0.3.0"] {
         let contract = wit_files(&root().join("wit").join(version));
         assert!(contract.contains_key("host.wit"), "{version}: {:?}", contract.keys());
         let copy = format!("host/wit/{version}");

@@ -192,7 +192,7 @@ async fn a_fifo_a_folder_and_a_huge_file_are_reported_and_never_read() {
 async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_does() {
     let dir = Scratch::new();
     let host = crate::support::builder().build().unwrap();
-    for version in ["0.3.0", "0.1.5-draft", "1.0.0"] {
+    for version in ["0.4.0", "0.1.5-draft", "1.0.0"] {
         let path = dir.write(
             &format!("future-{version}.wasm"),
             wat::parse_str(format!(
@@ -207,7 +207,7 @@ async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_d
         assert!(
             err.to_string().ends_with(&format!(
                 "future-{version}.wasm: targets witplug:plugin@{version}, which this host does not \
-                 speak (it speaks 0.1.0, 0.2.0)"
+                 speak (it speaks 0.1.0, 0.2.0, 0.3.0)"
             )),
             "{err}"
         );
@@ -224,6 +224,32 @@ async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_d
     );
     let plugin = host.load_file(&path).await.unwrap();
     assert_eq!(plugin.info().contract, Some(witplug_host::contract::Contract::V0_2));
+    // 0.3's MCP interfaces may go with 0.2's `host`; they do not exist
+    // before 0.3, and `host` and `guest` still name one version.
+    let component = |imports: &str| wat::parse_str(format!(r#"(component {imports})"#)).unwrap();
+    let host_0_2 = r#"(import "witplug:plugin/host@0.2.0" (instance (export "get-config" (func (param "key" string) (result (option string))))))"#;
+    let paired = dir.write(
+        "paired.wasm",
+        component(&format!(
+            r#"{host_0_2} (import "witplug:plugin/client@0.3.0" (instance (export "resource-updated" (func (param "uri" string)))))"#
+        )),
+    );
+    let plugin = host.load_file(&paired).await.unwrap();
+    assert_eq!(plugin.info().contract, Some(witplug_host::contract::Contract::V0_2));
+    let early = dir.write(
+        "early.wasm",
+        component(r#"(import "witplug:plugin/client@0.2.0" (instance (export "x" (func))))"#),
+    );
+    let err = host.load_file(&early).await.unwrap_err();
+    assert!(err.to_string().contains("which witplug:plugin has only since 0.3.0"), "{err}");
+    let mixed = dir.write(
+        "mixed.wasm",
+        component(&format!(
+            r#"{host_0_2} (import "witplug:plugin/host@0.3.0" (instance (export "get-config" (func (param "key" string) (result (option string))))))"#
+        )),
+    );
+    let err = host.load_file(&mixed).await.unwrap_err();
+    assert!(err.to_string().contains("mixes witplug:plugin@0.2.0 and @0.3.0"), "{err}");
 }
 
 #[tokio::test]

@@ -115,6 +115,16 @@ impl Plugin for Everything {
                     Ok(ToolResult::text("Logged three lines."))
                 },
             )
+            .rich_tool(
+                "progress_burst",
+                "Reports progress 1, 2 and 3 of 3 at once (for benchmarks)",
+                |_: &mut Self, _: Nothing| {
+                    for step in 1..=3 {
+                        mcp::progress(f64::from(step), Some(3.0), None);
+                    }
+                    Ok(ToolResult::text("Progress reported."))
+                },
+            )
             .rich_tool("test_error_handling", "Always fails", |_: &mut Self, _: Nothing| {
                 Err(Error::Failed("This tool intentionally returns an error for testing".into()))
             })
