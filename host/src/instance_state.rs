@@ -170,6 +170,8 @@ pub(crate) struct Asks {
     pub last_progress: Option<f64>,
     /// Sampling and elicitation requests.
     pub requests: u64,
+    /// Resource updates announced.
+    pub updates: u64,
 }
 
 impl PluginState {

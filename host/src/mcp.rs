@@ -36,6 +36,9 @@ pub use crate::contract::v0_3::witplug::plugin::mcp_types::{
     Role, SampleReply, SampleRequest, ToolResult,
 };
 
+/// The most resource updates one call may announce; more are refused.
+pub const MAX_UPDATES: u64 = 16;
+
 /// The longest URI a plugin may return or name, in bytes.
 pub const MAX_URI: usize = 2048;
 /// The longest MIME type, in bytes (RFC 6838: 127 for each half).
@@ -159,7 +162,11 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     if uri.len() > MAX_URI {
         return Err(format!("a URI of {} bytes is over {MAX_URI}", uri.len()));
     }
-    if let Some(bad) = uri.chars().find(|c| c.is_control() || c.is_whitespace()) {
+    // Nothing that `text::sanitize` would change: no control, invisible or
+    // direction-changing characters; and no spaces.
+    if let Some(bad) =
+        uri.chars().find(|c| c.is_whitespace() || !crate::text::is_safe(&c.to_string(), 4))
+    {
         return Err(format!(
             "the URI `{}` holds {bad:?}",
             crate::text::sanitize(uri, crate::text::NAME)
@@ -385,6 +392,8 @@ mod tests {
         assert!(check_uri("test://a\nb").is_err());
         assert!(check_uri("test://a\u{1b}[31m").is_err());
         assert!(check_uri("1http://x").is_err());
+        assert!(check_uri("test://a\u{202e}gpj.exe").is_err());
+        assert!(check_uri("test://a\u{200b}b").is_err());
         assert!(check_uri(&format!("test://{}", "a".repeat(MAX_URI))).is_err());
     }
 

@@ -62,14 +62,23 @@ impl Agent {
             &mut *self.progress.lock().unwrap_or_else(PoisonError::into_inner),
             Progress::Ended,
         );
-        if let Progress::Sending(queue, sending) = progress {
+        if let Progress::Sending(queue, mut sending, _) = progress {
             drop(queue);
-            let _ = tokio::time::timeout(Duration::from_secs(1), sending).await;
+            if tokio::time::timeout(Duration::from_secs(1), &mut sending).await.is_err() {
+                // A client that does not read its progress holds no task.
+                sending.abort();
+            }
         }
     }
 
-    /// The queue of the call's progress, made at its first report.
-    fn queue(&self, progress: &mut Progress) -> Option<mpsc::Sender<ProgressNotificationParam>> {
+    /// The queue of the call's progress, made at its first report, when
+    /// `value` follows the last report sent (MCP wants progress to grow, and
+    /// the plugins a call reaches through tools share its token).
+    fn queue(
+        &self,
+        progress: &mut Progress,
+        value: f64,
+    ) -> Option<mpsc::Sender<ProgressNotificationParam>> {
         if let Progress::None = progress {
             let (sender, mut reports) = mpsc::channel::<ProgressNotificationParam>(PROGRESS_QUEUE);
             let peer = self.peer.clone();
@@ -80,10 +89,13 @@ impl Agent {
                     }
                 }
             });
-            *progress = Progress::Sending(sender, sending);
+            *progress = Progress::Sending(sender, sending, f64::NEG_INFINITY);
         }
         match progress {
-            Progress::Sending(queue, _) => Some(queue.clone()),
+            Progress::Sending(queue, _, last) if value > *last => {
+                *last = value;
+                Some(queue.clone())
+            }
             _ => None,
         }
     }
@@ -103,7 +115,7 @@ impl Client for Agent {
     fn progress(&self, progress: f64, total: Option<f64>, message: Option<String>) {
         let Some(token) = &self.token else { return };
         let mut state = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(queue) = self.queue(&mut state) else { return };
+        let Some(queue) = self.queue(&mut state, progress) else { return };
         let mut report = ProgressNotificationParam::new(token.clone(), progress);
         report.total = total;
         report.message = message;
@@ -173,8 +185,8 @@ impl Client for Agent {
 enum Progress {
     /// Nothing reported yet.
     None,
-    /// Reports are being sent.
-    Sending(mpsc::Sender<ProgressNotificationParam>, JoinHandle<()>),
+    /// Reports are being sent; the last one sent.
+    Sending(mpsc::Sender<ProgressNotificationParam>, JoinHandle<()>, f64),
     /// The call has ended: later reports are dropped.
     Ended,
 }

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
@@ -210,13 +211,20 @@ impl McpServer {
             return;
         }
         let mut updates = self.shared.host.resource_updates();
-        let server = self.clone();
+        // Weak: the task ends when the server (and then its host) is gone.
+        let shared = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
             loop {
                 let update = match updates.recv().await {
                     Ok(update) => update,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let Some(shared) = shared.upgrade() else { return };
+                let server = McpServer {
+                    shared,
+                    level: Arc::default(),
+                    subscriptions: Subscriptions::default(),
                 };
                 for session in server.clients() {
                     let subscribed = session
@@ -226,7 +234,10 @@ impl McpServer {
                         .contains(&update.uri);
                     if subscribed {
                         let params = ResourceUpdatedNotificationParam::new(update.uri.clone());
-                        let _ = session.peer.notify_resource_updated(params).await;
+                        // A client that stops reading holds up the others
+                        // for a second at most.
+                        let sent = session.peer.notify_resource_updated(params);
+                        let _ = tokio::time::timeout(Duration::from_secs(1), sent).await;
                     }
                 }
             }
@@ -446,9 +457,13 @@ impl ServerHandler for McpServer {
             () = context.ct.cancelled() => {
                 return Err(ErrorData::internal_error("the client cancelled the call", None));
             }
-            output = self.run(&offered, &input, agent.clone()) => output,
+            output = async {
+                let output = self.run(&offered, &input, agent.clone()).await;
+                // The progress reported goes out before the result.
+                agent.finish().await;
+                output
+            } => output,
         };
-        agent.finish().await;
         let result = match output {
             Err(err) => failed(&err),
             Ok(result) => answer(&offered, &result),
@@ -585,9 +600,12 @@ impl ServerHandler for McpServer {
             _ => return Err(ErrorData::invalid_params("an unknown kind of reference", None)),
         };
         let (argument, value) = (&request.argument.name, &request.argument.value);
+        let named = match &reference {
+            CompletionRef::Prompt(name) | CompletionRef::ResourceTemplate(name) => name.as_str(),
+        };
         let completion = served::complete(&self.shared.host, &reference, argument, value)
             .await
-            .map_err(|why| missing("completion for", argument, why))?;
+            .map_err(|why| missing("completion for", named, why))?;
         decoded(completion)
     }
 }

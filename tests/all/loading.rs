@@ -230,9 +230,7 @@ async fn a_contract_version_the_host_does_not_speak_is_refused_naming_those_it_d
     let host_0_2 = r#"(import "witplug:plugin/host@0.2.0" (instance (export "get-config" (func (param "key" string) (result (option string))))))"#;
     let paired = dir.write(
         "paired.wasm",
-        component(&format!(
-            r#"{host_0_2} (import "witplug:plugin/client@0.3.0" (instance (export "resource-updated" (func (param "uri" string)))))"#
-        )),
+        component(&format!(r#"{host_0_2} (import "witplug:plugin/client@0.3.0" (instance))"#)),
     );
     let plugin = host.load_file(&paired).await.unwrap();
     assert_eq!(plugin.info().contract, Some(witplug_host::contract::Contract::V0_2));

@@ -209,6 +209,9 @@ async fn an_elicitation_schema_or_a_uri_the_host_refuses_never_leaves_the_plugin
         (update.plugin.as_str(), update.uri.as_str()),
         ("mcp-everything", "test://watched-resource")
     );
+    // A flood of updates is cut at the per-call bound.
+    let flood = misbehave(&host, "updates-flood", Arc::default()).await.unwrap();
+    assert_eq!(flood, format!("announced {}", witplug_host::mcp::MAX_UPDATES));
 }
 
 /// The folder of `node` and the suite.
@@ -267,8 +270,10 @@ fn the_official_conformance_suite_passes_every_server_scenario() {
 fn a_python_plugin_of_the_mcp_server_world_passes_the_tool_scenarios() {
     let dir = Scratch::new();
     dir.copy_fixture("py-mcp");
+    // Under the suite's names.
     let manifest = crate::support::plugins_dir().join("py-mcp.toml");
-    dir.write("py-mcp.toml", std::fs::read(manifest).unwrap());
+    let manifest = std::fs::read_to_string(manifest).unwrap().replace("\"py_", "\"test_");
+    dir.write("py-mcp.toml", format!("[config]\nnames = \"conformance\"\n{manifest}"));
     let server = crate::mcp::HttpServer::start(dir.path(), &[]);
     for scenario in [
         "tools-list",
@@ -446,4 +451,28 @@ fn witplug_call_tool_summarises_images_and_prints_the_whole_as_json() {
     assert_eq!(hostile.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("hostile-mcp") && !stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+#[test]
+fn a_plugin_cannot_answer_for_a_resource_another_serves() {
+    let dir = everything();
+    dir.copy_fixture("hostile-mcp");
+    let manifest = crate::support::plugins_dir().join("hostile-mcp.toml");
+    dir.write("hostile-mcp.toml", std::fs::read(manifest).unwrap());
+    let command = crate::mcp::server(dir.path(), &[]);
+    let out = crate::mcp::client(json!({
+        "transport": "stdio",
+        "command": command,
+        "steps": [
+            { "op": "read", "uri": "test://static-text" },
+            { "op": "read", "uri": "test://template/7/data" },
+        ],
+    }));
+    let claimed = &out["results"][0];
+    let message = claimed["error"]["message"].as_str().unwrap_or_else(|| panic!("{out}"));
+    assert!(message.contains("both `hostile-mcp` and `mcp-everything`"), "{out}");
+    assert!(!out.to_string().contains("forged"), "{out}");
+    // What only one plugin serves is read from it.
+    let texts = out["results"][1]["texts"].to_string();
+    assert!(texts.contains("Data for ID: 7"), "{out}");
 }

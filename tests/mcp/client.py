@@ -13,6 +13,7 @@ Steps:
   the protocol error;
 - `cancel`: a `call` the client gives up on after `after` seconds (the SDK
   then sends `notifications/cancelled`);
+- `read`: `uri`; the contents' texts, or the protocol error;
 - `set_level`: `level`, the least severe log level the client wants;
 - `copy`: copies file `from` to `to` (to change the server's plugins);
 - `remove`: removes file `path`;
@@ -100,6 +101,12 @@ async def run_steps(session, script, seen):
                 say(script, f"<- error {err.code}: {err.message}")
             result["seconds"] = time.monotonic() - started
             results.append(result)
+        elif op == "read":
+            try:
+                read = await session.read_resource(step["uri"])
+                results.append({"texts": [getattr(c, "text", None) for c in read.contents]})
+            except MCPError as err:
+                results.append({"error": {"code": err.code, "message": err.message}})
         elif op == "set_level":
             await session.set_logging_level(step["level"])
             results.append({})

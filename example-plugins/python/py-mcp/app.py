@@ -2,7 +2,9 @@
 `mcp-server` world (its own `wit/` includes it) whose tools answer text,
 an image, audio, an embedded resource and several items, log and report
 progress while they run, fail on purpose, sample the agent's model and ask
-its user. `witplug mcp --plugins DIR` serves it to agents.
+its user. `witplug mcp --plugins DIR` serves it to agents. Its tools are
+`py_simple_text`... or, with `[config] names = "conformance"`, the suite's
+own `test_simple_text`...
 
 Build it with `cargo xtask build-plugins` (or `witplug build` on this
 folder). Its manifest grants `sampling` and `elicitation`."""
@@ -114,20 +116,20 @@ def elicitation(arguments):
 
 
 TOOLS = {
-    "test_simple_text": ("Answers simple text", simple_text, NOTHING),
-    "test_image_content": ("Answers an image", image_content, NOTHING),
-    "test_audio_content": ("Answers audio", audio_content, NOTHING),
-    "test_embedded_resource": ("Answers an embedded resource", embedded_resource, NOTHING),
-    "test_multiple_content_types": ("Answers text, an image and a resource", multiple_content_types, NOTHING),
-    "test_tool_with_logging": ("Logs three lines while it runs", with_logging, NOTHING),
-    "test_error_handling": ("Always fails", error_handling, NOTHING),
-    "test_tool_with_progress": ("Reports progress 0, 50 and 100 of 100", with_progress, NOTHING),
-    "test_sampling": (
+    "simple_text": ("Answers simple text", simple_text, NOTHING),
+    "image_content": ("Answers an image", image_content, NOTHING),
+    "audio_content": ("Answers audio", audio_content, NOTHING),
+    "embedded_resource": ("Answers an embedded resource", embedded_resource, NOTHING),
+    "multiple_content_types": ("Answers text, an image and a resource", multiple_content_types, NOTHING),
+    "tool_with_logging": ("Logs three lines while it runs", with_logging, NOTHING),
+    "error_handling": ("Always fails", error_handling, NOTHING),
+    "tool_with_progress": ("Reports progress 0, 50 and 100 of 100", with_progress, NOTHING),
+    "sampling": (
         "Asks the agent's model to answer a prompt",
         sampling,
         json.dumps({"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]}),
     ),
-    "test_elicitation": (
+    "elicitation": (
         "Asks the user for a name and an email address",
         elicitation,
         json.dumps({"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}),
@@ -135,10 +137,17 @@ TOOLS = {
 }
 
 
+def prefix():
+    """The tools' names begin `py_`, or `test_` (the conformance suite's
+    names) when the configuration says `names = "conformance"`."""
+    return "test_" if host.get_config("names") == "conformance" else "py_"
+
+
 def run(name, input):
-    if name not in TOOLS:
+    tool = name.removeprefix(prefix())
+    if tool == name or tool not in TOOLS:
         raise Err(types.Error_NotFound(name))
-    return TOOLS[name][1](json.loads(input))
+    return TOOLS[tool][1](json.loads(input))
 
 
 class Guest(exports.Guest):
@@ -158,7 +167,11 @@ class Guest(exports.Guest):
         hints = types.ToolHints(read_only=None, destructive=None, idempotent=None, open_world=None)
         return [
             types.ToolDescription(
-                name=name, description=description, input_schema=schema, output_schema=None, hints=hints
+                name=prefix() + name,
+                description=description,
+                input_schema=schema,
+                output_schema=None,
+                hints=hints,
             )
             for name, (description, _, schema) in TOOLS.items()
         ]

@@ -29,6 +29,9 @@ pub(crate) fn from_names<'a>(
     // The version of the interfaces that go with any (`types`, and 0.3's
     // MCP ones), for a component that uses only those.
     let mut extension: Option<Contract> = None;
+    // The versions of `types` named: the plugin's, or 0.3's beside 0.3's
+    // interfaces.
+    let mut types: Vec<Contract> = Vec::new();
     for name in names {
         let Some(rest) = name.strip_prefix(PACKAGE) else { continue };
         let spoken = || CONTRACTS.iter().map(|c| c.version()).collect::<Vec<_>>().join(", ");
@@ -47,8 +50,9 @@ pub(crate) fn from_names<'a>(
             ));
         };
         // The interfaces that serve agents are new in 0.3: a plugin may
-        // pair them with 0.2's `host` and `guest` (as the Rust SDK does).
-        // `types` are types only. The version is `host`'s and `guest`'s.
+        // pair them (and 0.3's `types`, which they use) with 0.2's `host`
+        // and `guest`, as the Rust SDK does. The version is `host`'s and
+        // `guest`'s (checked below, once all are seen).
         let interface = rest.split_once('@').map_or(rest, |(interface, _)| interface);
         if matches!(interface, "client" | "server" | "mcp-types") && contract < Contract::V0_3 {
             return Err(format!(
@@ -56,8 +60,12 @@ pub(crate) fn from_names<'a>(
                 crate::text::sanitize(name, crate::text::NAME)
             ));
         }
-        if matches!(interface, "client" | "server" | "mcp-types" | "types") {
+        if matches!(interface, "client" | "server" | "mcp-types") {
             extension.get_or_insert(contract);
+            continue;
+        }
+        if interface == "types" {
+            types.push(contract);
             continue;
         }
         match found {
@@ -69,5 +77,22 @@ pub(crate) fn from_names<'a>(
             _ => found = Some(contract),
         }
     }
-    Ok(found.or(extension))
+    let version = found.or(extension).or(types.first().copied());
+    if let (Some(version), Some(_)) = (found, extension)
+        && version < Contract::V0_2
+    {
+        return Err(format!(
+            "pairs witplug:plugin@{version} with 0.3's interfaces, which go with 0.2 or later"
+        ));
+    }
+    for named in types {
+        let with_extension = extension.is_some() && named == Contract::V0_3;
+        if Some(named) != version && !with_extension {
+            let version = version.map_or_else(String::new, |v| v.to_string());
+            return Err(format!(
+                "mixes witplug:plugin@{version} and @{named}; a plugin targets one version"
+            ));
+        }
+    }
+    Ok(version)
 }

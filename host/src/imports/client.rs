@@ -113,6 +113,12 @@ impl Host for PluginState {
         let Some(client) = self.call.context.client.clone() else {
             return Ok(Err(no_client("elicitation")));
         };
+        // The user reads it: one safe line, and whose question it is.
+        let message = format!(
+            "plugin `{}` asks: {}",
+            self.plugin.name,
+            sanitize(&message, text::DESCRIPTION * 4)
+        );
         let reply = wait(self.patience(), "elicitation", client.0.elicit(message, schema)).await;
         Ok(reply.and_then(|reply| {
             self.fits("elicitation answer", reply.content.as_ref().map_or(0, String::len))?;
@@ -123,6 +129,13 @@ impl Host for PluginState {
     async fn resource_updated(&mut self, uri: String) -> wasmtime::Result<Result<(), WitError>> {
         if let Err(reason) = mcp::check_uri(&uri) {
             return Ok(Err(WitError::InvalidInput(reason)));
+        }
+        self.call.asks.updates += 1;
+        if self.call.asks.updates > mcp::MAX_UPDATES {
+            return Ok(Err(WitError::LimitExceeded(format!(
+                "more than {} resource updates in one call",
+                mcp::MAX_UPDATES
+            ))));
         }
         let plugin = self.plugin.name.clone();
         let update = ResourceUpdate { plugin: plugin.to_string(), uri: uri.clone() };
