@@ -82,24 +82,9 @@ impl<P: 'static> Tools<P> {
         I: DeserializeOwned + JsonSchema,
         O: Serialize + JsonSchema,
     {
-        let description = ToolDescription {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            input_schema: schema::<I>(),
-            output_schema: Some(schema::<O>()),
-            hints: ToolHints {
-                read_only: None,
-                destructive: None,
-                idempotent: None,
-                open_world: None,
-            },
-        };
+        let description = described(name, description, schema::<I>(), Some(schema::<O>()));
         let handler: Handler<P> = Box::new(move |plugin, input| {
-            // The host checked the input against the schema; what still
-            // fails to deserialize is the caller's error all the same.
-            let input: I = serde_json::from_str(input)
-                .map_err(|err| Error::InvalidInput(format!("the input does not fit: {err}")))?;
-            let output = run(plugin, input)?;
+            let output = run(plugin, parsed(input)?)?;
             serde_json::to_string(&output)
                 .map(Answer::Text)
                 .map_err(|err| Error::Failed(format!("the output does not serialize: {err}")))
@@ -119,18 +104,7 @@ impl<P: 'static> Tools<P> {
         input_schema: serde_json::Value,
         run: impl Fn(&mut P, &str) -> Result<String> + 'static,
     ) -> Self {
-        let description = ToolDescription {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            input_schema: input_schema.to_string(),
-            output_schema: None,
-            hints: ToolHints {
-                read_only: None,
-                destructive: None,
-                idempotent: None,
-                open_world: None,
-            },
-        };
+        let description = described(name, description, input_schema.to_string(), None);
         self.tools.push((
             description,
             Box::new(move |plugin, input| run(plugin, input).map(Answer::Text)),
@@ -152,23 +126,9 @@ impl<P: 'static> Tools<P> {
     where
         I: DeserializeOwned + JsonSchema,
     {
-        let description = ToolDescription {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            input_schema: schema::<I>(),
-            output_schema: None,
-            hints: ToolHints {
-                read_only: None,
-                destructive: None,
-                idempotent: None,
-                open_world: None,
-            },
-        };
-        let handler: Handler<P> = Box::new(move |plugin, input| {
-            let input: I = serde_json::from_str(input)
-                .map_err(|err| Error::InvalidInput(format!("the input does not fit: {err}")))?;
-            run(plugin, input).map(Answer::Rich)
-        });
+        let description = described(name, description, schema::<I>(), None);
+        let handler: Handler<P> =
+            Box::new(move |plugin, input| run(plugin, parsed(input)?).map(Answer::Rich));
         self.tools.push((description, handler));
         self
     }
@@ -219,6 +179,29 @@ impl<P> fmt::Debug for Tools<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.tools.iter().map(|(d, _)| d.name.as_str()).collect();
         f.debug_struct("Tools").field("names", &names).finish()
+    }
+}
+
+/// A tool's input, deserialized. The host checked it against the schema;
+/// what still fails to deserialize is the caller's error all the same.
+fn parsed<I: DeserializeOwned>(input: &str) -> Result<I> {
+    serde_json::from_str(input)
+        .map_err(|err| Error::InvalidInput(format!("the input does not fit: {err}")))
+}
+
+/// A tool's description, saying nothing of its hints.
+fn described(
+    name: &str,
+    description: &str,
+    input_schema: String,
+    output_schema: Option<String>,
+) -> ToolDescription {
+    ToolDescription {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        input_schema,
+        output_schema,
+        hints: ToolHints { read_only: None, destructive: None, idempotent: None, open_world: None },
     }
 }
 
