@@ -163,6 +163,13 @@ async fn run() -> Result<()> {
             // Its attack is the schema of the tool it describes: loaded
             // again with 2,000 patterns in it, it is refused at load.
             "hostile-schema" => schema_attack(plugin.path()).await,
+            // It answers an agent with a 100 MiB image (contract 0.3).
+            "hostile-mcp" => {
+                let call = witplug_host::mcp::ToolCall::default();
+                let huge = r#"{"do": "huge-image"}"#;
+                let result = plugin.run_tool_with(call, "misbehave", huge).await;
+                result.map(|result| witplug_host::mcp::result_text(&result))
+            }
             _ => plugin.handle("file:/etc/passwd").await,
         };
         match outcome {
