@@ -9,7 +9,9 @@ use crate::{cargo, workspace_root};
 /// hosts talking through a NATS server it starts (when one can be
 /// installed).
 pub fn demo(args: &[String]) -> Result<()> {
+    let started = std::time::Instant::now();
     build_plugins::run(&Options::all())?;
+    eprintln!("xtask: building the plugins: {:.1} s", started.elapsed().as_secs_f64());
     let plugins = workspace_root().join("plugins");
     let mut command = cargo();
     command
@@ -301,12 +303,16 @@ pub fn bench() -> Result<()> {
 }
 
 pub(crate) fn run_step(what: &str, mut command: std::process::Command) -> Result<()> {
+    let started = std::time::Instant::now();
     let status = command
         .current_dir(workspace_root())
         .status()
         .with_context(|| format!("starting {what}"))?;
     if !status.success() {
-        bail!("{what} failed");
+        bail!("{what} failed after {:.1} s", started.elapsed().as_secs_f64());
     }
+    // Which step ran and how long it took, on stderr: a first run takes
+    // minutes, and says where they go.
+    eprintln!("xtask: {what}: {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
