@@ -139,11 +139,7 @@ impl Host {
         call: crate::mcp::ToolCall,
     ) -> Result<crate::mcp::ToolResult> {
         if let Some(Found::Plugin(provider)) = self.services.tools.get(name) {
-            let context = CallContext {
-                client: call.client.map(crate::mcp::ClientLink),
-                ..CallContext::default()
-            };
-            return provider.run_tool_with(context, name, input).await;
+            return provider.run_tool_with(call.into(), name, input).await;
         }
         let output = self.call_tool(name, input).await?;
         Ok(crate::mcp::ToolResult {

@@ -11,25 +11,9 @@ use witplug_host::mcp::{
 };
 
 /// A content block of a tool's result, a prompt's message or a sampled
-/// message.
+/// message, as JSON: the SDK's block ([`protocol_block`]), serialized.
 pub(crate) fn block(content: &Content) -> Value {
-    match content {
-        Content::Text(text) => json!({ "type": "text", "text": text }),
-        Content::Image(blob) => {
-            json!({ "type": "image", "data": STANDARD.encode(&blob.data), "mimeType": blob.mime_type })
-        }
-        Content::Audio(blob) => {
-            json!({ "type": "audio", "data": STANDARD.encode(&blob.data), "mimeType": blob.mime_type })
-        }
-        Content::ResourceLink(resource) => {
-            let mut link = resource_info(resource);
-            link["type"] = json!("resource_link");
-            link
-        }
-        Content::Embedded(contents) => {
-            json!({ "type": "resource", "resource": contents_of(contents) })
-        }
-    }
+    protocol_block(content).and_then(serde_json::to_value).unwrap_or(Value::Null)
 }
 
 /// A content block as the SDK's type, made directly for the common kinds
@@ -60,7 +44,11 @@ pub(crate) fn protocol_block(
                 meta: None,
             },
         }),
-        Content::ResourceLink(_) => serde_json::from_value(block(content))?,
+        Content::ResourceLink(resource) => {
+            let mut link = resource_info(resource);
+            link["type"] = json!("resource_link");
+            serde_json::from_value(link)?
+        }
     })
 }
 

@@ -149,13 +149,7 @@ impl PluginState {
     /// Counts one request to the client against `client-requests`, and
     /// bounds its size by `max-input`.
     fn ask(&mut self, what: &str, size: impl FnOnce() -> usize) -> Result<(), WitError> {
-        let limit = self.plugin.limits.max_input;
-        let size = size();
-        if size as u64 > limit {
-            return Err(WitError::LimitExceeded(format!(
-                "the {what} request of {size} bytes is over the limit of {limit} bytes"
-            )));
-        }
+        self.check_input(&format!("{what} request"), size())?;
         self.call.asks.requests += 1;
         let requests = self.plugin.limits.client_requests;
         if self.call.asks.requests > requests {

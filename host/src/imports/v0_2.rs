@@ -172,7 +172,7 @@ impl PluginState {
         }
     }
 
-    fn check_input(&self, what: &str, len: usize) -> Result<(), WitError> {
+    pub(crate) fn check_input(&self, what: &str, len: usize) -> Result<(), WitError> {
         let limit = self.plugin.limits.max_input;
         if len as u64 > limit {
             return Err(WitError::LimitExceeded(format!(

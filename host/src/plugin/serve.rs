@@ -102,11 +102,7 @@ impl Plugin {
         name: &str,
         input: &str,
     ) -> Result<ToolResult> {
-        let context = CallContext {
-            client: call.client.map(crate::mcp::ClientLink),
-            ..CallContext::default()
-        };
-        self.serve_tool_with(context, name, input).await
+        self.serve_tool_with(call.into(), name, input).await
     }
 
     /// [`Plugin::run_tool_with`] for a call coming from `call`.

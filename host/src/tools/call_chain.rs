@@ -14,6 +14,14 @@ pub(crate) struct CallContext {
     pub client: Option<crate::mcp::ClientLink>,
 }
 
+impl From<crate::mcp::ToolCall> for CallContext {
+    /// A call from an agent's front end: no plugin waits on it, and its
+    /// plugins reach the call's client.
+    fn from(call: crate::mcp::ToolCall) -> Self {
+        Self { client: call.client.map(crate::mcp::ClientLink), ..Self::default() }
+    }
+}
+
 impl CallContext {
     /// Whether the call comes straight from the embedder: no plugin waits
     /// on it and it delivers no passed-on message.
